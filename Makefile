@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LINT   := src tests $(wildcard bench)
 
 .PHONY: install demo test lint format clean
 
@@ -22,14 +23,14 @@ demo: install
 	$(BIN)/ganforge train ring8 --run-dir runs/demo-ring8 --overwrite
 
 test: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check $(LINT)
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check $(LINT)
 
 format: install
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff format $(LINT)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -76,14 +76,19 @@ def build_options(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown config key '{where}.{unknown[0]}'; valid here: {sorted(fields)}")
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(f"unknown config key '{key}'; valid here: {sorted(fields)}")
     kwargs = {}
     for name, value in values.items():
         hint = hints[name]
+        if dataclasses.is_dataclass(hint):  # a nested section: recurse so errors name the full dotted key
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key '{where}.{name}' is a section; expected a mapping, got {value!r}")
+            kwargs[name] = build_options(hint, value, f"{where}.{name}" if where else name)
+            continue
         if not _type_ok(value, hint):
-            raise ConfigError(
-                f"config key '{where}.{name}' expects {type_name(hint)}, got {type(value).__name__} {value!r}"
-            )
+            key = f"{where}.{name}" if where else name
+            raise ConfigError(f"config key '{key}' expects {type_name(hint)}, got {type(value).__name__} {value!r}")
         kwargs[name] = coerce(value, hint)
     try:
         return cls(**kwargs)
@@ -95,6 +100,8 @@ def options_dict(obj: Any) -> dict[str, Any]:
     """Dataclass -> plain dict (tuples become lists so YAML stays plain)."""
 
     def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return options_dict(v)
         if isinstance(v, tuple):
             return [plain(x) for x in v]
         if isinstance(v, list):

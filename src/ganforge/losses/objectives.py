@@ -36,7 +36,8 @@ class Objective:
     """Base class. Subclasses are dataclasses registered in ``OBJECTIVES``; their fields are their config.
 
     Phases the trainer builds from an objective (see ``training.phases.build_phases``):
-      D      ``d_loss``  repeated ``train.d_steps`` times per step (Goodfellow's Algorithm 1, k) when ``uses_discriminator``
+      D      ``d_loss``  repeated ``train.d_steps`` times per step (Goodfellow's Algorithm 1, k)
+             when ``uses_discriminator``
       D_reg  ``d_reg``   every ``reg_every`` steps when ``reg_every > 0`` (lazy regularisation, Karras et al. 2020)
       G      ``g_loss``  once per step
     ``after_d_step`` runs after each D optimiser step (e.g. WGAN weight clipping).

@@ -1,0 +1,1 @@
+"""Metrics: toy-distribution protocols, feature extractors and image metrics (FID, KID, IS, PR, DC)."""

@@ -1,0 +1,86 @@
+"""From a resolved ``RunConfig`` to objects: dataset, G, D, objective. Shared by train, sample, eval and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+import ganforge.data
+import ganforge.losses
+import ganforge.models  # noqa: F401  (registers models)
+from ganforge.config import RunConfig
+from ganforge.data.base import TensorData
+from ganforge.data.toy import Distribution
+from ganforge.losses.objectives import Objective
+from ganforge.models.base import DataSpec
+from ganforge.options import ConfigError, build_options
+from ganforge.registry import DATASETS, MODELS, OBJECTIVES
+
+
+@dataclass
+class Components:
+    data: TensorData | Distribution
+    spec: DataSpec
+    G: nn.Module
+    D: nn.Module | None
+    objective: Objective
+
+
+def _get(registry: Any, name: str, where: str) -> Any:
+    try:
+        return registry.get(name)
+    except KeyError as exc:
+        raise ConfigError(f"{where}: {exc.args[0]}") from None
+
+
+def build_dataset(cfg: RunConfig, split: str | None = None) -> TensorData | Distribution:
+    dataset_cls = _get(DATASETS, cfg.data.name, "data.name")
+    dataset = build_options(dataset_cls, cfg.data.options, "data.options")
+    return dataset.load(split or cfg.data.split)
+
+
+def data_spec(data: TensorData | Distribution) -> DataSpec:
+    if isinstance(data, Distribution):
+        return DataSpec(shape=(data.dim,), num_classes=0)
+    return DataSpec(shape=data.shape, num_classes=data.num_classes)
+
+
+def build_models(cfg: RunConfig, spec: DataSpec, objective: Objective) -> tuple[nn.Module, nn.Module | None]:
+    model_cfg = build_options(_get(MODELS, cfg.model.name, "model.name"), cfg.model.options, "model.options")
+    try:
+        G, D = model_cfg.build(spec)
+    except ValueError as exc:
+        raise ConfigError(f"model {cfg.model.name!r}: {exc}") from None
+    return G, (D if objective.uses_discriminator else None)
+
+
+def build_objective(cfg: RunConfig) -> Objective:
+    return build_options(_get(OBJECTIVES, cfg.objective.name, "objective.name"), cfg.objective.options,
+                         "objective.options")
+
+
+def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: Any = None) -> Components:
+    """Build everything a run needs. Model weights are initialised from ``train.seed``."""
+    data = data if data is not None else build_dataset(cfg)
+    spec = data_spec(data)
+    objective = build_objective(cfg)
+    torch.manual_seed(cfg.train.seed)  # weight init is reproducible
+    G, D = build_models(cfg, spec, objective)
+    G.to(device)
+    if D is not None:
+        D.to(device)
+    return Components(data, spec, G, D, objective)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but CUDA is not available; use train.device=cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None

@@ -1,0 +1,200 @@
+"""Run-level configuration: typed dataclasses, YAML presets, dotted ``--set`` overrides.
+
+The dataclasses are the schema; YAML files and the command line are inputs. Component options (a model's widths, an
+objective's ``g_cost``) are plain dicts here and are validated by the component's own options dataclass when built.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganforge.options import ConfigError, build_options, options_dict
+
+
+@dataclass
+class ComponentConfig:
+    """A registry name plus that component's options (validated by the component when it is built)."""
+
+    name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig(ComponentConfig):
+    name: str = "ring8"
+    split: str = "train"
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adam"  # adam | sgd | rmsprop
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)  # adam only
+    momentum: float = 0.0  # sgd / rmsprop
+    eps: float = 1e-8  # adam / rmsprop (Keras uses 1e-7)
+    weight_decay: float = 0.0
+    lr_decay: float = 1.0  # exponential decay per step (1.0 = constant); Goodfellow et al. 2014 decayed SGD's lr
+
+
+@dataclass
+class OptimConfig:
+    """Separate optimisers for G and D (TTUR, Heusel et al. 2017: different learning rates)."""
+
+    g: OptimizerConfig = field(default_factory=OptimizerConfig)
+    d: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # generator updates ("step" = one G update)
+    batch_size: int = 64
+    d_steps: int = 1  # k discriminator updates per generator update (Goodfellow et al. 2014, Algorithm 1)
+    seed: int = 0
+    ema: float = 0.0  # decay of the generator's exponential moving average; 0 = off
+    ema_start: int = 0  # steps before the EMA starts tracking (it copies G until then)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    checkpoint_every: int = 1000  # steps; a checkpoint is also written at the end and on SIGINT/SIGTERM
+    keep_checkpoints: int = 2  # numbered checkpoints kept besides latest.pt
+    fake_labels: str = "uniform"  # conditional models: "uniform" random labels or "real" (the batch's labels)
+
+
+@dataclass
+class LogConfig:
+    every: int = 50  # steps between loss reads (.item() is a host sync) and metrics.jsonl lines
+    sample_every: int = 500  # steps between fixed-z sample grids / scatter plots (0 = only at the end)
+    eval_every: int = 0  # steps between dataset metrics during training (0 = only at the end)
+    n_samples: int = 64  # images in the fixed-z grid
+    tensorboard: bool = True
+    progress: bool = True
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    model: ComponentConfig = field(default_factory=lambda: ComponentConfig(name="mlp"))
+    objective: ComponentConfig = field(default_factory=lambda: ComponentConfig(name="logistic"))
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return options_dict(self)
+
+
+# ---- presets --------------------------------------------------------------------------------------------------
+
+PRESET_DIR = "configs"  # package folder ganforge/configs/*.yaml
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("ganforge") / PRESET_DIR
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def load_preset(name_or_path: str) -> dict[str, Any]:
+    """Raw dict of a preset name (``ring8``) or a YAML file path."""
+    path = Path(name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"config file {name_or_path!r} not found")
+        data = load_yaml(path)
+        data.setdefault("name", path.stem)
+        return data
+    names = preset_names()
+    if name_or_path not in names:
+        raise ConfigError(f"unknown preset {name_or_path!r}; choose from: {', '.join(names)} (or pass a .yaml file)")
+    resource = resources.files("ganforge") / PRESET_DIR / f"{name_or_path}.yaml"
+    data = yaml.safe_load(resource.read_text()) or {}
+    data.setdefault("name", name_or_path)
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` -> (["a", "b", "c"], value); values parsed as Python literals, else kept as strings."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects KEY=VALUE (e.g. train.steps=500), got {text!r}")
+    key, raw = text.split("=", 1)
+    keys = key.strip().split(".")
+    if not all(keys):
+        raise ConfigError(f"--set key {key!r} is malformed; use dotted keys like optim.d.lr=1e-4")
+    raw = raw.strip()
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = {"true": True, "false": False, "null": None, "none": None}.get(raw.lower(), raw)
+    return keys, value
+
+
+def apply_override(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = data
+    for i, k in enumerate(keys[:-1]):
+        child = node.get(k)
+        if child is None:
+            child = node[k] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"config key '{'.'.join(keys[: i + 1])}' is a value, not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def resolve_config(preset: str, overrides: list[str] | None = None, seed: int | None = None) -> RunConfig:
+    """Preset (name or file) + ``--set`` overrides + ``--seed`` -> a validated ``RunConfig``."""
+    data = copy.deepcopy(load_preset(preset))
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        apply_override(data, keys, value)
+    if seed is not None:
+        apply_override(data, ["train", "seed"], seed)
+    return config_from_dict(data)
+
+
+def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    cfg = build_options(RunConfig, data, "")
+    for section in (cfg.model, cfg.objective, cfg.data):
+        if not isinstance(section.options, dict):
+            raise ConfigError(f"'options' must be a mapping, got {section.options!r}")
+    _check_ranges(cfg)
+    return cfg
+
+
+def _check_ranges(cfg: RunConfig) -> None:
+    t = cfg.train
+    checks = [
+        (t.steps >= 1, "train.steps must be >= 1"),
+        (t.batch_size >= 1, "train.batch_size must be >= 1"),
+        (t.d_steps >= 1, "train.d_steps must be >= 1"),
+        (0.0 <= t.ema < 1.0, "train.ema must be in [0, 1) (0 = off; 0.999 is typical)"),
+        (t.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
+        (t.fake_labels in ("uniform", "real"), "train.fake_labels must be 'uniform' or 'real'"),
+        (cfg.log.every >= 1, "log.every must be >= 1"),
+        (cfg.optim.g.lr > 0 and cfg.optim.d.lr > 0, "optim.g.lr and optim.d.lr must be > 0"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(msg)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)

@@ -1,0 +1,100 @@
+"""Checkpoints that hold the whole training state, written atomically and loaded with ``weights_only=True``.
+
+A kill mid-write never corrupts the last good checkpoint: we write ``name.pt.tmp`` then ``os.replace`` it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable or belongs to another model."""
+
+
+def save_atomic(state: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} not found; pass an existing .pt file or --resume latest")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is corrupt or not a ganforge checkpoint ({first[:120]}); "
+            "resume from another file in checkpoints/ or start a new run"
+        ) from None
+    if not isinstance(state, dict) or "models" not in state or "config" not in state:
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a ganforge checkpoint (no models/config entries)")
+    return state
+
+
+def numbered_checkpoints(folder: Path) -> list[Path]:
+    """``step-000123.pt`` files sorted by step."""
+    found = [(int(m.group(1)), p) for p in folder.glob("step-*.pt") if (m := re.fullmatch(r"step-(\d+)\.pt", p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def prune(folder: Path, keep: int) -> None:
+    for p in numbered_checkpoints(folder)[: max(0, len(numbered_checkpoints(folder)) - keep)]:
+        p.unlink(missing_ok=True)
+
+
+# ---- RNG state (python, numpy, torch CPU, CUDA) as tensors/primitives so weights_only loading accepts it -------
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()  # noqa: NPY002  (the legacy global RNG is what users' code seeds)
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *[_plain(v) for v in np_state[2:]]),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(_tuplify(state["python"]))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuplify(v: Any) -> Any:
+    return tuple(_tuplify(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def diff_configs(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b)):
+            out += diff_configs(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else str(k))
+        return out
+    norm = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
+    return [] if norm(a) == norm(b) else [prefix]

@@ -1,0 +1,350 @@
+"""A training run on disk: run directory, resume, periodic logging / samples / evaluation / checkpoints, signals.
+
+Layout (design.md §19): ``config.yaml`` (resolved; loadable as a preset), ``checkpoints/`` (``latest.pt`` + numbered),
+``metrics.jsonl``, ``tb/`` (TensorBoard), ``samples/`` (fixed-z grids), ``plots/``, ``eval/``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+import ganforge
+from ganforge.builder import Components, build_components, build_models, build_objective, resolve_device
+from ganforge.config import RunConfig, config_from_dict, dump_yaml
+from ganforge.data.base import TensorData, to_uint8
+from ganforge.data.source import make_source
+from ganforge.data.toy import Distribution, Distribution1D, GaussianMixture2D
+from ganforge.metrics.toy import N_EVAL, evaluate_toy
+from ganforge.models.base import DataSpec
+from ganforge.training import checkpoint as ckpt
+from ganforge.training.ema import make_ema
+from ganforge.training.optim import build_optimizer, build_scheduler
+from ganforge.training.phases import build_phases
+from ganforge.training.stats import MetricsWriter, read_metrics, truncate_metrics
+from ganforge.training.trainer import NonFiniteLossError, Trainer, all_finite
+from ganforge.viz import plots
+
+SAMPLE_SEED_OFFSET = 1_000_003  # fixed-z grids and evaluations use their own RNGs: they never touch training state
+EVAL_SEED_OFFSET = 2_000_003
+
+
+class RunError(RuntimeError):
+    """A problem with the run directory or a resume request; the message says how to fix it."""
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / "checkpoints"
+
+
+def find_checkpoint(run_dir: Path, resume: str) -> Path:
+    if resume == "latest":
+        path = checkpoint_dir(run_dir) / "latest.pt"
+        if not path.is_file():
+            raise RunError(f"--resume latest: no checkpoint in {str(checkpoint_dir(run_dir))!r}; "
+                           "check --run-dir or start without --resume")
+        return path
+    return Path(resume)
+
+
+class Run:
+    def __init__(self, cfg: RunConfig, run_dir: Path, *, resume: str | None = None, overwrite: bool = False,
+                 progress: bool | None = None) -> None:
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.progress = cfg.log.progress if progress is None else progress
+        self.device = resolve_device(cfg.train.device)
+        self.stop_signal: int | None = None
+        # --- everything that can fail is checked before anything in the run directory is touched ---
+        self.resume_state = self._check_run_dir(resume, overwrite)
+        self.c: Components = build_components(cfg, self.device)
+        if self.resume_state is not None:
+            self._check_compatible(self.resume_state)
+        self._build_trainer()
+        if self.resume_state is not None:
+            self._restore(self.resume_state)
+        elif overwrite and self.run_dir.exists():
+            for name in ("checkpoints", "metrics.jsonl", "tb", "samples", "plots", "eval", "config.yaml"):
+                p = self.run_dir / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+
+    # ---- set-up ---------------------------------------------------------------------------------------------
+    def _check_run_dir(self, resume: str | None, overwrite: bool) -> dict[str, Any] | None:
+        latest = checkpoint_dir(self.run_dir) / "latest.pt"
+        if resume is None:
+            if latest.exists() and not overwrite:
+                raise RunError(f"run directory {str(self.run_dir)!r} already holds a run; continue it with --resume "
+                               "latest, choose another --run-dir, or pass --overwrite to replace it")
+            return None
+        if overwrite:
+            raise RunError("--resume and --overwrite contradict each other; pass one of them")
+        return ckpt.load_checkpoint(find_checkpoint(self.run_dir, resume), map_location=self.device)
+
+    def _check_compatible(self, state: dict[str, Any]) -> None:
+        old, new = state["config"], self.cfg.to_dict()
+        diffs = ckpt.diff_configs({k: old.get(k) for k in ("model", "objective")},
+                                  {k: new[k] for k in ("model", "objective")})
+        if list(state.get("spec", {}).get("shape", [])) != list(self.c.spec.shape):
+            diffs.append("data shape")
+        if diffs:
+            raise RunError(f"checkpoint was trained with a different config ({', '.join(diffs)} differ); resume "
+                           "with the original config (see the run's config.yaml) or start a new --run-dir")
+
+    def _build_trainer(self) -> None:
+        cfg, c = self.cfg, self.c
+        self.opt_g = build_optimizer(c.G.parameters(), cfg.optim.g, self.device, "optim.g")
+        self.opt_d = build_optimizer(c.D.parameters(), cfg.optim.d, self.device, "optim.d") if c.D else None
+        schedulers = [build_scheduler(self.opt_g, cfg.optim.g)]
+        if self.opt_d is not None:
+            schedulers.append(build_scheduler(self.opt_d, cfg.optim.d))
+        self.G_ema = make_ema(c.G) if cfg.train.ema > 0 else None
+        phases = build_phases(c.objective, c.G, c.D, self.opt_g, self.opt_d, cfg.train.d_steps)
+        source = make_source(c.data, getattr(c.G, "output_range", None), cfg.train.seed + 1, self.device)
+        self.trainer = Trainer(c.G, c.D, phases, source, batch_size=cfg.train.batch_size, seed=cfg.train.seed + 2,
+                               device=self.device, schedulers=schedulers, G_ema=self.G_ema,
+                               ema_decay=cfg.train.ema, ema_start=cfg.train.ema_start,
+                               fake_labels=cfg.train.fake_labels)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        models = state["models"]
+        self.c.G.load_state_dict(models["G"])
+        if self.c.D is not None:
+            self.c.D.load_state_dict(models["D"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(models.get("G_ema") or models["G"])
+        self.trainer.load_state_dict(state["trainer"])
+        ckpt.set_rng_state(state["rng_global"])
+        truncate_metrics(self.run_dir / "metrics.jsonl", self.trainer.step)
+
+    # ---- checkpoints ----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        c = self.c
+        return {
+            "format": 1,
+            "versions": {"ganforge": ganforge.__version__, "torch": torch.__version__},
+            "config": self.cfg.to_dict(),
+            "spec": {"shape": list(c.spec.shape), "num_classes": c.spec.num_classes},
+            "models": {"G": c.G.state_dict(), "D": c.D.state_dict() if c.D is not None else None,
+                       "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None},
+            "trainer": self.trainer.state_dict(),
+            "rng_global": ckpt.rng_state(),
+        }
+
+    def save_checkpoint(self) -> Path:
+        """Write ``latest.pt`` and ``step-N.pt`` only if the state is finite (a diverged state never overwrites)."""
+        self.trainer.check_finite()
+        if not all_finite([self.c.G, self.c.D]):
+            raise NonFiniteLossError(f"parameters became NaN or inf by step {self.trainer.step}")
+        folder = checkpoint_dir(self.run_dir)
+        state = self.state_dict()
+        ckpt.save_atomic(state, folder / "latest.pt")
+        numbered = folder / f"step-{self.trainer.step:07d}.pt"
+        shutil.copyfile(folder / "latest.pt", numbered.with_name(numbered.name + ".tmp"))
+        numbered.with_name(numbered.name + ".tmp").replace(numbered)
+        ckpt.prune(folder, self.cfg.train.keep_checkpoints)
+        return folder / "latest.pt"
+
+    # ---- the loop -------------------------------------------------------------------------------------------
+    def train(self) -> dict[str, Any]:
+        cfg, trainer = self.cfg, self.trainer
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(self.run_dir, cfg)
+        writer = MetricsWriter(self.run_dir, cfg.log.tensorboard)
+        old_handlers = self._install_signal_handlers()
+        bar = tqdm(total=cfg.train.steps, initial=trainer.step, disable=not self.progress, dynamic_ncols=True,
+                   desc=cfg.name)
+        t0, step0 = time.perf_counter(), trainer.step
+        status = "finished"
+        try:
+            while trainer.step < cfg.train.steps:
+                trainer.train_step()
+                bar.update(1)
+                step = trainer.step
+                if step % cfg.log.every == 0 or step == cfg.train.steps:
+                    record = trainer.flush_stats()
+                    elapsed = time.perf_counter() - t0
+                    record.update({"images_seen": trainer.images_seen, "lr/g": self.opt_g.param_groups[0]["lr"],
+                                   "time/step_ms": 1000 * elapsed / max(1, step - step0)})
+                    writer.write(step, record)
+                    bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in record.items() if k.startswith("loss/")})
+                if cfg.log.sample_every and step % cfg.log.sample_every == 0 and step < cfg.train.steps:
+                    self.write_samples(step)
+                if cfg.log.eval_every and step % cfg.log.eval_every == 0 and step < cfg.train.steps:
+                    writer.write(step, {f"eval/{k}": v for k, v in self.evaluate().items()})
+                if step % cfg.train.checkpoint_every == 0 and step < cfg.train.steps:
+                    self.save_checkpoint()
+                if self.stop_signal is not None:
+                    status = "interrupted"
+                    break
+            self.save_checkpoint()
+        except NonFiniteLossError as exc:
+            latest = checkpoint_dir(self.run_dir) / "latest.pt"
+            kept = f"the last good checkpoint {str(latest)!r} is intact" if latest.exists() else "no checkpoint saved"
+            raise NonFiniteLossError(f"training diverged: {exc}; {kept}. Lower the learning rates or try another "
+                                     "objective/regulariser") from None
+        finally:
+            bar.close()
+            self._restore_signal_handlers(old_handlers)
+        summary: dict[str, Any] = {"status": status, "step": trainer.step, "images_seen": trainer.images_seen,
+                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
+        if status == "finished":
+            self.write_samples(trainer.step, final=True)
+            metrics = self.evaluate()
+            if metrics:
+                writer.write(trainer.step, {f"eval/{k}": v for k, v in metrics.items()})
+                write_eval(self.run_dir, "final", metrics, self._eval_protocol())
+            summary["metrics"] = metrics
+        writer.close()
+        plots.loss_curves(read_metrics(self.run_dir / "metrics.jsonl"), self.run_dir / "plots" / "losses.png",
+                          cfg.name)
+        return summary
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        def handler(signum: int, frame: Any) -> None:
+            self.stop_signal = signum  # finish the current step, checkpoint, exit cleanly
+
+        old = {}
+        try:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                old[s] = signal.signal(s, handler)
+        except ValueError:  # not the main thread (e.g. tests in a thread): no handlers
+            pass
+        return old
+
+    @staticmethod
+    def _restore_signal_handlers(old: dict[int, Any]) -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    # ---- samples and evaluation (never touch training RNG or state) -----------------------------------------
+    def eval_generator(self) -> nn.Module:
+        return self.G_ema if self.G_ema is not None else self.c.G
+
+    def write_samples(self, step: int, final: bool = False) -> None:
+        write_samples(self.eval_generator(), self.c.data, self.run_dir, step, self.cfg, self.device, final=final)
+
+    def evaluate(self) -> dict[str, float]:
+        return evaluate_generator(self.eval_generator(), self.c.data, self.cfg.train.seed, self.device)
+
+    def _eval_protocol(self) -> dict[str, Any]:
+        return {"n_fake": N_EVAL, "dataset": self.cfg.data.name, "generator": "ema" if self.G_ema else "G",
+                "step": self.trainer.step, "seed": self.cfg.train.seed + EVAL_SEED_OFFSET}
+
+
+# ---- helpers shared with the sample / eval commands ----------------------------------------------------------
+
+
+@torch.no_grad()
+def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
+                     batch_size: int = 1000) -> Tensor:
+    """``n`` samples from G in eval mode with a private RNG; G's mode is restored afterwards."""
+    was_training = G.training
+    G.eval()
+    rng = torch.Generator(device=device)
+    rng.manual_seed(seed)
+    out = []
+    c_dim = getattr(G, "c_dim", 0)
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        z = G.sample_z(m, rng, device)
+        if c_dim:
+            c = labels[start : start + m].to(device) if labels is not None else torch.randint(
+                c_dim, (m,), generator=rng, device=device)
+            out.append(G(z, c).float())
+        else:
+            out.append(G(z).float())
+    G.train(was_training)
+    return torch.cat(out)
+
+
+def write_samples(G: nn.Module, data: TensorData | Distribution, run_dir: Path, step: int, cfg: RunConfig,
+                  device: torch.device, final: bool = False) -> None:
+    seed = cfg.train.seed + SAMPLE_SEED_OFFSET
+    if isinstance(data, GaussianMixture2D):
+        fake = generate_samples(G, N_EVAL, seed, device).cpu().numpy()
+        rng = torch.Generator().manual_seed(seed)
+        real = data.sample(N_EVAL, rng).numpy()
+        name = "final" if final else f"step-{step:07d}"
+        plots.scatter_2d(real, fake, run_dir / "plots" / f"scatter-{name}.png", f"{cfg.name} step {step}",
+                         data.means.numpy())
+    elif isinstance(data, Distribution1D):
+        fake = generate_samples(G, 20_000, seed, device).cpu().numpy()
+        name = "final" if final else f"step-{step:07d}"
+        plots.histogram_1d(fake, data.pdf, run_dir / "plots" / f"hist-{name}.png", f"{cfg.name} step {step}")
+    elif isinstance(data, TensorData) and data.is_image:
+        from ganforge.viz.images import save_gif, save_grid
+
+        n = cfg.log.n_samples
+        labels = None
+        if getattr(G, "c_dim", 0):  # conditional: one row per class
+            per = max(1, n // G.c_dim)
+            labels = torch.arange(G.c_dim).repeat_interleave(per)
+            n = len(labels)
+        fake = generate_samples(G, n, seed, device, labels=labels)
+        images = to_uint8(fake, getattr(G, "output_range", None)).cpu()
+        nrow = per if labels is not None else None
+        save_grid(images, run_dir / "samples" / f"step-{step:07d}.png", nrow=nrow)
+        if final:
+            save_grid(images, run_dir / "samples" / "final.png", nrow=nrow)
+            frames = sorted((run_dir / "samples").glob("step-*.png"))
+            if frames:
+                from PIL import Image
+
+                save_gif([np.asarray(Image.open(f)) for f in frames], run_dir / "samples" / "progress.gif")
+
+
+def evaluate_generator(G: nn.Module, data: TensorData | Distribution, seed: int, device: torch.device,
+                       ) -> dict[str, float]:
+    """Dataset-appropriate metrics: the toy protocol for analytic targets (image metrics: ``ganforge eval``)."""
+    if isinstance(data, Distribution):
+        return evaluate_toy(generate_samples(G, N_EVAL, seed + EVAL_SEED_OFFSET, device), data)
+    return {}
+
+
+def write_config(run_dir: Path, cfg: RunConfig) -> None:
+    header = (f"# resolved config written by ganforge {ganforge.__version__} (torch {torch.__version__}); "
+              f"seed {cfg.train.seed}\n# re-run with: ganforge train {run_dir / 'config.yaml'}\n")
+    (run_dir / "config.yaml").write_text(header + dump_yaml(cfg.to_dict()))
+
+
+def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict[str, Any]) -> Path:
+    path = run_dir / "eval" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"metrics": metrics, "protocol": protocol,
+              "versions": {"ganforge": ganforge.__version__, "torch": torch.__version__}}
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+# ---- loading a trained generator ------------------------------------------------------------------------------
+
+
+def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device | str = "cpu",
+             use_ema: bool = True) -> tuple[RunConfig, nn.Module, DataSpec, dict[str, Any]]:
+    """(config, generator in eval mode, data spec, checkpoint) from a run directory or a checkpoint file."""
+    run = Path(run)
+    if run.is_file():
+        path = run
+    elif run.is_dir():
+        path = find_checkpoint(run, checkpoint) if checkpoint == "latest" else Path(checkpoint)
+    else:
+        raise RunError(f"run {str(run)!r} not found; pass a run directory (runs/NAME) or a checkpoint .pt file")
+    state = ckpt.load_checkpoint(path, map_location=device)
+    cfg = config_from_dict(state["config"])
+    spec = DataSpec(shape=tuple(state["spec"]["shape"]), num_classes=int(state["spec"]["num_classes"]))
+    G, _ = build_models(cfg, spec, build_objective(cfg))
+    weights = state["models"]["G_ema"] if use_ema and state["models"].get("G_ema") is not None else state["models"]["G"]
+    G.load_state_dict(weights)
+    return cfg, G.to(device).eval(), spec, state
+
+
+Callback = Callable[[int], None]

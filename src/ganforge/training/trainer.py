@@ -1,0 +1,123 @@
+"""The trainer: runs phases, keeps the generator EMA, counts steps, and holds the resumable state.
+
+Nothing in this file knows which GAN it trains (minGPT's rule): the maths is in objectives, the schedule in phases,
+and run-directory chores (logging, samples, checkpoints) in ``training.run``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.data.source import Source
+from ganforge.losses.objectives import Batch
+from ganforge.training.ema import update_ema
+from ganforge.training.phases import Phase
+from ganforge.training.stats import Accumulator
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or inf; the parameters after it are not trustworthy and are never checkpointed."""
+
+
+class Trainer:
+    def __init__(self, G: nn.Module, D: nn.Module | None, phases: list[Phase], source: Source, *,
+                 batch_size: int, seed: int, device: torch.device, schedulers: list[Any] | None = None,
+                 G_ema: nn.Module | None = None, ema_decay: float = 0.0, ema_start: int = 0,
+                 fake_labels: str = "uniform") -> None:
+        self.G, self.D, self.phases, self.source = G, D, phases, source
+        self.batch_size, self.device = batch_size, device
+        self.schedulers = schedulers or []
+        self.G_ema, self.ema_decay, self.ema_start = G_ema, ema_decay, ema_start
+        self.fake_labels = fake_labels
+        # one RNG for everything the step draws itself (z, fake labels, randomness inside losses)
+        self.rng = torch.Generator(device=device)
+        self.rng.manual_seed(seed)
+        self.step = 0  # completed generator updates
+        self.images_seen = 0  # real samples drawn
+        self.stats = Accumulator()
+        self._finite = {p.name: torch.ones((), dtype=torch.bool, device=device) for p in phases}
+
+    # ---- one step -------------------------------------------------------------------------------------------
+    def train_step(self) -> None:
+        for phase in self.phases:
+            if self.step % phase.every:
+                continue
+            self._train_only(phase.module)
+            for _ in range(phase.repeats):
+                terms = phase.loss_fn(self.make_batch(phase.needs_real))
+                phase.optimizer.zero_grad(set_to_none=True)
+                terms.total.backward()
+                phase.optimizer.step()
+                if phase.after_step is not None:
+                    phase.after_step()
+                # NaN/inf check stays on the device; it is read at the next flush (no per-step sync)
+                self._finite[phase.name] &= torch.isfinite(terms.total.detach())
+                self.stats.add(terms.logs)
+        if self.G_ema is not None:
+            update_ema(self.G_ema, self.G, self.ema_decay if self.step >= self.ema_start else 0.0)
+        for sched in self.schedulers:
+            sched.step()
+        self.step += 1
+
+    def make_batch(self, needs_real: bool = True) -> Batch:
+        n = self.batch_size
+        real, labels = (None, None)
+        if needs_real:
+            real, labels = self.source.next(n)
+            self.images_seen += n
+        z = self.G.sample_z(n, self.rng, self.device)
+        fake_labels = None
+        c_dim = getattr(self.G, "c_dim", 0)
+        if c_dim:
+            if self.fake_labels == "real" and labels is not None:
+                fake_labels = labels
+            else:
+                fake_labels = torch.randint(c_dim, (n,), generator=self.rng, device=self.device)
+        return Batch(real=real, z=z, labels=labels, fake_labels=fake_labels, generator=self.rng)
+
+    def _train_only(self, module: nn.Module) -> None:
+        """Only ``module`` collects gradients (stylegan2-ada's trick): a G step leaves no gradients on D."""
+        for m in (self.G, self.D):
+            if m is not None:
+                m.requires_grad_(m is module)
+
+    def check_finite(self) -> None:
+        """Raise if any loss since the last check was NaN/inf. One host sync; call at log/checkpoint time."""
+        bad = [name for name, ok in self._finite.items() if not bool(ok)]
+        if bad:
+            raise NonFiniteLossError(f"the {'/'.join(bad)} loss became NaN or inf by step {self.step}")
+
+    def flush_stats(self) -> dict[str, float]:
+        self.check_finite()
+        return self.stats.flush()
+
+    # ---- state ----------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "rng": self.rng.get_state(),
+            "source": self.source.state_dict(),
+            "optimizers": {p.name: p.optimizer.state_dict() for p in self.phases if p.name != "D_reg"},
+            "schedulers": [s.state_dict() for s in self.schedulers],
+        }
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+        self.rng.set_state(state["rng"])
+        self.source.load_state_dict(state["source"])
+        for p in self.phases:
+            if p.name in state["optimizers"]:
+                p.optimizer.load_state_dict(state["optimizers"][p.name])
+        for s, s_state in zip(self.schedulers, state["schedulers"], strict=True):
+            s.load_state_dict(s_state)
+
+
+def all_finite(modules: list[nn.Module | None]) -> bool:
+    """True if every parameter of every module is finite (checked before a checkpoint is written)."""
+    tensors: list[Tensor] = [p for m in modules if m is not None for p in m.parameters()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True

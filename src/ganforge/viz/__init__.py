@@ -1,0 +1,1 @@
+"""Pictures: sample grids, GIFs and matplotlib plots."""

@@ -1,0 +1,121 @@
+"""Image grids, PNG folders and animated GIFs with Pillow (no torchvision).
+
+Inputs are ``uint8`` images ``[N, C, H, W]`` (C = 1, 3 or 4; NumPy arrays or CPU tensors); ``to_uint8`` converts a
+generator's float output. Nothing here samples from a model or decides when to save.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def to_uint8(images: Any, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Float images in ``value_range`` -> ``uint8``, same shape: ``clip(round((x − lo) / (hi − lo) · 255), 0, 255)``."""
+    x = _numpy(images).astype(np.float64)
+    lo, hi = value_range
+    if hi <= lo:
+        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}")
+    return np.clip(np.rint((x - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
+
+
+def make_grid(images: Any, nrow: int | None = None, padding: int = 2, pad_value: int = 255) -> np.ndarray:
+    """Tile ``uint8 [N, C, H, W]`` images into one ``uint8 [H', W', C]`` picture, row by row.
+
+    ``nrow`` = images per row (default ``ceil(sqrt(N))``); ``padding`` pixels of ``pad_value`` separate the images
+    and frame the grid (torchvision's layout): ``H' = rows·(H + padding) + padding``, ``W' = nrow·(W + padding) +
+    padding``. Cells after the last image stay ``pad_value``.
+    """
+    x = _check_images(images)
+    n, c, h, w = x.shape
+    if nrow is None:
+        nrow = math.ceil(math.sqrt(n))
+    if nrow < 1 or padding < 0 or not 0 <= pad_value <= 255:
+        raise ValueError(f"need nrow >= 1, padding >= 0, pad_value in [0, 255]; got {nrow}, {padding}, {pad_value}")
+    ncol = min(nrow, n)
+    rows = math.ceil(n / ncol)
+    grid = np.full((rows * (h + padding) + padding, ncol * (w + padding) + padding, c), pad_value, dtype=np.uint8)
+    for i in range(n):
+        top = padding + (i // ncol) * (h + padding)
+        left = padding + (i % ncol) * (w + padding)
+        grid[top : top + h, left : left + w] = x[i].transpose(1, 2, 0)  # CHW -> HWC
+    return grid
+
+
+def save_grid(
+    images: Any, path: str | Path, nrow: int | None = None, scale: int = 1, padding: int = 2, pad_value: int = 255
+) -> Path:
+    """Write :func:`make_grid` as a PNG (grayscale as mode 'L'), upscaled ``scale``× with nearest-neighbour."""
+    return save_image(make_grid(images, nrow, padding, pad_value), path, scale)
+
+
+def save_image(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
+    """Write one ``uint8 [H, W, C]`` or ``[H, W]`` image (format from the suffix, e.g. .png), creating folders."""
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    pil = _pil(image)
+    if scale > 1:
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil.save(path)
+    return path
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str | Path, duration_ms: int = 200) -> Path:
+    """Animated GIF from ``uint8 [H, W, C]`` (or ``[H, W]``) frames of equal size, looping forever.
+
+    GIF stores at most 256 colours per frame, so RGB frames are quantised. Pillow merges consecutive identical frames
+    into one longer frame, so a GIF of repeated frames reads back with fewer frames.
+    """
+    if len(frames) == 0:
+        raise ValueError("save_gif needs at least one frame")
+    pils = [_pil(f) for f in frames]
+    if len({p.size for p in pils}) > 1:
+        raise ValueError(f"all GIF frames must have the same size, got {sorted({p.size for p in pils})}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pils[0].save(path, format="GIF", save_all=True, append_images=pils[1:], duration=duration_ms, loop=0)
+    return path
+
+
+def save_png_dir(images: Any, folder: str | Path) -> list[Path]:
+    """One PNG per image of ``uint8 [N, C, H, W]``: ``folder/00000.png``, ``00001.png``, ... (for FID tools)."""
+    x = _check_images(images)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, img in enumerate(x):
+        paths.append(save_image(img.transpose(1, 2, 0), folder / f"{i:05d}.png"))
+    return paths
+
+
+def _numpy(images: Any) -> np.ndarray:
+    if hasattr(images, "detach"):  # torch.Tensor, without importing torch here
+        images = images.detach().cpu().numpy()
+    return np.asarray(images)
+
+
+def _check_images(images: Any) -> np.ndarray:
+    x = _numpy(images)
+    if x.ndim != 4 or x.shape[1] not in MODES or x.shape[0] == 0:
+        raise ValueError(f"expected images [N >= 1, C in (1, 3, 4), H, W], got shape {x.shape}")
+    if x.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images, got {x.dtype}; convert with to_uint8(images, value_range)")
+    return x
+
+
+def _pil(image: np.ndarray) -> Image.Image:
+    x = _numpy(image)
+    if x.ndim == 3 and x.shape[2] == 1:
+        x = x[:, :, 0]
+    if x.dtype != np.uint8 or not (x.ndim == 2 or (x.ndim == 3 and x.shape[2] in (3, 4))):
+        raise ValueError(f"expected a uint8 image [H, W], [H, W, 1], [H, W, 3] or [H, W, 4], got {x.dtype} {x.shape}")
+    return Image.fromarray(np.ascontiguousarray(x))  # uint8 [H, W] -> "L", [H, W, 3] -> "RGB", [H, W, 4] -> "RGBA"

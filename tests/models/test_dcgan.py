@@ -1,0 +1,434 @@
+"""Tests for ganforge/models/dcgan.py: the lecture presets layer by layer and parameter by parameter, the derived
+modern default, conditioning, spectral norm, PacGAN, minibatch std-dev and the config errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from ganforge.models.base import DataSpec, count_parameters
+from ganforge.models.dcgan import PRESETS, DCGANConfig
+from ganforge.models.layers import Crop2d, MinibatchStdDev, TwoClassLogit, has_spectral_norm
+from ganforge.options import ConfigError, build_options, options_dict
+from ganforge.registry import MODELS
+
+MNIST = DataSpec((1, 28, 28))
+MNIST_LABELLED = DataSpec((1, 28, 28), num_classes=10)
+N = 4
+
+
+def build(name_or_options: str | dict, spec: DataSpec = MNIST):
+    """Build through build_options, as a YAML config would (tuples as lists)."""
+    options = PRESETS[name_or_options] if isinstance(name_or_options, str) else name_or_options
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+    return build_options(DCGANConfig, plain, "model.options").build(spec)
+
+
+def summary(net: nn.Module) -> list[tuple]:
+    """The ordered layers with their key hyperparameters (padding/crop/reshape ops are checked separately)."""
+    rows: list[tuple] = []
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            rows.append(("Dense", m.in_features, m.out_features, m.bias is not None))
+        elif isinstance(m, nn.Conv2d):
+            rows.append(("Conv", m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.bias is not None))
+        elif isinstance(m, nn.ConvTranspose2d):
+            rows.append(("ConvT", m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.bias is not None))
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            rows.append(("BN", m.num_features, m.eps, m.momentum))
+        elif isinstance(m, nn.LeakyReLU):
+            rows.append(("LeakyReLU", m.negative_slope))
+        elif isinstance(m, nn.Dropout):
+            rows.append(("Dropout", m.p))
+        elif isinstance(m, (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Flatten, nn.AdaptiveMaxPool2d)):
+            rows.append((type(m).__name__,))
+    return rows
+
+
+def keras_param_count(net: nn.Module) -> int:
+    """What Keras' summary() reports: trainable weights + BatchNormalization's moving mean and variance."""
+    stats = sum(b.numel() for name, b in net.named_buffers() if name.endswith(("running_mean", "running_var")))
+    return count_parameters(net) + stats
+
+
+def activation_shapes(net: nn.Module, x: torch.Tensor, *args) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: shapes.append(tuple(out.shape[1:])))
+        for m in net.modules()
+        if isinstance(m, (nn.LeakyReLU, nn.ReLU))
+    ]
+    net(x, *args)
+    for h in hooks:
+        h.remove()
+    return shapes
+
+
+KERAS_BN = (1e-3, 0.01)  # Keras BatchNormalization(epsilon=1e-3, momentum=0.99): PyTorch momentum = 1 − 0.99
+LRELU_03 = ("LeakyReLU", 0.3)  # Keras 2 LeakyReLU() default alpha
+
+
+# --- TensorFlow tutorial DCGAN (lecture 001) ----------------------------------------------------------------------
+
+
+def test_tf_tutorial_dcgan_layers():
+    G, D = build("dcgan-tf-mnist")
+    assert summary(G) == [
+        ("Dense", 100, 7 * 7 * 256, False),  # Dense(7*7*256, use_bias=False, input_shape=(100,))
+        ("BN", 12544, *KERAS_BN),  # BatchNormalization on the flat Dense output: one per unit
+        LRELU_03,  # then Reshape((7, 7, 256))
+        ("ConvT", 256, 128, 5, 1, False),  # Conv2DTranspose(128, (5, 5), (1, 1), 'same', use_bias=False)
+        ("BN", 128, *KERAS_BN),
+        LRELU_03,
+        ("ConvT", 128, 64, 5, 2, False),  # Conv2DTranspose(64, (5, 5), (2, 2), 'same', use_bias=False)
+        ("BN", 64, *KERAS_BN),
+        LRELU_03,
+        ("ConvT", 64, 1, 5, 2, False),  # Conv2DTranspose(1, (5, 5), (2, 2), 'same', use_bias=False, 'tanh')
+        ("Tanh",),
+    ]
+    assert summary(D) == [
+        ("Conv", 1, 64, 5, 2, True),  # Conv2D(64, (5, 5), (2, 2), 'same', input_shape=[28, 28, 1])
+        LRELU_03,
+        ("Dropout", 0.3),
+        ("Conv", 64, 128, 5, 2, True),
+        LRELU_03,
+        ("Dropout", 0.3),
+        ("Flatten",),
+        ("Dense", 7 * 7 * 128, 1, True),  # Dense(1)
+    ]
+
+
+def test_tf_tutorial_dcgan_parameter_counts():
+    G, D = build("dcgan-tf-mnist")
+    # G: Dense 100·12544 = 1,254,400 (no bias); BN(12544) 4·12544 = 50,176 (Keras counts gamma, beta + 2 moving stats)
+    #    ConvT 5·5·256·128 = 819,200; BN(128) 512; ConvT 5·5·128·64 = 204,800; BN(64) 256; ConvT 5·5·64·1 = 1,600
+    #    total 2,330,944 = 2,305,472 trainable + 25,472 non-trainable (2·(12544 + 128 + 64)): the tutorial's summary.
+    assert keras_param_count(G) == 2_330_944
+    assert count_parameters(G) == 2_305_472
+    # D: Conv 5·5·1·64 + 64 = 1,664; Conv 5·5·64·128 + 128 = 204,928; Dense 7·7·128 + 1 = 6,273 -> 212,865
+    assert count_parameters(D) == keras_param_count(D) == 212_865
+
+
+def test_tf_tutorial_dcgan_shapes_match_the_tutorial_asserts():
+    G, D = build("dcgan-tf-mnist")
+    z = G.sample_z(N)
+    # model.output_shape asserts: (7, 7, 256) after Reshape, (7, 7, 128), (14, 14, 64), (28, 28, 1)
+    assert activation_shapes(G.net, z) == [(12544,), (128, 7, 7), (64, 14, 14)]
+    fake = G(z)
+    assert fake.shape == (N, 1, 28, 28)
+    assert G.output_range == (-1.0, 1.0)
+    assert fake.abs().max() <= 1
+    assert activation_shapes(D, fake) == [(64, 14, 14), (128, 7, 7)]
+    assert D(fake).shape == (N, 1)
+    assert (G.z_dim, G.c_dim, D.c_dim) == (100, 0, 0)
+
+
+def test_tf_presets_use_tensorflow_same_alignment():
+    G, D = build("dcgan-tf-mnist")
+    # D: TF pads 28 -> 14 and 14 -> 7 (k=5, s=2) by 1 before and 2 after; PyTorch's padding=2 would be (2, 1)
+    assert [m.padding for m in D.modules() if isinstance(m, nn.ZeroPad2d)] == [(1, 2, 1, 2), (1, 2, 1, 2)]
+    # G: the stride-2 Conv2DTranspose crops (1, 2): padding=1 plus one extra row/column at the end
+    convt = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [m.padding for m in convt] == [(2, 2), (1, 1), (1, 1)]
+    assert [m.crop for m in G.modules() if isinstance(m, Crop2d)] == [(0, 1, 0, 1), (0, 1, 0, 1)]
+    # the same network with PyTorch's symmetric padding has the same layers and sizes and no extra ops
+    G_t, D_t = build({**PRESETS["dcgan-tf-mnist"], "same_padding": "torch"})
+    assert summary(G_t) == summary(G)
+    assert summary(D_t) == summary(D)
+    assert not any(isinstance(m, (nn.ZeroPad2d, Crop2d)) for m in [*G_t.modules(), *D_t.modules()])
+    assert [m.output_padding for m in G_t.modules() if isinstance(m, nn.ConvTranspose2d)] == [(0, 0), (1, 1), (1, 1)]
+    assert G_t(G_t.sample_z(2)).shape == (2, 1, 28, 28)
+
+
+# --- keras.io GAN overriding train_step (lecture 000) -------------------------------------------------------------
+
+
+def test_keras_io_gan_layers():
+    G, D = build("dcgan-keras-mnist")
+    assert summary(G) == [
+        ("Dense", 128, 7 * 7 * 128, True),  # Dense(7 * 7 * 128, input_dim=latent_dim=128, activation=lrelu)
+        ("LeakyReLU", 0.2),  # then Reshape((7, 7, 128))
+        ("ConvT", 128, 128, 4, 2, True),  # Conv2DTranspose(128, 4, strides=2, padding="same", activation=lrelu)
+        ("LeakyReLU", 0.2),
+        ("ConvT", 128, 128, 4, 2, True),
+        ("LeakyReLU", 0.2),
+        ("Conv", 128, 1, 7, 1, True),  # Conv2D(1, 7, padding="same", activation="sigmoid")
+        ("Sigmoid",),
+    ]
+    assert summary(D) == [
+        ("Conv", 1, 64, 3, 2, True),  # Conv2D(64, 3, strides=2, padding="same", activation=lrelu)
+        ("LeakyReLU", 0.2),
+        ("Conv", 64, 128, 3, 2, True),
+        ("LeakyReLU", 0.2),
+        ("AdaptiveMaxPool2d",),  # GlobalMaxPooling2D()
+        ("Flatten",),
+        ("Dense", 128, 1, True),  # Dense(1)
+    ]
+    # 3×3 stride-2 'same' on 28 and 14: TF pads (0, 1); 4×4 stride-2 transposed: crops (1, 1), plain padding=1
+    assert [m.padding for m in D.modules() if isinstance(m, nn.ZeroPad2d)] == [(0, 1, 0, 1), (0, 1, 0, 1)]
+    assert not any(isinstance(m, Crop2d) for m in G.modules())
+
+
+def test_keras_io_gan_parameter_counts_and_shapes():
+    G, D = build("dcgan-keras-mnist")
+    # G: Dense 128·6272 + 6272 = 809,088; ConvT 4·4·128·128 + 128 = 262,272 (×2); Conv 7·7·128 + 1 = 6,273
+    #    -> 1,339,905 (keras.io summary)
+    assert count_parameters(G) == keras_param_count(G) == 1_339_905
+    # D: Conv 3·3·64 + 64 = 640; Conv 3·3·64·128 + 128 = 73,856; Dense 128 + 1 = 129 -> 74,625
+    assert count_parameters(D) == keras_param_count(D) == 74_625
+    z = G.sample_z(N)
+    assert activation_shapes(G.net, z) == [(6272,), (128, 14, 14), (128, 28, 28)]
+    fake = G(z)
+    assert fake.shape == (N, 1, 28, 28)
+    assert G.output_range == (0.0, 1.0)
+    assert fake.min() >= 0
+    assert fake.max() <= 1
+    assert D(fake).shape == (N, 1)
+    assert G.z_dim == 128
+
+
+# --- SciNet 4-conv DCGAN with a 2-way softmax (lecture 003) -------------------------------------------------------
+
+
+def test_scinet_dcgan_layers():
+    G, D = build("dcgan-scinet-mnist")
+    block = lambda c_in, c_out, s: [("ConvT", c_in, c_out, 5, s, True), ("BN", c_out, *KERAS_BN), LRELU_03]
+    assert summary(G) == [
+        ("Dense", 100, 256 * 7 * 7, True),  # kl.Dense(256 * 7 * 7)(input_z)
+        ("BN", 12544, *KERAS_BN),
+        LRELU_03,  # then Reshape((7, 7, 256))
+        *block(256, 256, 1),  # add_G_layers(x, 256, 1): Conv2DTranspose(5×5, same) -> BN -> LeakyReLU
+        *block(256, 128, 1),
+        *block(128, 64, 2),
+        *block(64, 32, 2),
+        ("ConvT", 32, 1, 5, 1, True),  # Conv2DTranspose(1, (5, 5), padding="same", activation="tanh")
+        ("Tanh",),
+    ]
+    d_block = lambda c_in, c_out, s: [("Conv", c_in, c_out, 5, s, True), LRELU_03, ("Dropout", 0.3)]
+    assert summary(D) == [
+        *d_block(1, 32, 1),  # add_D_layers(input_image, 32, 1): Conv2D(5×5, same) -> LeakyReLU -> Dropout(0.3)
+        *d_block(32, 64, 2),
+        *d_block(64, 128, 2),
+        *d_block(128, 256, 1),
+        ("Flatten",),
+        ("Dense", 7 * 7 * 256, 2, True),  # Dense(2, activation="softmax"), read as one logit
+    ]
+    assert isinstance(D.head, TwoClassLogit)
+
+
+def test_scinet_dcgan_parameter_counts():
+    G, D = build("dcgan-scinet-mnist")
+    # G: Dense 100·12544 + 12544 = 1,266,944; BN(12544) 50,176; ConvT 25·256·256 + 256 = 1,638,656; BN 1,024;
+    #    ConvT 25·256·128 + 128 = 819,328; BN 512; ConvT 25·128·64 + 64 = 204,864; BN 256;
+    #    ConvT 25·64·32 + 32 = 51,232; BN 128; ConvT 25·32·1 + 1 = 801 -> 4,033,921 in Keras,
+    #    of which 2·(12544 + 256 + 128 + 64 + 32) = 26,048 moving statistics -> 4,007,873 trainable
+    assert keras_param_count(G) == 4_033_921
+    assert count_parameters(G) == 4_007_873
+    # D: 25·32 + 32 = 832; 25·32·64 + 64 = 51,264; 25·64·128 + 128 = 204,928; 25·128·256 + 256 = 819,456;
+    #    Dense 12544·2 + 2 = 25,090 -> 1,101,570
+    assert count_parameters(D) == keras_param_count(D) == 1_101_570
+
+
+def test_scinet_dcgan_shapes_and_softmax_equivalence():
+    G, D = build("dcgan-scinet-mnist")
+    z = G.sample_z(N)
+    assert activation_shapes(G.net, z) == [(12544,), (256, 7, 7), (128, 7, 7), (64, 14, 14), (32, 28, 28)]
+    fake = G(z)
+    assert fake.shape == (N, 1, 28, 28)
+    D.eval()  # no dropout, so both paths see the same features
+    assert activation_shapes(D, fake) == [(32, 28, 28), (64, 14, 14), (128, 7, 7), (256, 7, 7)]
+    logits = D(fake)
+    assert logits.shape == (N, 1)
+    softmax = torch.softmax(D.head.linear(D.features(fake)), dim=1)  # the lecture's 2-neuron softmax output
+    assert_close(torch.sigmoid(logits), softmax[:, 1:2])  # class 1 = real (to_categorical(ones) for real images)
+
+
+def test_keras_presets_use_glorot_init_and_unit_batchnorm():
+    G, _ = build("dcgan-tf-mnist")
+    dense = G.net[0]
+    bound = (6 / (dense.in_features + dense.out_features)) ** 0.5  # glorot_uniform limit
+    assert dense.weight.abs().max() <= bound
+    assert dense.weight.abs().max() > 0.9 * bound
+    bn = G.net[1]
+    assert torch.equal(bn.weight, torch.ones_like(bn.weight))
+    assert torch.equal(bn.bias, torch.zeros_like(bn.bias))
+
+
+# --- recommended / derived architecture ---------------------------------------------------------------------------
+
+
+def test_recommended_preset_equals_dataclass_defaults():
+    cfg = DCGANConfig(**PRESETS["dcgan-mnist"])
+    assert options_dict(cfg) == options_dict(DCGANConfig().resolve(MNIST)) | {"depth": 0}
+    G, D = build("dcgan-mnist")
+    assert summary(G) == [
+        ("Dense", 100, 128 * 7 * 7, False),
+        ("BN", 128, 1e-5, 0.1),  # per channel, after the reshape (Radford et al. 2016)
+        ("ReLU",),
+        ("ConvT", 128, 64, 4, 2, False),
+        ("BN", 64, 1e-5, 0.1),
+        ("ReLU",),
+        ("ConvT", 64, 1, 4, 2, True),
+        ("Tanh",),
+    ]
+    assert summary(D) == [
+        ("Conv", 1, 64, 4, 2, True),  # no norm on the first layer
+        ("LeakyReLU", 0.2),
+        ("Conv", 64, 128, 4, 2, True),
+        ("BN", 128, 1e-5, 0.1),
+        ("LeakyReLU", 0.2),
+        ("Flatten",),
+        ("Dense", 7 * 7 * 128, 1, True),
+    ]
+    # G: 100·6272 + 2·128 + 16·128·64 + 2·64 + 16·64 + 1 = 759,681; D: 16·64 + 64 + 16·64·128 + 128 + 256 + 6273
+    assert (count_parameters(G), count_parameters(D)) == (759_681, 138_817)
+
+
+@pytest.mark.parametrize(("res", "g_convt", "d_conv"), [
+    (28, [(128, 64), (64, 3)], [(3, 64), (64, 128)]),
+    (32, [(256, 128), (128, 64), (64, 3)], [(3, 64), (64, 128), (128, 256)]),
+    (64, [(512, 256), (256, 128), (128, 64), (64, 3)], [(3, 64), (64, 128), (128, 256), (256, 512)]),
+])  # fmt: skip
+def test_derived_architecture_per_resolution(res, g_convt, d_conv):
+    G, D = DCGANConfig().build(DataSpec((3, res, res)))
+    assert [(r[1], r[2]) for r in summary(G) if r[0] == "ConvT"] == g_convt  # DCGAN paper: 512-256-128-64 at 64×64
+    assert [(r[1], r[2]) for r in summary(D) if r[0] == "Conv"] == d_conv
+    fake = G(G.sample_z(2))
+    assert fake.shape == (2, 3, res, res)
+    assert D(fake).shape == (2, 1)
+
+
+def test_width_depth_and_non_square():
+    G, D = DCGANConfig(width=8).build(DataSpec((3, 32, 48)))  # 32×48 -> 4×6 start, 3 stages
+    assert G(G.sample_z(2)).shape == (2, 3, 32, 48)
+    assert D(torch.randn(2, 3, 32, 48)).shape == (2, 1)
+    G, D = DCGANConfig(width=8, depth=2).build(DataSpec((1, 32, 32)))  # 8×8 start
+    assert G.net[1].unflattened_size == (16, 8, 8)
+    assert G(G.sample_z(2)).shape == (2, 1, 32, 32)
+
+
+def test_dcgan_init_std():
+    G, _ = DCGANConfig(width=16).build(DataSpec((1, 64, 64)))
+    w = G.net[0].weight
+    assert w.std().item() == pytest.approx(0.02, rel=0.05)
+
+
+# --- conditioning -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("embedding", ["onehot", "learned"])
+def test_concat_conditioning(embedding):
+    G, D = DCGANConfig(width=8, conditioning="concat", embedding=embedding, embed_dim=5).build(MNIST_LABELLED)
+    e = 10 if embedding == "onehot" else 5
+    assert G.c_dim == 10
+    assert D.c_dim == 10
+    assert G.net[0].in_features == 100 + e  # z ⊕ embed(c)
+    assert next(m for m in D.modules() if isinstance(m, nn.Conv2d)).in_channels == 1 + e  # image ⊕ label maps
+    c = torch.tensor([0, 3, 9, 3])
+    fake = G(G.sample_z(N), c)
+    assert fake.shape == (N, 1, 28, 28)
+    assert D(fake, c).shape == (N, 1)
+    with pytest.raises(ValueError, match="class labels"):
+        G(G.sample_z(N))
+
+
+def test_projection_conditioning_uses_labels():
+    _G, D = DCGANConfig(width=8, conditioning="projection", d_norm="none").build(MNIST_LABELLED)
+    x = torch.randn(N, 1, 28, 28)
+    with torch.no_grad():
+        D.head.embed.weight.normal_()
+        a, b = D(x, torch.zeros(N, dtype=torch.long)), D(x, torch.ones(N, dtype=torch.long))
+    assert a.shape == (N, 1)
+    assert not torch.allclose(a, b)
+    h = D.features(x)
+    assert_close(a, D.head.psi(h) + (D.head.embed.weight[0] * h).sum(1, keepdim=True))
+
+
+def test_acgan_outputs_adversarial_plus_class_logits():
+    G, D = DCGANConfig(width=8, conditioning="acgan").build(MNIST_LABELLED)
+    assert G.c_dim == 10
+    assert D.c_dim == 0
+    assert D.aux_classes == 10
+    fake = G(G.sample_z(N), torch.arange(N))
+    assert D(fake).shape == (N, 11)
+
+
+def test_conditioning_needs_labels():
+    with pytest.raises(ValueError, match="needs a labelled dataset"):
+        DCGANConfig(conditioning="concat").build(MNIST)
+    G, D = DCGANConfig(width=8).build(MNIST_LABELLED)  # labelled data, conditioning none: unconditional
+    assert G.c_dim == 0
+    assert D.c_dim == 0
+
+
+# --- spectral norm, PacGAN, minibatch std -------------------------------------------------------------------------
+
+
+def test_spectral_norm_applied_to_every_d_weight_layer():
+    G, D = DCGANConfig(width=8, spectral_norm=True, d_norm="none", conditioning="projection").build(MNIST_LABELLED)
+    weighted = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
+    assert len(weighted) == 4
+    assert all(has_spectral_norm(m) for m in weighted)
+    assert not any(has_spectral_norm(m) for m in G.modules())
+    for _ in range(20):
+        D(torch.randn(N, 1, 28, 28), torch.arange(N))
+    for m in weighted[:2]:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert sigma.item() == pytest.approx(1.0, abs=0.05)
+    G, _ = DCGANConfig(width=8, g_spectral_norm=True).build(MNIST)
+    assert all(has_spectral_norm(m) for m in G.modules() if isinstance(m, (nn.ConvTranspose2d, nn.Linear)))
+
+
+def test_pack_divides_batch():
+    _, D = DCGANConfig(width=8, pack=2).build(MNIST)
+    assert next(m for m in D.modules() if isinstance(m, nn.Conv2d)).in_channels == 2
+    assert D(torch.randn(8, 1, 28, 28)).shape == (4, 1)
+    with pytest.raises(ValueError, match="not divisible by 2"):
+        D(torch.randn(7, 1, 28, 28))
+    _, D = DCGANConfig(width=8, pack=3, conditioning="concat").build(MNIST_LABELLED)
+    assert D(torch.randn(6, 1, 28, 28), torch.arange(6)).shape == (2, 1)
+
+
+def test_minibatch_std_adds_a_channel_before_last_conv():
+    _, D = DCGANConfig(width=8, minibatch_std=True, minibatch_std_group=2).build(MNIST)
+    layers = list(D.features)
+    i = next(i for i, m in enumerate(layers) if isinstance(m, MinibatchStdDev))
+    last_conv = [m for m in layers if isinstance(m, nn.Conv2d)][-1]
+    assert layers[i + 1] is last_conv
+    assert last_conv.in_channels == 8 + 1
+    assert D(torch.randn(N, 1, 28, 28)).shape == (N, 1)
+
+
+# --- config contract ----------------------------------------------------------------------------------------------
+
+
+def test_registered_and_presets_round_trip():
+    assert MODELS.get("dcgan") is DCGANConfig
+    for name in PRESETS:
+        cfg = build_options(DCGANConfig, options_dict(DCGANConfig(**PRESETS[name])), "model.options")
+        assert cfg == DCGANConfig(**PRESETS[name])
+
+
+def test_strides_that_do_not_reach_the_resolution_explain_the_fix():
+    with pytest.raises(ValueError, match=r"upsample by 8 .* 28×28, not a multiple of 8"):
+        DCGANConfig(g_channels=(64, 32), g_strides=(2, 2), g_out_stride=2).build(MNIST)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"g_norm": "group"}, "unknown g_norm 'group'; choose from: none, batch, instance, layer"),
+    ({"d_channels": [64, 128], "d_strides": [2]}, "one stride per layer"),
+    ({"g_out": "conv", "g_out_stride": 2}, "set g_out_stride=1"),
+    ({"d_dropout": 1.0}, r"d_dropout must be in \[0, 1\)"),
+    ({"pack": 2, "conditioning": "acgan"}, "pack > 1"),
+    ({"kernel": 3}, "unknown config key 'model.options.kernel'"),
+])  # fmt: skip
+def test_bad_options_raise_one_line_errors(options, message):
+    with pytest.raises(ConfigError, match=message):
+        build_options(DCGANConfig, options, "model.options")
+
+
+def test_vector_data_is_rejected():
+    with pytest.raises(ValueError, match="use mlp for vectors"):
+        DCGANConfig().build(DataSpec((2,)))
