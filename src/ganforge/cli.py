@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ganforge import __version__
-from ganforge.builder import build_components, build_dataset, resolve_device
+from ganforge.builder import build_components, resolve_device
 from ganforge.config import dump_yaml, preset_names, resolve_config
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
@@ -76,7 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("# dry run: nothing trained")
         return 0
     run_dir = args.run_dir or Path("runs") / cfg.name
-    run = Run(cfg, run_dir, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress and None)
+    run = Run(cfg, run_dir, resume=args.resume, overwrite=args.overwrite, progress=False if args.no_progress else None)
     summary = run.train()
     print(json.dumps(summary, indent=2))
     if summary["status"] == "interrupted":
@@ -124,7 +123,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     cfg = resolve_config(args.preset, args.overrides, args.seed)
-    build_dataset  # noqa: B018  (config only resolves; components are validated by `train --dry-run`)
     print(dump_yaml(options_dict(cfg)), end="")
     return 0
 
@@ -146,5 +144,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     sys.exit(main())

@@ -80,14 +80,13 @@ def build_options(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
         raise ConfigError(f"unknown config key '{key}'; valid here: {sorted(fields)}")
     kwargs = {}
     for name, value in values.items():
-        hint = hints[name]
+        hint, key = hints[name], f"{where}.{name}" if where else name
         if dataclasses.is_dataclass(hint):  # a nested section: recurse so errors name the full dotted key
             if not isinstance(value, dict):
-                raise ConfigError(f"config key '{where}.{name}' is a section; expected a mapping, got {value!r}")
-            kwargs[name] = build_options(hint, value, f"{where}.{name}" if where else name)
+                raise ConfigError(f"config key '{key}' is a section; expected a mapping, got {value!r}")
+            kwargs[name] = build_options(hint, value, key)
             continue
         if not _type_ok(value, hint):
-            key = f"{where}.{name}" if where else name
             raise ConfigError(f"config key '{key}' expects {type_name(hint)}, got {type(value).__name__} {value!r}")
         kwargs[name] = coerce(value, hint)
     try:

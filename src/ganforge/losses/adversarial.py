@@ -50,9 +50,10 @@ def g_nonsaturating(fake_logits: Tensor) -> Tensor:
 def g_max_likelihood(fake_logits: Tensor) -> Tensor:
     """−½ E exp(σ⁻¹(D(G(z)))) = −½ E exp(l): the maximum-likelihood cost (Goodfellow 2016 tutorial, §3.2.3).
 
-    σ⁻¹(D) is the logit itself, so this is exact and needs no clamp of D.
+    σ⁻¹(D) is the logit itself, so no clamp of D is needed. Logits are capped at 80 (D(G(z)) = 1 − 2e-35) so the
+    float32 value stays finite (exp overflows above ~88.7); beyond the cap D is fooled and the gradient is zero.
     """
-    return -0.5 * torch.exp(fake_logits).mean()
+    return -0.5 * torch.exp(fake_logits.clamp(max=80.0)).mean()
 
 
 G_COSTS = {"minimax": g_minimax, "nonsaturating": g_nonsaturating, "max_likelihood": g_max_likelihood}

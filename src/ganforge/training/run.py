@@ -130,7 +130,7 @@ class Run:
         c = self.c
         return {
             "format": 1,
-            "versions": {"ganforge": ganforge.__version__, "torch": torch.__version__},
+            "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)},
             "config": self.cfg.to_dict(),
             "spec": {"shape": list(c.spec.shape), "num_classes": c.spec.num_classes},
             "models": {"G": c.G.state_dict(), "D": c.D.state_dict() if c.D is not None else None,
@@ -320,7 +320,7 @@ def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict
     path = run_dir / "eval" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"metrics": metrics, "protocol": protocol,
-              "versions": {"ganforge": ganforge.__version__, "torch": torch.__version__}}
+              "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)}}
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
 

@@ -58,12 +58,12 @@ def histogram_1d(fake: np.ndarray, pdf: Any, path: Path, title: str = "") -> Non
 def loss_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> None:
     """Every ``loss/*``, ``score/*``, ``wasserstein/*`` series in metrics.jsonl against the step."""
     keys = sorted({k for r in records for k in r if k.split("/")[0] in ("loss", "score", "wasserstein", "reg")})
-    groups = [g for g in ("loss", "score", "wasserstein", "reg") if any(k.startswith(g + "/") for k in keys)]
+    groups = [g for g in ("loss", "score", "wasserstein", "reg") if any(k == g or k.startswith(g + "/") for k in keys)]
     if not groups:
         return
     fig, axes = plt.subplots(len(groups), 1, figsize=(7, 2.6 * len(groups)), dpi=100, sharex=True, squeeze=False)
     for ax, group in zip(axes[:, 0], groups, strict=True):
-        for k in (k for k in keys if k.startswith(group + "/")):
+        for k in (k for k in keys if k == group or k.startswith(group + "/")):
             pts = [(r["step"], r[k]) for r in records if k in r]
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=k, lw=1)
         ax.legend(fontsize=7)

@@ -1,0 +1,207 @@
+"""Cached reference statistics of real data, and the small interface every feature extractor follows.
+
+A reference entry is keyed by (dataset, split, extractor, n) and stored as
+``<cache>/reference/<dataset>_<split>_<extractor>_n<n>.npz`` with the cache directory ``$GANFORGE_CACHE`` or
+``~/.cache/ganforge``. It holds the float64 mean ``mu`` and covariance ``sigma`` of the features (for FID, Heusel et
+al. 2017), the float32 features themselves when n <= ``MAX_STORED_FEATURES`` (KID, precision/recall,
+density/coverage need them), and a JSON ``meta`` record (format, key, extractor file sha256 and resize protocol,
+versions). Files are written to a temporary file and renamed, so readers never see a half-written entry. An entry
+whose format, key or extractor hash does not match is recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ganforge.metrics.fid import feature_statistics, frechet_distance
+from ganforge.metrics.kid import kid
+from ganforge.metrics.prdc import prdc
+
+FORMAT = "ganforge-reference-stats/1"
+MAX_STORED_FEATURES = 20000
+CACHE_ENV = "GANFORGE_CACHE"
+
+
+@runtime_checkable
+class FeatureExtractor(Protocol):
+    """What ``MnistClassifierFeatures`` and ``InceptionFeatures`` both provide (``FEATURES`` registry entries).
+
+    ``__call__`` maps uint8 images ``[N, C, H, W]`` to float32 features ``[N, feature_dim]`` on the CPU;
+    ``file_hash`` is the sha256 of the weights file. Optional attributes read with ``getattr``: ``resize``
+    (preprocessing description), ``num_classes`` and ``probabilities(images)`` (for the Inception Score).
+    """
+
+    name: str
+    feature_dim: int
+    file_hash: str
+
+    def __call__(self, images_uint8: Tensor) -> Tensor: ...
+
+
+def extractor_provenance(extractor: FeatureExtractor) -> dict[str, Any]:
+    """Identity of an extractor for metric records: name, weights sha256, feature dimension, preprocessing."""
+    return {
+        "extractor": extractor.name,
+        "extractor_sha256": extractor.file_hash,
+        "feature_dim": int(extractor.feature_dim),
+        "resize": getattr(extractor, "resize", None) or "none (native input size)",
+    }
+
+
+def cache_dir(root: str | Path | None = None) -> Path:
+    """``root`` if given, else ``$GANFORGE_CACHE``, else ``~/.cache/ganforge``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "ganforge"
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in str(s)) or "-"
+
+
+def reference_path(dataset: str, split: str, extractor: str, n: int, root: str | Path | None = None) -> Path:
+    """Where the entry (dataset, split, extractor name, n) lives: ``<cache>/reference/<d>_<s>_<e>_n<n>.npz``."""
+    return cache_dir(root) / "reference" / f"{_slug(dataset)}_{_slug(split)}_{_slug(extractor)}_n{int(n)}.npz"
+
+
+@dataclass
+class ReferenceStats:
+    """Statistics of a real-data feature set: ``mu [D]``, ``sigma [D, D]`` (float64), optional ``features [n, D]``."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    features: np.ndarray | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @classmethod
+    def from_features(
+        cls, features: np.ndarray | Tensor, meta: dict[str, Any] | None = None, keep_features: bool | None = None
+    ) -> ReferenceStats:
+        """Statistics of ``features [n, D]``; the features are kept if ``keep_features`` (default: n <= 20000)."""
+        if isinstance(features, Tensor):
+            features = features.detach().cpu().numpy()
+        features = np.asarray(features, dtype=np.float32)
+        mu, sigma = feature_statistics(features)
+        if keep_features is None:
+            keep_features = features.shape[0] <= MAX_STORED_FEATURES
+        return cls(mu, sigma, features if keep_features else None, dict(meta or {}))
+
+
+def save_reference(stats: ReferenceStats, path: str | Path) -> Path:
+    """Write ``stats`` to ``path`` (.npz, loadable without pickle) atomically: temporary file, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {
+        "mu": np.asarray(stats.mu, dtype=np.float64),
+        "sigma": np.asarray(stats.sigma, dtype=np.float64),
+        "meta": np.array(json.dumps(stats.meta, sort_keys=True)),
+    }
+    if stats.features is not None:
+        arrays["features"] = np.asarray(stats.features, dtype=np.float32)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    stats.path = path
+    return path
+
+
+def load_reference(path: str | Path) -> ReferenceStats:
+    """Read an entry written by ``save_reference``; raises ``ValueError`` if it is not one."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            features = data["features"] if "features" in data.files else None
+            stats = ReferenceStats(data["mu"], data["sigma"], features, meta, path)
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable reference-statistics file ({type(err).__name__}: {err})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
+    return stats
+
+
+def _matches(meta: dict[str, Any], expected: dict[str, Any]) -> bool:
+    return all(meta.get(k) == v for k, v in expected.items())
+
+
+def reference_statistics(
+    extractor: FeatureExtractor,
+    dataset: str,
+    split: str,
+    n: int,
+    images: Callable[[], Tensor],
+    root: str | Path | None = None,
+    refresh: bool = False,
+) -> ReferenceStats:
+    """Cached statistics of ``extractor`` features of ``n`` real images of ``dataset``/``split``.
+
+    On a cache miss (or ``refresh``, or a stale entry: other format, key or extractor sha256) calls ``images()``,
+    which must return exactly ``n`` uint8 images ``[n, C, H, W]``, extracts their features, and stores the entry
+    atomically at ``reference_path(dataset, split, extractor.name, n, root)``.
+    """
+    path = reference_path(dataset, split, extractor.name, n, root)
+    expected = {"format": FORMAT, "dataset": dataset, "split": split, "n": int(n), **extractor_provenance(extractor)}
+    if path.is_file() and not refresh:
+        try:
+            stats = load_reference(path)
+            if _matches(stats.meta, expected):
+                return stats
+        except ValueError:
+            pass  # unreadable or foreign file: recompute and overwrite it
+    imgs = images()
+    if imgs.shape[0] != n:
+        raise ValueError(f"reference {dataset}/{split} n={n}: images() returned {imgs.shape[0]} images")
+    start = time.perf_counter()
+    feats = extractor(imgs)
+    meta = {
+        **expected,
+        "feature_seconds": round(time.perf_counter() - start, 3),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+    }
+    stats = ReferenceStats.from_features(feats, meta)
+    save_reference(stats, path)
+    return stats
+
+
+def compare_to_reference(
+    reference: ReferenceStats,
+    fake_features: np.ndarray | Tensor,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    seed: int = 0,
+    with_prdc: bool = True,
+) -> dict[str, float]:
+    """FID (always), KID mean/std and precision/recall/density/coverage (when the reference kept its features).
+
+    Keys: ``fid``, and if ``reference.features`` is stored: ``kid``, ``kid_std``, and (``with_prdc``) ``precision``,
+    ``recall`` (k = 3), ``density``, ``coverage`` (k = 5). KID is the raw MMD² (multiply by 1000 to report).
+    """
+    mu, sigma = feature_statistics(fake_features)
+    out = {"fid": frechet_distance(reference.mu, reference.sigma, mu, sigma)}
+    if reference.features is not None:
+        out["kid"], out["kid_std"] = kid(reference.features, fake_features, kid_subsets, kid_subset_size, seed)
+        if with_prdc:
+            out.update(prdc(reference.features, fake_features))
+    return out

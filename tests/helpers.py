@@ -1,0 +1,21 @@
+"""Test helpers: tiny configs that run the whole trainer on CPU in well under a second."""
+
+from __future__ import annotations
+
+from ganforge.config import RunConfig, resolve_config
+
+TINY = [
+    "model.options={'z_dim': 2, 'g_hidden': [16], 'd_hidden': [16]}",
+    "train.batch_size=32",
+    "train.steps=20",
+    "train.checkpoint_every=10",
+    "log.every=5",
+    "log.sample_every=0",
+    "log.tensorboard=False",
+    "log.progress=False",
+]
+
+
+def tiny_config(*overrides: str, preset: str = "ring8") -> RunConfig:
+    """The ``preset`` shrunk to a 16-unit MLP and 20 steps, plus ``overrides`` (``a.b=c`` strings)."""
+    return resolve_config(preset, [*TINY, *overrides])

@@ -1,0 +1,183 @@
+"""The run directory contract: exact resume, determinism, checkpoints, divergence and bad resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganforge.training import checkpoint as ckpt
+from ganforge.training.run import Run, RunError, load_run
+from ganforge.training.stats import read_metrics
+from ganforge.training.trainer import NonFiniteLossError
+from helpers import tiny_config
+
+
+def _weights(run: Run) -> dict[str, torch.Tensor]:
+    out = {f"G.{k}": v for k, v in run.c.G.state_dict().items()}
+    out.update({f"D.{k}": v for k, v in run.c.D.state_dict().items()})
+    if run.G_ema is not None:
+        out.update({f"ema.{k}": v for k, v in run.G_ema.state_dict().items()})
+    return out
+
+
+def _assert_identical(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("extra", [
+    [],  # plain Adam, logistic objective
+    # every stateful piece at once: k D-steps, EMA, SGD momentum, lr decay, label noise (RNG inside the loss), dropout
+    ["train.d_steps=2", "train.ema=0.9", "optim.d.name=sgd", "optim.d.momentum=0.9", "optim.d.lr=0.01",
+     "optim.g.lr_decay=0.99", "objective.options.label_noise=0.05",
+     "model.options={'z_dim': 2, 'g_hidden': [16], 'd_hidden': [16], 'd_dropout': 0.2, 'g_batchnorm': True}"],
+])
+def test_train_2n_equals_train_n_then_resume_n(tmp_path: Path, extra: list[str]) -> None:
+    straight = Run(tiny_config(*extra), tmp_path / "a")
+    straight.train()
+
+    first = Run(tiny_config(*extra, "train.steps=10"), tmp_path / "b")
+    first.train()
+    resumed = Run(tiny_config(*extra), tmp_path / "b", resume="latest")
+    assert resumed.trainer.step == 10
+    resumed.train()
+    _assert_identical(_weights(straight), _weights(resumed))
+    # the resumed metrics log continues the first one with no duplicate or missing steps
+    steps = [r["step"] for r in read_metrics(tmp_path / "b" / "metrics.jsonl") if "loss/d" in r]
+    assert steps == [5, 10, 15, 20]
+    losses_a = [r["loss/d"] for r in read_metrics(tmp_path / "a" / "metrics.jsonl") if "loss/d" in r]
+    losses_b = [r["loss/d"] for r in read_metrics(tmp_path / "b" / "metrics.jsonl") if "loss/d" in r]
+    assert losses_a == losses_b
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path: Path) -> None:
+    a = Run(tiny_config(), tmp_path / "a").train()["metrics"]
+    b = Run(tiny_config(), tmp_path / "b").train()["metrics"]
+    Run(tiny_config("train.seed=1"), tmp_path / "c").train()
+    assert a == b
+    assert read_metrics(tmp_path / "a" / "metrics.jsonl")[0]["loss/d"] == \
+        read_metrics(tmp_path / "b" / "metrics.jsonl")[0]["loss/d"]
+    assert read_metrics(tmp_path / "a" / "metrics.jsonl")[0]["loss/d"] != \
+        read_metrics(tmp_path / "c" / "metrics.jsonl")[0]["loss/d"]
+    assert set(a) == {"modes", "hq_percent", "reverse_kl"}
+
+
+def test_run_directory_layout(tmp_path: Path) -> None:
+    summary = Run(tiny_config("log.sample_every=10", "log.tensorboard=True"), tmp_path / "r").train()
+    root = tmp_path / "r"
+    assert summary["status"] == "finished"
+    assert summary["step"] == 20
+    assert summary["images_seen"] == 20 * 32
+    assert (root / "config.yaml").read_text().startswith("# resolved config written by ganforge")
+    assert sorted(p.name for p in (root / "checkpoints").iterdir()) == ["latest.pt", "step-0000010.pt",
+                                                                         "step-0000020.pt"]
+    assert (root / "plots" / "scatter-step-0000010.png").is_file()
+    assert (root / "plots" / "scatter-final.png").is_file()
+    assert (root / "plots" / "losses.png").is_file()
+    assert any((root / "tb").iterdir())
+    record = json.loads((root / "eval" / "final.json").read_text())
+    assert record["protocol"]["n_fake"] == 2500
+    assert record["metrics"] == summary["metrics"]
+    state = ckpt.load_checkpoint(root / "checkpoints" / "latest.pt")
+    assert {"models", "trainer", "rng_global", "config", "versions"} <= set(state)
+    assert state["trainer"]["step"] == 20
+
+
+def test_keep_checkpoints_prunes_old_numbered_files(tmp_path: Path) -> None:
+    Run(tiny_config("train.checkpoint_every=5", "train.keep_checkpoints=1"), tmp_path / "r").train()
+    assert sorted(p.name for p in (tmp_path / "r" / "checkpoints").iterdir()) == ["latest.pt", "step-0000020.pt"]
+
+
+def test_existing_run_is_never_overwritten_without_consent(tmp_path: Path) -> None:
+    Run(tiny_config(), tmp_path / "r").train()
+    before = (tmp_path / "r" / "checkpoints" / "latest.pt").read_bytes()
+    with pytest.raises(RunError, match="already holds a run; continue it with --resume latest"):
+        Run(tiny_config(), tmp_path / "r")
+    with pytest.raises(RunError, match="contradict"):
+        Run(tiny_config(), tmp_path / "r", resume="latest", overwrite=True)
+    assert (tmp_path / "r" / "checkpoints" / "latest.pt").read_bytes() == before
+    Run(tiny_config("train.steps=5"), tmp_path / "r", overwrite=True).train()
+    assert ckpt.load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")["trainer"]["step"] == 5
+
+
+def test_resume_into_a_different_model_is_refused_naming_the_keys(tmp_path: Path) -> None:
+    Run(tiny_config(), tmp_path / "r").train()
+    with pytest.raises(RunError, match=r"model\.options\.g_hidden differ"):
+        Run(tiny_config("model.options={'z_dim': 2, 'g_hidden': [32], 'd_hidden': [16]}"), tmp_path / "r",
+            resume="latest")
+    with pytest.raises(RunError, match=r"objective\.options\.g_cost"):
+        Run(tiny_config("objective.options.g_cost=minimax"), tmp_path / "r", resume="latest")
+    with pytest.raises(RunError, match="data shape"):
+        Run(tiny_config("data.name=gaussian-mixture-1d", "model.options={'z_dim': 2, 'g_hidden': [16], "
+                        "'d_hidden': [16]}"), tmp_path / "r", resume="latest")
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="no checkpoint in"):
+        Run(tiny_config(), tmp_path / "empty", resume="latest")
+    with pytest.raises(ckpt.CheckpointError, match="not found"):
+        Run(tiny_config(), tmp_path / "empty", resume=str(tmp_path / "nope.pt"))
+    Run(tiny_config(), tmp_path / "r").train()
+    latest = tmp_path / "r" / "checkpoints" / "latest.pt"
+    latest.write_bytes(latest.read_bytes()[:1000])  # truncated, as after a crash mid-copy
+    with pytest.raises(ckpt.CheckpointError, match="corrupt or not a ganforge checkpoint") as info:
+        Run(tiny_config(), tmp_path / "r", resume="latest")
+    assert "\n" not in str(info.value)
+    (tmp_path / "junk.pt").write_text("hello")
+    with pytest.raises(ckpt.CheckpointError):
+        load_run(tmp_path / "junk.pt")
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    cfg = tiny_config("train.steps=40", "train.checkpoint_every=10")
+    run = Run(cfg, tmp_path / "r")
+    real_step = run.trainer.train_step
+
+    def poisoned_step() -> None:  # at step 23 a NaN enters D's weights, as a diverging run would
+        if run.trainer.step == 23:
+            with torch.no_grad():
+                next(run.c.D.parameters()).fill_(float("nan"))
+        real_step()
+
+    run.trainer.train_step = poisoned_step
+    with pytest.raises(NonFiniteLossError, match=r"training diverged: the D(/G)? loss became NaN or inf by step 25; "
+                       r"the last good checkpoint .* is intact"):
+        run.train()
+    state = ckpt.load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
+    assert state["trainer"]["step"] == 20
+    assert all(torch.isfinite(v).all() for v in state["models"]["D"].values())
+
+
+def test_stop_signal_checkpoints_and_resume_finishes(tmp_path: Path) -> None:
+    run = Run(tiny_config(), tmp_path / "r")
+    real_step = run.trainer.train_step
+
+    def step_then_signal() -> None:
+        real_step()
+        if run.trainer.step == 7:
+            run.stop_signal = 15  # what the SIGTERM handler records
+
+    run.trainer.train_step = step_then_signal
+    summary = run.train()
+    assert summary["status"] == "interrupted"
+    assert ckpt.load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")["trainer"]["step"] == 7
+    resumed = Run(tiny_config(), tmp_path / "r", resume="latest")
+    assert resumed.train()["step"] == 20
+    straight = Run(tiny_config(), tmp_path / "s")
+    straight.train()
+    _assert_identical(_weights(straight), _weights(resumed))
+
+
+def test_load_run_gives_the_trained_generator(tmp_path: Path) -> None:
+    run = Run(tiny_config("train.ema=0.5"), tmp_path / "r")
+    run.train()
+    cfg, G, spec, _ = load_run(tmp_path / "r")
+    assert spec.shape == (2,)
+    assert cfg == run.cfg
+    _assert_identical(G.state_dict(), run.G_ema.state_dict())
+    _, G_raw, _, _ = load_run(tmp_path / "r", use_ema=False)
+    _assert_identical(G_raw.state_dict(), run.c.G.state_dict())
