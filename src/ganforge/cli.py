@@ -16,11 +16,12 @@ import numpy as np
 from ganforge import __version__
 from ganforge.builder import build_components, resolve_device
 from ganforge.config import dump_yaml, preset_names, resolve_config
+from ganforge.evaluation import generate_samples
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
 from ganforge.registry import DATASETS, FEATURES, METRICS, MODELS, OBJECTIVES
 from ganforge.training.checkpoint import CheckpointError
-from ganforge.training.run import Run, RunError, generate_samples, load_run
+from ganforge.training.run import Run, RunError, load_run
 from ganforge.training.trainer import NonFiniteLossError
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, RunError, NonFiniteLossError, FileNotFoundError, ValueError)

@@ -1,3 +1,3 @@
 """Model families: each registers a config dataclass whose ``build(spec)`` returns (generator, discriminator)."""
 
-from ganforge.models import mlp  # noqa: F401  (registration)
+from ganforge.models import dcgan, mlp  # noqa: F401  (registration)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from tqdm import tqdm
 
 import ganforge
@@ -25,7 +25,8 @@ from ganforge.config import RunConfig, config_from_dict, dump_yaml
 from ganforge.data.base import TensorData, to_uint8
 from ganforge.data.source import make_source
 from ganforge.data.toy import Distribution, Distribution1D, GaussianMixture2D
-from ganforge.metrics.toy import N_EVAL, evaluate_toy
+from ganforge.evaluation import EVAL_SEED_OFFSET, evaluate_generator, generate_samples
+from ganforge.metrics.toy import N_EVAL
 from ganforge.models.base import DataSpec
 from ganforge.training import checkpoint as ckpt
 from ganforge.training.ema import make_ema
@@ -35,8 +36,7 @@ from ganforge.training.stats import MetricsWriter, read_metrics, truncate_metric
 from ganforge.training.trainer import NonFiniteLossError, Trainer, all_finite
 from ganforge.viz import plots
 
-SAMPLE_SEED_OFFSET = 1_000_003  # fixed-z grids and evaluations use their own RNGs: they never touch training state
-EVAL_SEED_OFFSET = 2_000_003
+SAMPLE_SEED_OFFSET = 1_000_003  # fixed-z grids use their own RNG: they never touch training state
 
 
 class RunError(RuntimeError):
@@ -243,29 +243,6 @@ class Run:
 # ---- helpers shared with the sample / eval commands ----------------------------------------------------------
 
 
-@torch.no_grad()
-def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
-                     batch_size: int = 1000) -> Tensor:
-    """``n`` samples from G in eval mode with a private RNG; G's mode is restored afterwards."""
-    was_training = G.training
-    G.eval()
-    rng = torch.Generator(device=device)
-    rng.manual_seed(seed)
-    out = []
-    c_dim = getattr(G, "c_dim", 0)
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        z = G.sample_z(m, rng, device)
-        if c_dim:
-            c = labels[start : start + m].to(device) if labels is not None else torch.randint(
-                c_dim, (m,), generator=rng, device=device)
-            out.append(G(z, c).float())
-        else:
-            out.append(G(z).float())
-    G.train(was_training)
-    return torch.cat(out)
-
-
 def write_samples(G: nn.Module, data: TensorData | Distribution, run_dir: Path, step: int, cfg: RunConfig,
                   device: torch.device, final: bool = False) -> None:
     seed = cfg.train.seed + SAMPLE_SEED_OFFSET
@@ -300,14 +277,6 @@ def write_samples(G: nn.Module, data: TensorData | Distribution, run_dir: Path, 
                 from PIL import Image
 
                 save_gif([np.asarray(Image.open(f)) for f in frames], run_dir / "samples" / "progress.gif")
-
-
-def evaluate_generator(G: nn.Module, data: TensorData | Distribution, seed: int, device: torch.device,
-                       ) -> dict[str, float]:
-    """Dataset-appropriate metrics: the toy protocol for analytic targets (image metrics: ``ganforge eval``)."""
-    if isinstance(data, Distribution):
-        return evaluate_toy(generate_samples(G, N_EVAL, seed + EVAL_SEED_OFFSET, device), data)
-    return {}
 
 
 def write_config(run_dir: Path, cfg: RunConfig) -> None:
