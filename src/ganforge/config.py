@@ -41,6 +41,7 @@ class OptimizerConfig:
     eps: float = 1e-8  # adam / rmsprop (Keras uses 1e-7)
     weight_decay: float = 0.0
     lr_decay: float = 1.0  # exponential decay per step (1.0 = constant); Goodfellow et al. 2014 decayed SGD's lr
+    lr_decay_start: int = 0  # steps at the constant lr before the decay begins
 
 
 @dataclass
@@ -190,6 +191,8 @@ def _check_ranges(cfg: RunConfig) -> None:
         (t.fake_labels in ("uniform", "real"), "train.fake_labels must be 'uniform' or 'real'"),
         (cfg.log.every >= 1, "log.every must be >= 1"),
         (cfg.optim.g.lr > 0 and cfg.optim.d.lr > 0, "optim.g.lr and optim.d.lr must be > 0"),
+        (0 < cfg.optim.g.lr_decay <= 1 and 0 < cfg.optim.d.lr_decay <= 1, "optim.*.lr_decay must be in (0, 1]"),
+        (cfg.optim.g.lr_decay_start >= 0 and cfg.optim.d.lr_decay_start >= 0, "optim.*.lr_decay_start must be >= 0"),
     ]
     for ok, msg in checks:
         if not ok:

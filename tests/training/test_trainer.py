@@ -57,6 +57,15 @@ def test_lr_decay_is_exponential_per_step(tmp_path) -> None:
     assert run.opt_d.param_groups[0]["lr"] == pytest.approx(1e-3)  # D keeps its own (constant) schedule
 
 
+def test_lr_decay_can_start_late(tmp_path) -> None:
+    run = Run(tiny_config("optim.d.lr=0.1", "optim.d.lr_decay=0.5", "optim.d.lr_decay_start=2"), tmp_path / "r")
+    lrs = []
+    for _ in range(4):
+        run.trainer.train_step()
+        lrs.append(run.opt_d.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.1, 0.1, 0.05, 0.025])
+
+
 def test_generator_step_leaves_no_gradient_on_d_and_d_step_none_on_g(tmp_path) -> None:
     run = Run(tiny_config(), tmp_path / "r")
     d_phase, g_phase = run.trainer.phases

@@ -28,5 +28,15 @@ def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig, device
 
 
 def build_scheduler(opt: torch.optim.Optimizer, cfg: OptimizerConfig) -> torch.optim.lr_scheduler.LRScheduler:
-    """Exponential decay lr_t = lr · lr_decay^t per generator step (constant when lr_decay = 1)."""
-    return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
+    """lr_t = lr · lr_decay^max(0, t − lr_decay_start) per generator step (constant when lr_decay = 1)."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, DelayedExponential(cfg.lr_decay, cfg.lr_decay_start))
+
+
+class DelayedExponential:
+    """The LambdaLR factor; a class (not a lambda) so the scheduler's state_dict stays picklable and exact."""
+
+    def __init__(self, decay: float, start: int) -> None:
+        self.decay, self.start = decay, start
+
+    def __call__(self, step: int) -> float:
+        return self.decay ** max(0, step - self.start)
