@@ -1,7 +1,9 @@
-"""The one command-line entry point: ``ganforge train | sample | list | config``.
+"""The one command-line entry point: ``ganforge train|sample|eval|interpolate|train-classifier|list|config``.
 
 Each command parses arguments, builds objects and calls library functions; ``main(argv)`` returns an exit code so
-tests call it directly. Every expected failure prints one line ``ganforge: error: ...`` and exits non-zero.
+tests call it directly. Every expected failure, bad command-line arguments included, prints one line
+``ganforge: error: ...`` and exits with code 2. ``sample``, ``eval``, ``interpolate`` and ``train-classifier`` live in
+``ganforge.commands``.
 """
 
 from __future__ import annotations
@@ -10,21 +12,31 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-import numpy as np
+from typing import NoReturn
 
 from ganforge import __version__
-from ganforge.builder import build_components, resolve_device
+from ganforge.builder import build_components
+from ganforge.commands import classifier as classifier_cmd
+from ganforge.commands import eval as eval_cmd
+from ganforge.commands import interpolate as interpolate_cmd
+from ganforge.commands import sample as sample_cmd
 from ganforge.config import dump_yaml, preset_names, resolve_config
-from ganforge.evaluation import generate_samples
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
 from ganforge.registry import DATASETS, FEATURES, METRICS, MODELS, OBJECTIVES
 from ganforge.training.checkpoint import CheckpointError
-from ganforge.training.run import Run, RunError, load_run
+from ganforge.training.run import Run, RunError
 from ganforge.training.trainer import NonFiniteLossError
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, RunError, NonFiniteLossError, FileNotFoundError, ValueError)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line error format (no usage block): ``ganforge: error: ...``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"ganforge: error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -35,7 +47,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganforge", description="Train, evaluate and use GANs.")
+    parser = ArgumentParser(prog="ganforge", description="Train, evaluate and use GANs.")
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -48,12 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the resolved config and parameter counts; train nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("sample", help="draw samples from a trained run")
-    p.add_argument("run", type=Path, help="run directory or checkpoint file")
-    p.add_argument("--n", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=None, help="output file (default: RUN/samples/sample-seedN.*)")
-    p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    sample_cmd.add_parser(sub)
+    eval_cmd.add_parser(sub)
+    interpolate_cmd.add_parser(sub)
+    classifier_cmd.add_parser(sub)
 
     p = sub.add_parser("list", help="list presets, models, objectives, datasets, metrics")
     p.add_argument("what", nargs="?", default="all",
@@ -87,35 +97,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sample(args: argparse.Namespace) -> int:
-    if args.n < 1:
-        raise ConfigError("--n must be >= 1")
-    device = resolve_device("auto")
-    _, G, spec, _ = load_run(args.run, device=device, use_ema=not args.no_ema)
-    fake = generate_samples(G, args.n, args.seed, device).cpu()
-    folder = args.run if args.run.is_dir() else args.run.parent
-    if len(spec.shape) == 3:
-        from ganforge.data.base import to_uint8
-        from ganforge.viz.images import save_grid
-
-        out = args.out or folder / "samples" / f"sample-seed{args.seed}.png"
-        save_grid(to_uint8(fake, getattr(G, "output_range", None)), out)
-    else:
-        out = args.out or folder / "samples" / f"sample-seed{args.seed}.npy"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".csv":
-            np.savetxt(out, fake.numpy(), delimiter=",")
-        else:
-            np.save(out, fake.numpy())
-    print(f"wrote {args.n} samples to {out}")
-    return 0
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     import ganforge.builder  # noqa: F401  (registers everything)
 
     groups = {"presets": preset_names(), "models": MODELS.names(), "objectives": OBJECTIVES.names(),
-              "datasets": DATASETS.names(), "metrics": METRICS.names(), "features": FEATURES.names()}
+              "datasets": DATASETS.names(), "metrics": sorted({*METRICS.names(), *eval_cmd.METRIC_CHOICES}),
+              "features": FEATURES.names()}
     for name, items in groups.items():
         if args.what in ("all", name):
             print(f"{name}: {', '.join(items) if items else '(none)'}")
@@ -128,11 +115,15 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "list": cmd_list, "config": cmd_config}
+COMMANDS = {"train": cmd_train, "sample": sample_cmd.run, "eval": eval_cmd.run, "interpolate": interpolate_cmd.run,
+            "train-classifier": classifier_cmd.run, "list": cmd_list, "config": cmd_config}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help / --version (0) or a bad argument (2, already reported on one line)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return COMMANDS[args.command](args)
     except EXPECTED_ERRORS as exc:

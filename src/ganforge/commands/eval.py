@@ -1,0 +1,364 @@
+"""``ganforge eval RUN|SAMPLES``: FID, KID, precision/recall, density/coverage and IS against cached real statistics.
+
+Fake images come from the run's generator (its EMA when the checkpoint has one), from a folder of PNGs or from an
+.npz of uint8 images (``images`` or the first array; ``[N, C, H, W]``, ``[N, H, W, C]`` or ``[N, H, W]``). Real
+statistics come from ``reference_statistics`` (cached per dataset, split, extractor and n) over the first
+``n_real = min(n, split size)`` images of ``--ref DATASET:SPLIT``. The record (metrics, protocol, versions) goes to
+``RUN/eval/<name>.json`` (or ``--out``) and a short table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+import ganforge
+from ganforge.builder import resolve_device
+from ganforge.commands.common import check_positive, generator_kind, images_uint8, load_generator, run_root
+from ganforge.evaluation import generate_samples
+from ganforge.metrics.fid import feature_statistics, frechet_distance
+from ganforge.metrics.inception_score import SPLITS as IS_SPLITS
+from ganforge.metrics.inception_score import inception_score
+from ganforge.metrics.kid import N_SUBSETS, SUBSET_SIZE, kid
+from ganforge.metrics.prdc import K_DC, K_PR, prdc
+from ganforge.metrics.reference import MAX_STORED_FEATURES, extractor_provenance, reference_statistics
+from ganforge.options import ConfigError, build_options
+from ganforge.registry import DATASETS, FEATURES
+from ganforge.training.run import RunError
+
+METRIC_CHOICES = {  # --metrics name -> keys in the record
+    "fid": ("fid",),
+    "kid": ("kid", "kid_std"),
+    "pr": ("precision", "recall"),
+    "dc": ("density", "coverage"),
+    "is": ("is", "is_std"),
+}
+NEEDS_REAL_FEATURES = ("kid", "pr", "dc")
+DEFAULT_N = 10000
+IMAGE_SUFFIXES = (".png",)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("eval", help="FID/KID/PR/DC/IS of a run (or of saved samples) against real data")
+    p.add_argument("source", type=Path, metavar="RUN|SAMPLES",
+                   help="run directory, checkpoint .pt, folder of PNG samples or .npz of uint8 images")
+    p.add_argument("--metrics", default="fid,kid,pr,dc",
+                   help=f"comma-separated, from: {', '.join(METRIC_CHOICES)} (default fid,kid,pr,dc)")
+    p.add_argument("--n", type=int, default=None,
+                   help=f"fake samples (default {DEFAULT_N} from a run; all images of a samples source)")
+    p.add_argument("--ref", default=None, metavar="DATASET:SPLIT",
+                   help="real data to compare with, e.g. mnist:train (default: the run's dataset, train split)")
+    p.add_argument("--features", default="inception-fid", help="feature extractor: inception-fid or mnist-classifier")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generator's latent codes (and KID subsets)")
+    p.add_argument("--batch-size", type=int, default=250, help="generation and feature-extraction batch size")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="reference-statistics cache folder (default $GANFORGE_CACHE or ~/.cache/ganforge)")
+    p.add_argument("--name", default=None, help="record name (default <features>_<dataset>-<split>_n<N>)")
+    p.add_argument("--out", type=Path, default=None, help="record file (default RUN/eval/<name>.json)")
+    p.add_argument("--no-ema", action="store_true", help="evaluate the raw generator instead of its EMA")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+# ---- argument checks (all before anything slow) ---------------------------------------------------------------
+
+
+def parse_metrics(text: str) -> list[str]:
+    names = [m.strip().lower() for m in text.split(",") if m.strip()]
+    if not names:
+        raise ConfigError(f"--metrics is empty; choose from: {', '.join(METRIC_CHOICES)}")
+    for m in names:
+        if m not in METRIC_CHOICES:
+            raise ConfigError(f"unknown metric {m!r}; choose from: {', '.join(METRIC_CHOICES)}")
+    return list(dict.fromkeys(names))
+
+
+def parse_ref(text: str) -> tuple[str, str]:
+    dataset, sep, split = text.partition(":")
+    if not sep or not dataset or not split or ":" in split:
+        raise ConfigError(f"--ref expects DATASET:SPLIT (e.g. mnist:train), got {text!r}")
+    if dataset not in DATASETS:
+        raise ConfigError(f"--ref: unknown dataset {dataset!r}; choose from: {', '.join(DATASETS.names())}")
+    return dataset, split
+
+
+def make_extractor(name: str, device: torch.device, batch_size: int) -> Any:
+    import ganforge.metrics  # noqa: F401  (registers the extractors)
+
+    try:
+        cls = FEATURES.get(name)
+    except KeyError as exc:
+        raise ConfigError(f"--features: {exc.args[0]}") from None
+    kwargs: dict[str, Any] = {"device": device, "batch_size": batch_size}
+    if name == "inception-fid":
+        kwargs["progress"] = False  # ProgressExtractor draws the bar
+    try:
+        return cls(**kwargs)
+    except RuntimeError as exc:  # unreadable or unexpected weights: the message names the command that fixes it
+        raise ConfigError(f"--features {name}: {str(exc).strip().splitlines()[0]}") from None
+
+
+class ProgressExtractor:
+    """Wraps a ``FEATURES`` extractor: same identity (name, hash, resize), features computed in batches with a bar."""
+
+    def __init__(self, inner: Any, batch_size: int, progress: bool) -> None:
+        self.inner, self.batch_size, self.progress = inner, batch_size, progress
+        self.name, self.feature_dim, self.file_hash = inner.name, inner.feature_dim, inner.file_hash
+        self.resize = getattr(inner, "resize", None)
+        self.num_classes = getattr(inner, "num_classes", None)
+
+    def _batched(self, fn: Any, images: Tensor, desc: str) -> Tensor:
+        out = []
+        with tqdm(total=images.shape[0], desc=desc, unit="img", disable=not self.progress, leave=False) as bar:
+            for start in range(0, images.shape[0], self.batch_size):
+                batch = images[start : start + self.batch_size]
+                out.append(fn(batch))
+                bar.update(batch.shape[0])
+        return torch.cat(out)
+
+    def __call__(self, images_uint8: Tensor) -> Tensor:
+        return self._batched(self.inner, images_uint8, f"{self.name} features")
+
+    def probabilities(self, images_uint8: Tensor) -> Tensor:
+        return self._batched(self.inner.probabilities, images_uint8, f"{self.name} probabilities")
+
+
+# ---- fake images ------------------------------------------------------------------------------------------------
+
+
+def is_run(path: Path) -> bool:
+    return path.suffix == ".pt" or (path.is_dir() and ((path / "checkpoints").is_dir() or (path / "config.yaml")
+                                                         .is_file()))
+
+
+def read_png_dir(folder: Path) -> Tensor:
+    from PIL import Image
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise RunError(f"{str(folder)!r} is neither a run directory (no checkpoints/) nor a folder of PNG samples")
+    arrays = []
+    for f in files:
+        with Image.open(f) as img:
+            arrays.append(np.asarray(img))
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"PNG samples in {str(folder)!r} differ in size/mode: {sorted(shapes)}")
+    return _to_nchw(np.stack(arrays), str(folder))
+
+
+def read_npz(path: Path) -> Tensor:
+    """uint8 images from an .npz (array ``images``, else the first one) or a plain .npy array."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            x = loaded
+        else:
+            with loaded as data:
+                if not data.files:
+                    raise ValueError("no arrays inside")
+                x = data["images" if "images" in data.files else data.files[0]]
+    except (OSError, KeyError, ValueError, EOFError) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable .npz file of images ({type(exc).__name__})") from None
+    if x.dtype != np.uint8:
+        raise ValueError(f"{str(path)!r}: expected uint8 images, got {x.dtype} (save to_uint8(...) images)")
+    return _to_nchw(x, str(path))
+
+
+def _to_nchw(x: np.ndarray, where: str) -> Tensor:
+    if x.ndim == 3:  # [N, H, W] grayscale
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3, 4):  # channels last
+        x = x.transpose(0, 3, 1, 2)
+    if x.ndim != 4 or x.shape[1] not in (1, 3, 4) or x.shape[0] == 0:
+        raise ValueError(f"{where}: expected images [N, C, H, W] with C in 1, 3, got shape {list(x.shape)}")
+    if x.shape[1] == 4:  # RGBA PNGs: drop alpha
+        x = x[:, :3]
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def check_shape(extractor: Any, shape: tuple[int, ...]) -> None:
+    want = getattr(extractor.inner if isinstance(extractor, ProgressExtractor) else extractor, "input_shape", None)
+    if len(shape) != 3:
+        raise ConfigError(f"eval needs images; this source has samples of shape {list(shape)} (toy runs are "
+                          "evaluated by `ganforge train` itself: see RUN/eval/final.json)")
+    if want is not None and tuple(shape) != tuple(want):
+        raise ConfigError(f"--features {extractor.name} takes images of shape {list(want)}, got {list(shape)}; "
+                          "use --features inception-fid")
+    if shape[0] not in (1, 3):
+        raise ConfigError(f"--features {extractor.name} takes 1- or 3-channel images, got {shape[0]} channels")
+
+
+# ---- real images ------------------------------------------------------------------------------------------------
+
+
+def load_reference_images(dataset: str, split: str, run_cfg: Any) -> tuple[Tensor, str, dict[str, Any]]:
+    """(uint8 images of ``dataset``/``split``, cache key of the dataset, dataset options used).
+
+    A run's own dataset keeps its options (file paths) but not its ``limit``. The cache key is the dataset name, plus
+    a fingerprint of the options when there are any, so two user files never share cached statistics.
+    """
+    options: dict[str, Any] = {}
+    if run_cfg is not None and run_cfg.data.name == dataset:
+        options = {k: v for k, v in run_cfg.data.options.items() if k != "limit"}
+    data = build_options(DATASETS.get(dataset), options, "data.options").load(split)
+    if not getattr(data, "is_image", False):
+        raise ConfigError(f"--ref {dataset}:{split} is not an image dataset")
+    key = dataset
+    if options:
+        key += "-" + hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return data.x, key, options
+
+
+# ---- the command --------------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    metrics = parse_metrics(args.metrics)
+    check_positive(args.n, "--n")
+    check_positive(args.batch_size, "--batch-size")
+    source: Path = args.source
+    if not source.exists():
+        raise RunError(f"{str(source)!r} not found; pass a run directory, a checkpoint .pt, a folder of PNG samples "
+                       "or an .npz of uint8 images")
+    from_run = is_run(source)
+    if not from_run and args.ref is None:
+        raise ConfigError("--ref DATASET:SPLIT is required when evaluating saved samples (e.g. --ref mnist:train)")
+    ref = parse_ref(args.ref) if args.ref is not None else None
+    if args.features == "inception-fid" and "is" in metrics:
+        raise ConfigError("metric 'is' needs class probabilities, but inception-fid has no logits (its network ends "
+                          "at pool3); use --features mnist-classifier or drop 'is' from --metrics")
+    device = resolve_device(args.device)
+
+    # the fake side: a generator (checked cheaply before anything slow) or saved images
+    cfg, G, state, fake_u8 = None, None, None, None
+    if from_run:
+        cfg, G, spec, state = load_generator(source, device, use_ema=not args.no_ema)
+        shape = tuple(spec.shape)
+        n_fake = args.n or DEFAULT_N
+    else:
+        fake_u8 = read_npz(source) if source.suffix == ".npz" else read_png_dir(source)
+        shape = tuple(fake_u8.shape[1:])
+        n_fake = min(args.n, fake_u8.shape[0]) if args.n else fake_u8.shape[0]
+        fake_u8 = fake_u8[:n_fake]
+    dataset, split = ref or parse_ref(f"{cfg.data.name}:train")
+    inner = make_extractor(args.features, device, args.batch_size)
+    if "is" in metrics and getattr(inner, "num_classes", None) is None:
+        raise ConfigError(f"metric 'is' needs class probabilities, but {inner.name} has none; use --features "
+                          "mnist-classifier or drop 'is' from --metrics")
+    extractor = ProgressExtractor(inner, args.batch_size, progress=not args.no_progress)
+    check_shape(extractor, shape)
+
+    real_all, ref_key, ref_opts = load_reference_images(dataset, split, cfg)
+    n_real = min(n_fake, real_all.shape[0])
+    if tuple(real_all.shape[1:]) != shape:
+        raise ConfigError(f"--ref {dataset}:{split} has images of shape {list(real_all.shape[1:])}, the samples "
+                          f"have {list(shape)}; compare with a dataset of the same shape")
+    if n_real > MAX_STORED_FEATURES and any(m in NEEDS_REAL_FEATURES for m in metrics):
+        raise ConfigError(f"kid/pr/dc need the real features, which are kept only for n <= {MAX_STORED_FEATURES}; "
+                          f"pass --n {MAX_STORED_FEATURES} or use --metrics fid,is")
+    if n_fake < 2 or n_real < 2:
+        raise ConfigError(f"need at least 2 fake and 2 real images, got {n_fake} and {n_real}")
+    if ("pr" in metrics or "dc" in metrics) and min(n_fake, n_real) <= max(K_PR, K_DC):
+        raise ConfigError(f"pr/dc need more than {max(K_PR, K_DC)} fake and real images (k-nearest neighbours), got "
+                          f"{n_fake} and {n_real}; raise --n or drop pr,dc from --metrics")
+    name = args.name or f"{extractor.name}_{dataset}-{split}_n{n_fake}"
+
+    t_ref = time.perf_counter()
+    reference = reference_statistics(extractor, ref_key, split, n_real, lambda: real_all[:n_real], root=args.cache)
+    t_ref = time.perf_counter() - t_ref
+    if G is not None:
+        fake = generate_samples(G, n_fake, args.seed, device, batch_size=args.batch_size)
+        fake_u8 = images_uint8(fake, G)
+        del fake
+    t_feat = time.perf_counter()
+    fake_features = extractor(fake_u8).numpy()
+    t_feat = time.perf_counter() - t_feat
+    values = compute_metrics(metrics, reference, fake_features, fake_u8, extractor, args.seed)
+
+    protocol: dict[str, Any] = {
+        "source": str(source), "source_kind": "run" if from_run else ("npz" if source.suffix == ".npz" else "png-dir"),
+        "metrics_requested": metrics, "n_fake": n_fake, "n_real": n_real,
+        "reference": {"dataset": dataset, "options": ref_opts, "split": split, "n": n_real,
+                      "images": f"first {n_real} of the split", "cache_key": ref_key,
+                      "cache": str(reference.path) if reference.path else None},
+        **extractor_provenance(extractor), "seed": args.seed, "device": str(device),
+        "kid": {"subsets": N_SUBSETS, "subset_size": min(SUBSET_SIZE, n_fake, n_real), "seed": args.seed},
+        "prdc": {"k_pr": K_PR, "k_dc": K_DC}, "is_splits": min(IS_SPLITS, n_fake),
+        "seconds": {"reference": round(t_ref, 3), "fake_features": round(t_feat, 3),
+                    "total": round(time.perf_counter() - t0, 3)},
+    }
+    if from_run:
+        protocol.update({"generator": generator_kind(state, not args.no_ema), "step": state["trainer"]["step"],
+                         "run_name": cfg.name})
+    out = args.out or default_out(source, from_run, name)
+    write_record(out, values, protocol)
+    print_table(values, protocol, out)
+    return 0
+
+
+def compute_metrics(metrics: list[str], reference: Any, fake_features: np.ndarray, fake_u8: Tensor,
+                    extractor: ProgressExtractor, seed: int) -> dict[str, float]:
+    values: dict[str, float] = {}
+    if "fid" in metrics:
+        mu, sigma = feature_statistics(fake_features)
+        values["fid"] = frechet_distance(reference.mu, reference.sigma, mu, sigma)
+    if "kid" in metrics:
+        values["kid"], values["kid_std"] = kid(reference.features, fake_features, seed=seed)
+    if "pr" in metrics or "dc" in metrics:
+        found = prdc(reference.features, fake_features)
+        for m in ("pr", "dc"):
+            if m in metrics:
+                values.update({k: found[k] for k in METRIC_CHOICES[m]})
+    if "is" in metrics:
+        probs = extractor.probabilities(fake_u8)
+        values["is"], values["is_std"] = inception_score(probs, splits=min(IS_SPLITS, probs.shape[0]))
+    return values
+
+
+def default_out(source: Path, from_run: bool, name: str) -> Path:
+    if from_run:
+        return run_root(source) / "eval" / f"{name}.json"
+    if source.is_dir():
+        return source.parent / f"{source.name}-eval-{name}.json"
+    return source.with_name(f"{source.stem}-eval-{name}.json")
+
+
+def write_record(path: Path, metrics: dict[str, float], protocol: dict[str, Any]) -> Path:
+    """The same record layout as ``training.run.write_eval``, written atomically."""
+    record = {"metrics": metrics, "protocol": protocol,
+              "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__),
+                           "numpy": np.__version__}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def print_table(values: dict[str, float], protocol: dict[str, Any], out: Path) -> None:
+    ref = protocol["reference"]
+    print(f"{protocol['extractor']} features; {protocol['n_fake']} fake vs {protocol['n_real']} real "
+          f"({ref['dataset']}:{ref['split']}); seed {protocol['seed']}")
+    print(f"{'metric':<10} {'value':>12}")
+    for k, v in values.items():
+        print(f"{k:<10} {v:>12.5g}")
+    print(f"wrote {out}")
