@@ -71,6 +71,7 @@ class LogConfig:
     every: int = 50  # steps between loss reads (.item() is a host sync) and metrics.jsonl lines
     sample_every: int = 500  # steps between fixed-z sample grids / scatter plots (0 = only at the end)
     eval_every: int = 0  # steps between dataset metrics during training (0 = only at the end)
+    best: str = ""  # keep checkpoints/best.pt by an evaluation metric: "max:hq_percent", "min:fid" ('' = off)
     n_samples: int = 64  # images in the fixed-z grid
     tensorboard: bool = True
     progress: bool = True
@@ -190,6 +191,8 @@ def _check_ranges(cfg: RunConfig) -> None:
         (t.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
         (t.fake_labels in ("uniform", "real"), "train.fake_labels must be 'uniform' or 'real'"),
         (cfg.log.every >= 1, "log.every must be >= 1"),
+        (cfg.log.best == "" or (cfg.log.best.split(":")[0] in ("max", "min") and ":" in cfg.log.best),
+         f"log.best must look like 'max:METRIC' or 'min:METRIC', got {cfg.log.best!r}"),
         (cfg.optim.g.lr > 0 and cfg.optim.d.lr > 0, "optim.g.lr and optim.d.lr must be > 0"),
         (0 < cfg.optim.g.lr_decay <= 1 and 0 < cfg.optim.d.lr_decay <= 1, "optim.*.lr_decay must be in (0, 1]"),
         (cfg.optim.g.lr_decay_start >= 0 and cfg.optim.d.lr_decay_start >= 0, "optim.*.lr_decay_start must be >= 0"),

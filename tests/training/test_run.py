@@ -181,3 +181,22 @@ def test_load_run_gives_the_trained_generator(tmp_path: Path) -> None:
     _assert_identical(G.state_dict(), run.G_ema.state_dict())
     _, G_raw, _, _ = load_run(tmp_path / "r", use_ema=False)
     _assert_identical(G_raw.state_dict(), run.c.G.state_dict())
+
+
+def test_best_checkpoint_follows_the_chosen_metric(tmp_path: Path) -> None:
+    Run(tiny_config("log.eval_every=5", "log.best=min:reverse_kl"), tmp_path / "r").train()
+    evals = [r for r in read_metrics(tmp_path / "r" / "metrics.jsonl") if "eval/reverse_kl" in r]
+    assert [r["step"] for r in evals] == [5, 10, 15, 20]
+    best = min(evals, key=lambda r: r["eval/reverse_kl"])
+    state = ckpt.load_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt")
+    assert state["trainer"]["step"] == best["step"]
+    assert state["trainer"]["best"] == best["eval/reverse_kl"]
+
+
+def test_best_with_an_unknown_metric_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match=r"log.best names metric 'fid', but the evaluation gives \['hq_percent'"):
+        Run(tiny_config("log.eval_every=5", "log.best=min:fid"), tmp_path / "r").train()
+    from ganforge.options import ConfigError
+
+    with pytest.raises(ConfigError, match=r"log\.best must look like"):
+        tiny_config("log.best=fid")

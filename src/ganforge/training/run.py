@@ -153,6 +153,24 @@ class Run:
         ckpt.prune(folder, self.cfg.train.keep_checkpoints)
         return folder / "latest.pt"
 
+    def keep_best(self, metrics: dict[str, float]) -> None:
+        """Copy the current state to ``checkpoints/best.pt`` when ``log.best`` ("max:NAME" / "min:NAME") improves."""
+        if not self.cfg.log.best:
+            return
+        mode, name = self.cfg.log.best.split(":", 1)
+        if name not in metrics:
+            raise RunError(f"log.best names metric {name!r}, but the evaluation gives {sorted(metrics)}; "
+                           "pick one of those or set log.best=''")
+        value, best = metrics[name], self.trainer.best
+        if best is None or (value > best if mode == "max" else value < best):
+            self.trainer.best = value
+            self.trainer.best_step = self.trainer.step
+            folder = checkpoint_dir(self.run_dir)
+            self.save_checkpoint()  # latest.pt now holds this state (and the new best value): copy it atomically
+            tmp = folder / "best.pt.tmp"
+            shutil.copyfile(folder / "latest.pt", tmp)
+            tmp.replace(folder / "best.pt")
+
     # ---- the loop -------------------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
         cfg, trainer = self.cfg, self.trainer
@@ -179,7 +197,9 @@ class Run:
                 if cfg.log.sample_every and step % cfg.log.sample_every == 0 and step < cfg.train.steps:
                     self.write_samples(step)
                 if cfg.log.eval_every and step % cfg.log.eval_every == 0 and step < cfg.train.steps:
-                    writer.write(step, {f"eval/{k}": v for k, v in self.evaluate().items()})
+                    metrics = self.evaluate()
+                    writer.write(step, {f"eval/{k}": v for k, v in metrics.items()})
+                    self.keep_best(metrics)
                 if step % cfg.train.checkpoint_every == 0 and step < cfg.train.steps:
                     self.save_checkpoint()
                 if self.stop_signal is not None:
@@ -201,6 +221,7 @@ class Run:
             metrics = self.evaluate()
             if metrics:
                 writer.write(trainer.step, {f"eval/{k}": v for k, v in metrics.items()})
+                self.keep_best(metrics)
                 write_eval(self.run_dir, "final", metrics, self._eval_protocol())
             summary["metrics"] = metrics
         writer.close()

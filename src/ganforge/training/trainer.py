@@ -37,6 +37,8 @@ class Trainer:
         self.rng.manual_seed(seed)
         self.step = 0  # completed generator updates
         self.images_seen = 0  # real samples drawn
+        self.best: float | None = None  # best evaluation value so far (log.best) and its step
+        self.best_step = 0
         self.stats = Accumulator()
         self._finite = {p.name: torch.ones((), dtype=torch.bool, device=device) for p in phases}
 
@@ -99,6 +101,8 @@ class Trainer:
         state: dict[str, Any] = {
             "step": self.step,
             "images_seen": self.images_seen,
+            "best": self.best,
+            "best_step": self.best_step,
             "rng": self.rng.get_state(),
             "source": self.source.state_dict(),
             "optimizers": {p.name: p.optimizer.state_dict() for p in self.phases if p.name != "D_reg"},
@@ -108,6 +112,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+        self.best, self.best_step = state.get("best"), int(state.get("best_step", 0))
         self.rng.set_state(state["rng"])
         self.source.load_state_dict(state["source"])
         for p in self.phases:
