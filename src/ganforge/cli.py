@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="print the resolved config of a preset")
     _add_config_args(p)
+
+    p = sub.add_parser("bench", help="benchmark suites: `ganforge bench modes --help` (mode collapse, PacGAN protocol)")
+    p.add_argument("suite", choices=["modes"])
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the suite's own arguments")
     return parser
 
 
@@ -115,7 +119,14 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": sample_cmd.run, "eval": eval_cmd.run, "interpolate": interpolate_cmd.run,
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ganforge import modes_bench
+
+    return modes_bench.main(args.args)
+
+
+COMMANDS = {"train": cmd_train, "bench": cmd_bench, "sample": sample_cmd.run,
+            "eval": eval_cmd.run, "interpolate": interpolate_cmd.run,
             "train-classifier": classifier_cmd.run, "list": cmd_list, "config": cmd_config}
 
 

@@ -73,6 +73,7 @@ class LogConfig:
     eval_every: int = 0  # steps between dataset metrics during training (0 = only at the end)
     best: str = ""  # keep checkpoints/best.pt by an evaluation metric: "max:hq_percent", "min:fid" ('' = off)
     n_samples: int = 64  # images in the fixed-z grid
+    eval_digits: int = 10_000  # MNIST-like runs: generated digits judged by the mnist-classifier per evaluation
     tensorboard: bool = True
     progress: bool = True
 
@@ -191,6 +192,7 @@ def _check_ranges(cfg: RunConfig) -> None:
         (t.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
         (t.fake_labels in ("uniform", "real"), "train.fake_labels must be 'uniform' or 'real'"),
         (cfg.log.every >= 1, "log.every must be >= 1"),
+        (cfg.log.eval_digits >= 1, "log.eval_digits must be >= 1"),
         (cfg.log.best == "" or (cfg.log.best.split(":")[0] in ("max", "min") and ":" in cfg.log.best),
          f"log.best must look like 'max:METRIC' or 'min:METRIC', got {cfg.log.best!r}"),
         (cfg.optim.g.lr > 0 and cfg.optim.d.lr > 0, "optim.g.lr and optim.d.lr must be > 0"),

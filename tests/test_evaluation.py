@@ -1,0 +1,123 @@
+"""Tests for ganforge/evaluation.py: the toy path, the MNIST digit-quality path (shipped classifier) and the protocol.
+
+"Generators" here replay real MNIST test digits or constant images, so the expected metrics are known without any
+training; each test judges a few hundred digits and runs in well under a second on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+import ganforge.evaluation as ev
+from ganforge.builder import build_components
+from ganforge.data.base import TensorData, scale_images
+from ganforge.data.mnist import load_mnist_raw
+from ganforge.metrics.classifier import weights_sha256
+from ganforge.metrics.toy import N_EVAL
+from helpers import tiny_config
+
+CPU = torch.device("cpu")
+
+
+class ReplayG(nn.Module):
+    """Stands in for a generator: returns the given uint8 images ``[M, 1, 28, 28]`` in order, scaled to
+    ``output_range``, cycling through them; ``z`` only sets the batch size."""
+
+    c_dim = 0
+    z_dim = 2
+
+    def __init__(self, images: Tensor, output_range: tuple[float, float] = (-1.0, 1.0)) -> None:
+        super().__init__()
+        self.images, self.output_range, self.pos = images, output_range, 0
+        self.scale = nn.Parameter(torch.ones(()))  # something for .train()/.eval() and devices to act on
+
+    def sample_z(self, n: int, generator: torch.Generator, device: torch.device) -> Tensor:
+        return torch.randn(n, self.z_dim, generator=generator, device=device)
+
+    def forward(self, z: Tensor) -> Tensor:
+        idx = (torch.arange(z.shape[0]) + self.pos) % len(self.images)
+        self.pos += z.shape[0]
+        return scale_images(self.images[idx], self.output_range) * self.scale  # [N, 1, 28, 28]
+
+
+@pytest.fixture(scope="module")
+def test_digits() -> Tensor:
+    torch.set_num_threads(1)
+    return load_mnist_raw("test")[0][:300]  # uint8 [300, 1, 28, 28]
+
+
+def test_real_digits_are_confident_and_balanced(test_digits):
+    m = ev.evaluate_digits(ReplayG(test_digits), seed=0, device=CPU, n=300, batch_size=128)
+    assert set(m) == {"confident_percent", "class_entropy"}
+    assert m["confident_percent"] > 95.0  # the classifier is 99.5 % accurate on these
+    assert m["class_entropy"] > 0.98  # the first 300 test digits cover all ten classes about evenly
+
+
+def test_output_range_is_respected(test_digits):
+    """The same digits from a sigmoid generator ([0, 1]) and a tanh generator ([-1, 1]) score the same."""
+    tanh = ev.evaluate_digits(ReplayG(test_digits, (-1.0, 1.0)), 0, CPU, n=100)
+    sigmoid = ev.evaluate_digits(ReplayG(test_digits, (0.0, 1.0)), 0, CPU, n=100)
+    assert tanh == sigmoid
+
+
+def test_one_image_repeated_has_zero_entropy(test_digits):
+    m = ev.evaluate_digits(ReplayG(test_digits[:1]), 0, CPU, n=50)
+    assert m["class_entropy"] == 0.0
+    assert str(m["class_entropy"]) == "0.0"
+    assert m["confident_percent"] in (0.0, 100.0)  # every sample is the same image
+
+
+def test_blank_images_are_not_counted_as_balanced_digits():
+    m = ev.evaluate_digits(ReplayG(torch.zeros(1, 1, 28, 28, dtype=torch.uint8)), 0, CPU, n=50)
+    assert m["class_entropy"] == 0.0
+
+
+def test_generator_mode_is_restored(test_digits):
+    G = ReplayG(test_digits).train()
+    ev.evaluate_digits(G, 0, CPU, n=10)
+    assert G.training
+    ev.evaluate_digits(G.eval(), 0, CPU, n=10)
+    assert not G.training
+
+
+def test_n_must_be_positive(test_digits):
+    with pytest.raises(ValueError, match="n >= 1"):
+        ev.evaluate_digits(ReplayG(test_digits), 0, CPU, n=0)
+
+
+def test_evaluate_generator_dispatches_on_the_data(test_digits, monkeypatch):
+    monkeypatch.setattr(ev, "N_DIGITS", 64)  # the protocol's 10,000 is too slow for a unit test
+    mnist_like = TensorData(test_digits[:8])
+    assert ev.is_digit_data(mnist_like)
+    assert set(ev.evaluate_generator(ReplayG(test_digits), mnist_like, 0, CPU)) == {"confident_percent",
+                                                                                    "class_entropy"}
+    assert ev.evaluate_generator(ReplayG(test_digits), mnist_like, 0, CPU, n_digits=20) != {}
+    assert ev.eval_protocol(mnist_like, n_digits=20)["n_fake"] == 20
+    rgb = TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8))
+    vectors = TensorData(torch.zeros(4, 784))
+    for data in (rgb, vectors):
+        assert not ev.is_digit_data(data)
+        assert ev.evaluate_generator(ReplayG(test_digits), data, 0, CPU) == {}
+
+
+def test_toy_path_is_unchanged():
+    torch.set_num_threads(1)
+    c = build_components(tiny_config())
+    metrics = ev.evaluate_generator(c.G, c.data, seed=0, device=CPU)
+    assert metrics
+    assert "confident_percent" not in metrics
+    assert metrics == ev.evaluate_generator(c.G, c.data, seed=0, device=CPU)  # private RNG: reproducible
+
+
+def test_eval_protocol(test_digits):
+    digits = ev.eval_protocol(TensorData(test_digits[:4]))
+    assert digits["n_fake"] == ev.N_DIGITS == 10_000
+    assert digits["classifier"] == "mnist-classifier"
+    assert digits["classifier_sha256"] == weights_sha256()
+    assert digits["confidence_threshold"] == 0.9
+    toy = ev.eval_protocol(build_components(tiny_config()).data)
+    assert toy["n_fake"] == N_EVAL
+    assert toy["metrics"] == "toy"
+    assert ev.eval_protocol(TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8)))["metrics"] == "none"
