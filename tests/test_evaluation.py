@@ -6,6 +6,7 @@ training; each test judges a few hundred digits and runs in well under a second 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
@@ -92,7 +93,7 @@ def test_evaluate_generator_dispatches_on_the_data(test_digits, monkeypatch):
     mnist_like = TensorData(test_digits[:8])
     assert ev.is_digit_data(mnist_like)
     assert set(ev.evaluate_generator(ReplayG(test_digits), mnist_like, 0, CPU)) == {"confident_percent",
-                                                                                    "class_entropy"}
+                                                                                    "class_entropy", "fid"}
     assert ev.evaluate_generator(ReplayG(test_digits), mnist_like, 0, CPU, n_digits=20) != {}
     assert ev.eval_protocol(mnist_like, n_digits=20)["n_fake"] == 20
     rgb = TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8))
@@ -121,3 +122,24 @@ def test_eval_protocol(test_digits):
     assert toy["n_fake"] == N_EVAL
     assert toy["metrics"] == "toy"
     assert ev.eval_protocol(TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8)))["metrics"] == "none"
+
+
+def test_in_training_fid_matches_a_scipy_reference(test_digits):
+    from scipy import linalg
+
+    from ganforge.metrics.classifier import features, load_mnist_classifier
+
+    model = load_mnist_classifier()
+    real = TensorData(test_digits[:100])
+    fake_images = test_digits[150:250]  # other real digits: small but non-zero FID
+    m = ev.evaluate_digits(ReplayG(fake_images), 0, CPU, n=100, reference=real)
+    f1 = features(model, fake_images).double().numpy()
+    f2 = features(model, test_digits[:100]).double().numpy()
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    ref = float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real))
+    assert m["fid"] == pytest.approx(ref, rel=1e-5)
+    same = ev.evaluate_digits(ReplayG(test_digits[:100]), 0, CPU, n=100, reference=real)
+    assert abs(same["fid"]) < 1e-3 * ref  # identical sets: ~0
+    blank = ev.evaluate_digits(ReplayG(torch.zeros_like(fake_images)), 0, CPU, n=100, reference=real)
+    assert blank["fid"] > 10 * ref
