@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ganforge.config import RunConfig, resolve_config
+from ganforge.training.run import Run, write_config
 
 TINY = [
     "model.options={'z_dim': 2, 'g_hidden': [16], 'd_hidden': [16]}",
@@ -19,3 +22,15 @@ TINY = [
 def tiny_config(*overrides: str, preset: str = "ring8") -> RunConfig:
     """The ``preset`` shrunk to a 16-unit MLP and 20 steps, plus ``overrides`` (``a.b=c`` strings)."""
     return resolve_config(preset, [*TINY, *overrides])
+
+
+def make_run(overrides: list[str], run_dir: Path) -> Path:
+    """A trained run directory without the end-of-run plots (the slow part): config.yaml + checkpoints/latest.pt."""
+    cfg = tiny_config(*overrides)
+    run = Run(cfg, run_dir)
+    run_dir.mkdir(parents=True)
+    write_config(run_dir, cfg)
+    while run.trainer.step < cfg.train.steps:
+        run.trainer.train_step()
+    run.save_checkpoint()
+    return run_dir

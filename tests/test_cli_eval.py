@@ -13,26 +13,13 @@ import pytest
 
 from ganforge.cli import main
 from ganforge.metrics.classifier import weights_sha256
-from ganforge.training.run import Run, write_config
-from helpers import tiny_config
+from helpers import make_run
 
 MNIST_TINY = [
     "data.name=mnist", "data.options={'limit': 64}", "train.steps=2", "train.checkpoint_every=2", "train.ema=0.5",
     "model.options={'z_dim': 4, 'g_hidden': [16], 'd_hidden': [16], 'g_output': 'tanh'}",
 ]
 FAST = ["--features", "mnist-classifier", "--ref", "mnist:test", "--no-progress"]
-
-
-def make_run(overrides: list[str], run_dir: Path) -> Path:
-    """A trained run directory without the end-of-run plots (the slow part): config.yaml + checkpoints/latest.pt."""
-    cfg = tiny_config(*overrides)
-    run = Run(cfg, run_dir)
-    run_dir.mkdir(parents=True)
-    write_config(run_dir, cfg)
-    while run.trainer.step < cfg.train.steps:
-        run.trainer.train_step()
-    run.save_checkpoint()
-    return run_dir
 
 
 @pytest.fixture(scope="module")
