@@ -3,13 +3,16 @@ modern default, conditioning, spectral norm, PacGAN, minibatch std-dev and the c
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 from torch.testing import assert_close
 
+from ganforge.config import resolve_config
 from ganforge.models.base import DataSpec, count_parameters
-from ganforge.models.dcgan import PRESETS, DCGANConfig
+from ganforge.models.dcgan import DCGANConfig
 from ganforge.models.layers import Crop2d, MinibatchStdDev, TwoClassLogit, has_spectral_norm
 from ganforge.options import ConfigError, build_options, options_dict
 from ganforge.registry import MODELS
@@ -17,6 +20,12 @@ from ganforge.registry import MODELS
 MNIST = DataSpec((1, 28, 28))
 MNIST_LABELLED = DataSpec((1, 28, 28), num_classes=10)
 N = 4
+
+# the lecture networks' model.options, read from their YAML presets (the single source of the architectures)
+PRESETS: dict[str, dict] = {
+    name: dataclasses.asdict(build_options(DCGANConfig, resolve_config(name).model.options, "model.options"))
+    for name in ("dcgan-tf-mnist", "dcgan-keras-mnist", "dcgan-scinet-mnist", "dcgan-mnist")
+}
 
 
 def build(name_or_options: str | dict, spec: DataSpec = MNIST):

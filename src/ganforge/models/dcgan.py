@@ -1,8 +1,9 @@
 """One parametrised DCGAN family (Radford et al. 2016): a dense projection, transposed-conv G and strided-conv D.
 
-The options dataclass ``DCGANConfig`` expresses, layer for layer, the three lecture networks (``PRESETS``: the
-TensorFlow-tutorial DCGAN, the keras.io GAN, the SciNet 4-conv DCGAN) and a modern default whose widths follow the
-resolution. It builds networks only: no loss, optimiser or training code lives here.
+The options dataclass ``DCGANConfig`` expresses, layer for layer, the three lecture networks (the presets
+``configs/dcgan-{tf,keras,scinet}-mnist.yaml``: the TensorFlow-tutorial DCGAN, the keras.io GAN, the SciNet 4-conv
+DCGAN) and a modern default whose widths follow the resolution. It builds networks only: no loss, optimiser or
+training code lives here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -353,131 +353,3 @@ class DCGANDiscriminator(Discriminator):
         if self.classifier is not None:
             logits = torch.cat([logits, self.classifier(h)], dim=1)  # [N, 1 + K]
         return logits
-
-
-# --- presets ------------------------------------------------------------------------------------------------------
-# model.options of the lecture networks for MNIST (1×28×28). "xavier" = Keras' glorot_uniform kernels, zero biases;
-# bn_momentum 0.01 / bn_eps 1e-3 = Keras BatchNormalization(momentum=0.99, epsilon=1e-3); slope 0.3 = Keras 2
-# LeakyReLU() default; same_padding "tf" reproduces TensorFlow's asymmetric 'same' windows exactly.
-
-_KERAS = {"init": "xavier", "bn_momentum": 0.01, "bn_eps": 1e-3, "same_padding": "tf", "z_dist": "normal"}
-
-PRESETS: dict[str, dict[str, Any]] = {
-    # tensorflow.org/tutorials/generative/dcgan (lecture 001): G 2,330,944 Keras params (2,305,472 trainable),
-    # D 212,865. Data in [-1, 1]; Adam 1e-4 for both, batch 256, 50 epochs, BCE from logits.
-    "dcgan-tf-mnist": {
-        **_KERAS,
-        "z_dim": 100,
-        "g_dense_channels": 256,
-        "g_dense_bias": False,
-        "g_dense_norm": "batch-flat",
-        "g_channels": (128, 64),
-        "g_strides": (1, 2),
-        "g_kernel": 5,
-        "g_bias": False,
-        "g_norm": "batch",
-        "g_activation": "leaky_relu",
-        "g_out": "convT",
-        "g_out_kernel": 5,
-        "g_out_stride": 2,
-        "g_out_bias": False,
-        "output_activation": "tanh",
-        "d_channels": (64, 128),
-        "d_strides": (2, 2),
-        "d_kernel": 5,
-        "d_bias": True,
-        "d_norm": "none",
-        "d_activation": "leaky_relu",
-        "d_dropout": 0.3,
-        "d_pool": "flatten",
-        "d_head": "linear",
-        "leaky_slope": 0.3,
-    },
-    # keras.io "GAN overriding train_step" / DLwP (lecture 000): G 1,339,905 params, D 74,625. Data in [0, 1];
-    # Adam lr 3e-4 D, 4e-4 G (Keras defaults β=(0.9, 0.999), ε=1e-7), batch 64, label noise 0.05·U(0, 1).
-    "dcgan-keras-mnist": {
-        **_KERAS,
-        "z_dim": 128,
-        "g_dense_channels": 128,
-        "g_dense_bias": True,
-        "g_dense_norm": "none",
-        "g_channels": (128, 128),
-        "g_strides": (2, 2),
-        "g_kernel": 4,
-        "g_bias": True,
-        "g_norm": "none",
-        "g_activation": "leaky_relu",
-        "g_out": "conv",
-        "g_out_kernel": 7,
-        "g_out_stride": 1,
-        "g_out_bias": True,
-        "output_activation": "sigmoid",
-        "d_channels": (64, 128),
-        "d_strides": (2, 2),
-        "d_kernel": 3,
-        "d_bias": True,
-        "d_norm": "none",
-        "d_activation": "leaky_relu",
-        "d_dropout": 0.0,
-        "d_pool": "global_max",
-        "d_head": "linear",
-        "leaky_slope": 0.2,
-    },
-    # SciNet "Neural network programming: GANs" (lecture 003): G 4,033,921 Keras params (4,007,873 trainable),
-    # D 1,101,570. Data in [-1, 1] (tanh); Adam 1e-4 for D and for the combined D(G) model; categorical CE on the
-    # 2-way softmax (fake = class 0, real = class 1) == BCE on this logit.
-    "dcgan-scinet-mnist": {
-        **_KERAS,
-        "z_dim": 100,
-        "g_dense_channels": 256,
-        "g_dense_bias": True,
-        "g_dense_norm": "batch-flat",
-        "g_channels": (256, 128, 64, 32),
-        "g_strides": (1, 1, 2, 2),
-        "g_kernel": 5,
-        "g_bias": True,
-        "g_norm": "batch",
-        "g_activation": "leaky_relu",
-        "g_out": "convT",
-        "g_out_kernel": 5,
-        "g_out_stride": 1,
-        "g_out_bias": True,
-        "output_activation": "tanh",
-        "d_channels": (32, 64, 128, 256),
-        "d_strides": (1, 2, 2, 1),
-        "d_kernel": 5,
-        "d_bias": True,
-        "d_norm": "none",
-        "d_activation": "leaky_relu",
-        "d_dropout": 0.3,
-        "d_pool": "flatten",
-        "d_head": "softmax2",
-        "leaky_slope": 0.3,
-    },
-    # Recommended: Radford et al. 2016 for 28×28 — the dataclass defaults written out (G 759,681 / D 138,817
-    # params). Adam 2e-4, β=(0.5, 0.999), batch 128, data in [-1, 1], non-saturating loss.
-    "dcgan-mnist": {
-        "z_dim": 100,
-        "g_dense_channels": 128,
-        "g_dense_bias": False,
-        "g_dense_norm": "batch",
-        "g_channels": (64,),
-        "g_strides": (2,),
-        "g_kernel": 4,
-        "g_bias": False,
-        "g_norm": "batch",
-        "g_activation": "relu",
-        "g_out": "convT",
-        "g_out_kernel": 4,
-        "g_out_stride": 2,
-        "g_out_bias": True,
-        "output_activation": "tanh",
-        "d_channels": (64, 128),
-        "d_strides": (2, 2),
-        "d_kernel": 4,
-        "d_norm": "batch",
-        "d_activation": "leaky_relu",
-        "leaky_slope": 0.2,
-        "init": "dcgan",
-    },
-}
