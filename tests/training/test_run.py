@@ -200,3 +200,13 @@ def test_best_with_an_unknown_metric_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"log\.best must look like"):
         tiny_config("log.best=fid")
+
+
+def test_checkpoint_from_another_format_is_refused(tmp_path: Path) -> None:
+    Run(tiny_config(), tmp_path / "r").train()
+    latest = tmp_path / "r" / "checkpoints" / "latest.pt"
+    state = ckpt.load_checkpoint(latest)
+    state["format"] = 1
+    torch.save(state, latest)
+    with pytest.raises(RunError, match="checkpoint format 1 was written by another ganforge version"):
+        Run(tiny_config(), tmp_path / "r", resume="latest")

@@ -39,6 +39,9 @@ from ganforge.viz import plots
 SAMPLE_SEED_OFFSET = 1_000_003  # fixed-z grids use their own RNG: they never touch training state
 
 
+CHECKPOINT_FORMAT = 2  # bumped when the saved trainer state changes shape (2: LambdaLR schedulers, best metric)
+
+
 class RunError(RuntimeError):
     """A problem with the run directory or a resume request; the message says how to fix it."""
 
@@ -90,6 +93,9 @@ class Run:
         return ckpt.load_checkpoint(find_checkpoint(self.run_dir, resume), map_location=self.device)
 
     def _check_compatible(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise RunError(f"checkpoint format {state.get('format')} was written by another ganforge version (this one "
+                           f"reads format {CHECKPOINT_FORMAT}); resume with that version or start a new --run-dir")
         old, new = state["config"], self.cfg.to_dict()
         diffs = ckpt.diff_configs({k: old.get(k) for k in ("model", "objective")},
                                   {k: new[k] for k in ("model", "objective")})
@@ -129,7 +135,7 @@ class Run:
     def state_dict(self) -> dict[str, Any]:
         c = self.c
         return {
-            "format": 1,
+            "format": CHECKPOINT_FORMAT,
             "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)},
             "config": self.cfg.to_dict(),
             "spec": {"shape": list(c.spec.shape), "num_classes": c.spec.num_classes},
