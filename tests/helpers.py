@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+
+import pytest
 
 from ganforge.config import RunConfig, resolve_config
 from ganforge.training.run import Run, write_config
@@ -34,3 +37,18 @@ def make_run(overrides: list[str], run_dir: Path) -> Path:
         run.trainer.train_step()
     run.save_checkpoint()
     return run_dir
+
+
+def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
+    """sha256 and mtime (ns) of every file under ``folder``: compare before/after a command that must not write."""
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], rc: int, contains: str = "") -> str:
+    err = capsys.readouterr().err.strip()
+    assert rc != 0
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("ganforge: error: "), err
+    assert contains in err, err
+    return err

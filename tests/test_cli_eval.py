@@ -4,7 +4,6 @@ used throughout; one test runs the real FID Inception network on 2 + 2 images (a
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from ganforge.cli import main
 from ganforge.metrics.classifier import weights_sha256
-from helpers import make_run
+from helpers import make_run, one_line_error, snapshot
 
 MNIST_TINY = [
     "data.name=mnist", "data.options={'limit': 64}", "train.steps=2", "train.checkpoint_every=2", "train.ema=0.5",
@@ -35,17 +34,6 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], rc: int, contains: str) -> None:
-    err = capsys.readouterr().err.strip()
-    assert rc != 0
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("ganforge: error: "), err
-    assert contains in err, err
 
 
 def test_eval_run_writes_the_record_and_prints_a_table(runs: dict[str, Path], cache: Path,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from PIL import Image
 
 from ganforge.cli import main
 from ganforge.commands.interpolate import lerp, slerp
-from helpers import make_run
+from helpers import make_run, one_line_error, snapshot
 
 MNIST_TINY = [
     "data.name=mnist", "data.options={'limit': 64}", "train.steps=2", "train.checkpoint_every=2", "train.ema=0.5",
@@ -37,17 +36,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], rc: int, contains: str) -> None:
-    err = capsys.readouterr().err.strip()
-    assert rc != 0
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("ganforge: error: "), err
-    assert contains in err, err
 
 
 def grid_size(rows: int, cols: int, h: int = 28, w: int = 28, pad: int = 2) -> tuple[int, int]:
