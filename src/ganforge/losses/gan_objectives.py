@@ -10,7 +10,9 @@ objectives also log ``wasserstein`` = E[D(x)] − E[D(G(z))].
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -190,11 +192,11 @@ class WGANGPObjective(Objective):
 # ---- hinge and least squares, with optional R1 --------------------------------------------------------------------
 
 
-@OBJECTIVES.register("hinge")
-@dataclass
-class HingeObjective(R1Regularised, Objective):
-    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): D minimises E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))],
-    G minimises −E[D(G(z))]. D returns raw scores ``[N, 1]``. Optional R1 (see ``R1Regularised``)."""
+class _ScoreObjective(R1Regularised, Objective):
+    """D and G losses that are pure functions of D's raw scores (``d_fn(real, fake)``, ``g_fn(fake)``), plus R1."""
+
+    d_fn: ClassVar[Callable[[Tensor, Tensor], Tensor]]
+    g_fn: ClassVar[Callable[[Tensor], Tensor]]
 
     def __post_init__(self) -> None:
         self._check_r1()
@@ -202,34 +204,33 @@ class HingeObjective(R1Regularised, Objective):
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
         real = self._real_input(batch)
         _, real_logits, fake_logits = _fake_and_scores(G, D, batch, real)
-        loss = adversarial.d_hinge(real_logits, fake_logits)
+        loss = type(self).d_fn(real_logits, fake_logits)
         logs = {"loss/d": loss.detach(), **_scores(real_logits, fake_logits)}
         return LossTerms(self._with_r1(loss, logs, real, real_logits), logs)
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
-        loss = adversarial.g_hinge(discriminate(D, generate(G, batch), batch.fake_labels))
+        loss = type(self).g_fn(discriminate(D, generate(G, batch), batch.fake_labels))
         return LossTerms(loss, {"loss/g": loss.detach()})
+
+
+@OBJECTIVES.register("hinge")
+@dataclass
+class HingeObjective(_ScoreObjective):
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): D minimises E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))],
+    G minimises −E[D(G(z))]. D returns raw scores ``[N, 1]``. Optional R1 (see ``R1Regularised``)."""
+
+    d_fn = staticmethod(adversarial.d_hinge)
+    g_fn = staticmethod(adversarial.g_hinge)
 
 
 @OBJECTIVES.register("lsgan")
 @dataclass
-class LeastSquaresObjective(R1Regularised, Objective):
+class LeastSquaresObjective(_ScoreObjective):
     """Least-squares GAN (Mao et al. 2017, eq. 9 with a = 0, b = c = 1): D minimises ½E[(D(x) − 1)²] + ½E[D(G(z))²],
     G minimises ½E[(D(G(z)) − 1)²]. D returns raw outputs ``[N, 1]`` (no sigmoid). Optional R1."""
 
-    def __post_init__(self) -> None:
-        self._check_r1()
-
-    def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
-        real = self._real_input(batch)
-        _, real_logits, fake_logits = _fake_and_scores(G, D, batch, real)
-        loss = adversarial.d_least_squares(real_logits, fake_logits)
-        logs = {"loss/d": loss.detach(), **_scores(real_logits, fake_logits)}
-        return LossTerms(self._with_r1(loss, logs, real, real_logits), logs)
-
-    def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
-        loss = adversarial.g_least_squares(discriminate(D, generate(G, batch), batch.fake_labels))
-        return LossTerms(loss, {"loss/g": loss.detach()})
+    d_fn = staticmethod(adversarial.d_least_squares)
+    g_fn = staticmethod(adversarial.g_least_squares)
 
 
 # ---- auxiliary classifier GAN (Odena et al. 2017) -----------------------------------------------------------------
