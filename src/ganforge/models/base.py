@@ -75,3 +75,26 @@ def init_weights(module: nn.Module, scheme: str) -> None:
             else:
                 nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def check_conditioning(conditioning: str, spec: DataSpec) -> None:
+    """One-line error when a conditional model is asked for on unlabelled data."""
+    if conditioning != "none" and spec.num_classes < 2:
+        raise ValueError(
+            f"model.options.conditioning={conditioning!r} needs a labelled dataset (num_classes >= 2); "
+            f"this one has {spec.num_classes} classes; set conditioning: none"
+        )
+
+
+def finish_models(G: nn.Module, D: nn.Module, init: str, g_spectral_norm: bool,
+                  spectral_norm: bool) -> tuple[nn.Module, nn.Module]:
+    """Initialise both networks, then wrap in spectral norm (after init: afterwards .weight is a computed tensor)."""
+    from ganforge.models.layers import apply_spectral_norm
+
+    init_weights(G, init)
+    init_weights(D, init)
+    if g_spectral_norm:
+        apply_spectral_norm(G)
+    if spectral_norm:
+        apply_spectral_norm(D)
+    return G, D

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, init_weights
+from ganforge.models.base import DataSpec, Discriminator, Generator, check_conditioning, finish_models
 from ganforge.models.layers import (
     SAME_PADDINGS,
     LabelEmbedding,
     MinibatchStdDev,
     ProjectionHead,
     TwoClassLogit,
-    apply_spectral_norm,
     pack,
     same_conv2d,
     same_conv_transpose2d,
@@ -197,20 +196,10 @@ class DCGANConfig:
     def build(self, spec: DataSpec) -> tuple[DCGANGenerator, DCGANDiscriminator]:
         """Generator and discriminator for ``spec`` (C, H, W), initialised by ``init``, spectral norm applied last."""
         _image_shape(spec)
-        if self.conditioning != "none" and spec.num_classes < 2:
-            raise ValueError(
-                f"model.options.conditioning={self.conditioning!r} needs a labelled dataset (num_classes >= 2); "
-                f"this one has {spec.num_classes} classes; set conditioning: none"
-            )
+        check_conditioning(self.conditioning, spec)
         cfg = self.resolve(spec)
-        G, D = DCGANGenerator(cfg, spec), DCGANDiscriminator(cfg, spec)
-        init_weights(G, cfg.init)  # initialise before spectral norm: afterwards .weight is a computed tensor
-        init_weights(D, cfg.init)
-        if cfg.g_spectral_norm:
-            apply_spectral_norm(G)
-        if cfg.spectral_norm:
-            apply_spectral_norm(D)
-        return G, D
+        return finish_models(DCGANGenerator(cfg, spec), DCGANDiscriminator(cfg, spec), cfg.init, cfg.g_spectral_norm,
+                             cfg.spectral_norm)
 
 
 def same_conv_transpose_check(kernel: int, stride: int) -> None:

@@ -183,16 +183,21 @@ class TwoClassLogit(nn.Module):
 # one-pixel shift appears there: PyTorch's padding=2, output_padding=1 (k=5, s=2) crops (2, 1), TensorFlow (1, 2).
 
 
-def same_pads(n: int, k: int, s: int, mode: str) -> tuple[int, int]:
-    """(before, after) zero padding for a 'same' convolution of size ``n``, kernel ``k``, stride ``s``."""
-    out = -(-n // s)
-    total = max((out - 1) * s + k - n, 0)
+def _split_same(total: int, mode: str) -> tuple[int, int]:
+    """Split ``total`` padding/crop pixels into (before, after): TF puts the odd pixel after, PyTorch before."""
     small, big = total // 2, total - total // 2
     if mode == "tf":
         return small, big
     if mode == "torch":
         return big, small
     raise ValueError(f"unknown same_padding {mode!r}; choose from: {', '.join(SAME_PADDINGS)}")
+
+
+def same_pads(n: int, k: int, s: int, mode: str) -> tuple[int, int]:
+    """(before, after) zero padding for a 'same' convolution of size ``n``, kernel ``k``, stride ``s``."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return _split_same(total, mode)
 
 
 def same_transpose_crops(k: int, s: int, mode: str) -> tuple[int, int]:
@@ -200,12 +205,7 @@ def same_transpose_crops(k: int, s: int, mode: str) -> tuple[int, int]:
     if k < s:
         raise ValueError(f"'same' transposed convolution needs kernel >= stride, got kernel {k}, stride {s}")
     total = k - s
-    small, big = total // 2, total - total // 2
-    if mode == "tf":
-        return small, big
-    if mode == "torch":
-        return big, small
-    raise ValueError(f"unknown same_padding {mode!r}; choose from: {', '.join(SAME_PADDINGS)}")
+    return _split_same(total, mode)
 
 
 class Crop2d(nn.Module):

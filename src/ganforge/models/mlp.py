@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, init_weights
-from ganforge.models.layers import LabelEmbedding, MinibatchStdDev, ProjectionHead, apply_spectral_norm, pack
+from ganforge.models.base import DataSpec, Discriminator, Generator, check_conditioning, finish_models
+from ganforge.models.layers import LabelEmbedding, MinibatchStdDev, ProjectionHead, pack
 from ganforge.registry import MODELS
 
 ACTIVATIONS = {
@@ -183,17 +183,7 @@ class MLPConfig:
     def build(self, spec: DataSpec) -> tuple[MLPGenerator, MLPDiscriminator]:
         """G and D for ``spec`` (vectors or images), initialised by ``init``, spectral norm applied last."""
         conditioning = self.resolved_conditioning
-        if conditioning != "none" and spec.num_classes < 2:
-            raise ValueError(
-                f"model.options.conditioning={conditioning!r} needs a labelled dataset (num_classes >= 2); "
-                f"this one has {spec.num_classes} classes; set conditioning: none"
-            )
-        G = MLPGenerator(self, spec, conditional=conditioning != "none")
-        D = MLPDiscriminator(self, spec, conditioning)
-        init_weights(G, self.init)  # before spectral norm: afterwards .weight is a computed tensor
-        init_weights(D, self.init)
-        if self.g_spectral_norm:
-            apply_spectral_norm(G)
-        if self.spectral_norm:
-            apply_spectral_norm(D)
-        return G, D
+        check_conditioning(conditioning, spec)
+        return finish_models(MLPGenerator(self, spec, conditional=conditioning != "none"),
+                             MLPDiscriminator(self, spec, conditioning), self.init, self.g_spectral_norm,
+                             self.spectral_norm)
