@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from torch import nn
 
 from ganforge.config import RunConfig, resolve_config
 from ganforge.training.run import Run, write_config
@@ -52,3 +53,25 @@ def one_line_error(capsys: pytest.CaptureFixture[str], rc: int, contains: str = 
     assert err.startswith("ganforge: error: "), err
     assert contains in err, err
     return err
+
+
+def layer_summary(net: nn.Module, bn_details: bool) -> list[tuple]:
+    """Ordered weight / norm / activation layers of ``net`` with their key hyperparameters, for comparing a built
+    network with a published architecture (crops, pads and reshapes are skipped). ``bn_details`` adds BN eps/momentum.
+    """
+    rows: list[tuple] = []
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            rows.append(("Dense", m.in_features, m.out_features, m.bias is not None))
+        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            kind = "ConvT" if isinstance(m, nn.ConvTranspose2d) else "Conv"
+            rows.append((kind, m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.bias is not None))
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            rows.append(("BN", m.num_features, m.eps, m.momentum) if bn_details else ("BN", m.num_features))
+        elif isinstance(m, nn.LeakyReLU):
+            rows.append(("LeakyReLU", m.negative_slope))
+        elif isinstance(m, nn.Dropout):
+            rows.append(("Dropout", m.p))
+        elif isinstance(m, (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Flatten, nn.AdaptiveMaxPool2d)):
+            rows.append((type(m).__name__,))
+    return rows

@@ -21,6 +21,7 @@ from ganforge.config import preset_names, resolve_config
 from ganforge.data.base import TensorData
 from ganforge.models.base import count_parameters
 from ganforge.training.run import Run
+from helpers import layer_summary
 
 PRESETS = ("dcgan-tf-mnist", "dcgan-keras-mnist", "dcgan-scinet-mnist", "dcgan-mnist")
 SMALL_DATA = ["data.options={'limit': 64}"]  # the networks do not depend on how many digits are loaded
@@ -83,22 +84,7 @@ def built() -> dict[str, Components]:
 
 def layers(net: nn.Module) -> list[tuple]:
     """Ordered weight / norm / activation layers with their key hyperparameters (crops, pads, reshapes skipped)."""
-    rows: list[tuple] = []
-    for m in net.modules():
-        if isinstance(m, nn.Linear):
-            rows.append(("Dense", m.in_features, m.out_features, m.bias is not None))
-        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            kind = "ConvT" if isinstance(m, nn.ConvTranspose2d) else "Conv"
-            rows.append((kind, m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.bias is not None))
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            rows.append(("BN", m.num_features))
-        elif isinstance(m, nn.LeakyReLU):
-            rows.append(("LeakyReLU", m.negative_slope))
-        elif isinstance(m, nn.Dropout):
-            rows.append(("Dropout", m.p))
-        elif isinstance(m, (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Flatten, nn.AdaptiveMaxPool2d)):
-            rows.append((type(m).__name__,))
-    return rows
+    return layer_summary(net, bn_details=False)
 
 
 def bn_channels(net: nn.Module) -> int:

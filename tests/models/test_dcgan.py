@@ -16,6 +16,7 @@ from ganforge.models.dcgan import DCGANConfig
 from ganforge.models.layers import Crop2d, MinibatchStdDev, TwoClassLogit, has_spectral_norm
 from ganforge.options import ConfigError, build_options, options_dict
 from ganforge.registry import MODELS
+from helpers import layer_summary
 
 MNIST = DataSpec((1, 28, 28))
 MNIST_LABELLED = DataSpec((1, 28, 28), num_classes=10)
@@ -37,23 +38,7 @@ def build(name_or_options: str | dict, spec: DataSpec = MNIST):
 
 def summary(net: nn.Module) -> list[tuple]:
     """The ordered layers with their key hyperparameters (padding/crop/reshape ops are checked separately)."""
-    rows: list[tuple] = []
-    for m in net.modules():
-        if isinstance(m, nn.Linear):
-            rows.append(("Dense", m.in_features, m.out_features, m.bias is not None))
-        elif isinstance(m, nn.Conv2d):
-            rows.append(("Conv", m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.bias is not None))
-        elif isinstance(m, nn.ConvTranspose2d):
-            rows.append(("ConvT", m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.bias is not None))
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            rows.append(("BN", m.num_features, m.eps, m.momentum))
-        elif isinstance(m, nn.LeakyReLU):
-            rows.append(("LeakyReLU", m.negative_slope))
-        elif isinstance(m, nn.Dropout):
-            rows.append(("Dropout", m.p))
-        elif isinstance(m, (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Flatten, nn.AdaptiveMaxPool2d)):
-            rows.append((type(m).__name__,))
-    return rows
+    return layer_summary(net, bn_details=True)
 
 
 def keras_param_count(net: nn.Module) -> int:
