@@ -24,6 +24,7 @@ from ganforge.config import dump_yaml, preset_names, resolve_config
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
 from ganforge.registry import DATASETS, FEATURES, METRICS, MODELS, OBJECTIVES
+from ganforge.training import distributed
 from ganforge.training.checkpoint import CheckpointError
 from ganforge.training.run import Run, RunError
 from ganforge.training.trainer import NonFiniteLossError
@@ -91,7 +92,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     run_dir = args.run_dir or Path("runs") / cfg.name
     run = Run(cfg, run_dir, resume=args.resume, overwrite=args.overwrite, progress=False if args.no_progress else None)
-    summary = run.train()
+    try:
+        summary = run.train()
+    finally:
+        distributed.destroy()  # under torchrun: leave the process group cleanly (no-op otherwise)
+    if not run.dist.is_main:
+        return 130 if summary["status"] == "interrupted" else 0  # rank 0 reports
     print(json.dumps(summary, indent=2))
     if summary["status"] == "interrupted":
         print(f"interrupted at step {summary['step']}; checkpoint saved. Continue with: "

@@ -174,8 +174,9 @@ class WGANGPObjective(Objective):
         logs = {"loss/d": loss.detach(), "wasserstein": -loss.detach(), **_scores(real_scores, fake_scores)}
         total = loss
         if self.gp_weight > 0:
+            eps = batch.uniform((batch.real.shape[0],) + (1,) * (batch.real.dim() - 1))  # one ε per sample
             gp = penalties.gradient_penalty(lambda x: discriminate(D, x, batch.labels), batch.real, fake,
-                                            generator=batch.generator, one_sided=self.one_sided)
+                                            one_sided=self.one_sided, eps=eps)
             total = total + self.gp_weight * gp
             logs["reg/gp"] = gp.detach()
         if self.drift > 0:

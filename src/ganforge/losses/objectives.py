@@ -24,6 +24,19 @@ class Batch:
     labels: Tensor | None = None  # [N] int64 labels of ``real`` (None when unlabelled / unconditional)
     fake_labels: Tensor | None = None  # [N] labels G is asked to generate (conditional models only)
     generator: torch.Generator | None = None  # RNG for any randomness inside the loss (label noise, GP interpolates)
+    rank: int = 0  # this process's shard of the global batch (training.distributed): rows [rank·N, (rank+1)·N)
+    world_size: int = 1
+
+    def uniform(self, shape: tuple[int, ...] | torch.Size) -> Tensor:
+        """U[0, 1) noise of ``shape = [N, ...]`` for this batch's N samples, on the generator's device.
+
+        Drawn for the whole global batch ``[world_size·N, ...]`` and sliced, so that W processes use exactly the
+        numbers one process would (and every rank's RNG stays in step).
+        """
+        n = shape[0]
+        device = self.generator.device if self.generator is not None else torch.device("cpu")
+        full = torch.rand((n * self.world_size, *shape[1:]), generator=self.generator, device=device)
+        return full[self.rank * n : (self.rank + 1) * n]
 
 
 @dataclass
@@ -106,10 +119,8 @@ class LogisticObjective(Objective):
         real_noise = fake_noise = None
         if self.label_noise > 0:
             # keras.io "GAN overriding train_step": labels += 0.05 * tf.random.uniform(shape)
-            real_noise = self.label_noise * torch.rand(real_logits.shape, generator=batch.generator,
-                                                       device=real_logits.device)
-            fake_noise = self.label_noise * torch.rand(fake_logits.shape, generator=batch.generator,
-                                                       device=fake_logits.device)
+            real_noise = self.label_noise * batch.uniform(real_logits.shape).to(real_logits.device)
+            fake_noise = self.label_noise * batch.uniform(fake_logits.shape).to(fake_logits.device)
         loss = adversarial.d_logistic(real_logits, fake_logits, 1.0 - self.label_smoothing, real_noise, fake_noise)
         return LossTerms(loss, {
             "loss/d": loss.detach(),

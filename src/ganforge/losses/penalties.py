@@ -20,6 +20,7 @@ def gradient_penalty(
     generator: torch.Generator | None = None,
     one_sided: bool = False,
     center: float = 1.0,
+    eps: Tensor | None = None,
 ) -> Tensor:
     """E[(‖∇_x̂ D(x̂)‖₂ − center)²] on random interpolates x̂ = ε x + (1 − ε) x̃ (Gulrajani et al. 2017, Alg. 1, l. 6–7).
 
@@ -32,6 +33,7 @@ def gradient_penalty(
         one_sided: penalise only gradient norms above ``center``: E[max(0, ‖∇‖ − center)²] (Gulrajani et al. §4,
             Petzka et al. 2018).
         center: target norm (1 for the 1-Lipschitz critic of WGAN-GP; 0 gives a zero-centred penalty).
+        eps: the interpolation weights ``[N, 1, ...]`` if the caller draws them (``Batch.uniform``); else drawn here.
 
     Returns a scalar built with ``create_graph=True``, so it can be backpropagated into D's parameters.
     """
@@ -43,8 +45,12 @@ def gradient_penalty(
         raise ValueError(f"center must be a finite number >= 0, got {center}")
     # ε is drawn on the RNG's own device and then moved: a CPU torch.Generator can drive a CUDA batch.
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # one ε per sample, broadcast over features
-    rng_device = generator.device if generator is not None else real.device
-    eps = torch.rand(eps_shape, generator=generator, device=rng_device).to(device=real.device, dtype=real.dtype)
+    if eps is None:
+        rng_device = generator.device if generator is not None else real.device
+        eps = torch.rand(eps_shape, generator=generator, device=rng_device)
+    elif tuple(eps.shape) != eps_shape:
+        raise ValueError(f"eps must have shape {eps_shape} (one weight per sample), got {tuple(eps.shape)}")
+    eps = eps.to(device=real.device, dtype=real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)  # x̂ = ε x + (1 − ε) x̃
     scores = D_fn(x_hat)
     # Each score depends only on its own sample, so ∇ of the sum gives every per-sample gradient in one pass.

@@ -29,6 +29,7 @@ from ganforge.evaluation import EVAL_SEED_OFFSET, eval_protocol, evaluate_genera
 from ganforge.metrics.toy import N_EVAL
 from ganforge.models.base import DataSpec
 from ganforge.training import checkpoint as ckpt
+from ganforge.training import distributed
 from ganforge.training.ema import make_ema
 from ganforge.training.optim import build_optimizer, build_scheduler
 from ganforge.training.phases import build_phases
@@ -65,17 +66,25 @@ class Run:
                  progress: bool | None = None) -> None:
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.progress = cfg.log.progress if progress is None else progress
+        self.dist = distributed.from_env()  # one process unless launched by torchrun
         self.device = resolve_device(cfg.train.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)  # one GPU per process
         self.stop_signal: int | None = None
         # --- everything that can fail is checked before anything in the run directory is touched ---
+        try:
+            distributed.check_batch(cfg.train.batch_size, self.dist.world_size, int(cfg.model.options.get("pack", 1)))
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
         self.resume_state = self._check_run_dir(resume, overwrite)
+        self.dist.barrier()  # every rank has looked at the run directory before rank 0 may clear it
         self.c: Components = build_components(cfg, self.device)
         if self.resume_state is not None:
             self._check_compatible(self.resume_state)
         self._build_trainer()
         if self.resume_state is not None:
             self._restore(self.resume_state)
-        elif overwrite and self.run_dir.exists():
+        elif overwrite and self.run_dir.exists() and self.dist.is_main:
             for name in ("checkpoints", "metrics.jsonl", "tb", "samples", "plots", "eval", "config.yaml"):
                 p = self.run_dir / name
                 shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
@@ -118,7 +127,7 @@ class Run:
         self.trainer = Trainer(c.G, c.D, phases, source, batch_size=cfg.train.batch_size, seed=cfg.train.seed + 2,
                                device=self.device, schedulers=schedulers, G_ema=self.G_ema,
                                ema_decay=cfg.train.ema, ema_start=cfg.train.ema_start,
-                               fake_labels=cfg.train.fake_labels)
+                               fake_labels=cfg.train.fake_labels, dist=self.dist)
 
     def _restore(self, state: dict[str, Any]) -> None:
         models = state["models"]
@@ -129,7 +138,8 @@ class Run:
             self.G_ema.load_state_dict(models.get("G_ema") or models["G"])
         self.trainer.load_state_dict(state["trainer"])
         ckpt.set_rng_state(state["rng_global"])
-        truncate_metrics(self.run_dir / "metrics.jsonl", self.trainer.step)
+        if self.dist.is_main:
+            truncate_metrics(self.run_dir / "metrics.jsonl", self.trainer.step)
 
     # ---- checkpoints ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -145,12 +155,25 @@ class Run:
             "rng_global": ckpt.rng_state(),
         }
 
-    def save_checkpoint(self) -> Path:
-        """Write ``latest.pt`` and ``step-N.pt`` only if the state is finite (a diverged state never overwrites)."""
+    def sync(self) -> None:
+        """Collective (every rank calls it): stop on a NaN anywhere, and average BatchNorm running statistics
+        over ranks, before anything reads or saves the models. Cheap no-ops in a single process."""
         self.trainer.check_finite()
+        self.dist.average_buffers(self.c.G, self.c.D, self.G_ema)
+
+    def save_checkpoint(self) -> Path:
+        """Write ``latest.pt`` and ``step-N.pt`` only if the state is finite (a diverged state never overwrites).
+
+        Every rank calls it (it starts with the collective ``sync``); only rank 0 writes."""
+        self.sync()
+        return self._write_checkpoint()
+
+    def _write_checkpoint(self) -> Path:
         if not all_finite([self.c.G, self.c.D]):
             raise NonFiniteLossError(f"parameters became NaN or inf by step {self.trainer.step}")
         folder = checkpoint_dir(self.run_dir)
+        if not self.dist.is_main:
+            return folder / "latest.pt"
         state = self.state_dict()
         ckpt.save_atomic(state, folder / "latest.pt")
         numbered = folder / f"step-{self.trainer.step:07d}.pt"
@@ -172,20 +195,21 @@ class Run:
             self.trainer.best = value
             self.trainer.best_step = self.trainer.step
             folder = checkpoint_dir(self.run_dir)
-            self.save_checkpoint()  # latest.pt now holds this state (and the new best value): copy it atomically
+            self._write_checkpoint()  # latest.pt now holds this state (and the new best value): copy it atomically
             tmp = folder / "best.pt.tmp"
             shutil.copyfile(folder / "latest.pt", tmp)
             tmp.replace(folder / "best.pt")
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
-        cfg, trainer = self.cfg, self.trainer
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_config(self.run_dir, cfg)
-        writer = MetricsWriter(self.run_dir, cfg.log.tensorboard)
+        cfg, trainer, main = self.cfg, self.trainer, self.dist.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_config(self.run_dir, cfg)
+        writer = MetricsWriter(self.run_dir, cfg.log.tensorboard) if main else None
         old_handlers = self._install_signal_handlers()
-        bar = tqdm(total=cfg.train.steps, initial=trainer.step, disable=not self.progress, dynamic_ncols=True,
-                   desc=cfg.name)
+        bar = tqdm(total=cfg.train.steps, initial=trainer.step, disable=not (self.progress and main),
+                   dynamic_ncols=True, desc=cfg.name)
         t0, step0 = time.perf_counter(), trainer.step
         status = "finished"
         try:
@@ -198,17 +222,22 @@ class Run:
                     elapsed = time.perf_counter() - t0
                     record.update({"images_seen": trainer.images_seen, "lr/g": self.opt_g.param_groups[0]["lr"],
                                    "time/step_ms": 1000 * elapsed / max(1, step - step0)})
-                    writer.write(step, record)
+                    if writer is not None:
+                        writer.write(step, record)
                     bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in record.items() if k.startswith("loss/")})
-                if cfg.log.sample_every and step % cfg.log.sample_every == 0 and step < cfg.train.steps:
+                sample_now = cfg.log.sample_every and step % cfg.log.sample_every == 0 and step < cfg.train.steps
+                eval_now = cfg.log.eval_every and step % cfg.log.eval_every == 0 and step < cfg.train.steps
+                if sample_now or eval_now:
+                    self.sync()  # no NaN model is evaluated; under torchrun: global BatchNorm statistics
+                if sample_now and main:
                     self.write_samples(step)
-                if cfg.log.eval_every and step % cfg.log.eval_every == 0 and step < cfg.train.steps:
+                if eval_now and main:
                     metrics = self.evaluate()
                     writer.write(step, {f"eval/{k}": v for k, v in metrics.items()})
                     self.keep_best(metrics)
                 if step % cfg.train.checkpoint_every == 0 and step < cfg.train.steps:
                     self.save_checkpoint()
-                if self.stop_signal is not None:
+                if self._should_stop(step):
                     status = "interrupted"
                     break
             self.save_checkpoint()
@@ -222,6 +251,10 @@ class Run:
             self._restore_signal_handlers(old_handlers)
         summary: dict[str, Any] = {"status": status, "step": trainer.step, "images_seen": trainer.images_seen,
                                    "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
+        if self.dist.enabled:
+            summary["processes"] = self.dist.world_size
+        if writer is None:  # not rank 0: rank 0 writes the samples, evaluation and plots
+            return summary
         if status == "finished":
             self.write_samples(trainer.step, final=True)
             metrics = self.evaluate()
@@ -234,6 +267,15 @@ class Run:
         plots.loss_curves(read_metrics(self.run_dir / "metrics.jsonl"), self.run_dir / "plots" / "losses.png",
                           cfg.name)
         return summary
+
+    def _should_stop(self, step: int) -> bool:
+        """A stop signal ends the run after this step. Under torchrun the ranks agree on it every ``log.every``
+        steps (one tiny all-reduce there, none in between), so they all stop at the same step."""
+        if not self.dist.enabled:
+            return self.stop_signal is not None
+        if step % self.cfg.log.every and step != self.cfg.train.steps:
+            return False
+        return self.dist.any_flag(self.stop_signal is not None, self.device)
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         def handler(signum: int, frame: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,14 @@ class Accumulator:
             self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
             self.counts[k] = self.counts.get(k, 0) + 1
 
-    def flush(self) -> dict[str, float]:
-        """Means since the last flush; the one host sync of a logging interval."""
+    def flush(self, reduce: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
+        """Means since the last flush; the one host sync of a logging interval. ``reduce`` (e.g. the mean over
+        data-parallel ranks) is applied to the stacked sums first; every rank must hold the same keys."""
         if not self.sums:
             return {}
         keys = list(self.sums)
-        values = torch.stack([self.sums[k] for k in keys]).tolist()
+        stacked = torch.stack([self.sums[k] for k in keys])
+        values = (reduce(stacked) if reduce is not None else stacked).tolist()
         out = {k: v / self.counts[k] for k, v in zip(keys, values, strict=True)}
         self.sums, self.counts = {}, {}
         return out

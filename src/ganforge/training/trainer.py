@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ganforge.data.source import Source
 from ganforge.losses.objectives import Batch
+from ganforge.training.distributed import SINGLE, DistContext
 from ganforge.training.ema import update_ema
 from ganforge.training.phases import Phase
 from ganforge.training.stats import Accumulator
@@ -26,12 +27,13 @@ class Trainer:
     def __init__(self, G: nn.Module, D: nn.Module | None, phases: list[Phase], source: Source, *,
                  batch_size: int, seed: int, device: torch.device, schedulers: list[Any] | None = None,
                  G_ema: nn.Module | None = None, ema_decay: float = 0.0, ema_start: int = 0,
-                 fake_labels: str = "uniform") -> None:
+                 fake_labels: str = "uniform", dist: DistContext = SINGLE) -> None:
         self.G, self.D, self.phases, self.source = G, D, phases, source
         self.batch_size, self.device = batch_size, device
         self.schedulers = schedulers or []
         self.G_ema, self.ema_decay, self.ema_start = G_ema, ema_decay, ema_start
         self.fake_labels = fake_labels
+        self.dist = dist  # batch_size is the global batch; each rank trains on its shard (training.distributed)
         # one RNG for everything the step draws itself (z, fake labels, randomness inside losses)
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(seed)
@@ -52,6 +54,7 @@ class Trainer:
                 terms = phase.loss_fn(self.make_batch(phase.needs_real))
                 phase.optimizer.zero_grad(set_to_none=True)
                 terms.total.backward()
+                self.dist.all_reduce_grads(phase.module)  # no-op in a single process
                 phase.optimizer.step()
                 if phase.after_step is not None:
                     phase.after_step()
@@ -65,20 +68,24 @@ class Trainer:
         self.step += 1
 
     def make_batch(self, needs_real: bool = True) -> Batch:
-        n = self.batch_size
+        """The global batch's draws (same on every rank, so RNG states stay world-size independent), then this
+        rank's shard of them."""
+        n, shard = self.batch_size, self.dist.shard
         real, labels = (None, None)
         if needs_real:
             real, labels = self.source.next(n)
+            real, labels = shard(real), (shard(labels) if labels is not None else None)
             self.images_seen += n
-        z = self.G.sample_z(n, self.rng, self.device)
+        z = shard(self.G.sample_z(n, self.rng, self.device))
         fake_labels = None
         c_dim = getattr(self.G, "c_dim", 0)
         if c_dim:
             if self.fake_labels == "real" and labels is not None:
                 fake_labels = labels
             else:
-                fake_labels = torch.randint(c_dim, (n,), generator=self.rng, device=self.device)
-        return Batch(real=real, z=z, labels=labels, fake_labels=fake_labels, generator=self.rng)
+                fake_labels = shard(torch.randint(c_dim, (n,), generator=self.rng, device=self.device))
+        return Batch(real=real, z=z, labels=labels, fake_labels=fake_labels, generator=self.rng,
+                     rank=self.dist.rank, world_size=self.dist.world_size)
 
     def _train_only(self, module: nn.Module) -> None:
         """Only ``module`` collects gradients (stylegan2-ada's trick): a G step leaves no gradients on D."""
@@ -88,13 +95,15 @@ class Trainer:
 
     def check_finite(self) -> None:
         """Raise if any loss since the last check was NaN/inf. One host sync; call at log/checkpoint time."""
-        bad = [name for name, ok in self._finite.items() if not bool(ok)]
+        names = list(self._finite)
+        ok = self.dist.all_true(torch.stack([self._finite[k] for k in names])).tolist()  # a NaN on any rank
+        bad = [name for name, good in zip(names, ok, strict=True) if not good]
         if bad:
             raise NonFiniteLossError(f"the {'/'.join(bad)} loss became NaN or inf by step {self.step}")
 
     def flush_stats(self) -> dict[str, float]:
         self.check_finite()
-        return self.stats.flush()
+        return self.stats.flush(reduce=self.dist.mean)
 
     # ---- state ----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
