@@ -64,6 +64,9 @@ class TrainConfig:
     checkpoint_every: int = 1000  # steps; a checkpoint is also written at the end and on SIGINT/SIGTERM
     keep_checkpoints: int = 2  # numbered checkpoints kept besides latest.pt
     fake_labels: str = "uniform"  # conditional models: "uniform" random labels or "real" (the batch's labels)
+    # --- speed (results stay comparable: logits and losses are float32 in every mode) ---
+    precision: str = "auto"  # auto (bf16 autocast on GPUs that support it, else fp32) | fp32 | bf16
+    channels_last: bool = False  # NHWC memory format for image models and batches (often faster convs on GPUs)
 
 
 @dataclass
@@ -191,6 +194,7 @@ def _check_ranges(cfg: RunConfig) -> None:
         (0.0 <= t.ema < 1.0, "train.ema must be in [0, 1) (0 = off; 0.999 is typical)"),
         (t.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
         (t.fake_labels in ("uniform", "real"), "train.fake_labels must be 'uniform' or 'real'"),
+        (t.precision in ("auto", "fp32", "bf16"), f"train.precision must be auto, fp32 or bf16, got {t.precision!r}"),
         (cfg.log.every >= 1, "log.every must be >= 1"),
         (cfg.log.eval_digits >= 1, "log.eval_digits must be >= 1"),
         (cfg.log.best == "" or (cfg.log.best.split(":")[0] in ("max", "min") and ":" in cfg.log.best),

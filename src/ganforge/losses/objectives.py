@@ -77,18 +77,23 @@ class Objective:
         return False
 
 
+def full_precision(x: Tensor) -> Tensor:
+    """float16/bfloat16 → float32 (what autocast returns from G and D); float32/float64 unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def generate(G: nn.Module, batch: Batch) -> Tensor:
-    """G(z) or G(z, c) for conditional generators."""
+    """G(z) or G(z, c) for conditional generators, never in half precision (under bf16 autocast G computes in bf16)."""
     if getattr(G, "c_dim", 0):
-        return G(batch.z, batch.fake_labels)
-    return G(batch.z)
+        return full_precision(G(batch.z, batch.fake_labels))
+    return full_precision(G(batch.z))
 
 
 def discriminate(D: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
-    """D(x) or D(x, c) for conditional discriminators; returns logits [N, 1]."""
+    """D(x) or D(x, c) for conditional discriminators; logits [N, 1] in full precision (losses are never bf16)."""
     if getattr(D, "c_dim", 0):
-        return D(x, labels)
-    return D(x)
+        return full_precision(D(x, labels))
+    return full_precision(D(x))
 
 
 @OBJECTIVES.register("logistic")

@@ -43,6 +43,16 @@ SAMPLE_SEED_OFFSET = 1_000_003  # fixed-z grids use their own RNG: they never to
 CHECKPOINT_FORMAT = 2  # bumped when the saved trainer state changes shape (2: LambdaLR schedulers, best metric)
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """``train.precision`` → the autocast dtype: "auto" is bf16 on CUDA GPUs that support it (Ampere and later)
+    and float32 elsewhere, so CPU runs stay exact; "bf16" forces it (CPU autocast supports bf16 too)."""
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
 class RunError(RuntimeError):
     """A problem with the run directory or a resume request; the message says how to fix it."""
 
@@ -116,6 +126,10 @@ class Run:
 
     def _build_trainer(self) -> None:
         cfg, c = self.cfg, self.c
+        if cfg.train.channels_last and len(c.spec.shape) == 3:  # image models only
+            for m in (c.G, c.D):
+                if m is not None:
+                    m.to(memory_format=torch.channels_last)
         self.opt_g = build_optimizer(c.G.parameters(), cfg.optim.g, self.device, "optim.g")
         self.opt_d = build_optimizer(c.D.parameters(), cfg.optim.d, self.device, "optim.d") if c.D else None
         schedulers = [build_scheduler(self.opt_g, cfg.optim.g)]
@@ -127,7 +141,9 @@ class Run:
         self.trainer = Trainer(c.G, c.D, phases, source, batch_size=cfg.train.batch_size, seed=cfg.train.seed + 2,
                                device=self.device, schedulers=schedulers, G_ema=self.G_ema,
                                ema_decay=cfg.train.ema, ema_start=cfg.train.ema_start,
-                               fake_labels=cfg.train.fake_labels, dist=self.dist)
+                               fake_labels=cfg.train.fake_labels, dist=self.dist,
+                               amp_dtype=autocast_dtype(cfg.train.precision, self.device),
+                               channels_last=cfg.train.channels_last)
 
     def _restore(self, state: dict[str, Any]) -> None:
         models = state["models"]

@@ -27,13 +27,16 @@ class Trainer:
     def __init__(self, G: nn.Module, D: nn.Module | None, phases: list[Phase], source: Source, *,
                  batch_size: int, seed: int, device: torch.device, schedulers: list[Any] | None = None,
                  G_ema: nn.Module | None = None, ema_decay: float = 0.0, ema_start: int = 0,
-                 fake_labels: str = "uniform", dist: DistContext = SINGLE) -> None:
+                 fake_labels: str = "uniform", dist: DistContext = SINGLE, amp_dtype: torch.dtype | None = None,
+                 channels_last: bool = False) -> None:
         self.G, self.D, self.phases, self.source = G, D, phases, source
         self.batch_size, self.device = batch_size, device
         self.schedulers = schedulers or []
         self.G_ema, self.ema_decay, self.ema_start = G_ema, ema_decay, ema_start
         self.fake_labels = fake_labels
         self.dist = dist  # batch_size is the global batch; each rank trains on its shard (training.distributed)
+        self.amp_dtype = amp_dtype  # torch.bfloat16: forward passes under autocast; None: plain float32
+        self.channels_last = channels_last  # image batches in NHWC to match channels_last models
         # one RNG for everything the step draws itself (z, fake labels, randomness inside losses)
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(seed)
@@ -51,7 +54,12 @@ class Trainer:
                 continue
             self._train_only(phase.module)
             for _ in range(phase.repeats):
-                terms = phase.loss_fn(self.make_batch(phase.needs_real))
+                batch = self.make_batch(phase.needs_real)
+                # bf16 autocast covers the forward passes (and GP/R1's inner gradient); logits and losses come back
+                # float32 (objectives.discriminate), and backward runs outside autocast, as torch.amp recommends.
+                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
+                                    enabled=self.amp_dtype is not None):
+                    terms = phase.loss_fn(batch)
                 phase.optimizer.zero_grad(set_to_none=True)
                 terms.total.backward()
                 self.dist.all_reduce_grads(phase.module)  # no-op in a single process
@@ -75,6 +83,8 @@ class Trainer:
         if needs_real:
             real, labels = self.source.next(n)
             real, labels = shard(real), (shard(labels) if labels is not None else None)
+            if self.channels_last and real.dim() == 4:
+                real = real.contiguous(memory_format=torch.channels_last)
             self.images_seen += n
         z = shard(self.G.sample_z(n, self.rng, self.device))
         fake_labels = None
