@@ -66,6 +66,7 @@ class TrainConfig:
     fake_labels: str = "uniform"  # conditional models: "uniform" random labels or "real" (the batch's labels)
     # --- speed (results stay comparable: logits and losses are float32 in every mode) ---
     precision: str = "auto"  # auto (bf16 autocast on GPUs that support it, else fp32) | fp32 | bf16
+    cuda_graph: bool = False  # CUDA only: replay D / G updates as CUDA graphs (not GP / R1 phases); see graphs.py
     channels_last: bool = False  # NHWC memory format for image models and batches (often faster convs on GPUs)
 
 

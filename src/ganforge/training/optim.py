@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ganforge.config import OptimizerConfig
 from ganforge.options import ConfigError
@@ -13,23 +14,64 @@ from ganforge.options import ConfigError
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
+CAPTURABLE = ("adam", "rmsprop")  # optimisers whose step can be recorded in a CUDA graph
+
+
 def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig, device: torch.device,
-                    where: str) -> torch.optim.Optimizer:
+                    where: str, capturable: bool = False) -> torch.optim.Optimizer:
+    """``capturable`` (CUDA graphs, Adam/RMSprop only): device-side step counters and a tensor learning rate that
+    LR schedules update in place, so a captured step sees every schedule change."""
     params = list(params)
+    capturable = capturable and device.type == "cuda" and cfg.name in CAPTURABLE
+    lr: float | Tensor = torch.tensor(cfg.lr, device=device) if capturable else cfg.lr
+    graph = {"capturable": True} if capturable else {}
     fast = {"fused": True} if device.type == "cuda" else {}  # fused Adam: one kernel for all parameters
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, **fast)
+        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                                **fast, **graph)
     if cfg.name == "sgd":  # Goodfellow et al. (2014) used SGD with momentum
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.name == "rmsprop":  # WGAN with clipping (Arjovsky et al. 2017)
-        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, eps=cfg.eps,
-                                   weight_decay=cfg.weight_decay)
+        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, eps=cfg.eps,
+                                   weight_decay=cfg.weight_decay, **graph)
     raise ConfigError(f"unknown optimizer '{where}.name={cfg.name}'; choose from: {', '.join(OPTIMIZERS)}")
 
 
 def build_scheduler(opt: torch.optim.Optimizer, cfg: OptimizerConfig) -> torch.optim.lr_scheduler.LRScheduler:
     """lr_t = lr · lr_decay^max(0, t − lr_decay_start) per generator step (constant when lr_decay = 1)."""
-    return torch.optim.lr_scheduler.LambdaLR(opt, DelayedExponential(cfg.lr_decay, cfg.lr_decay_start))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, DelayedExponential(cfg.lr_decay, cfg.lr_decay_start))
+    float_base_lrs(sched)
+    return sched
+
+
+def float_base_lrs(sched: Any) -> None:
+    """Base learning rates as Python floats (a tensor lr would otherwise leak into them and into checkpoints)."""
+    sched.base_lrs = [float(x) for x in sched.base_lrs]
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """``opt.load_state_dict(state)`` that keeps this optimiser's own execution flags.
+
+    ``load_state_dict`` copies the saved param-group options, including ``capturable``/``fused``/``foreach`` and the
+    lr's type, so a checkpoint from a CUDA-graph run would turn a CPU run's optimiser capturable and vice versa.
+    Training state (moments, step counts, lr values) is restored; how the step executes stays as built.
+    """
+    keep = [{k: g[k] for k in ("capturable", "fused", "foreach") if k in g} | {"lr_tensor": isinstance(g["lr"], Tensor)}
+            for g in opt.param_groups]
+    opt.load_state_dict(state)
+    for group, flags in zip(opt.param_groups, keep, strict=True):
+        lr_tensor = flags.pop("lr_tensor")
+        group.update(flags)
+        device = group["params"][0].device
+        lr = float(group["lr"])
+        group["lr"] = torch.tensor(lr, device=device) if lr_tensor else lr
+        if "initial_lr" in group:
+            group["initial_lr"] = float(group["initial_lr"])
+        on_device = group.get("capturable", False) or group.get("fused", False)
+        for p in group["params"]:
+            st = opt.state.get(p, {})
+            if isinstance(st.get("step"), Tensor):  # device step for capturable/fused, host step otherwise
+                st["step"] = st["step"].to(dtype=torch.float32, device=device if on_device else "cpu")
 
 
 class DelayedExponential:

@@ -26,6 +26,7 @@ class Phase:
     every: int = 1  # run on every n-th step (lazy regularisation)
     needs_real: bool = True  # whether the loss reads real samples (the G phase of a GAN does not)
     after_step: Callable[[], None] | None = None  # e.g. WGAN weight clipping
+    double_backward: bool = False  # the loss differentiates through a gradient (GP, R1): never CUDA-graph captured
 
 
 def build_phases(objective: Objective, G: nn.Module, D: nn.Module | None, opt_g: Optimizer,
@@ -35,10 +36,11 @@ def build_phases(objective: Objective, G: nn.Module, D: nn.Module | None, opt_g:
         assert D is not None
         assert opt_d is not None
         phases.append(Phase("D", D, opt_d, partial(objective.d_loss, G, D), repeats=d_steps,
-                            after_step=partial(objective.after_d_step, D)))
+                            after_step=partial(objective.after_d_step, D),
+                            double_backward=objective.needs_double_backward and objective.reg_every == 0))
         if objective.reg_every > 0:
             phases.append(Phase("D_reg", D, opt_d, partial(objective.d_reg, G, D), every=objective.reg_every,
-                                after_step=partial(objective.after_d_step, D)))
+                                after_step=partial(objective.after_d_step, D), double_backward=True))
     phases.append(Phase("G", G, opt_g, partial(objective.g_loss, G, D),
                         needs_real=getattr(objective, "g_needs_real", False)))
     return phases

@@ -10,6 +10,7 @@ import json
 import shutil
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from ganforge.models.base import DataSpec
 from ganforge.training import checkpoint as ckpt
 from ganforge.training import distributed
 from ganforge.training.ema import make_ema
-from ganforge.training.optim import build_optimizer, build_scheduler
+from ganforge.training.optim import CAPTURABLE, build_optimizer, build_scheduler
 from ganforge.training.phases import build_phases
 from ganforge.training.stats import MetricsWriter, read_metrics, truncate_metrics
 from ganforge.training.trainer import NonFiniteLossError, Trainer, all_finite
@@ -130,8 +131,13 @@ class Run:
             for m in (c.G, c.D):
                 if m is not None:
                     m.to(memory_format=torch.channels_last)
-        self.opt_g = build_optimizer(c.G.parameters(), cfg.optim.g, self.device, "optim.g")
-        self.opt_d = build_optimizer(c.D.parameters(), cfg.optim.d, self.device, "optim.d") if c.D else None
+        graphed = cfg.train.cuda_graph and self.device.type == "cuda" and not self.dist.enabled
+        if graphed and any(o.name not in CAPTURABLE for o in (cfg.optim.g, cfg.optim.d)):
+            warnings.warn(f"train.cuda_graph needs optimizers from {CAPTURABLE}; phases with another optimizer "
+                          "will fail capture and run eagerly", RuntimeWarning, stacklevel=2)
+        self.opt_g = build_optimizer(c.G.parameters(), cfg.optim.g, self.device, "optim.g", capturable=graphed)
+        self.opt_d = (build_optimizer(c.D.parameters(), cfg.optim.d, self.device, "optim.d", capturable=graphed)
+                      if c.D else None)
         schedulers = [build_scheduler(self.opt_g, cfg.optim.g)]
         if self.opt_d is not None:
             schedulers.append(build_scheduler(self.opt_d, cfg.optim.d))
@@ -143,7 +149,7 @@ class Run:
                                ema_decay=cfg.train.ema, ema_start=cfg.train.ema_start,
                                fake_labels=cfg.train.fake_labels, dist=self.dist,
                                amp_dtype=autocast_dtype(cfg.train.precision, self.device),
-                               channels_last=cfg.train.channels_last)
+                               channels_last=cfg.train.channels_last, cuda_graph=graphed)
 
     def _restore(self, state: dict[str, Any]) -> None:
         models = state["models"]
@@ -236,7 +242,7 @@ class Run:
                 if step % cfg.log.every == 0 or step == cfg.train.steps:
                     record = trainer.flush_stats()
                     elapsed = time.perf_counter() - t0
-                    record.update({"images_seen": trainer.images_seen, "lr/g": self.opt_g.param_groups[0]["lr"],
+                    record.update({"images_seen": trainer.images_seen, "lr/g": float(self.opt_g.param_groups[0]["lr"]),
                                    "time/step_ms": 1000 * elapsed / max(1, step - step0)})
                     if writer is not None:
                         writer.write(step, record)

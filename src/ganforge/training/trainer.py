@@ -6,15 +6,18 @@ and run-directory chores (logging, samples, checkpoints) in ``training.run``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ganforge.data.source import Source
-from ganforge.losses.objectives import Batch
+from ganforge.losses.objectives import Batch, LossTerms
+from ganforge.training import graphs
 from ganforge.training.distributed import SINGLE, DistContext
 from ganforge.training.ema import update_ema
+from ganforge.training.optim import float_base_lrs, load_optimizer_state
 from ganforge.training.phases import Phase
 from ganforge.training.stats import Accumulator
 
@@ -28,7 +31,7 @@ class Trainer:
                  batch_size: int, seed: int, device: torch.device, schedulers: list[Any] | None = None,
                  G_ema: nn.Module | None = None, ema_decay: float = 0.0, ema_start: int = 0,
                  fake_labels: str = "uniform", dist: DistContext = SINGLE, amp_dtype: torch.dtype | None = None,
-                 channels_last: bool = False) -> None:
+                 channels_last: bool = False, cuda_graph: bool = False) -> None:
         self.G, self.D, self.phases, self.source = G, D, phases, source
         self.batch_size, self.device = batch_size, device
         self.schedulers = schedulers or []
@@ -37,6 +40,11 @@ class Trainer:
         self.dist = dist  # batch_size is the global batch; each rank trains on its shard (training.distributed)
         self.amp_dtype = amp_dtype  # torch.bfloat16: forward passes under autocast; None: plain float32
         self.channels_last = channels_last  # image batches in NHWC to match channels_last models
+        # CUDA graphs (training.graphs): captured phases by name, phases whose capture failed, first capture step
+        self.cuda_graph = cuda_graph and device.type == "cuda" and not dist.enabled
+        self._graphs: dict[str, graphs.GraphedPhase] = {}
+        self._eager_only: set[str] = set()
+        self._graph_from: int | None = None
         # one RNG for everything the step draws itself (z, fake labels, randomness inside losses)
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(seed)
@@ -54,18 +62,7 @@ class Trainer:
                 continue
             self._train_only(phase.module)
             for _ in range(phase.repeats):
-                batch = self.make_batch(phase.needs_real)
-                # bf16 autocast covers the forward passes (and GP/R1's inner gradient); logits and losses come back
-                # float32 (objectives.discriminate), and backward runs outside autocast, as torch.amp recommends.
-                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
-                                    enabled=self.amp_dtype is not None):
-                    terms = phase.loss_fn(batch)
-                phase.optimizer.zero_grad(set_to_none=True)
-                terms.total.backward()
-                self.dist.all_reduce_grads(phase.module)  # no-op in a single process
-                phase.optimizer.step()
-                if phase.after_step is not None:
-                    phase.after_step()
+                terms = self._update(phase, self.make_batch(phase.needs_real))
                 # NaN/inf check stays on the device; it is read at the next flush (no per-step sync)
                 self._finite[phase.name] &= torch.isfinite(terms.total.detach())
                 self.stats.add(terms.logs)
@@ -74,6 +71,43 @@ class Trainer:
         for sched in self.schedulers:
             sched.step()
         self.step += 1
+
+    def _eager_update(self, phase: Phase, batch: Batch) -> LossTerms:
+        """loss → backward → (all-reduce) → optimiser step → after-step hook. Also what a CUDA graph records."""
+        # bf16 autocast covers the forward passes (and GP/R1's inner gradient); logits and losses come back
+        # float32 (objectives.discriminate), and backward runs outside autocast, as torch.amp recommends. The
+        # autocast weight cache must be off while a CUDA graph is captured.
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
+                            enabled=self.amp_dtype is not None, cache_enabled=not self.cuda_graph):
+            terms = phase.loss_fn(batch)
+        phase.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        self.dist.all_reduce_grads(phase.module)  # no-op in a single process
+        phase.optimizer.step()
+        if phase.after_step is not None:
+            phase.after_step()
+        return terms
+
+    def _update(self, phase: Phase, batch: Batch) -> LossTerms:
+        """The eager update, or its CUDA-graph replay (captured after ``graphs.WARMUP_STEPS`` eager steps)."""
+        if not self.cuda_graph or phase.double_backward or phase.name in self._eager_only:
+            return self._eager_update(phase, batch)
+        if phase.name in self._graphs:
+            return self._graphs[phase.name].replay(batch)
+        if self._graph_from is None:
+            self._graph_from = self.step + graphs.WARMUP_STEPS
+        if self.step < self._graph_from:
+            with graphs.side_stream(self.device):
+                return self._eager_update(phase, batch)
+        graphed = graphs.GraphedPhase(phase, partial(self._eager_update, phase), self.rng)
+        try:
+            terms = graphed.capture(batch)
+        except Exception as exc:
+            graphs.warn_fallback(phase.name, exc)
+            self._eager_only.add(phase.name)
+            return self._eager_update(phase, batch)
+        self._graphs[phase.name] = graphed
+        return terms
 
     def make_batch(self, needs_real: bool = True) -> Batch:
         """The global batch's draws (same on every rank, so RNG states stay world-size independent), then this
@@ -136,9 +170,10 @@ class Trainer:
         self.source.load_state_dict(state["source"])
         for p in self.phases:
             if p.name in state["optimizers"]:
-                p.optimizer.load_state_dict(state["optimizers"][p.name])
+                load_optimizer_state(p.optimizer, state["optimizers"][p.name])
         for s, s_state in zip(self.schedulers, state["schedulers"], strict=True):
             s.load_state_dict(s_state)
+            float_base_lrs(s)
 
 
 def all_finite(modules: list[nn.Module | None]) -> bool:
