@@ -218,3 +218,10 @@ def test_train_classifier_wraps_the_module_entry_point(tmp_path: Path, monkeypat
     assert main(["train-classifier", "--out", str(out), "--overwrite", "--epochs", "1"]) == 0
     one_line_error(capsys, main(["train-classifier", "--out", str(tmp_path / "x.pt"), "--epochs", "0"]), "--epochs")
     assert len(calls) == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_unavailable_device_names_the_flag(runs: dict[str, Path], tmp_path: Path, capsys) -> None:
+    rc = main(["sample", str(runs["ring"]), "--n", "4", "--device", "cuda", "--out", str(tmp_path / "x.npy")])
+    one_line_error(capsys, rc, "--device=cuda but CUDA is not available; use --device=cpu or auto")
+    assert not (tmp_path / "x.npy").exists()

@@ -75,12 +75,13 @@ def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: A
     return Components(data, spec, G, D, objective)
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, where: str = "train.device") -> torch.device:
+    """"auto" → CUDA when available, else CPU. ``where`` names the setting in errors ("train.device", "--device")."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but CUDA is not available; use train.device=cpu or auto")
+        raise ConfigError(f"{where}={name} but CUDA is not available; use {where}=cpu or auto")
     try:
         return torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"train.device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+        raise ConfigError(f"{where}={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{str(args.out)!r} already exists; pass --overwrite to replace it or choose another --out")
     if args.out.is_dir():
         raise ConfigError(f"--out {str(args.out)!r} is a folder; pass a file path")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     argv = ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
             "--seed", str(args.seed), "--device", str(device), "--threads", str(args.threads), "--out", str(args.out)]
     args.out.parent.mkdir(parents=True, exist_ok=True)

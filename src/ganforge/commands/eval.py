@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     if args.features == "inception-fid" and "is" in metrics:
         raise ConfigError("metric 'is' needs class probabilities, but inception-fid has no logits (its network ends "
                           "at pool3); use --features mnist-classifier or drop 'is' from --metrics")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
 
     # the fake side: a generator (checked cheaply before anything slow) or saved images
     cfg, G, state, fake_u8 = None, None, None, None

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     check_positive(args.pairs, "--pairs")
     if args.steps < 2:
         raise ConfigError(f"--steps must be >= 2 (the two endpoints), got {args.steps}")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     _, G, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
     check_label(G, args.label)
     rng = torch.Generator(device=device)

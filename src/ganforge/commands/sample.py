@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     check_positive(args.n, "--n")
     if args.label is not None and args.per_class:
         raise ConfigError("--label and --per-class contradict each other; pass one of them")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     _, G, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
     check_label(G, args.label)
     c_dim = int(getattr(G, "c_dim", 0) or 0)
