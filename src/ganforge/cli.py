@@ -91,8 +91,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("# dry run: nothing trained")
         return 0
     run_dir = args.run_dir or Path("runs") / cfg.name
-    run = Run(cfg, run_dir, resume=args.resume, overwrite=args.overwrite, progress=False if args.no_progress else None)
     try:
+        run = Run(cfg, run_dir, resume=args.resume, overwrite=args.overwrite,
+                  progress=False if args.no_progress else None)
         summary = run.train()
     finally:
         distributed.destroy()  # under torchrun: leave the process group cleanly (no-op otherwise)
