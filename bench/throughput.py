@@ -173,15 +173,26 @@ def bench_keras_jax(cfg: RunConfig, steps: int, warmup: int, x_uint8: Any) -> fl
     return n * steps / (time.perf_counter() - t0)
 
 
-def lecture_run(device: str, tmp: Path) -> dict[str, Any]:
-    """The 50-epoch TF-tutorial run as shipped (dcgan-tf-mnist), end to end, with its final evaluation."""
-    cfg = resolve_config("dcgan-tf-mnist", [f"train.device={device}", "log.progress=False"])
+def lecture_run(device: str, tmp: Path, overrides: list[str], fid_n: int) -> dict[str, Any]:
+    """The 50-epoch TF-tutorial run as shipped (dcgan-tf-mnist), end to end, with its final evaluation (digit
+    quality and FID on classifier features), then — with ``fid_n`` > 0 — Inception FID/KID on ``fid_n`` samples
+    against MNIST train (``ganforge eval``; not part of the timed wall)."""
+    cfg = resolve_config("dcgan-tf-mnist", [f"train.device={device}", "log.progress=False", *overrides])
     run = Run(cfg, tmp / "lecture", overwrite=True)
     t0 = time.perf_counter()
     summary = run.train()
-    return {"preset": "dcgan-tf-mnist", "steps": cfg.train.steps, "batch": cfg.train.batch_size,
-            "wall_s": round(time.perf_counter() - t0, 1), "train_s": summary["seconds"],
-            "metrics": summary.get("metrics", {})}
+    out = {"preset": "dcgan-tf-mnist", "steps": cfg.train.steps, "batch": cfg.train.batch_size,
+           "wall_s": round(time.perf_counter() - t0, 1), "train_s": summary["seconds"],
+           "metrics": summary.get("metrics", {})}
+    if fid_n > 0:
+        from ganforge.cli import main as ganforge_main
+
+        record = tmp / "lecture-inception.json"
+        rc = ganforge_main(["eval", str(tmp / "lecture"), "--features", "inception-fid", "--metrics", "fid,kid",
+                            "--n", str(fid_n), "--ref", "mnist:train", "--device", device, "--out", str(record),
+                            "--no-progress"])
+        out["inception"] = json.loads(record.read_text())["metrics"] if rc == 0 else f"ganforge eval failed ({rc})"
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="config override for every measured run (e.g. data.options.limit=512)")
     p.add_argument("--lecture-run", action="store_true", help="also time the 50-epoch dcgan-tf-mnist run end to end")
+    p.add_argument("--lecture-fid-n", type=int, default=10_000,
+                   help="Inception FID samples after the lecture run (0 = skip; needs a GPU to be quick)")
     p.add_argument("--out", type=Path, default=None, help="JSON results file")
     args = p.parse_args(argv)
 
@@ -216,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                     row["keras-jax"] = bench_keras_jax(cfg, args.steps, args.warmup, x.cpu().numpy())
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
-        lecture = lecture_run(args.device, tmp) if args.lecture_run else None
+        lecture = lecture_run(args.device, tmp, args.overrides, args.lecture_fid_n) if args.lecture_run else None
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
@@ -232,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{'n/a' if k is None else f'{k:,.0f}'} |")
     if lecture:
         print(f"\n50-epoch lecture run (dcgan-tf-mnist, {lecture['steps']} steps of {lecture['batch']}): "
-              f"{lecture['wall_s']} s wall ({lecture['train_s']} s training); final metrics {lecture['metrics']}")
+              f"{lecture['wall_s']} s wall ({lecture['train_s']} s training); final metrics {lecture['metrics']}; "
+              f"Inception: {lecture.get('inception', 'not computed')}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"hardware": hw, "torch": torch.__version__, "args": vars(args) | {
