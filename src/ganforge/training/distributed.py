@@ -53,29 +53,21 @@ class DistContext:
 
     def all_reduce_grads(self, module: nn.Module) -> None:
         """Average the gradients of ``module``'s parameters over ranks (one flat all-reduce)."""
-        if not self.enabled:
-            return
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        if not grads:
-            return
-        flat = _flatten_dense_tensors(grads)
-        dist.all_reduce(flat)
-        flat /= self.world_size
-        for g, synced in zip(grads, _unflatten_dense_tensors(flat, grads), strict=True):
-            g.copy_(synced)
+        self._average_([p.grad for p in module.parameters() if p.grad is not None])
 
     def average_buffers(self, *modules: nn.Module | None) -> None:
         """Average floating-point buffers (BatchNorm running statistics) over ranks, in place."""
-        if not self.enabled:
+        self._average_([b for m in modules if m is not None for b in m.buffers() if b.is_floating_point()])
+
+    def _average_(self, tensors: list[Tensor]) -> None:
+        """In-place mean over ranks of same-dtype ``tensors``, packed into one buffer for a single all-reduce."""
+        if not self.enabled or not tensors:
             return
-        bufs = [b for m in modules if m is not None for b in m.buffers() if b.is_floating_point()]
-        if not bufs:
-            return
-        flat = _flatten_dense_tensors(bufs)
+        flat = _flatten_dense_tensors(tensors)
         dist.all_reduce(flat)
         flat /= self.world_size
-        for b, synced in zip(bufs, _unflatten_dense_tensors(flat, bufs), strict=True):
-            b.copy_(synced)
+        for t, synced in zip(tensors, _unflatten_dense_tensors(flat, tensors), strict=True):
+            t.copy_(synced)
 
     def mean(self, x: Tensor) -> Tensor:
         """The mean of ``x`` over ranks (``x`` itself in a single process)."""
