@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganforge.config import RunConfig, config_from_dict, dump_yaml, parse_override, preset_names, resolve_config
 from ganforge.options import ConfigError
@@ -78,6 +79,19 @@ def test_parse_override_literals() -> None:
     assert parse_override("a=[1, 2]") == (["a"], [1, 2])
     assert parse_override("a=true") == (["a"], True)
     assert parse_override("a=hello") == (["a"], "hello")
+    assert parse_override("a=none") == (["a"], "none")  # a valid string value of several options
+    assert parse_override("a=null") == (["a"], None)
+    assert parse_override("a=None") == (["a"], None)
+
+
+def test_none_is_a_string_option_value() -> None:
+    from ganforge.builder import build_models, build_objective
+    from ganforge.models.base import DataSpec
+
+    cfg = resolve_config("dcgan-mnist", ["model.options.d_norm=none"])
+    assert cfg.model.options["d_norm"] == "none"
+    _, D = build_models(cfg, DataSpec((1, 28, 28)), build_objective(cfg))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
 
 
 def test_defaults_are_a_valid_config() -> None:

@@ -139,7 +139,10 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``a.b.c=value`` -> (["a", "b", "c"], value); values parsed as Python literals, else kept as strings."""
+    """``a.b.c=value`` -> (["a", "b", "c"], value); values parsed as Python literals, else kept as strings.
+
+    ``true``/``false``/``null`` are read as in YAML; ``none`` stays the string "none" (a valid value of several
+    options, e.g. ``model.options.d_norm=none``); write ``null`` or ``None`` for a missing value."""
     if "=" not in text:
         raise ConfigError(f"--set expects KEY=VALUE (e.g. train.steps=500), got {text!r}")
     key, raw = text.split("=", 1)
@@ -150,7 +153,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
-        value = {"true": True, "false": False, "null": None, "none": None}.get(raw.lower(), raw)
+        value = {"true": True, "false": False, "null": None}.get(raw.lower(), raw)
     return keys, value
 
 
