@@ -207,3 +207,15 @@ def test_clip_weights_clamps_every_parameter() -> None:
 def test_clip_weights_rejects_bad_clip(clip: float) -> None:
     with pytest.raises(ValueError, match="clip"):
         clip_weights_(nn.Linear(2, 1), clip)
+
+
+def test_gp_with_caller_drawn_eps_equals_generator_draw_and_checks_shape() -> None:
+    """``eps`` from the caller (Batch.uniform under data parallelism) gives the same penalty as the same numbers
+    drawn inside; a wrongly shaped ``eps`` is a one-line error."""
+    D = Quadratic([0.4, -0.7, 0.2])
+    real, fake = _points(n=6)
+    eps = torch.rand(6, 1, generator=torch.Generator().manual_seed(11))
+    assert_close(gradient_penalty(D, real, fake, eps=eps),
+                 gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(11)))
+    with pytest.raises(ValueError, match=r"eps must have shape \(6, 1\)"):
+        gradient_penalty(D, real, fake, eps=torch.rand(6))

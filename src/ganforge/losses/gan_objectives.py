@@ -174,7 +174,7 @@ class WGANGPObjective(Objective):
         logs = {"loss/d": loss.detach(), "wasserstein": -loss.detach(), **_scores(real_scores, fake_scores)}
         total = loss
         if self.gp_weight > 0:
-            eps = batch.uniform((batch.real.shape[0],) + (1,) * (batch.real.dim() - 1))  # one ε per sample
+            eps = batch.uniform(penalties.per_sample_shape(batch.real))  # one ε per sample
             gp = penalties.gradient_penalty(lambda x: discriminate(D, x, batch.labels), batch.real, fake,
                                             one_sided=self.one_sided, eps=eps)
             total = total + self.gp_weight * gp

@@ -13,6 +13,11 @@ import torch
 from torch import Tensor, nn
 
 
+def per_sample_shape(x: Tensor) -> tuple[int, ...]:
+    """``[N, 1, ..., 1]``: one value per sample of ``x [N, *shape]``, broadcastable over its features (GP's ε)."""
+    return (x.shape[0],) + (1,) * (x.dim() - 1)
+
+
 def gradient_penalty(
     D_fn: Callable[[Tensor], Tensor],
     real: Tensor,
@@ -44,7 +49,7 @@ def gradient_penalty(
     if not (math.isfinite(center) and center >= 0):
         raise ValueError(f"center must be a finite number >= 0, got {center}")
     # ε is drawn on the RNG's own device and then moved: a CPU torch.Generator can drive a CUDA batch.
-    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # one ε per sample, broadcast over features
+    eps_shape = per_sample_shape(real)  # one ε per sample, broadcast over features
     if eps is None:
         rng_device = generator.device if generator is not None else real.device
         eps = torch.rand(eps_shape, generator=generator, device=rng_device)

@@ -40,8 +40,9 @@ class Trainer:
         self.dist = dist  # batch_size is the global batch; each rank trains on its shard (training.distributed)
         self.amp_dtype = amp_dtype  # torch.bfloat16: forward passes under autocast; None: plain float32
         self.channels_last = channels_last  # image batches in NHWC to match channels_last models
-        # CUDA graphs (training.graphs): captured phases by name, phases whose capture failed, first capture step
-        self.cuda_graph = cuda_graph and device.type == "cuda" and not dist.enabled
+        # CUDA graphs (training.graphs; the caller enables them only on CUDA in a single process, with capturable
+        # optimisers): captured phases by name, phases whose capture failed, first capture step
+        self.cuda_graph = cuda_graph
         self._graphs: dict[str, graphs.GraphedPhase] = {}
         self._eager_only: set[str] = set()
         self._graph_from: int | None = None
