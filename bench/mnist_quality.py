@@ -66,7 +66,7 @@ def bench_preset(preset: str, budgets: list[int], overrides: list[str], device: 
     cfg = resolve_config(preset, [*overrides, *QUIET, f"train.device={device}"])
     batch = cfg.train.batch_size
     cfg.train.steps = math.ceil(max(budgets) / batch)
-    run = Run(cfg, run_root / preset, overwrite=True, progress=False)
+    run = Run(cfg, run_root / Path(preset).stem, overwrite=True, progress=False)  # a YAML path runs as its stem
     if not is_digit_data(run.c.data):
         raise SystemExit(f"{preset}: data {cfg.data.name!r} is not 1×28×28 images; the mnist-classifier can't judge it")
     rows: list[dict[str, Any]] = []

@@ -104,6 +104,16 @@ def test_existing_run_is_never_overwritten_without_consent(tmp_path: Path) -> No
     assert ckpt.load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")["trainer"]["step"] == 5
 
 
+def test_a_file_in_place_of_the_run_directory_is_refused_and_kept(tmp_path: Path) -> None:
+    # e.g. a run directory named after a YAML file by mistake: even --overwrite must not touch the file
+    target = tmp_path / "preset.yaml"
+    target.write_text("model: {}\n")
+    for overwrite in (False, True):
+        with pytest.raises(RunError, match="is a file, not a directory; choose another --run-dir"):
+            Run(tiny_config(), target, overwrite=overwrite)
+    assert target.read_text() == "model: {}\n"
+
+
 def test_resume_into_a_different_model_is_refused_naming_the_keys(tmp_path: Path) -> None:
     Run(tiny_config(), tmp_path / "r").train()
     with pytest.raises(RunError, match=r"model\.options\.g_hidden differ"):

@@ -102,6 +102,8 @@ class Run:
 
     # ---- set-up ---------------------------------------------------------------------------------------------
     def _check_run_dir(self, resume: str | None, overwrite: bool) -> dict[str, Any] | None:
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise RunError(f"run directory {str(self.run_dir)!r} is a file, not a directory; choose another --run-dir")
         latest = checkpoint_dir(self.run_dir) / "latest.pt"
         if resume is None:
             if latest.exists() and not overwrite:
