@@ -11,8 +11,9 @@ samples (the trainer's own protocol, private RNG):
 Training wall time excludes evaluation (reported separately); ``cpu s`` is the process's CPU time, which shows how
 much of the wall time was lost to other jobs on a shared machine. Presets with a generator EMA are judged twice: the
 EMA copy (what ``ganforge train`` evaluates) and the raw G. Each run is checkpointed at the end (kept with
-``--run-root``). Budgets round up to whole generator steps (``ceil(images / batch_size)``), so a batch-256 preset
-can see up to 255 more images than a batch-64 one.
+``--run-root``); ``--resume`` continues those runs to larger budgets, bit-exactly as if never stopped. Budgets
+round up to whole generator steps (``ceil(images / batch_size)``), so a batch-256 preset can see up to 255 more
+images than a batch-64 one.
 
 Output: a table on stdout (preset × images seen × confident % × entropy × wall times × hardware) and a JSON file.
 
@@ -61,18 +62,26 @@ def hardware(device: torch.device) -> str:
 
 
 def bench_preset(preset: str, budgets: list[int], overrides: list[str], device: str, run_root: Path,
-                 n_eval: int) -> list[dict[str, Any]]:
-    """Train ``preset`` through the ascending ``budgets`` (images seen) and evaluate at each one."""
+                 n_eval: int, resume: bool = False) -> list[dict[str, Any]]:
+    """Train ``preset`` through the ascending ``budgets`` (images seen) and evaluate at each one; with ``resume``,
+    continue the run a previous invocation left in ``run_root`` instead of starting afresh."""
     cfg = resolve_config(preset, [*overrides, *QUIET, f"train.device={device}"])
     batch = cfg.train.batch_size
     cfg.train.steps = math.ceil(max(budgets) / batch)
-    run = Run(cfg, run_root / Path(preset).stem, overwrite=True, progress=False)  # a YAML path runs as its stem
+    run_dir = run_root / Path(preset).stem  # a YAML path runs as its stem
+    if resume and not (run_dir / "checkpoints" / "latest.pt").exists():
+        raise SystemExit(f"--resume: no run of {preset!r} in {str(run_dir)!r}; run once without --resume first")
+    run = Run(cfg, run_dir, resume="latest" if resume else None, overwrite=not resume, progress=False)
     if not is_digit_data(run.c.data):
         raise SystemExit(f"{preset}: data {cfg.data.name!r} is not 1×28×28 images; the mnist-classifier can't judge it")
     rows: list[dict[str, Any]] = []
     train_seconds = train_cpu = 0.0
     for budget in sorted(budgets):
         steps = math.ceil(budget / batch)
+        if steps <= run.trainer.step and resume:
+            print(f"{preset}: {budget} images already seen by the resumed run (step {run.trainer.step}); skipped",
+                  flush=True)
+            continue
         t0, c0 = time.perf_counter(), time.process_time()
         while run.trainer.step < steps:
             run.trainer.train_step()
@@ -126,10 +135,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--n-eval", type=int, default=N_DIGITS, help=f"generated digits judged (default {N_DIGITS})")
     parser.add_argument("--run-root", type=Path, default=None, help="where runs go (default: a temporary folder)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue each preset's run left in --run-root (e.g. 600k -> 3M images); train s then "
+                             "counts this invocation only")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-mnist-quality.json"), help="JSON results file")
     args = parser.parse_args(argv)
     if min(args.images) < 1:
         parser.error("--images budgets must be >= 1")
+    if args.resume and args.run_root is None:
+        parser.error("--resume needs --run-root (the folder of the runs to continue)")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
@@ -140,7 +154,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(HEADER, flush=True)
     try:
         for preset in args.presets:
-            rows += bench_preset(preset, args.images, args.overrides, args.device, run_root, args.n_eval)
+            rows += bench_preset(preset, args.images, args.overrides, args.device, run_root, args.n_eval,
+                                 args.resume)
             device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                                   ("cpu" if args.device == "auto" else args.device))
     finally:

@@ -145,6 +145,14 @@ def _assert_one_line_with_hint(err: pytest.ExceptionInfo, path) -> None:
     assert f"python -m ganforge.metrics.classifier --out {path}" in msg
 
 
+def test_loading_leaves_the_global_rng_alone():
+    # the module is built (random init) then overwritten: the caller's RNG stream, e.g. a training run, must not move
+    torch.manual_seed(3)
+    before = torch.get_rng_state()
+    load_mnist_classifier()
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_missing_weights_file_gives_one_line_error(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         load_mnist_classifier(tmp_path / "nope.pt")

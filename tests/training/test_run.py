@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import ganforge.evaluation
+from ganforge.config import resolve_config
 from ganforge.training import checkpoint as ckpt
 from ganforge.training.run import Run, RunError, load_run
 from ganforge.training.stats import read_metrics
@@ -85,6 +87,27 @@ def test_run_directory_layout(tmp_path: Path) -> None:
     state = ckpt.load_checkpoint(root / "checkpoints" / "latest.pt")
     assert {"models", "trainer", "rng_global", "config", "versions"} <= set(state)
     assert state["trainer"]["step"] == 20
+
+
+def test_in_training_evaluation_does_not_change_the_trajectory(tmp_path: Path) -> None:
+    """Evaluating (here: the first, uncached load of the mnist-classifier in each 'process') must not move the RNG the
+    training steps draw from, or train(4) and train(2) + resume + train(2) with log.eval_every=2 would differ."""
+    quiet = ["data.options={'limit': 64}", "train.batch_size=16", "log.every=2", "log.eval_every=2",
+             "log.eval_digits=40", "log.sample_every=0", "log.tensorboard=False", "log.progress=False"]
+
+    def run(name: str, steps: int, resume: str | None = None) -> dict[str, torch.Tensor]:
+        ganforge.evaluation._digit_classifier.cache_clear()  # as in a fresh process
+        r = Run(resolve_config("gan-mlp-mnist", [*quiet, f"train.steps={steps}"]), tmp_path / name, resume=resume)
+        before = torch.get_rng_state()
+        r.evaluate()
+        assert torch.equal(torch.get_rng_state(), before)
+        r.train()
+        return r.c.G.state_dict()
+
+    straight = run("a", 4)
+    run("b", 2)
+    resumed = run("b", 4, resume="latest")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
 
 
 def test_keep_checkpoints_prunes_old_numbered_files(tmp_path: Path) -> None:

@@ -103,7 +103,8 @@ def load_mnist_classifier(path: str | Path | None = None, device: str | torch.de
         raise RuntimeError(_weights_error(path, f"are unreadable ({type(err).__name__}: {first_line})")) from None
     if not isinstance(blob, dict) or blob.get("format") != WEIGHTS_FORMAT or "state_dict" not in blob:
         raise RuntimeError(_weights_error(path, f"are not a {WEIGHTS_FORMAT} file"))
-    model = MnistClassifier()
+    with torch.random.fork_rng(devices=[]):  # the throw-away initialisation must not move the caller's CPU RNG
+        model = MnistClassifier()
     try:
         model.load_state_dict(blob["state_dict"])
     except (RuntimeError, TypeError, ValueError, KeyError):  # missing/extra keys, wrong shapes, not a dict

@@ -6,6 +6,7 @@ Layout (design.md §19): ``config.yaml`` (resolved; loadable as a preset), ``che
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -322,12 +323,20 @@ class Run:
     def eval_generator(self) -> nn.Module:
         return self.G_ema if self.G_ema is not None else self.c.G
 
+    def _isolated_rng(self) -> contextlib.AbstractContextManager:
+        # Sampling and evaluation draw from private generators, but anything they build (e.g. the first load of the
+        # mnist-classifier initialises a module) must not move the global RNG the training steps draw from: with it,
+        # a run that evaluates would continue differently after a resume than without one.
+        return torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
+
     def write_samples(self, step: int, final: bool = False) -> None:
-        write_samples(self.eval_generator(), self.c.data, self.run_dir, step, self.cfg, self.device, final=final)
+        with self._isolated_rng():
+            write_samples(self.eval_generator(), self.c.data, self.run_dir, step, self.cfg, self.device, final=final)
 
     def evaluate(self) -> dict[str, float]:
-        return evaluate_generator(self.eval_generator(), self.c.data, self.cfg.train.seed, self.device,
-                                  n_digits=self.cfg.log.eval_digits)
+        with self._isolated_rng():
+            return evaluate_generator(self.eval_generator(), self.c.data, self.cfg.train.seed, self.device,
+                                      n_digits=self.cfg.log.eval_digits)
 
     def _eval_protocol(self) -> dict[str, Any]:
         return {**eval_protocol(self.c.data, self.cfg.log.eval_digits), "dataset": self.cfg.data.name,
