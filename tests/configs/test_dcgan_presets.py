@@ -58,9 +58,10 @@ SCINET_G = dense(100, 12_544) + bn(12_544) + conv(256, 256, 5) + bn(256) + conv(
     + conv(128, 64, 5) + bn(64) + conv(64, 32, 5) + bn(32) + conv(32, 1, 5)
 SCINET_G_BN = 12_544 + 256 + 128 + 64 + 32
 SCINET_D = conv(1, 32, 5) + conv(32, 64, 5) + conv(64, 128, 5) + conv(128, 256, 5) + dense(7 * 7 * 256, 2)
-# ganforge recommended: Linear(100 -> 128·7·7, no bias), BN(128), ConvT 128->64 4×4 (no bias), BN(64), ConvT 64->1;
-# D Conv 1->64, 64->128 4×4 (bias), BN(128), Linear(6272 -> 1).
-REC_G = dense(100, 128 * 7 * 7, False) + bn(128) + conv(128, 64, 4, False) + bn(64) + conv(64, 1, 4)
+# ganforge recommended: Linear(100 -> 256·7·7, no bias), BN(256), ConvT 256->128 4×4 s1 and 128->64 4×4 s2 (no bias)
+# each + BN, ConvT 64->1; D Conv 1->64, 64->128 4×4 (bias), BN(128), Linear(6272 -> 1).
+REC_G = dense(100, 256 * 7 * 7, False) + bn(256) + conv(256, 128, 4, False) + bn(128) + conv(128, 64, 4, False) \
+    + bn(64) + conv(64, 1, 4)
 REC_D = conv(1, 64, 4) + conv(64, 128, 4) + bn(128) + dense(128 * 7 * 7, 1)
 
 
@@ -69,7 +70,7 @@ def test_hand_counts_equal_the_published_summaries():
     assert (TF_G, TF_G + 2 * TF_G_BN, TF_D) == (2_305_472, 2_330_944, 212_865)
     assert (KERAS_G, KERAS_D) == (1_339_905, 74_625)
     assert (SCINET_G, SCINET_G + 2 * SCINET_G_BN, SCINET_D) == (4_007_873, 4_033_921, 1_101_570)
-    assert (REC_G, REC_D) == (759_681, 138_817)
+    assert (REC_G, REC_D) == (1_911_681, 138_817)
 
 
 # Stand-in for the loaded MNIST digits (the networks depend only on the shape; decoding 60k digits takes seconds)
@@ -146,7 +147,8 @@ def test_recommended_preset(built):
     c = built["dcgan-mnist"]
     lr2 = ("LeakyReLU", 0.2)
     assert layers(c.G) == [
-        ("Dense", 100, 6272, False), ("BN", 128), ("ReLU",),
+        ("Dense", 100, 12_544, False), ("BN", 256), ("ReLU",),
+        ("ConvT", 256, 128, 4, 1, False), ("BN", 128), ("ReLU",),
         ("ConvT", 128, 64, 4, 2, False), ("BN", 64), ("ReLU",),
         ("ConvT", 64, 1, 4, 2, True), ("Tanh",),
     ]

@@ -253,10 +253,8 @@ def test_keras_presets_use_glorot_init_and_unit_batchnorm():
 # --- recommended / derived architecture ---------------------------------------------------------------------------
 
 
-def test_recommended_preset_equals_dataclass_defaults():
-    cfg = DCGANConfig(**PRESETS["dcgan-mnist"])
-    assert options_dict(cfg) == options_dict(DCGANConfig().resolve(MNIST)) | {"depth": 0}
-    G, D = build("dcgan-mnist")
+def test_derived_mnist_architecture_is_the_dataclass_default():
+    G, D = DCGANConfig().build(MNIST)
     assert summary(G) == [
         ("Dense", 100, 128 * 7 * 7, False),
         ("BN", 128, 1e-5, 0.1),  # per channel, after the reshape (Radford et al. 2016)
@@ -278,6 +276,31 @@ def test_recommended_preset_equals_dataclass_defaults():
     ]
     # G: 100·6272 + 2·128 + 16·128·64 + 2·64 + 16·64 + 1 = 759,681; D: 16·64 + 64 + 16·64·128 + 128 + 256 + 6273
     assert (count_parameters(G), count_parameters(D)) == (759_681, 138_817)
+
+
+def test_recommended_preset_is_the_default_with_a_deeper_generator():
+    cfg = DCGANConfig(**PRESETS["dcgan-mnist"])
+    deeper = {"g_dense_channels": 256, "g_channels": [128, 64], "g_strides": [1, 2]}
+    assert options_dict(cfg) == options_dict(DCGANConfig().resolve(MNIST)) | {"depth": 0} | deeper
+    G, D = build("dcgan-mnist")
+    assert summary(G) == [
+        ("Dense", 100, 256 * 7 * 7, False),
+        ("BN", 256, 1e-5, 0.1),
+        ("ReLU",),
+        ("ConvT", 256, 128, 4, 1, False),  # stride 1 at 7×7 ('same': cropped back to 7×7)
+        ("BN", 128, 1e-5, 0.1),
+        ("ReLU",),
+        ("ConvT", 128, 64, 4, 2, False),
+        ("BN", 64, 1e-5, 0.1),
+        ("ReLU",),
+        ("ConvT", 64, 1, 4, 2, True),
+        ("Tanh",),
+    ]
+    assert summary(D) == summary(DCGANConfig().build(MNIST)[1])
+    with torch.no_grad():
+        assert G.eval()(torch.zeros(2, 100)).shape == (2, 1, 28, 28)
+    # G: 100·12544 + 2·256 + 16·256·128 + 2·128 + 16·128·64 + 2·64 + 16·64 + 1 = 1,911,681
+    assert (count_parameters(G), count_parameters(D)) == (1_911_681, 138_817)
 
 
 @pytest.mark.parametrize(("res", "g_convt", "d_conv"), [
