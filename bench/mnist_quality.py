@@ -78,7 +78,7 @@ def bench_preset(preset: str, budgets: list[int], overrides: list[str], device: 
     train_seconds = train_cpu = 0.0
     for budget in sorted(budgets):
         steps = math.ceil(budget / batch)
-        if steps <= run.trainer.step and resume:
+        if steps <= run.trainer.step:  # only a resumed run can already be past a budget (budgets are >= 1)
             print(f"{preset}: {budget} images already seen by the resumed run (step {run.trainer.step}); skipped",
                   flush=True)
             continue

@@ -6,9 +6,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import torch
 from torch import nn
 
 from ganforge.config import RunConfig, resolve_config
+from ganforge.data.base import TensorData
 from ganforge.training.run import Run, write_config
 
 TINY = [
@@ -21,6 +23,10 @@ TINY = [
     "log.tensorboard=False",
     "log.progress=False",
 ]
+
+# Stand-in for the loaded MNIST digits when only the shape matters (building presets): decoding 70k digits takes seconds
+MNIST_STANDIN = TensorData(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), torch.tensor([0, 1]), num_classes=10,
+                           name="mnist")
 
 
 def tiny_config(*overrides: str, preset: str = "ring8") -> RunConfig:

@@ -18,10 +18,9 @@ from torch import nn
 import ganforge.evaluation
 from ganforge.builder import Components, build_components
 from ganforge.config import preset_names, resolve_config
-from ganforge.data.base import TensorData
 from ganforge.models.base import count_parameters
 from ganforge.training.run import Run
-from helpers import layer_summary
+from helpers import MNIST_STANDIN, layer_summary
 
 PRESETS = ("dcgan-tf-mnist", "dcgan-keras-mnist", "dcgan-scinet-mnist", "dcgan-mnist")
 SMALL_DATA = ["data.options={'limit': 64}"]  # the networks do not depend on how many digits are loaded
@@ -73,14 +72,10 @@ def test_hand_counts_equal_the_published_summaries():
     assert (REC_G, REC_D) == (1_911_681, 138_817)
 
 
-# Stand-in for the loaded MNIST digits (the networks depend only on the shape; decoding 60k digits takes seconds)
-DIGITS = TensorData(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), torch.tensor([0, 1]), num_classes=10, name="mnist")
-
-
 @pytest.fixture(scope="module")
 def built() -> dict[str, Components]:
     torch.set_num_threads(1)
-    return {name: build_components(resolve_config(name), data=DIGITS) for name in PRESETS}
+    return {name: build_components(resolve_config(name), data=MNIST_STANDIN) for name in PRESETS}
 
 
 def layers(net: nn.Module) -> list[tuple]:

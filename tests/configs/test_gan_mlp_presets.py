@@ -10,11 +10,9 @@ from torch import nn
 
 from ganforge.builder import build_components
 from ganforge.config import preset_names, resolve_config
-from ganforge.data.base import TensorData
 from ganforge.models.base import count_parameters
 from ganforge.training.run import Run
-
-DIGITS = TensorData(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), torch.tensor([0, 1]), num_classes=10, name="mnist")
+from helpers import MNIST_STANDIN
 
 
 def dense(n_in: int, n_out: int) -> int:
@@ -23,7 +21,7 @@ def dense(n_in: int, n_out: int) -> int:
 
 def test_networks_match_the_documented_mlps() -> None:
     assert "gan-mlp-mnist" in preset_names()
-    c = build_components(resolve_config("gan-mlp-mnist"), data=DIGITS)
+    c = build_components(resolve_config("gan-mlp-mnist"), data=MNIST_STANDIN)
     # G: 100 -> 256 -> 512 -> 784 with BN (γ, β) on the hidden layers; D: 784 -> 512 -> 256 -> 1
     assert count_parameters(c.G) == dense(100, 256) + 2 * 256 + dense(256, 512) + 2 * 512 + dense(512, 784) == 561_168
     assert count_parameters(c.D) == dense(784, 512) + dense(512, 256) + dense(256, 1) == 533_505
