@@ -91,7 +91,7 @@ def test_bad_inputs_are_one_line_errors(argv: list[str], contains: str, tmp_path
     ([], "already holds a run"),  # no --resume: refuses to overwrite
     (["--resume", "latest", "--overwrite"], "contradict"),
     (["--resume", "latest", "--set", "model.options={'z_dim': 2, 'g_hidden': [32], 'd_hidden': [16]}"],
-     "model.options.g_hidden differ"),  # resume into a different model
+     "differs: model.options.g_hidden"),  # resume into a different model
     (["--resume", "latest", "--set", "objective.options.g_cost=minimax"], "objective.options.g_cost"),
     (["--resume", "nope.pt"], "not found"),
     (["--set", "train.steps=abc"], "train.steps"),

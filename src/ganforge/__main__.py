@@ -2,6 +2,6 @@
 
 import sys
 
-from ganforge.cli import main
+from ganforge.entry import main
 
 sys.exit(main())

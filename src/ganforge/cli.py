@@ -26,7 +26,7 @@ from ganforge.options import ConfigError, options_dict
 from ganforge.registry import DATASETS, FEATURES, METRICS, MODELS, OBJECTIVES
 from ganforge.training import distributed
 from ganforge.training.checkpoint import CheckpointError
-from ganforge.training.run import Run, RunError
+from ganforge.training.run import Run, RunError, hint_preset, resume_config
 from ganforge.training.trainer import NonFiniteLossError
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, RunError, NonFiniteLossError, FileNotFoundError, ValueError)
@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = resolve_config(args.preset, args.overrides, args.seed)
+    run_dir = args.run_dir or Path("runs") / cfg.name
+    if args.resume and not args.overwrite:  # the run's own config (from its checkpoint) + this command's --set/--seed
+        cfg = resume_config(args.preset, run_dir, args.resume, args.overrides, args.seed)
     if args.dry_run:
         c = build_components(cfg, "cpu")
         print(dump_yaml(cfg.to_dict()), end="")
@@ -90,19 +93,24 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"# discriminator: {type(c.D).__name__} {count_parameters(c.D):,} parameters")
         print("# dry run: nothing trained")
         return 0
-    run_dir = args.run_dir or Path("runs") / cfg.name
+    finished = False
     try:
         run = Run(cfg, run_dir, resume=args.resume, overwrite=args.overwrite,
                   progress=False if args.no_progress else None)
         summary = run.train()
+        finished = True
     finally:
-        distributed.destroy()  # under torchrun: leave the process group cleanly (no-op otherwise)
+        # under torchrun: leave the process group cleanly, after every rank is done when the run succeeded
+        distributed.destroy(synchronize=finished)  # no-op in a single process
     if not run.dist.is_main:
         return 130 if summary["status"] == "interrupted" else 0  # rank 0 reports
     print(json.dumps(summary, indent=2))
+    for note in run.notes:  # after the run, so that a failed one still prints its single error line
+        print(f"ganforge: {note}", file=sys.stderr)
     if summary["status"] == "interrupted":
         print(f"interrupted at step {summary['step']}; checkpoint saved. Continue with: "
-              f"ganforge train {args.preset} --run-dir {run_dir} --resume latest", file=sys.stderr)
+              f"ganforge train {hint_preset(args.preset, cfg, run_dir)} --run-dir {run_dir} --resume latest",
+              file=sys.stderr)
         return 128 + int(run.stop_signal or 2)
     print(f"run directory: {run_dir}  (config.yaml, metrics.jsonl, checkpoints/, plots/, samples/, eval/)")
     return 0

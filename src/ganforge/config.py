@@ -99,6 +99,7 @@ class RunConfig:
 # ---- presets --------------------------------------------------------------------------------------------------
 
 PRESET_DIR = "configs"  # package folder ganforge/configs/*.yaml
+SECTIONS = {"model", "objective", "data", "optim", "train", "log"}
 
 
 def preset_names() -> list[str]:
@@ -112,11 +113,17 @@ def load_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:  # an empty file would silently train the default model: refuse it
+        raise ConfigError(f"config file {str(path)!r} is empty; write at least the model/objective/data sections "
+                          "(start from `ganforge config ring8`)")
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping of sections, got {type(data).__name__}")
+    if not set(data) & SECTIONS:
+        raise ConfigError(f"config file {str(path)!r} has none of the sections {sorted(SECTIONS)}; start from "
+                          "`ganforge config ring8` (a file of only a name would train the default model)")
     return data
 
 
@@ -197,9 +204,16 @@ def _check_ranges(cfg: RunConfig) -> None:
         (t.d_steps >= 1, "train.d_steps must be >= 1"),
         (0.0 <= t.ema < 1.0, "train.ema must be in [0, 1) (0 = off; 0.999 is typical)"),
         (t.checkpoint_every >= 1, "train.checkpoint_every must be >= 1"),
+        (t.keep_checkpoints >= 0, f"train.keep_checkpoints must be >= 0 (numbered checkpoints kept besides "
+                                  f"latest.pt), got {t.keep_checkpoints}"),
+        (0 <= t.seed < 2**63, f"train.seed must be in [0, 2**63), got {t.seed}"),
+        (t.ema_start >= 0, "train.ema_start must be >= 0"),
         (t.fake_labels in ("uniform", "real"), "train.fake_labels must be 'uniform' or 'real'"),
         (t.precision in ("auto", "fp32", "bf16"), f"train.precision must be auto, fp32 or bf16, got {t.precision!r}"),
         (cfg.log.every >= 1, "log.every must be >= 1"),
+        (cfg.log.sample_every >= 0, f"log.sample_every must be >= 0 (0 = only at the end), got {cfg.log.sample_every}"),
+        (cfg.log.eval_every >= 0, f"log.eval_every must be >= 0 (0 = only at the end), got {cfg.log.eval_every}"),
+        (cfg.log.n_samples >= 1, "log.n_samples must be >= 1"),
         (cfg.log.eval_digits >= 1, "log.eval_digits must be >= 1"),
         (cfg.log.best == "" or (cfg.log.best.split(":")[0] in ("max", "min") and ":" in cfg.log.best),
          f"log.best must look like 'max:METRIC' or 'min:METRIC', got {cfg.log.best!r}"),

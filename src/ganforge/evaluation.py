@@ -16,6 +16,7 @@ classifier and its sha256), for ``eval/*.json`` records. FID/KID/PR stay in ``ga
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -31,27 +32,35 @@ CONFIDENCE = 0.9  # a digit is "confident" when its top softmax probability is >
 DIGIT_SHAPE = (1, 28, 28)
 
 
-@torch.no_grad()
-def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
-                     batch_size: int = 1000) -> Tensor:
-    """``n`` samples from G in eval mode with a private RNG; G's mode is restored afterwards."""
+def iter_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
+                 batch_size: int = 1000) -> Iterator[Tensor]:
+    """``generate_samples`` batch by batch (``[<= batch_size, *shape]`` float32 each), so callers can write or
+    reduce any ``n`` in bounded memory. The batches concatenate to exactly ``generate_samples``' output."""
     was_training = G.training
     G.eval()
     rng = torch.Generator(device=device)
     rng.manual_seed(seed)
-    out = []
     c_dim = getattr(G, "c_dim", 0)
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        z = G.sample_z(m, rng, device)
-        if c_dim:
-            c = labels[start : start + m].to(device) if labels is not None else torch.randint(
-                c_dim, (m,), generator=rng, device=device)
-            out.append(G(z, c).float())
-        else:
-            out.append(G(z).float())
-    G.train(was_training)
-    return torch.cat(out)
+    try:
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            with torch.no_grad():
+                z = G.sample_z(m, rng, device)
+                if c_dim:
+                    c = labels[start : start + m].to(device) if labels is not None else torch.randint(
+                        c_dim, (m,), generator=rng, device=device)
+                    out = G(z, c).float()
+                else:
+                    out = G(z).float()
+            yield out
+    finally:
+        G.train(was_training)
+
+
+def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
+                     batch_size: int = 1000) -> Tensor:
+    """``n`` samples from G in eval mode with a private RNG; G's mode is restored afterwards."""
+    return torch.cat(list(iter_samples(G, n, seed, device, labels, batch_size)))
 
 
 def is_digit_data(data: TensorData | Distribution) -> bool:

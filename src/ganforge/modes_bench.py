@@ -29,11 +29,12 @@ import copy
 import csv
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -43,6 +44,7 @@ from ganforge.data.base import to_uint8
 from ganforge.data.toy import GaussianMixture2D
 from ganforge.evaluation import EVAL_SEED_OFFSET, generate_samples
 from ganforge.metrics.toy import N_EVAL
+from ganforge.options import ConfigError
 
 N_STACKED_EVAL = 26_000  # generated images per Stacked-MNIST evaluation (VEEGAN / PacGAN)
 TOY_DATASETS = ("ring8", "grid25")
@@ -315,8 +317,17 @@ def plot_mode_grid(points: dict[tuple[str, str], list[tuple[int, np.ndarray]]], 
 # ---- command line ----------------------------------------------------------------------------------------------
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """The CLI's one-line error format for a bad argument, instead of argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        name = self.prog.removeprefix("ganforge ")
+        print(f"ganforge: error: {name}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser(prog: str = "ganforge bench modes") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Mode-collapse suite: methods × datasets × seeds, "
+    p = _ArgumentParser(prog=prog, description="Mode-collapse suite: methods × datasets × seeds, "
                                 "PacGAN protocol, mean ± std next to the published rows.")
     p.add_argument("--presets", nargs="+", default=["ring8", "gmmn-ring8"], metavar="METHOD",
                    help="preset names / YAML paths / built-ins, optionally LABEL:PRESET;KEY=VALUE;... "
@@ -336,9 +347,13 @@ def build_parser(prog: str = "ganforge bench modes") -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``ganforge bench modes`` / ``python bench/modes.py``: run the suite, print the markdown table."""
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
-    if args.steps is not None and args.steps < 1:
-        raise SystemExit("--steps must be >= 1")
+    try:
+        args = build_parser().parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, already reported on one line)
+        return exc.code if isinstance(exc.code, int) else 2
+    for flag, value in (("--steps", args.steps), ("--n-stacked-eval", args.n_stacked_eval)):
+        if value is not None and value < 1:
+            raise ConfigError(f"bench modes: {flag} must be >= 1, got {value}")
     t0 = time.perf_counter()
     rows = run_mode_bench(args.presets, args.datasets, args.seeds, args.steps, args.out_dir,
                           overrides=args.overrides, n_stacked_eval=args.n_stacked_eval, picture=not args.no_picture)

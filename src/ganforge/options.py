@@ -6,6 +6,7 @@ Used by every registry entry whose options live in its own dataclass (models, ob
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, TypeVar
@@ -63,7 +64,30 @@ def coerce(value: Any, hint: Any) -> Any:
 
 
 def type_name(hint: Any) -> str:
+    """A hint as a user reads it in YAML: ``tuple[int, ...]`` → "a list of int", ``tuple[float, float]`` → "a list
+    of 2 float" (YAML and ``--set`` write lists; the tuple is an implementation detail)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (list, tuple) and args:
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return f"a list of {len(args)} {type_name(args[0])}" if len(set(args)) == 1 else \
+                f"a list [{', '.join(type_name(a) for a in args)}]"
+        return f"a list of {type_name(args[0])}"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_name(a) for a in args)
+    if hint is type(None):
+        return "null"
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _non_finite(value: Any) -> bool:
+    """True for a float NaN/inf anywhere in a (nested) value: ``lr=1e400`` parses as inf and must not pass."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    return False
 
 
 def build_options(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
@@ -88,6 +112,9 @@ def build_options(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
             continue
         if not _type_ok(value, hint):
             raise ConfigError(f"config key '{key}' expects {type_name(hint)}, got {type(value).__name__} {value!r}")
+        if _non_finite(value):
+            raise ConfigError(f"config key '{key}' must be a finite number, got {value!r} (a literal like 1e400 "
+                              "overflows to inf); use a finite value")
         kwargs[name] = coerce(value, hint)
     try:
         return cls(**kwargs)

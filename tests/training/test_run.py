@@ -139,7 +139,7 @@ def test_a_file_in_place_of_the_run_directory_is_refused_and_kept(tmp_path: Path
 
 def test_resume_into_a_different_model_is_refused_naming_the_keys(tmp_path: Path) -> None:
     Run(tiny_config(), tmp_path / "r").train()
-    with pytest.raises(RunError, match=r"model\.options\.g_hidden differ"):
+    with pytest.raises(RunError, match=r"differs: model\.options\.g_hidden"):
         Run(tiny_config("model.options={'z_dim': 2, 'g_hidden': [32], 'd_hidden': [16]}"), tmp_path / "r",
             resume="latest")
     with pytest.raises(RunError, match=r"objective\.options\.g_cost"):

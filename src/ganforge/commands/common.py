@@ -1,7 +1,14 @@
-"""Helpers shared by the commands that read a trained run: locating it, loading G, checking labels, uint8 output."""
+"""Helpers shared by the commands that read a trained run: locating it, loading G, checking labels, uint8 output,
+and the up-front checks that refuse an output before any slow work (unwritable, a folder, no room on disk or in RAM).
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +19,13 @@ from ganforge.config import RunConfig
 from ganforge.data.base import to_uint8
 from ganforge.models.base import DataSpec
 from ganforge.options import ConfigError
+from ganforge.training.checkpoint import CheckpointError
 from ganforge.training.run import RunError, load_run
+
+# The error types ``load_run`` raises for a checkpoint that unpickles but does not fit its own config (a tensor of
+# another shape, a missing entry, a value of the wrong type); our own errors already carry a good message.
+_MISMATCH_ERRORS = (KeyError, IndexError, RuntimeError, TypeError, ValueError, AttributeError)
+_OWN_ERRORS = (RunError, CheckpointError, ConfigError)
 
 
 def run_root(run: Path) -> Path:
@@ -25,13 +38,27 @@ def run_root(run: Path) -> Path:
 
 def load_generator(run: Path, device: torch.device, use_ema: bool = True
                    ) -> tuple[RunConfig, nn.Module, DataSpec, dict[str, Any]]:
-    """``load_run`` with a one-line error for a path that is neither a run directory nor a checkpoint."""
+    """``load_run`` with one-line errors for a path that is neither a run directory nor a checkpoint, and for a
+    checkpoint that loads but does not match its own config (edited, truncated entries, another version)."""
     if not run.exists():
         raise RunError(f"run {str(run)!r} not found; pass a run directory (runs/NAME) or a checkpoint .pt file")
     if run.is_dir() and not (run / "checkpoints" / "latest.pt").is_file():
         raise RunError(f"no checkpoint in {str(run / 'checkpoints')!r}; pass a trained run directory (train it with "
                        "`ganforge train`) or a checkpoint .pt file")
-    return load_run(run, device=device, use_ema=use_ema)
+    path = run / "checkpoints" / "latest.pt" if run.is_dir() else run
+    try:
+        return load_run(run, device=device, use_ema=use_ema)
+    except _OWN_ERRORS:
+        raise
+    except torch.cuda.OutOfMemoryError:
+        raise RunError(f"out of device memory loading {str(path)!r}; use --device cpu") from None
+    except _MISMATCH_ERRORS as exc:
+        detail = " ".join(str(exc).split()) or "no details"
+        if detail.startswith("Error(s) in loading state_dict"):  # keep the part that names the tensor
+            detail = detail.partition(": ")[2]
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        raise RunError(f"checkpoint {str(path)!r} does not match its config ({type(exc).__name__}: {detail}); it was "
+                       "edited or damaged: use another checkpoint from RUN/checkpoints/ or retrain") from None
 
 
 def generator_kind(state: dict[str, Any], use_ema: bool) -> str:
@@ -57,3 +84,109 @@ def images_uint8(fake: Tensor, G: nn.Module) -> Tensor:
 def check_positive(value: int | None, flag: str) -> None:
     if value is not None and value < 1:
         raise ConfigError(f"{flag} must be >= 1, got {value}")
+
+
+# ---- outputs: checked before any slow work, written so that a failure leaves nothing half-written -----------------
+
+
+def human_bytes(n: float) -> str:
+    units = ("bytes", "KB", "MB", "GB", "TB", "PB")
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n, i = n / 1000, i + 1
+    return f"{n:.0f} bytes" if i == 0 else f"{n:.1f} {units[i]}"
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_writable(path: Path, flag: str, folder: bool = False) -> None:
+    """One-line error unless ``path`` (a file, or a folder when ``folder``) can be created or replaced.
+
+    Writability is tested by creating and deleting a probe file in the nearest existing folder, because
+    ``os.access`` says yes to root even on a read-only mount. Nothing is created when the check passes.
+    """
+    if not folder and path.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is a folder; pass a file name inside it instead")
+    if folder and path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is a file, not a folder; pass a folder")
+    where = _existing_ancestor(path if folder else path.parent)
+    if not where.is_dir():
+        raise ConfigError(f"cannot write {flag} {str(path)!r}: {str(where)!r} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=where, prefix=".ganforge-probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {flag} {str(path)!r}: {str(where)!r} is not writable "
+                          f"({exc.strerror or exc}); choose another {flag}") from None
+
+
+def check_picture_suffix(out: Path, plot: bool) -> None:
+    """One-line error, before any work, for a picture file name whose type Pillow / matplotlib cannot write."""
+    if plot:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        known = {f".{ext}" for ext in FigureCanvasBase.get_supported_filetypes()}
+    else:
+        from PIL import Image
+
+        known = set(Image.registered_extensions())
+    if out.suffix.lower() not in known:
+        raise ConfigError(f"--out {str(out)!r}: cannot write a picture of type {out.suffix or '(none)'!r}; use a "
+                          ".png file name" + (" (or .npy for the raw points)" if plot else ""))
+
+
+def check_disk(path: Path, nbytes: float, what: str, flag: str) -> None:
+    """One-line error when ``nbytes`` would not fit on the disk that holds ``path``."""
+    free = shutil.disk_usage(_existing_ancestor(path.parent)).free
+    if nbytes > free:
+        raise ConfigError(f"{what} would need about {human_bytes(nbytes)} on disk, but only {human_bytes(free)} is "
+                          f"free at {str(_existing_ancestor(path.parent))!r}; lower {flag} or choose another --out")
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM available to new allocations (Linux MemAvailable, else free pages), None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(nbytes: float, what: str, fix: str) -> None:
+    """One-line error when ``nbytes`` of RAM are not available (refuse rather than swap or get OOM-killed)."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ConfigError(f"{what} would need about {human_bytes(nbytes)} of memory, but only {human_bytes(free)} "
+                          f"is available; {fix}")
+
+
+@contextmanager
+def atomic_output(out: Path, flag: str = "--out") -> Iterator[Path]:
+    """A temporary path next to ``out`` (same suffix) to write to; renamed to ``out`` when the block succeeds.
+
+    On any failure the temporary file is removed and an existing ``out`` is left as it was; an ``OSError`` (disk
+    full, permission denied) becomes one line.
+    """
+    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise RunError(f"cannot write {str(out)!r} ({exc.strerror or exc}); free some disk space or choose another "
+                       f"{flag}") from None
+    finally:
+        if tmp.is_file():
+            tmp.unlink()

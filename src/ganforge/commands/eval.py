@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,31 @@ from tqdm.auto import tqdm
 
 import ganforge
 from ganforge.builder import resolve_device
-from ganforge.commands.common import check_positive, generator_kind, images_uint8, load_generator, run_root
-from ganforge.evaluation import generate_samples
+from ganforge.commands.common import (
+    atomic_output,
+    check_memory,
+    check_positive,
+    check_writable,
+    generator_kind,
+    images_uint8,
+    load_generator,
+    run_root,
+)
+from ganforge.data.formats import NPZ_ERRORS, open_image
+from ganforge.evaluation import iter_samples
 from ganforge.metrics.fid import feature_statistics, frechet_distance
 from ganforge.metrics.inception_score import SPLITS as IS_SPLITS
 from ganforge.metrics.inception_score import inception_score
 from ganforge.metrics.kid import N_SUBSETS, SUBSET_SIZE, kid
 from ganforge.metrics.prdc import K_DC, K_PR, prdc
-from ganforge.metrics.reference import MAX_STORED_FEATURES, extractor_provenance, reference_statistics
+from ganforge.metrics.reference import (
+    CACHE_ENV,
+    MAX_STORED_FEATURES,
+    cache_dir,
+    extractor_provenance,
+    reference_path,
+    reference_statistics,
+)
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, FEATURES
 from ganforge.training.run import RunError
@@ -144,14 +161,12 @@ def is_run(path: Path) -> bool:
 
 
 def read_png_dir(folder: Path) -> Tensor:
-    from PIL import Image
-
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise RunError(f"{str(folder)!r} is neither a run directory (no checkpoints/) nor a folder of PNG samples")
     arrays = []
     for f in files:
-        with Image.open(f) as img:
+        with open_image(f) as img:  # one-line error naming a truncated, corrupt or oversized file
             arrays.append(np.asarray(img))
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
@@ -170,8 +185,9 @@ def read_npz(path: Path) -> Tensor:
                 if not data.files:
                     raise ValueError("no arrays inside")
                 x = data["images" if "images" in data.files else data.files[0]]
-    except (OSError, KeyError, ValueError, EOFError) as exc:
-        raise ValueError(f"{str(path)!r} is not a readable .npz file of images ({type(exc).__name__})") from None
+    except (*NPZ_ERRORS, KeyError) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable .npz file of images ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:120]}); it may be truncated: save it again") from None
     if x.dtype != np.uint8:
         raise ValueError(f"{str(path)!r}: expected uint8 images, got {x.dtype} (save to_uint8(...) images)")
     return _to_nchw(x, str(path))
@@ -261,6 +277,12 @@ def run(args: argparse.Namespace) -> int:
                           "mnist-classifier or drop 'is' from --metrics")
     extractor = ProgressExtractor(inner, args.batch_size, progress=not args.no_progress)
     check_shape(extractor, shape)
+    name = args.name or f"{extractor.name}_{dataset}-{split}_n{n_fake}"
+    out = args.out or default_out(source, from_run, name)
+    check_writable(out, "--out")
+    if G is not None:  # generated uint8 images + their features (float32, and float64 for the statistics)
+        check_memory(n_fake * (math.prod(shape) + 12 * extractor.feature_dim), f"eval --n {n_fake}",
+                     "lower --n")
 
     real_all, ref_key, ref_opts = load_reference_images(dataset, split, cfg)
     n_real = min(n_fake, real_all.shape[0])
@@ -275,15 +297,14 @@ def run(args: argparse.Namespace) -> int:
     if ("pr" in metrics or "dc" in metrics) and min(n_fake, n_real) <= max(K_PR, K_DC):
         raise ConfigError(f"pr/dc need more than {max(K_PR, K_DC)} fake and real images (k-nearest neighbours), got "
                           f"{n_fake} and {n_real}; raise --n or drop pr,dc from --metrics")
-    name = args.name or f"{extractor.name}_{dataset}-{split}_n{n_fake}"
+    check_cache(reference_path(ref_key, split, extractor.name, n_real, args.cache), args.cache)
 
     t_ref = time.perf_counter()
     reference = reference_statistics(extractor, ref_key, split, n_real, lambda: real_all[:n_real], root=args.cache)
     t_ref = time.perf_counter() - t_ref
-    if G is not None:
-        fake = generate_samples(G, n_fake, args.seed, device, batch_size=args.batch_size)
-        fake_u8 = images_uint8(fake, G)
-        del fake
+    if G is not None:  # converted to uint8 batch by batch: G's float output never exists for all n at once
+        fake_u8 = torch.cat([images_uint8(b, G) for b in iter_samples(G, n_fake, args.seed, device,
+                                                                       batch_size=args.batch_size)])
     t_feat = time.perf_counter()
     fake_features = extractor(fake_u8).numpy()
     t_feat = time.perf_counter() - t_feat
@@ -302,12 +323,21 @@ def run(args: argparse.Namespace) -> int:
                     "total": round(time.perf_counter() - t0, 3)},
     }
     if from_run:
-        protocol.update({"generator": generator_kind(state, not args.no_ema), "step": state["trainer"]["step"],
-                         "run_name": cfg.name})
-    out = args.out or default_out(source, from_run, name)
+        protocol.update({"generator": generator_kind(state, not args.no_ema),
+                         "step": (state.get("trainer") or {}).get("step"), "run_name": cfg.name})
     write_record(out, values, protocol)
     print_table(values, protocol, out)
     return 0
+
+
+def check_cache(entry: Path, flag_value: Path | None) -> None:
+    """One-line error, before any slow work, for a cache that is a file, or read-only when ``entry`` is missing."""
+    root = cache_dir(flag_value)
+    flag = "--cache" if flag_value is not None else f"${CACHE_ENV}" if os.environ.get(CACHE_ENV) else "the cache"
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{flag} {str(root)!r} is a file, not a folder; pass a folder for the reference statistics")
+    if not entry.is_file():
+        check_writable(entry, flag)
 
 
 def compute_metrics(metrics: list[str], reference: Any, fake_features: np.ndarray, fake_u8: Tensor,
@@ -342,15 +372,8 @@ def write_record(path: Path, metrics: dict[str, float], protocol: dict[str, Any]
     record = {"metrics": metrics, "protocol": protocol,
               "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__),
                            "numpy": np.__version__}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(record, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
 

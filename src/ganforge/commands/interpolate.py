@@ -8,11 +8,13 @@ curves"; recommended for Gaussian latents by White 2016, "Sampling Generative Ne
 
 falling back to linear interpolation when the codes are (anti-)parallel (sin Ω ≈ 0). Image runs write a PNG grid
 (one row per pair); 2-D toy runs a plot of the trajectories; other vector runs an ``.npy`` ``[pairs, steps, D]``.
+Every image is held in memory at once, so a ``--pairs`` x ``--steps`` that would not fit is refused up front.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,21 @@ import torch
 from torch import Tensor
 
 from ganforge.builder import resolve_device
-from ganforge.commands.common import check_label, check_positive, images_uint8, load_generator, run_root
+from ganforge.commands.common import (
+    atomic_output,
+    check_disk,
+    check_label,
+    check_memory,
+    check_picture_suffix,
+    check_positive,
+    check_writable,
+    images_uint8,
+    load_generator,
+    run_root,
+)
 from ganforge.options import ConfigError
+
+BATCH = 1000  # G runs on at most this many codes at once (a single batch at the default sizes)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -69,38 +84,50 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, "--device")
     _, G, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
     check_label(G, args.label)
+    kind = "slerp" if args.slerp else "lerp"
+    root = run_root(args.run)
+    is_image, numel = len(spec.shape) == 3, math.prod(spec.shape)
+    plot = not is_image and numel == 2 and (args.out is None or args.out.suffix != ".npy")
+    out = args.out or root / "samples" / f"interp-{kind}-seed{args.seed}{'.png' if is_image or plot else '.npy'}"
+    check_writable(out, "--out")
+    if is_image or plot:
+        check_picture_suffix(out, plot)
+    count = args.pairs * args.steps
+    z_dim = int(G.z_dim)
+    # float64 slerp temporaries per code, then G's float output, its uint8 copy and the picture per sample
+    check_memory(count * (32 * z_dim + 10 * numel), f"--pairs {args.pairs} x --steps {args.steps} = {count} samples",
+                 "lower --pairs or --steps")
+    if out.suffix == ".npy":
+        check_disk(out, count * numel * 4, f"{count} interpolated samples", "--pairs or --steps")
+
     rng = torch.Generator(device=device)
     rng.manual_seed(args.seed)
     z = G.sample_z(2 * args.pairs, rng, device)
     z0, z1 = z[: args.pairs], z[args.pairs :]
     t = torch.linspace(0.0, 1.0, args.steps, device=device)
-    path = (slerp if args.slerp else lerp)(z0, z1, t).reshape(args.pairs * args.steps, -1)
+    path = (slerp if args.slerp else lerp)(z0, z1, t).reshape(count, -1)
     c_dim = int(getattr(G, "c_dim", 0) or 0)
+    c = None
+    if c_dim:
+        if args.label is not None:
+            row_labels = torch.full((args.pairs,), args.label, dtype=torch.long, device=device)
+        else:
+            row_labels = torch.randint(c_dim, (args.pairs,), generator=rng, device=device)
+        c = row_labels.repeat_interleave(args.steps)
     with torch.no_grad():
-        if c_dim:
-            if args.label is not None:
-                row_labels = torch.full((args.pairs,), args.label, dtype=torch.long, device=device)
-            else:
-                row_labels = torch.randint(c_dim, (args.pairs,), generator=rng, device=device)
-            fake = G(path, row_labels.repeat_interleave(args.steps)).float().cpu()
-        else:
-            fake = G(path).float().cpu()
-    kind = "slerp" if args.slerp else "lerp"
-    root = run_root(args.run)
-    if len(spec.shape) == 3:
-        from ganforge.viz.images import save_grid
+        fake = torch.cat([(G(path[i : i + BATCH], c[i : i + BATCH]) if c_dim else G(path[i : i + BATCH])).float().cpu()
+                          for i in range(0, count, BATCH)])
+    with atomic_output(out) as tmp:
+        if is_image:
+            from ganforge.viz.images import save_grid
 
-        out = args.out or root / "samples" / f"interp-{kind}-seed{args.seed}.png"
-        save_grid(images_uint8(fake, G), out, nrow=args.steps)
-    else:
-        points = fake.reshape(args.pairs, args.steps, -1).numpy()
-        if points.shape[-1] == 2 and (args.out is None or args.out.suffix != ".npy"):
-            out = args.out or root / "samples" / f"interp-{kind}-seed{args.seed}.png"
-            plot_trajectories(points, out, f"{kind}: {args.pairs} pairs x {args.steps} steps")
+            save_grid(images_uint8(fake, G), tmp, nrow=args.steps)
+        elif plot:
+            points = fake.reshape(args.pairs, args.steps, -1).numpy()
+            plot_trajectories(points, tmp, f"{kind}: {args.pairs} pairs x {args.steps} steps")
         else:
-            out = args.out or root / "samples" / f"interp-{kind}-seed{args.seed}.npy"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            np.save(out, points)
+            with open(tmp, "wb") as fh:  # a handle: np.save would append .npy to another suffix
+                np.save(fh, fake.reshape(args.pairs, args.steps, -1).numpy())
     print(f"wrote {args.pairs} x {args.steps} {kind} interpolation to {out}")
     return 0
 

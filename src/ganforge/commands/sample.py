@@ -4,20 +4,41 @@ Images: ``--format grid`` (one PNG; ``--per-class`` puts one class per row), ``p
 tools; refuses a folder that already holds PNGs) or ``npz`` (``images`` uint8 ``[N, C, H, W]`` and, for conditional
 models, ``labels`` int64 ``[N]``). Vectors (toy data): ``grid`` writes ``.npy`` (or ``.csv`` if ``--out`` says so),
 ``npz`` writes ``samples`` float32 ``[N, D]`` (+ ``labels``).
+
+Samples are generated and written batch by batch, so files of any size are written in bounded memory (only the grid
+needs every image at once), and an output that would not fit on disk (or a grid that would not fit in RAM) is
+refused before anything is generated. Files are written to a temporary name and renamed, so a failed write never
+replaces an existing file.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 
 from ganforge.builder import resolve_device
-from ganforge.commands.common import check_label, check_positive, images_uint8, load_generator, run_root
-from ganforge.evaluation import generate_samples
+from ganforge.commands.common import (
+    atomic_output,
+    check_disk,
+    check_label,
+    check_memory,
+    check_picture_suffix,
+    check_positive,
+    check_writable,
+    images_uint8,
+    load_generator,
+    run_root,
+)
+from ganforge.evaluation import iter_samples
 from ganforge.options import ConfigError
+from ganforge.training.run import RunError
 
 FORMATS = ("grid", "png-dir", "npz")
 
@@ -62,19 +83,37 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "png-dir" and not is_image:
         raise ConfigError(f"--format png-dir needs image data; this run generates vectors of shape {list(spec.shape)}"
                           " (use --format grid for .npy/.csv or npz)")
-    labels, per_row = sample_labels(c_dim, args.n, args.label, args.per_class)
-    n = len(labels) if labels is not None else args.n
+    n = c_dim * max(1, args.n // c_dim) if args.per_class else args.n  # the size sample_labels gives
     out = args.out or default_out(run_root(args.run), args.format, args.seed, is_image)
-    if args.format == "png-dir" and out.is_dir() and any(out.glob("*.png")):
-        raise ConfigError(f"output folder {str(out)!r} already holds PNGs; choose another --out or remove them")
+    check_output(out, args.format, is_image, n, math.prod(spec.shape), bool(c_dim))
 
+    labels, per_row = sample_labels(c_dim, args.n, args.label, args.per_class)
     if c_dim and labels is None:  # draw the random labels here so they can be saved with the samples
         rng = torch.Generator().manual_seed(args.seed + 1)
         labels = torch.randint(c_dim, (n,), generator=rng)
-    fake = generate_samples(G, n, args.seed, device, labels=labels).cpu()
-    save_samples(fake, G, labels, out, args.format, is_image, per_row)
+    batches = iter_samples(G, n, args.seed, device, labels=labels)
+    save_samples(batches, n, spec.shape, G, labels, out, args.format, is_image, per_row)
     print(f"wrote {n} samples to {out}")
     return 0
+
+
+def check_output(out: Path, fmt: str, is_image: bool, n: int, numel: int, labelled: bool) -> None:
+    """Refuse, before generating anything, an output that cannot be written or would not fit on disk or in RAM."""
+    if fmt == "png-dir":
+        check_writable(out, "--out", folder=True)
+        if out.is_dir() and any(out.glob("*.png")):
+            raise ConfigError(f"output folder {str(out)!r} already holds PNGs; choose another --out or remove them")
+    else:
+        check_writable(out, "--out")
+    if is_image and fmt == "grid":
+        check_picture_suffix(out, plot=False)
+        # the grid holds every image at once: G's float output, the uint8 images and the picture
+        check_memory(n * numel * 6, f"a grid of {n} images", "lower --n or use --format png-dir / npz")
+    if is_image:
+        per_sample = numel + 100 if fmt == "png-dir" else numel  # PNG headers; raw pixels bound the compressed data
+    else:
+        per_sample = numel * (26 if out.suffix == ".csv" and fmt == "grid" else 4)  # '%.18e,' or float32
+    check_disk(out, n * (per_sample + 8 * labelled), f"{n} samples", "--n")
 
 
 def default_out(root: Path, fmt: str, seed: int, is_image: bool) -> Path:
@@ -86,32 +125,70 @@ def default_out(root: Path, fmt: str, seed: int, is_image: bool) -> Path:
     return stem.with_suffix(".png" if is_image else ".npy")
 
 
-def save_samples(fake: torch.Tensor, G: torch.nn.Module, labels: torch.Tensor | None, out: Path, fmt: str,
-                 is_image: bool, per_row: int | None) -> None:
-    from ganforge.viz.images import save_grid, save_png_dir
+def save_samples(batches: Iterable[torch.Tensor], n: int, shape: tuple[int, ...], G: torch.nn.Module,
+                 labels: torch.Tensor | None, out: Path, fmt: str, is_image: bool, per_row: int | None) -> None:
+    """Write ``n`` samples arriving in ``batches`` (G's float output) to ``out`` in format ``fmt``."""
+    from ganforge.viz.images import save_grid
 
-    if is_image:
-        images = images_uint8(fake, G)
-        if fmt == "grid":
-            save_grid(images, out, nrow=per_row)
-        elif fmt == "png-dir":
-            save_png_dir(images, out)
-        else:
-            _save_npz(out, images=images.numpy(), labels=labels)
+    label_array = labels.cpu().numpy().astype(np.int64) if labels is not None else None
+    if is_image and fmt == "png-dir":
+        _save_png_dir((images_uint8(b, G) for b in batches), out)
         return
-    if fmt == "npz":
-        _save_npz(out, samples=fake.numpy().astype(np.float32), labels=labels)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".csv":
-        np.savetxt(out, fake.numpy(), delimiter=",")
-    else:
-        np.save(out, fake.numpy())
+    with atomic_output(out) as tmp:
+        if is_image and fmt == "grid":
+            save_grid(torch.cat([images_uint8(b, G) for b in batches]), tmp, nrow=per_row)
+        elif is_image:
+            _save_npz(tmp, "images", (n, *shape), np.uint8, (images_uint8(b, G).numpy() for b in batches),
+                      label_array)
+        elif fmt == "npz":
+            _save_npz(tmp, "samples", (n, *shape), np.float32, (b.cpu().numpy() for b in batches), label_array)
+        elif out.suffix == ".csv":
+            with open(tmp, "w") as fh:
+                for b in batches:
+                    np.savetxt(fh, b.cpu().numpy(), delimiter=",")
+        else:  # .npy whatever the suffix (np.save would append .npy to any other name and print the wrong path)
+            with open(tmp, "wb") as fh:
+                _write_npy(fh, (n, *shape), np.float32, (b.cpu().numpy() for b in batches))
 
 
-def _save_npz(out: Path, labels: torch.Tensor | None, **arrays: np.ndarray) -> None:
-    if labels is not None:
-        arrays["labels"] = labels.cpu().numpy().astype(np.int64)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "wb") as fh:  # a file handle: np.savez would append .npz to a path without that suffix
-        np.savez(fh, **arrays)
+def _write_npy(fh: IO[bytes], shape: tuple[int, ...], dtype: type, chunks: Iterable[np.ndarray]) -> None:
+    """An .npy file (the same bytes as ``np.save``) written chunk by chunk; ``chunks`` concatenate to ``shape``."""
+    np.lib.format.write_array_header_1_0(
+        fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape})
+    for chunk in chunks:
+        fh.write(np.ascontiguousarray(chunk, dtype=dtype).tobytes())
+
+
+def _save_npz(path: Path, key: str, shape: tuple[int, ...], dtype: type, chunks: Iterable[np.ndarray],
+              labels: np.ndarray | None) -> None:
+    """What ``np.savez(path, key=..., labels=...)`` writes (uncompressed members), with ``key`` streamed."""
+    with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
+        with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+            _write_npy(fh, shape, dtype, chunks)
+        if labels is not None:
+            with zf.open("labels.npy", "w", force_zip64=True) as fh:
+                _write_npy(fh, labels.shape, np.int64, [labels])
+
+
+def _save_png_dir(batches: Iterator[torch.Tensor], folder: Path) -> None:
+    """``00000.png``, ``00001.png``, ... batch by batch; on failure the PNGs written so far are removed (the folder
+    held none before: ``check_output`` refuses one that does)."""
+    from ganforge.viz.images import save_image
+
+    created = not folder.exists()
+    written: list[Path] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for batch in batches:
+            for img in batch.numpy():
+                written.append(folder / f"{len(written):05d}.png")
+                save_image(img.transpose(1, 2, 0), written[-1])
+    except BaseException as exc:
+        for p in written:
+            p.unlink(missing_ok=True)
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        if isinstance(exc, OSError):
+            raise RunError(f"cannot write PNGs to {str(folder)!r} ({exc.strerror or exc}); free some disk space or "
+                           "choose another --out") from None
+        raise

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ganforge.data.formats import MAX_CLASSES
+
 
 @dataclass
 class TensorData:
@@ -35,6 +37,9 @@ class TensorData:
             self.y = self.y.long()
             if self.num_classes == 0:
                 self.num_classes = int(self.y.max()) + 1
+            if self.num_classes > MAX_CLASSES:  # a conditional model would allocate one embedding per class
+                raise ValueError(f"dataset {self.name!r} has labels up to {self.num_classes - 1}; class labels must "
+                                 f"be 0..K-1 with K <= {MAX_CLASSES}: renumber them")
         if self.x.is_floating_point() and not torch.isfinite(self.x).all():
             raise ValueError(f"dataset {self.name!r} contains NaN or inf values; clean the data before training")
 

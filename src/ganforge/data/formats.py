@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import importlib
 import pickle
+import warnings
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ from typing import Any
 import numpy as np
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_CLASSES = 100_000  # labels above this are ids, not class indices: a conditional model would need K embeddings
+# what a truncated or corrupt .npz / .npy can raise while loading (zip directory, member CRC, inflate, header)
+NPZ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _EXTENSIONS_TEXT = "/".join(IMAGE_EXTENSIONS)
 
@@ -66,6 +71,9 @@ def labels_to_int64(y: np.ndarray, n: int, where: str) -> np.ndarray:
         raise ValueError(f"labels in {where} must be whole numbers, got dtype {y.dtype}; store class indices 0..K-1")
     if n and y.min() < 0:
         raise ValueError(f"labels in {where} include {int(y.min())}; class labels must be 0..K-1")
+    if n and y.max() >= MAX_CLASSES:
+        raise ValueError(f"labels in {where} go up to {y.max():.0f}; class labels must be 0..K-1 with K <= "
+                         f"{MAX_CLASSES} (renumber them: np.unique(y, return_inverse=True)[1])")
     return y.astype(np.int64)
 
 
@@ -231,17 +239,42 @@ def list_image_folder(root: Path) -> tuple[list[Path], list[int] | None, list[st
 _GRAY_MODES = ("1", "L", "LA", "I", "F")
 
 
+def open_image(path: Path) -> Any:
+    """A fully decoded ``PIL.Image`` of ``path`` (use it in a ``with``), or a one-line ``ValueError`` naming the file.
+
+    Covers unreadable, truncated and corrupt files, and decompression bombs: an image over Pillow's
+    ``MAX_IMAGE_PIXELS`` (about 89 M pixels, 268 MB as RGB) is refused before its pixels are decoded, since one
+    such file (a few KB of PNG) can decode to gigabytes.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, do not just warn on stderr
+            im = Image.open(path)
+            try:
+                im.load()
+            except BaseException:
+                im.close()
+                raise
+            return im
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        size = str(exc).split(",")[0].split(" could be")[0]
+        raise ValueError(f"image '{path}' is too large to decode safely ({size}); resize or remove it") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
+        raise ValueError(f"cannot read image '{path}' ({exc}); delete or replace the file") from None
+
+
 def _decode(path: Path, size: int | None, channels: int) -> tuple[np.ndarray, bool]:
     """One image -> ``uint8 [H, W]`` (grayscale, when ``channels`` allows) or ``[H, W, 3]``, and whether it is gray.
 
     An image counts as grayscale when its mode is (L, 16-bit, ...) or when every pixel has R == G == B (gray
     palettes, WebP, gray images saved as RGB).
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as im:
-            im.load()
+    with open_image(path) as im:
+        try:
             if im.mode.startswith("I;16"):  # 16-bit grayscale PNG/TIFF: v / 257 rounded, so 65535 -> 255
                 im = Image.fromarray(np.rint(np.asarray(im, dtype=np.float64) / 257.0).astype(np.uint8))
             elif im.mode in _GRAY_MODES:
@@ -259,8 +292,8 @@ def _decode(path: Path, size: int | None, channels: int) -> tuple[np.ndarray, bo
             if size is not None and im.size != (size, size):
                 im = im.resize((size, size), Image.Resampling.LANCZOS)
             return np.asarray(im, dtype=np.uint8), im.mode == "L"
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"cannot read image '{path}' ({exc}); delete or replace the file") from None
+        except (OSError, ValueError) as exc:  # a mode Pillow cannot convert
+            raise ValueError(f"cannot convert image '{path}' ({exc}); re-save it as PNG") from None
 
 
 def read_image_folder(
@@ -306,7 +339,7 @@ def read_array_file(path: Path, key: str, labels_key: str) -> tuple[np.ndarray, 
     """Images (and labels) from a ``.npz`` archive or a ``.npy`` array, loaded with ``allow_pickle=False``."""
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except NPZ_ERRORS as exc:
         raise ValueError(f"cannot load '{path}' as .npy/.npz ({exc}); save it with np.save / np.savez") from None
     if isinstance(loaded, np.ndarray):
         if key or labels_key:
@@ -323,8 +356,9 @@ def read_array_file(path: Path, key: str, labels_key: str) -> tuple[np.ndarray, 
         try:
             x = loaded[image_key]
             y = loaded[label_key] if label_key is not None and label_key != image_key else None
-        except (ValueError, OSError, EOFError) as exc:
-            raise ValueError(f"cannot read arrays from '{path}' ({exc}); save numeric arrays with np.savez") from None
+        except NPZ_ERRORS as exc:
+            raise ValueError(f"cannot read arrays from '{path}' ({exc}); the file is truncated or corrupt: save it "
+                             "again with np.savez") from None
     return x, y
 
 

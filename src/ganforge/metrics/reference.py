@@ -15,6 +15,9 @@ import json
 import os
 import tempfile
 import time
+import warnings
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +136,7 @@ def load_reference(path: str | Path) -> ReferenceStats:
             meta = json.loads(str(data["meta"]))
             features = data["features"] if "features" in data.files else None
             stats = ReferenceStats(data["mu"], data["sigma"], features, meta, path)
-    except (OSError, KeyError, ValueError) as err:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # truncated files too
         raise ValueError(f"{path} is not a readable reference-statistics file ({type(err).__name__}: {err})") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
@@ -181,7 +184,11 @@ def reference_statistics(
         "numpy_version": np.__version__,
     }
     stats = ReferenceStats.from_features(feats, meta)
-    save_reference(stats, path)
+    try:
+        save_reference(stats, path)
+    except OSError as exc:  # the cache only saves time: keep the statistics just computed rather than fail
+        warnings.warn(f"could not cache reference statistics at {path} ({exc.strerror or exc}); they will be "
+                      "recomputed next time", stacklevel=2)
     return stats
 
 

@@ -5,9 +5,12 @@ A kill mid-write never corrupts the last good checkpoint: we write ``name.pt.tmp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,28 +23,71 @@ class CheckpointError(RuntimeError):
 
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """``torch.save`` to ``path.tmp``, fsync, rename: ``path`` is either the old file or the new one, never half."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, tmp)
+        with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch's zip writer reports a full disk as a RuntimeError
+        raise _write_failed(path, tmp, exc) from None
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through ``dst.tmp`` (numbered and best checkpoints are copies of latest.pt)."""
+    tmp = dst.with_name(dst.name + ".tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        raise _write_failed(dst, tmp, exc) from None
+
+
+def _write_failed(path: Path, tmp: Path, exc: BaseException) -> CheckpointError:
+    """Remove the partial ``tmp`` (a full disk stays full otherwise) and say what is intact and what to do."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
+    kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+    return CheckpointError(f"could not write checkpoint {str(path)!r} ({why}); {kept}. Free disk space or fix the "
+                           "folder's permissions, then continue with --resume latest")
+
+
+TMP_PATTERN = re.compile(r"(latest|best|step-\d+)\.pt\.tmp")
+
+
+def remove_partial(folder: Path) -> list[Path]:
+    """Delete ``*.pt.tmp`` files a killed save left behind (only ganforge's own names); returns them."""
+    found = [p for p in folder.glob("*.pt.tmp") if TMP_PATTERN.fullmatch(p.name)] if folder.is_dir() else []
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} not found; pass an existing .pt file or --resume latest")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        # torch warns about legacy (non-zip) pickles before failing on them: the one-line error below says it all
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # a damaged file can raise anything (KeyError, EOFError, BadZipFile, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"checkpoint {str(path)!r} is corrupt or not a ganforge checkpoint ({first[:120]}); "
+            f"checkpoint {str(path)!r} is corrupt or not a ganforge checkpoint ({first_line(exc)}); "
             "resume from another file in checkpoints/ or start a new run"
         ) from None
     if not isinstance(state, dict) or "models" not in state or "config" not in state:
         raise CheckpointError(f"checkpoint {str(path)!r} is not a ganforge checkpoint (no models/config entries)")
     return state
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (whole: a cut cause hides the fix), else its type."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def numbered_checkpoints(folder: Path) -> list[Path]:

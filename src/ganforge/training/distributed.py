@@ -128,6 +128,12 @@ def check_batch(batch_size: int, world_size: int, pack: int = 1) -> None:
                          f"model.options.pack={pack}; set train.batch_size to a multiple of {world_size * pack}")
 
 
-def destroy() -> None:
+def destroy(synchronize: bool = False) -> None:
+    """Leave the process group. ``synchronize`` (after a successful run): first wait until every rank is done, so
+    no process tears down its gloo/NCCL connections while a peer still uses them — rank 1 used to exit right after
+    the last checkpoint while rank 0 still wrote samples and evaluated, and gloo then occasionally aborted a rank
+    with "terminate called without an active exception". Not after a failure: a peer may never reach the barrier."""
     if dist.is_available() and dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
