@@ -31,7 +31,8 @@ from ganforge.config import resolve_config
 from ganforge.data.base import to_uint8
 from ganforge.evaluation import generate_samples
 from ganforge.metrics.classifier import classify, load_mnist_classifier
-from ganforge.training.run import Run, load_run
+from ganforge.training.run import Run
+from ganforge.training.rundir import load_run
 
 EVAL_SEED = 12_345  # generation RNG of the benchmark (independent of training)
 

@@ -41,7 +41,8 @@ import torch
 
 from ganforge.config import resolve_config
 from ganforge.evaluation import EVAL_SEED_OFFSET, N_DIGITS, evaluate_digits, is_digit_data
-from ganforge.training.run import Run, write_samples
+from ganforge.hooks import write_samples
+from ganforge.training.run import Run
 
 QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "train.checkpoint_every=100000000"]
 

@@ -107,8 +107,8 @@ def test_resume_applies_a_new_learning_rate_and_logs_it(run_dir: Path, capsys: p
     assert "optim.g.lr 0.001 -> 0.5" in err
     state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
     assert state["config"]["optim"]["g"]["lr"] == 0.5
-    assert state["trainer"]["optimizers"]["G"]["param_groups"][0]["lr"] == 0.5  # trained at it, not just recorded
-    assert state["trainer"]["schedulers"][0]["base_lrs"] == [0.5]
+    assert state["trainer"]["optimizers"]["g"]["param_groups"][0]["lr"] == 0.5  # trained at it, not just recorded
+    assert state["trainer"]["schedulers"]["g"]["base_lrs"] == [0.5]
     changes = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
                if "config_change" in line]
     assert changes == [{"step": 20, "config_change": {"optim.g.lr": [0.001, 0.5], "train.steps": [20, 30]}}]
@@ -167,7 +167,7 @@ def _tamper(run_dir: Path, change: Callable[[dict[str, Any]], None]) -> None:
     lambda s: s["models"]["G"].update({k: torch.zeros(3, 3) for k in list(s["models"]["G"])[:1]}),  # wrong shape
     lambda s: s["models"].pop("G"),
     lambda s: s.pop("trainer"),
-    lambda s: s["trainer"]["optimizers"].pop("G"),
+    lambda s: s["trainer"]["optimizers"].pop("g"),
     lambda s: s["trainer"].pop("rng"),
 ], ids=["wrong-shape", "no-G", "no-trainer", "no-optimizer", "no-rng"])
 def test_tampered_checkpoint_is_a_one_line_error(run_dir: Path, change: Callable[[dict[str, Any]], None],

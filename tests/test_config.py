@@ -90,7 +90,7 @@ def test_none_is_a_string_option_value() -> None:
 
     cfg = resolve_config("dcgan-mnist", ["model.options.d_norm=none"])
     assert cfg.model.options["d_norm"] == "none"
-    _, D = build_models(cfg, DataSpec((1, 28, 28)), build_objective(cfg))
+    D = build_models(cfg, DataSpec((1, 28, 28)), build_objective(cfg))["D"]
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
 
 

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 import ganforge.data
+import ganforge.hooks
 import ganforge.losses
-import ganforge.models  # noqa: F401  (registers models)
+import ganforge.models  # noqa: F401  (registers models, objectives, datasets and the run hooks of each data kind)
 from ganforge.config import RunConfig
 from ganforge.data.base import TensorData
 from ganforge.data.toy import Distribution
@@ -24,9 +25,16 @@ from ganforge.registry import DATASETS, MODELS, OBJECTIVES
 class Components:
     data: TensorData | Distribution
     spec: DataSpec
-    G: nn.Module
-    D: nn.Module | None
+    nets: dict[str, nn.Module]  # the networks the objective uses, by name ("G", "D", "E", ...)
     objective: Objective
+
+    @property
+    def G(self) -> nn.Module:
+        return self.nets["G"]
+
+    @property
+    def D(self) -> nn.Module | None:
+        return self.nets.get("D")
 
 
 def _get(registry: Any, name: str, where: str) -> Any:
@@ -48,13 +56,28 @@ def data_spec(data: TensorData | Distribution) -> DataSpec:
     return DataSpec(shape=data.shape, num_classes=data.num_classes)
 
 
-def build_models(cfg: RunConfig, spec: DataSpec, objective: Objective) -> tuple[nn.Module, nn.Module | None]:
+def build_models(cfg: RunConfig, spec: DataSpec, objective: Objective) -> dict[str, nn.Module]:
+    """The family's named networks that ``objective`` uses (e.g. GMMN drops D), checked against each other."""
     model_cfg = build_options(_get(MODELS, cfg.model.name, "model.name"), cfg.model.options, "model.options")
     try:
-        G, D = model_cfg.build(spec)
+        nets = model_cfg.build(spec)
     except ValueError as exc:
         raise ConfigError(f"model {cfg.model.name!r}: {exc}") from None
-    return G, (D if objective.uses_discriminator else None)
+    missing = [n for n in objective.networks() if n not in nets]
+    if missing:
+        raise ConfigError(f"objective {cfg.objective.name!r} needs networks {missing} that model {cfg.model.name!r} "
+                          f"does not build (it builds {sorted(nets)}); pick a model family with them")
+    check_groups(cfg, objective)
+    return {name: nets[name] for name in objective.networks()}
+
+
+def check_groups(cfg: RunConfig, objective: Objective) -> None:
+    """``optim.<group>`` must name a group the objective trains (``g``/``d`` are always allowed: defaults)."""
+    groups = objective.groups()
+    extra = [g for g in cfg.optim if g not in groups and g not in cfg.optim.DEFAULT_GROUPS]
+    if extra:
+        raise ConfigError(f"optim.{extra[0]}: objective {cfg.objective.name!r} has no optimiser group {extra[0]!r}; "
+                          f"its groups are {sorted(groups)}")
 
 
 def build_objective(cfg: RunConfig) -> Objective:
@@ -68,11 +91,10 @@ def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: A
     spec = data_spec(data)
     objective = build_objective(cfg)
     torch.manual_seed(cfg.train.seed)  # weight init is reproducible
-    G, D = build_models(cfg, spec, objective)
-    G.to(device)
-    if D is not None:
-        D.to(device)
-    return Components(data, spec, G, D, objective)
+    nets = build_models(cfg, spec, objective)
+    for net in nets.values():
+        net.to(device)
+    return Components(data, spec, nets, objective)
 
 
 def resolve_device(name: str, where: str = "train.device") -> torch.device:

@@ -26,7 +26,8 @@ from ganforge.options import ConfigError, options_dict
 from ganforge.registry import DATASETS, FEATURES, METRICS, MODELS, OBJECTIVES
 from ganforge.training import distributed
 from ganforge.training.checkpoint import CheckpointError
-from ganforge.training.run import Run, RunError, hint_preset, resume_config
+from ganforge.training.resume import hint_preset, resume_config
+from ganforge.training.run import Run, RunError
 from ganforge.training.trainer import NonFiniteLossError
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, RunError, NonFiniteLossError, FileNotFoundError, ValueError)

@@ -44,12 +44,38 @@ class OptimizerConfig:
     lr_decay_start: int = 0  # steps at the constant lr before the decay begins
 
 
-@dataclass
-class OptimConfig:
-    """Separate optimisers for G and D (TTUR, Heusel et al. 2017: different learning rates)."""
+class OptimConfig(dict[str, OptimizerConfig]):
+    """One optimiser per group of networks, ``optim.<group>``: ``g`` and ``d`` always (TTUR, Heusel et al. 2017:
+    separate learning rates for G and D), plus any group an objective declares (``Objective.groups()``).
 
-    g: OptimizerConfig = field(default_factory=OptimizerConfig)
-    d: OptimizerConfig = field(default_factory=OptimizerConfig)
+    A mapping so that a family with other networks needs no schema edit; ``cfg.optim.g`` reads like a field."""
+
+    DEFAULT_GROUPS = ("g", "d")
+
+    def __getattr__(self, name: str) -> OptimizerConfig:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @classmethod
+    def default(cls) -> OptimConfig:
+        return cls({g: OptimizerConfig() for g in cls.DEFAULT_GROUPS})
+
+    @classmethod
+    def from_config(cls, values: Any, where: str) -> OptimConfig:
+        """``{"g": {...}, "e": {...}}`` → groups; ``g`` and ``d`` get defaults when absent."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"config key '{where}' is a section; expected a mapping of optimiser groups "
+                              f"(g, d, ...), got {values!r}")
+        out = cls.default()
+        for group, opts in values.items():
+            if not isinstance(group, str) or not group.isidentifier():
+                raise ConfigError(f"optimiser group {group!r} in '{where}' must be a name like g, d or e")
+            if not isinstance(opts, dict):
+                raise ConfigError(f"config key '{where}.{group}' is a section; expected a mapping, got {opts!r}")
+            out[group] = build_options(OptimizerConfig, opts, f"{where}.{group}")
+        return out
 
 
 @dataclass
@@ -88,7 +114,7 @@ class RunConfig:
     model: ComponentConfig = field(default_factory=lambda: ComponentConfig(name="mlp"))
     objective: ComponentConfig = field(default_factory=lambda: ComponentConfig(name="logistic"))
     data: DataConfig = field(default_factory=DataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig.default)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
@@ -217,10 +243,11 @@ def _check_ranges(cfg: RunConfig) -> None:
         (cfg.log.eval_digits >= 1, "log.eval_digits must be >= 1"),
         (cfg.log.best == "" or (cfg.log.best.split(":")[0] in ("max", "min") and ":" in cfg.log.best),
          f"log.best must look like 'max:METRIC' or 'min:METRIC', got {cfg.log.best!r}"),
-        (cfg.optim.g.lr > 0 and cfg.optim.d.lr > 0, "optim.g.lr and optim.d.lr must be > 0"),
-        (0 < cfg.optim.g.lr_decay <= 1 and 0 < cfg.optim.d.lr_decay <= 1, "optim.*.lr_decay must be in (0, 1]"),
-        (cfg.optim.g.lr_decay_start >= 0 and cfg.optim.d.lr_decay_start >= 0, "optim.*.lr_decay_start must be >= 0"),
     ]
+    for group, o in cfg.optim.items():
+        checks += [(o.lr > 0, f"optim.{group}.lr must be > 0"),
+                   (0 < o.lr_decay <= 1, f"optim.{group}.lr_decay must be in (0, 1]"),
+                   (o.lr_decay_start >= 0, f"optim.{group}.lr_decay_start must be >= 0")]
     for ok, msg in checks:
         if not ok:
             raise ConfigError(msg)

@@ -105,6 +105,9 @@ def build_options(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
     kwargs = {}
     for name, value in values.items():
         hint, key = hints[name], f"{where}.{name}" if where else name
+        if hasattr(hint, "from_config"):  # a section with its own parser (e.g. optimiser groups)
+            kwargs[name] = hint.from_config(value, key)
+            continue
         if dataclasses.is_dataclass(hint):  # a nested section: recurse so errors name the full dotted key
             if not isinstance(value, dict):
                 raise ConfigError(f"config key '{key}' is a section; expected a mapping, got {value!r}")

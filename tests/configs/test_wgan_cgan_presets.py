@@ -40,7 +40,7 @@ def test_preset_builds_and_discriminates(name: str) -> None:
     spec = MNIST if name in IMAGE_PRESETS else TOY
     assert cfg.data.name == ("mnist" if name in IMAGE_PRESETS else name.split("-")[-1])
     objective = build_objective(cfg)
-    G, D = build_models(cfg, spec, objective)
+    G, D = build_models(cfg, spec, objective).values()
     for opt, params in ((cfg.optim.g, G.parameters()), (cfg.optim.d, D.parameters())):
         build_optimizer(params, opt, torch.device("cpu"), "optim")
     n = 4
@@ -64,7 +64,7 @@ def test_wgan_gp_hyper_parameters(name: str, gp_weight: float, beta1: float) -> 
     assert cfg.train.d_steps == 5
     for opt in (cfg.optim.g, cfg.optim.d):
         assert (opt.name, opt.lr, tuple(opt.betas)) == ("adam", 1e-4, (beta1, 0.9))
-    _, D = build_models(cfg, MNIST if "mnist" in name else TOY, objective)
+    D = build_models(cfg, MNIST if "mnist" in name else TOY, objective)["D"]
     assert not any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in D.modules())
 
 
@@ -85,7 +85,7 @@ def test_cgan_concat_preset() -> None:
     cfg = resolve_config("cgan-mnist")
     assert cfg.model.name == "mlp"
     assert cfg.model.options["conditioning"] == "concat"
-    G, D = build_models(cfg, MNIST, build_objective(cfg))
+    G, D = build_models(cfg, MNIST, build_objective(cfg)).values()
     assert G.c_dim == 10
     assert D.c_dim == 10
     assert D.body[0].in_features == 784 + 10

@@ -5,25 +5,19 @@ clipping, the logged Wasserstein estimate, the phases built from each objective,
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Optimizer
 from torch.testing import assert_close
 
 from ganforge.losses import gan_objectives as GO
 from ganforge.losses.objectives import Batch
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import OBJECTIVES
-from ganforge.training.phases import build_phases
 
 DT = torch.float64
 N = 6
-# build_phases only stores optimisers; a placeholder avoids the 1–3 s torch._dynamo import of the first real one.
-UNUSED_OPT = cast(Optimizer, object())
 
 
 class TanhCritic(nn.Module):
@@ -117,7 +111,7 @@ def test_wgan_d_loss_trains_d_only_and_g_loss_reaches_g() -> None:
 def test_wgan_after_d_step_clips_every_parameter_and_phase_wires_it() -> None:
     G, D = _generator(), TanhCritic()
     obj = GO.WGANObjective(clip=0.05)
-    phases = build_phases(obj, G, D, UNUSED_OPT, UNUSED_OPT, d_steps=5)
+    phases = obj.phases({"G": G, "D": D}, d_steps=5)
     assert [(p.name, p.repeats) for p in phases] == [("D", 5), ("G", 1)]
     before = [p.detach().clone() for p in D.parameters()]
     assert max(b.abs().max().item() for b in before) > 0.05  # something to clip
@@ -247,7 +241,7 @@ def test_lazy_r1_scales_weight_by_interval(cls, d_ref, g_ref) -> None:
     reg.total.backward()  # double backward into D's parameters works
     assert D.l1.weight.grad is not None
     assert G.weight.grad is None
-    phases = build_phases(obj, G, D, UNUSED_OPT, UNUSED_OPT, d_steps=1)
+    phases = obj.phases({"G": G, "D": D}, d_steps=1)
     assert [(p.name, p.every) for p in phases] == [("D", 1), ("D_reg", 4), ("G", 1)]
     assert not phases[-1].needs_real
 

@@ -6,12 +6,10 @@ each estimator in expectation, the permutation two-sample test, the median heuri
 from __future__ import annotations
 
 import math
-from typing import cast
 
 import numpy as np
 import pytest
 import torch
-from torch.optim import Optimizer
 from torch.testing import assert_close
 
 from ganforge.losses import mmd as M
@@ -20,11 +18,8 @@ from ganforge.models.base import DataSpec
 from ganforge.models.mlp import MLPConfig
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import OBJECTIVES
-from ganforge.training.phases import build_phases
 
 DT = torch.float64
-# build_phases only stores optimisers; a placeholder avoids the 1–3 s torch._dynamo import of the first real one.
-UNUSED_OPT = cast(Optimizer, object())
 
 
 @pytest.fixture(autouse=True)
@@ -213,7 +208,7 @@ def test_gmmn_registered_and_phases() -> None:
     assert obj.g_needs_real is True
     assert obj.reg_every == 0
     G = torch.nn.Linear(2, 2)
-    phases = build_phases(obj, G, None, UNUSED_OPT, None, d_steps=5)
+    phases = obj.phases({"G": G}, d_steps=5)
     assert [(p.name, p.needs_real) for p in phases] == [("G", True)]
     with pytest.raises(RuntimeError, match="no discriminator"):
         obj.d_loss(G, None, Batch(real=torch.zeros(2, 2), z=torch.zeros(2, 2)))
@@ -274,7 +269,7 @@ def test_gmmn_training_shrinks_mmd() -> None:
     torch._dynamo (1–3 s here), a one-off cost shared with every other test that builds an optimiser.
     """
     torch.manual_seed(0)
-    G, _ = MLPConfig(z_dim=2, g_hidden=(32,), d_hidden=(8,)).build(DataSpec((2,)))
+    G = MLPConfig(z_dim=2, g_hidden=(32,), d_hidden=(8,)).build(DataSpec((2,)))["G"]
     g = torch.Generator().manual_seed(0)
 
     def target(n: int) -> torch.Tensor:

@@ -33,7 +33,7 @@ def build(name_or_options: str | dict, spec: DataSpec = MNIST):
     """Build through build_options, as a YAML config would (tuples as lists)."""
     options = PRESETS[name_or_options] if isinstance(name_or_options, str) else name_or_options
     plain = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
-    return build_options(DCGANConfig, plain, "model.options").build(spec)
+    return tuple(build_options(DCGANConfig, plain, "model.options").build(spec).values())
 
 
 def summary(net: nn.Module) -> list[tuple]:
@@ -254,7 +254,7 @@ def test_keras_presets_use_glorot_init_and_unit_batchnorm():
 
 
 def test_derived_mnist_architecture_is_the_dataclass_default():
-    G, D = DCGANConfig().build(MNIST)
+    G, D = DCGANConfig().build(MNIST).values()
     assert summary(G) == [
         ("Dense", 100, 128 * 7 * 7, False),
         ("BN", 128, 1e-5, 0.1),  # per channel, after the reshape (Radford et al. 2016)
@@ -296,7 +296,7 @@ def test_recommended_preset_is_the_default_with_a_deeper_generator():
         ("ConvT", 64, 1, 4, 2, True),
         ("Tanh",),
     ]
-    assert summary(D) == summary(DCGANConfig().build(MNIST)[1])
+    assert summary(D) == summary(DCGANConfig().build(MNIST)["D"])
     with torch.no_grad():
         assert G.eval()(torch.zeros(2, 100)).shape == (2, 1, 28, 28)
     # G: 100·12544 + 2·256 + 16·256·128 + 2·128 + 16·128·64 + 2·64 + 16·64 + 1 = 1,911,681
@@ -309,7 +309,7 @@ def test_recommended_preset_is_the_default_with_a_deeper_generator():
     (64, [(512, 256), (256, 128), (128, 64), (64, 3)], [(3, 64), (64, 128), (128, 256), (256, 512)]),
 ])  # fmt: skip
 def test_derived_architecture_per_resolution(res, g_convt, d_conv):
-    G, D = DCGANConfig().build(DataSpec((3, res, res)))
+    G, D = DCGANConfig().build(DataSpec((3, res, res))).values()
     assert [(r[1], r[2]) for r in summary(G) if r[0] == "ConvT"] == g_convt  # DCGAN paper: 512-256-128-64 at 64×64
     assert [(r[1], r[2]) for r in summary(D) if r[0] == "Conv"] == d_conv
     fake = G(G.sample_z(2))
@@ -318,16 +318,16 @@ def test_derived_architecture_per_resolution(res, g_convt, d_conv):
 
 
 def test_width_depth_and_non_square():
-    G, D = DCGANConfig(width=8).build(DataSpec((3, 32, 48)))  # 32×48 -> 4×6 start, 3 stages
+    G, D = DCGANConfig(width=8).build(DataSpec((3, 32, 48))).values()  # 32×48 -> 4×6 start, 3 stages
     assert G(G.sample_z(2)).shape == (2, 3, 32, 48)
     assert D(torch.randn(2, 3, 32, 48)).shape == (2, 1)
-    G, D = DCGANConfig(width=8, depth=2).build(DataSpec((1, 32, 32)))  # 8×8 start
+    G, D = DCGANConfig(width=8, depth=2).build(DataSpec((1, 32, 32))).values()  # 8×8 start
     assert G.net[1].unflattened_size == (16, 8, 8)
     assert G(G.sample_z(2)).shape == (2, 1, 32, 32)
 
 
 def test_dcgan_init_std():
-    G, _ = DCGANConfig(width=16).build(DataSpec((1, 64, 64)))
+    G, _ = DCGANConfig(width=16).build(DataSpec((1, 64, 64))).values()
     w = G.net[0].weight
     assert w.std().item() == pytest.approx(0.02, rel=0.05)
 
@@ -337,7 +337,8 @@ def test_dcgan_init_std():
 
 @pytest.mark.parametrize("embedding", ["onehot", "learned"])
 def test_concat_conditioning(embedding):
-    G, D = DCGANConfig(width=8, conditioning="concat", embedding=embedding, embed_dim=5).build(MNIST_LABELLED)
+    cfg = DCGANConfig(width=8, conditioning="concat", embedding=embedding, embed_dim=5)
+    G, D = cfg.build(MNIST_LABELLED).values()
     e = 10 if embedding == "onehot" else 5
     assert G.c_dim == 10
     assert D.c_dim == 10
@@ -352,7 +353,7 @@ def test_concat_conditioning(embedding):
 
 
 def test_projection_conditioning_uses_labels():
-    _G, D = DCGANConfig(width=8, conditioning="projection", d_norm="none").build(MNIST_LABELLED)
+    _G, D = DCGANConfig(width=8, conditioning="projection", d_norm="none").build(MNIST_LABELLED).values()
     x = torch.randn(N, 1, 28, 28)
     with torch.no_grad():
         D.head.embed.weight.normal_()
@@ -364,7 +365,7 @@ def test_projection_conditioning_uses_labels():
 
 
 def test_acgan_outputs_adversarial_plus_class_logits():
-    G, D = DCGANConfig(width=8, conditioning="acgan").build(MNIST_LABELLED)
+    G, D = DCGANConfig(width=8, conditioning="acgan").build(MNIST_LABELLED).values()
     assert G.c_dim == 10
     assert D.c_dim == 0
     assert D.aux_classes == 10
@@ -374,8 +375,8 @@ def test_acgan_outputs_adversarial_plus_class_logits():
 
 def test_conditioning_needs_labels():
     with pytest.raises(ValueError, match="needs a labelled dataset"):
-        DCGANConfig(conditioning="concat").build(MNIST)
-    G, D = DCGANConfig(width=8).build(MNIST_LABELLED)  # labelled data, conditioning none: unconditional
+        DCGANConfig(conditioning="concat").build(MNIST).values()
+    G, D = DCGANConfig(width=8).build(MNIST_LABELLED).values()  # labelled data, conditioning none: unconditional
     assert G.c_dim == 0
     assert D.c_dim == 0
 
@@ -384,7 +385,8 @@ def test_conditioning_needs_labels():
 
 
 def test_spectral_norm_applied_to_every_d_weight_layer():
-    G, D = DCGANConfig(width=8, spectral_norm=True, d_norm="none", conditioning="projection").build(MNIST_LABELLED)
+    cfg = DCGANConfig(width=8, spectral_norm=True, d_norm="none", conditioning="projection")
+    G, D = cfg.build(MNIST_LABELLED).values()
     weighted = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
     assert len(weighted) == 4
     assert all(has_spectral_norm(m) for m in weighted)
@@ -394,22 +396,22 @@ def test_spectral_norm_applied_to_every_d_weight_layer():
     for m in weighted[:2]:
         sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
         assert sigma.item() == pytest.approx(1.0, abs=0.05)
-    G, _ = DCGANConfig(width=8, g_spectral_norm=True).build(MNIST)
+    G, _ = DCGANConfig(width=8, g_spectral_norm=True).build(MNIST).values()
     assert all(has_spectral_norm(m) for m in G.modules() if isinstance(m, (nn.ConvTranspose2d, nn.Linear)))
 
 
 def test_pack_divides_batch():
-    _, D = DCGANConfig(width=8, pack=2).build(MNIST)
+    _, D = DCGANConfig(width=8, pack=2).build(MNIST).values()
     assert next(m for m in D.modules() if isinstance(m, nn.Conv2d)).in_channels == 2
     assert D(torch.randn(8, 1, 28, 28)).shape == (4, 1)
     with pytest.raises(ValueError, match="not divisible by 2"):
         D(torch.randn(7, 1, 28, 28))
-    _, D = DCGANConfig(width=8, pack=3, conditioning="concat").build(MNIST_LABELLED)
+    _, D = DCGANConfig(width=8, pack=3, conditioning="concat").build(MNIST_LABELLED).values()
     assert D(torch.randn(6, 1, 28, 28), torch.arange(6)).shape == (2, 1)
 
 
 def test_minibatch_std_adds_a_channel_before_last_conv():
-    _, D = DCGANConfig(width=8, minibatch_std=True, minibatch_std_group=2).build(MNIST)
+    _, D = DCGANConfig(width=8, minibatch_std=True, minibatch_std_group=2).build(MNIST).values()
     layers = list(D.features)
     i = next(i for i, m in enumerate(layers) if isinstance(m, MinibatchStdDev))
     last_conv = [m for m in layers if isinstance(m, nn.Conv2d)][-1]
@@ -430,7 +432,7 @@ def test_registered_and_presets_round_trip():
 
 def test_strides_that_do_not_reach_the_resolution_explain_the_fix():
     with pytest.raises(ValueError, match=r"upsample by 8 .* 28×28, not a multiple of 8"):
-        DCGANConfig(g_channels=(64, 32), g_strides=(2, 2), g_out_stride=2).build(MNIST)
+        DCGANConfig(g_channels=(64, 32), g_strides=(2, 2), g_out_stride=2).build(MNIST).values()
 
 
 @pytest.mark.parametrize(("options", "message"), [

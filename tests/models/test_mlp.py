@@ -23,7 +23,7 @@ N = 8
 
 def build(spec: DataSpec = TOY, **options: object) -> tuple[MLPGenerator, MLPDiscriminator]:
     """Build through build_options, as a YAML config would."""
-    return build_options(MLPConfig, {**SMALL, **options}, "model.options").build(spec)
+    return tuple(build_options(MLPConfig, {**SMALL, **options}, "model.options").build(spec).values())
 
 
 def labels(n: int = N, k: int = 10) -> torch.Tensor:

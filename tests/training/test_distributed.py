@@ -43,15 +43,27 @@ def load(run_dir: Path) -> dict:
     return torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)
 
 
-def assert_close_states(a: dict, b: dict, atol: float) -> None:
+def assert_close_states(a: dict, b: dict, atol: float, steps: int = 20, lr: float = 1e-3) -> None:
+    """Two runs that differ only in float reduction order (W shards' mean of means vs one global mean; the order and
+    the kernels oneDNN picks differ per CPU): almost every weight agrees to ``atol``, but Adam divides by √v, so an
+    entry whose gradient is ~0 can take ±lr steps of opposite sign — at most 2·lr·Σ_t √t over ``steps`` steps
+    (|m̂/√v̂| ≤ √t, Cauchy–Schwarz). Both bounds are asserted; the 99th percentile carries the tight one."""
+    bound = 2 * lr * sum(t**0.5 for t in range(1, steps + 1))
+
+    def close(x: torch.Tensor, y: torch.Tensor, tol: float, what: str) -> None:
+        d = (x - y).abs().flatten().double()
+        assert d.max().item() <= max(bound, tol), what
+        assert torch.quantile(d, 0.99).item() <= tol, what
+
     for net in ("G", "D"):
         for k, v in a["models"][net].items():
-            torch.testing.assert_close(v, b["models"][net][k], atol=atol, rtol=0, msg=f"{net}.{k}")
-    for name in ("D", "G"):
-        sa, sb = a["trainer"]["optimizers"][name]["state"], b["trainer"]["optimizers"][name]["state"]
+            close(v, b["models"][net][k], atol, f"{net}.{k}")
+    for group in ("d", "g"):
+        sa, sb = a["trainer"]["optimizers"][group]["state"], b["trainer"]["optimizers"][group]["state"]
         for i in sa:
             for k in ("exp_avg", "exp_avg_sq"):
-                torch.testing.assert_close(sa[i][k], sb[i][k], atol=atol, rtol=1e-4)
+                scale = sb[i][k].abs().max().item()
+                close(sa[i][k], sb[i][k], atol + 1e-4 * scale, f"{group}.{i}.{k}")
     # RNG and sampler states do not depend on the number of processes: a checkpoint resumes on any world size
     assert torch.equal(a["trainer"]["rng"], b["trainer"]["rng"])
     assert torch.equal(a["trainer"]["source"]["rng"], b["trainer"]["source"]["rng"])

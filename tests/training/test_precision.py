@@ -77,15 +77,15 @@ def test_channels_last_matches_contiguous(tmp_path: Path) -> None:
     # one forward + backward of each network from identical weights and the same batch: tight
     grads = {}
     for cl, run in runs.items():
-        batch = run.trainer.make_batch()
+        batch = run.trainer.make_batch(run.trainer.phases[0])  # the D phase's batch (real data, z)
         out = {}
         for phase in run.trainer.phases:
-            run.trainer._train_only(phase.module)
-            phase.optimizer.zero_grad(set_to_none=True)
+            run.trainer._train_only(phase)
+            run.trainer.zero_grad(phase)
             terms = phase.loss_fn(batch)
             terms.total.backward()
             out[phase.name] = (terms.total.detach(), {k: p.grad.detach().clone()
-                                                      for k, p in phase.module.named_parameters()})
+                                                      for k, p in run.c.nets[phase.name].named_parameters()})
         grads[cl] = out
     for name, (loss, g) in grads[False].items():
         torch.testing.assert_close(grads[True][name][0], loss, rtol=1e-4, atol=1e-6, msg=name)

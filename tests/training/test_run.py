@@ -11,7 +11,8 @@ import torch
 import ganforge.evaluation
 from ganforge.config import resolve_config
 from ganforge.training import checkpoint as ckpt
-from ganforge.training.run import Run, RunError, load_run
+from ganforge.training.run import Run, RunError
+from ganforge.training.rundir import load_run
 from ganforge.training.stats import read_metrics
 from ganforge.training.trainer import NonFiniteLossError
 from helpers import tiny_config

@@ -11,16 +11,18 @@ from helpers import tiny_config
 
 
 def _counting(run: Run) -> dict[str, int]:
-    """Count optimizer.step() calls per phase."""
+    """Count optimizer.step() calls per phase (the D phase steps group "d", the G phase group "g")."""
     counts: dict[str, int] = {}
     for phase in run.trainer.phases:
-        real_step = phase.optimizer.step
+        (group,) = phase.groups
+        opt = run.trainer.optimizers[group]
+        real_step = opt.step
 
         def step(*a: object, _name: str = phase.name, _real=real_step, **k: object) -> object:
             counts[_name] = counts.get(_name, 0) + 1
             return _real(*a, **k)
 
-        phase.optimizer.step = step
+        opt.step = step
     return counts
 
 
@@ -70,13 +72,13 @@ def test_lr_decay_can_start_late(tmp_path) -> None:
 def test_generator_step_leaves_no_gradient_on_d_and_d_step_none_on_g(tmp_path) -> None:
     run = Run(tiny_config(), tmp_path / "r")
     d_phase, g_phase = run.trainer.phases
-    run.trainer._train_only(g_phase.module)
-    g_phase.loss_fn(run.trainer.make_batch(False)).total.backward()
+    run.trainer._train_only(g_phase)
+    g_phase.loss_fn(run.trainer.make_batch(g_phase)).total.backward()
     assert all(p.grad is None for p in run.c.D.parameters())
     assert all(p.grad is not None for p in run.c.G.parameters())
     run.c.G.zero_grad(set_to_none=True)
-    run.trainer._train_only(d_phase.module)
-    d_phase.loss_fn(run.trainer.make_batch(True)).total.backward()
+    run.trainer._train_only(d_phase)
+    d_phase.loss_fn(run.trainer.make_batch(d_phase)).total.backward()
     assert all(p.grad is None for p in run.c.G.parameters())
 
 

@@ -20,7 +20,7 @@ from ganforge.data.base import to_uint8
 from ganforge.models.base import DataSpec
 from ganforge.options import ConfigError
 from ganforge.training.checkpoint import CheckpointError
-from ganforge.training.run import RunError, load_run
+from ganforge.training.rundir import RunError, load_run
 
 # The error types ``load_run`` raises for a checkpoint that unpickles but does not fit its own config (a tensor of
 # another shape, a missing entry, a value of the wrong type); our own errors already carry a good message.

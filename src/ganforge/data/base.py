@@ -48,6 +48,11 @@ class TensorData:
         return self.x.dtype == torch.uint8 and self.x.ndim == 4
 
     @property
+    def kind(self) -> str:
+        """The data kind that picks the run's sample writers and evaluation (``ganforge.hooks``)."""
+        return "image" if self.is_image else "vector"
+
+    @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.x.shape[1:])
 

@@ -23,6 +23,7 @@ class Distribution:
 
     name: str = ""
     dim: int = 2
+    kind: str = "points"  # the data kind that picks the run's sample writers and evaluation (ganforge.hooks)
 
     def sample(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
         """``[n, dim]`` float32 samples."""
@@ -39,6 +40,7 @@ class GaussianMixture2D(Distribution):
     """Equal-weight isotropic Gaussians at ``means [K, 2]`` with standard deviation ``std``."""
 
     dim = 2
+    kind = "mixture2d"
     means: Tensor
     std: float
 
@@ -86,6 +88,7 @@ class Distribution1D(Distribution):
     """A 1-D target with an analytic pdf / cdf / inverse cdf (scipy.stats frozen distribution)."""
 
     dim = 1
+    kind = "density1d"
 
     def scipy_dist(self) -> stats.rv_continuous | None:
         """The frozen scipy distribution, or None for mixtures (which implement pdf/cdf themselves)."""

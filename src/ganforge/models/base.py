@@ -87,7 +87,7 @@ def check_conditioning(conditioning: str, spec: DataSpec) -> None:
 
 
 def finish_models(G: nn.Module, D: nn.Module, init: str, g_spectral_norm: bool,
-                  spectral_norm: bool) -> tuple[nn.Module, nn.Module]:
+                  spectral_norm: bool) -> dict[str, nn.Module]:
     """Initialise both networks, then wrap in spectral norm (after init: afterwards .weight is a computed tensor)."""
     from ganforge.models.layers import apply_spectral_norm
 
@@ -97,4 +97,4 @@ def finish_models(G: nn.Module, D: nn.Module, init: str, g_spectral_norm: bool,
         apply_spectral_norm(G)
     if spectral_norm:
         apply_spectral_norm(D)
-    return G, D
+    return {"G": G, "D": D}

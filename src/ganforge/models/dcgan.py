@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -193,8 +194,10 @@ class DCGANConfig:
             same_conv_transpose_check(cfg.g_kernel, s)
         return cfg
 
-    def build(self, spec: DataSpec) -> tuple[DCGANGenerator, DCGANDiscriminator]:
-        """Generator and discriminator for ``spec`` (C, H, W), initialised by ``init``, spectral norm applied last."""
+    networks: ClassVar[tuple[str, ...]] = ("G", "D")
+
+    def build(self, spec: DataSpec) -> dict[str, nn.Module]:
+        """{"G", "D"} for ``spec`` (C, H, W), initialised by ``init``, spectral norm applied last."""
         _image_shape(spec)
         check_conditioning(self.conditioning, spec)
         cfg = self.resolve(spec)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -180,8 +181,10 @@ class MLPConfig:
         """``conditioning``, with the legacy ``conditional: true`` read as "concat"."""
         return "concat" if self.conditional and self.conditioning == "none" else self.conditioning
 
-    def build(self, spec: DataSpec) -> tuple[MLPGenerator, MLPDiscriminator]:
-        """G and D for ``spec`` (vectors or images), initialised by ``init``, spectral norm applied last."""
+    networks: ClassVar[tuple[str, ...]] = ("G", "D")
+
+    def build(self, spec: DataSpec) -> dict[str, nn.Module]:
+        """{"G", "D"} for ``spec`` (vectors or images), initialised by ``init``, spectral norm applied last."""
         conditioning = self.resolved_conditioning
         check_conditioning(conditioning, spec)
         return finish_models(MLPGenerator(self, spec, conditional=conditioning != "none"),

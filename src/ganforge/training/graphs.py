@@ -27,14 +27,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganforge.losses.objectives import Batch, LossTerms
-from ganforge.training.phases import Phase
+from ganforge.losses.objectives import Batch, LossTerms, Phase
 
 WARMUP_STEPS = 3  # eager steps before capture: cuDNN autotuning, optimiser state, lazy initialisation
 
 
 def _batch_tensors(batch: Batch) -> dict[str, Tensor]:
-    return {k: v for k in ("real", "z", "labels", "fake_labels") if (v := getattr(batch, k)) is not None}
+    out = {k: v for k in ("real", "z", "labels", "fake_labels") if (v := getattr(batch, k)) is not None}
+    return {**out, **{f"fields.{k}": v for k, v in batch.fields.items()}}
 
 
 class GraphedPhase:
@@ -48,8 +48,10 @@ class GraphedPhase:
     graph_context: Callable[[Any], contextlib.AbstractContextManager[Any]] = staticmethod(
         lambda g: torch.cuda.graph(g))
 
-    def __init__(self, phase: Phase, update: Callable[[Batch], LossTerms], generator: torch.Generator | None) -> None:
+    def __init__(self, phase: Phase, update: Callable[[Batch], LossTerms], generator: torch.Generator | None,
+                 zero_grad: Callable[[], None]) -> None:
         self.phase = phase
+        self.zero_grad = zero_grad  # the phase's optimisers' zero_grad(set_to_none=True)
         self.update = update  # loss → zero_grad → backward → step → after_step; returns the LossTerms
         self.generator = generator
         self.graph: Any = None
@@ -60,8 +62,10 @@ class GraphedPhase:
     def capture(self, batch: Batch) -> LossTerms:
         """Record ``update`` on static copies of ``batch``'s tensors, then replay once (this step's update)."""
         self.static = {k: v.clone() for k, v in _batch_tensors(batch).items()}
-        self.static_batch = Batch(**{**batch.__dict__, **self.static})
-        self.phase.optimizer.zero_grad(set_to_none=True)  # .grad is allocated inside the graph's memory pool
+        plain = {k: v for k, v in self.static.items() if not k.startswith("fields.")}
+        fields = {k.removeprefix("fields."): v for k, v in self.static.items() if k.startswith("fields.")}
+        self.static_batch = Batch(**{**batch.__dict__, **plain, "fields": fields})
+        self.zero_grad()  # .grad is allocated inside the graph's memory pool
         graph = self.graph_factory(self)
         if self.generator is not None and self.generator.device.type == "cuda":
             graph.register_generator_state(self.generator)

@@ -1,0 +1,206 @@
+"""The run directory on disk: its own files, the lock, checkpoints to resume from, config and record writers, and
+loading a trained run back (``load_run``, shared by sample / eval / interpolate).
+
+Layout (design.md §19): ``config.yaml`` (resolved; loadable as a preset), ``checkpoints/`` (``latest.pt`` + numbered),
+``metrics.jsonl``, ``tb/`` (TensorBoard), ``samples/`` (fixed-z grids), ``plots/``, ``eval/``, and ``ganforge.lock``
+(pid and host of the process training in it) while a run is going on. --overwrite deletes only ganforge's own files
+(``OWN_NAMES``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import ganforge
+from ganforge.builder import build_models, build_objective
+from ganforge.config import RunConfig, config_from_dict, dump_yaml
+from ganforge.models.base import DataSpec
+from ganforge.training import checkpoint as ckpt
+
+
+class RunError(RuntimeError):
+    """A problem with the run directory or a resume request; the message says how to fix it."""
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / "checkpoints"
+
+
+# ---- the run directory's own files -----------------------------------------------------------------------------
+# --overwrite deletes only files ganforge writes, recognised by name (so runs written by older versions are cleared
+# too); anything else in these folders is the user's and is kept. TensorBoard event names carry host/pid/time, so
+# an events file counts as ganforge's only if it holds the `time/step_ms` scalar every ganforge run logs.
+SUBDIRS = ("checkpoints", "samples", "plots", "eval", "tb")
+OWN_NAMES = {
+    ".": re.compile(r"config\.yaml|metrics\.jsonl"),
+    "checkpoints": re.compile(r"(latest|best|step-\d+)\.pt(\.tmp)?"),
+    "samples": re.compile(r"(step-\d+|final)\.png|progress\.gif"),
+    "plots": re.compile(r"losses\.png|(scatter|hist|transform)-(step-\d+|final)\.png"),
+    "eval": re.compile(r"final\.json"),
+    "tb": re.compile(r"events\.out\.tfevents\..*"),
+}
+TB_MARK = b"time/step_ms"
+LOCK_NAME = "ganforge.lock"
+
+
+def run_files(run_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(files ganforge wrote, other files) in the run directory's top level and its ``SUBDIRS``; the lock and other
+    top-level files are in neither list (they are never touched)."""
+    own: list[Path] = [run_dir / n for n in ("config.yaml", "metrics.jsonl") if (run_dir / n).is_file()]
+    foreign: list[Path] = []
+    for sub in SUBDIRS:
+        folder = run_dir / sub
+        for p in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if p.is_dir():
+                continue
+            mine = p.parent == folder and OWN_NAMES[sub].fullmatch(p.name) is not None
+            if mine and sub == "tb":
+                with open(p, "rb") as fh:  # the first scalars are near the start; event files can be large
+                    mine = TB_MARK in fh.read(1 << 20)
+            (own if mine else foreign).append(p)
+    return own, foreign
+
+
+def holds_run(run_dir: Path) -> bool:
+    """A run directory already used by ganforge (config.yaml / metrics.jsonl / a checkpoint), with or without a
+    checkpoint to resume from."""
+    ckpts = checkpoint_dir(run_dir)
+    return any((run_dir / n).is_file() for n in ("config.yaml", "metrics.jsonl")) or (
+        ckpts.is_dir() and any(OWN_NAMES["checkpoints"].fullmatch(p.name) for p in ckpts.iterdir()))
+
+
+def probe_writable(folder: Path) -> None:
+    """Create and delete a file in ``folder``: ``os.access`` says yes to root even on a read-only mount, and a folder
+    that cannot be written would otherwise fail at the first checkpoint, after the training."""
+    probe = folder / f".ganforge-probe-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise RunError(f"cannot write to {str(folder)!r} ({exc.strerror or exc}); make it writable or choose "
+                       "another --run-dir") from None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+class RunLock:
+    """``run_dir/ganforge.lock`` holding the owner's pid and host: one training process per run directory.
+
+    A lock whose process is gone (same host, pid not alive: kill -9, power loss) is stale and taken over; a lock from
+    another host cannot be checked and is refused with its owner named."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path, self.held = run_dir / LOCK_NAME, False
+
+    def acquire(self) -> None:
+        for _ in range(2):  # the second try follows the removal of a stale lock
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._live_owner()
+                if owner is None:
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise RunError(f"run directory {str(self.path.parent)!r} is in use by {owner} (lock file "
+                               f"{str(self.path)!r}); wait for it to finish, or delete the lock file if that process "
+                               "is gone") from None
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname()}, fh)
+            self.held = True
+            return
+        raise RunError(f"could not take the lock {str(self.path)!r}; another process keeps taking it")
+
+    def _live_owner(self) -> str | None:
+        """Who holds the lock, or None if its process is gone."""
+        try:
+            info = json.loads(self.path.read_text())
+            pid, host = int(info["pid"]), str(info["host"])
+        except FileNotFoundError:
+            return None  # released meanwhile
+        except (OSError, ValueError, KeyError, TypeError):
+            return "an unknown process (unreadable lock)"
+        if host == socket.gethostname() and not pid_alive(pid):
+            return None
+        return f"ganforge process pid {pid} on host {host}"
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            with contextlib.suppress(OSError):
+                if json.loads(self.path.read_text()).get("pid") == os.getpid():
+                    self.path.unlink()
+
+
+def find_checkpoint(run_dir: Path, resume: str) -> Path:
+    if resume == "latest":
+        path = checkpoint_dir(run_dir) / "latest.pt"
+        if not path.is_file():
+            raise RunError(f"--resume latest: no checkpoint in {str(checkpoint_dir(run_dir))!r}; "
+                           "check --run-dir or start without --resume")
+        return path
+    return Path(resume)
+
+
+def write_config(run_dir: Path, cfg: RunConfig) -> None:
+    header = (f"# resolved config written by ganforge {ganforge.__version__} (torch {torch.__version__}); "
+              f"seed {cfg.train.seed}\n# re-run with: ganforge train {run_dir / 'config.yaml'}\n")
+    (run_dir / "config.yaml").write_text(header + dump_yaml(cfg.to_dict()))
+
+
+def write_record(path: Path, record: dict[str, Any]) -> Path:
+    """A JSON record written atomically (``.tmp`` + rename): a crash never leaves half a record behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict[str, Any]) -> Path:
+    """``eval/NAME.json``: the metrics with their protocol and the versions that computed them."""
+    record = {"metrics": metrics, "protocol": protocol,
+              "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)}}
+    return write_record(run_dir / "eval" / f"{name}.json", record)
+
+
+# ---- loading a trained generator ------------------------------------------------------------------------------
+
+
+def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device | str = "cpu",
+             use_ema: bool = True) -> tuple[RunConfig, nn.Module, DataSpec, dict[str, Any]]:
+    """(config, generator in eval mode, data spec, checkpoint) from a run directory or a checkpoint file."""
+    run = Path(run)
+    if run.is_file():
+        path = run
+    elif run.is_dir():
+        path = find_checkpoint(run, checkpoint) if checkpoint == "latest" else Path(checkpoint)
+    else:
+        raise RunError(f"run {str(run)!r} not found; pass a run directory (runs/NAME) or a checkpoint .pt file")
+    state = ckpt.load_checkpoint(path, map_location=device)
+    cfg = config_from_dict(state["config"])
+    spec = DataSpec(shape=tuple(state["spec"]["shape"]), num_classes=int(state["spec"]["num_classes"]))
+    G = build_models(cfg, spec, build_objective(cfg))["G"]
+    weights = state["models"]["G_ema"] if use_ema and state["models"].get("G_ema") is not None else state["models"]["G"]
+    G.load_state_dict(weights)
+    return cfg, G.to(device).eval(), spec, state
+
