@@ -36,8 +36,9 @@ def test_dry_run_prints_config_and_parameter_counts_and_creates_nothing(
     assert "model:" in out
     assert "train:" in out
     assert "steps: 20" in out
-    assert "# generator: MLPGenerator" in out
-    assert "# discriminator: MLPDiscriminator" in out
+    assert "# network G: MLPGenerator" in out
+    assert "# network D: MLPDiscriminator" in out
+    assert "# phases per step: D, G" in out
     assert "parameters" in out
     assert "# dry run: nothing trained" in out
     assert list(tmp_path.iterdir()) == []

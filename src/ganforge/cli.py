@@ -89,9 +89,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         c = build_components(cfg, "cpu")
         print(dump_yaml(cfg.to_dict()), end="")
         print(f"# data: {cfg.data.name} shape {list(c.spec.shape)} classes {c.spec.num_classes}")
-        print(f"# generator: {type(c.G).__name__} {count_parameters(c.G):,} parameters")
-        if c.D is not None:
-            print(f"# discriminator: {type(c.D).__name__} {count_parameters(c.D):,} parameters")
+        for name, net in c.nets.items():
+            print(f"# network {name}: {type(net).__name__} {count_parameters(net):,} parameters")
+        for group, names in c.objective.groups().items():
+            o = cfg.optim[group]
+            print(f"# optimiser group {group} ({', '.join(names)}): {o.name} lr {o.lr:g}")
+        phases = c.objective.phases(c.nets, cfg.train.d_steps)
+        print("# phases per step: " + ", ".join(
+            f"{p.name}" + (f"×{p.repeats}" if p.repeats > 1 else "") + (f" every {p.every}" if p.every > 1 else "")
+            + (f" [{'+'.join(p.groups)}]" if len(p.groups) > 1 else "") for p in phases))
         print("# dry run: nothing trained")
         return 0
     finished = False
@@ -120,7 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     import ganforge.builder  # noqa: F401  (registers everything)
 
-    groups = {"presets": preset_names(), "models": MODELS.names(), "objectives": OBJECTIVES.names(),
+    models = [f"{m} ({', '.join(getattr(MODELS.get(m), 'networks', ('G', 'D')))})" for m in MODELS.names()]
+    groups = {"presets": preset_names(), "models": models, "objectives": OBJECTIVES.names(),
               "datasets": DATASETS.names(), "metrics": sorted({*METRICS.names(), *eval_cmd.METRIC_CHOICES}),
               "features": FEATURES.names()}
     for name, items in groups.items():
