@@ -1,3 +1,9 @@
-"""Model families: each registers a config dataclass whose ``build(spec)`` returns (generator, discriminator)."""
+"""Model families: each module registers a config dataclass whose ``build(spec)`` returns its named networks
+(``{"G": ..., "D": ...}``; ``networks`` lists the names). Every module of this package is imported here, so a new
+family is one new file (no list to edit)."""
 
-from ganforge.models import dcgan, mlp  # noqa: F401  (registration)
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")  # registration happens at import
