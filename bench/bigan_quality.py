@@ -8,6 +8,10 @@ Reads a trained run (``ganforge train bigan-mnist --run-dir R``) and prints, for
     reconstruction L1       = mean |G(E(x)) − x| on pixels in [0, 1]
     confident % / entropy   = the digit quality of 10,000 samples G(z) (``evaluation.evaluate_digits``)
 
+    1-NN accuracy of E     = the BiGAN paper's feature-learning measure (Donahue et al. 2017, Table 1: 97.39 % on
+                              permutation-invariant MNIST with their 1024-unit nets): each test digit gets the label of
+                              the training digit whose encoding E(x) is nearest in cosine distance (first N of each)
+
 next to two references: the classifier on the real test digits (its ceiling) and on G(E(x')) for shuffled x'
 (chance: what a reconstruction that ignores its input would score).
 
@@ -59,6 +63,19 @@ def reconstruction_scores(nets: dict[str, torch.nn.Module], x_uint8: torch.Tenso
     return {"reconstruction_accuracy": 100.0 * correct / len(x_uint8), "reconstruction_l1": l1 / len(x_uint8)}
 
 
+@torch.no_grad()
+def nearest_neighbour_accuracy(E: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
+                               test: tuple[torch.Tensor, torch.Tensor], output_range: tuple[float, float]) -> float:
+    """1-NN (cosine) accuracy of test encodings against train encodings, in percent."""
+    def encode(x: torch.Tensor) -> torch.Tensor:
+        z = torch.cat([E(scale_images(x[i : i + 1000], output_range)) for i in range(0, len(x), 1000)])
+        return torch.nn.functional.normalize(z, dim=1)
+
+    a, b = encode(train[0]), encode(test[0])
+    nearest = torch.cat([(b[i : i + 1000] @ a.T).argmax(1) for i in range(0, len(b), 1000)])
+    return 100.0 * (train[1][nearest] == test[1]).float().mean().item()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path, help="a bigan run directory or checkpoint")
@@ -77,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         shuffled = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
         row["chance_accuracy"] = reconstruction_scores(nets, x[shuffled], y, classifier)["reconstruction_accuracy"]
         row["real_accuracy"] = 100.0 * (classify(classifier, x).argmax(1) == y).float().mean().item()
+        train = build_dataset(cfg, "train")
+        row["encoder_1nn_accuracy"] = nearest_neighbour_accuracy(
+            nets["E"], (train.x[: args.n], train.y[: args.n]), (x, y), getattr(nets["G"], "output_range", (-1, 1)))
+        row["pixel_1nn_accuracy"] = nearest_neighbour_accuracy(  # the same protocol on raw pixels: a baseline
+            torch.nn.Flatten(), (train.x[: args.n], train.y[: args.n]), (x, y), (0.0, 1.0))
         row.update(evaluate_digits(nets["G"], cfg.train.seed + EVAL_SEED_OFFSET, torch.device("cpu"), n=10_000,
                                    classifier=classifier))
         row.update({"step": int(state["trainer"]["step"]), "images_seen": int(state["trainer"]["images_seen"])})
@@ -84,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         if not any(k.endswith("_ema") for k in state["models"]):
             break
     print(f"{'nets':5s} {'step':>6s} {'rec acc %':>9s} {'rec L1':>7s} {'chance %':>8s} {'real %':>7s} "
-          f"{'confident %':>11s} {'entropy':>7s}")
+          f"{'E 1-NN %':>8s} {'pixel 1-NN %':>12s} {'confident %':>11s} {'entropy':>7s}")
     for name, r in rows.items():
         print(f"{name:5s} {r['step']:6d} {r['reconstruction_accuracy']:9.1f} {r['reconstruction_l1']:7.3f} "
-              f"{r['chance_accuracy']:8.1f} {r['real_accuracy']:7.1f} {r['confident_percent']:11.1f} "
-              f"{r['class_entropy']:7.3f}")
+              f"{r['chance_accuracy']:8.1f} {r['real_accuracy']:7.1f} {r['encoder_1nn_accuracy']:8.1f} "
+              f"{r['pixel_1nn_accuracy']:12.1f} "
+              f"{r['confident_percent']:11.1f} {r['class_entropy']:7.3f}")
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
