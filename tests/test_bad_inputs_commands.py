@@ -190,7 +190,7 @@ CORRUPT_DATA: dict[str, Callable[[Path], tuple[list[str], list[str]]]] = {
     "train-truncated-npz": lambda t: (_train_on("npz", _npz(t / "d.npz", True, x=_digits()), t), ["d.npz"]),
     "train-labels-up-to-1e9": lambda t: (
         _train_on("npz", _npz(t / "d.npz", x=_digits(), y=np.arange(64) * 15_000_000), t,
-                  "--set", "model.options.conditional=True"),
+                  "--set", "model.options.conditioning=concat"),
         ["d.npz", "go up to 945000000", "K <= 100000"]),
     "train-png-bomb": lambda t: (_train_on("image-folder", _png_folder(t / "imgs", _bomb_png), t),
                                  ["00003.png", "too large to decode safely"]),

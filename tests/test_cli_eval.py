@@ -62,6 +62,8 @@ def test_eval_run_writes_the_record_and_prints_a_table(runs: dict[str, Path], ca
     assert p["generator"] == "ema"
     assert p["step"] == 2
     assert record["versions"]["ganforge"]
+    assert record["versions"]["numpy"] == np.__version__
+    assert list(m) == ["fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "is", "is_std"]
     assert Path(p["reference"]["cache"]).is_file()
     assert Path(p["reference"]["cache"]).is_relative_to(cache)
     # same seed: same numbers (the second call reads the cached reference statistics)
@@ -110,7 +112,7 @@ def test_saved_samples_give_the_same_numbers_as_the_run(runs: dict[str, Path], c
 
 
 @pytest.mark.parametrize(("extra", "contains"), [
-    (["--metrics", "fid,bogus"], "unknown metric 'bogus'; choose from: fid, kid, pr, dc, is"),
+    (["--metrics", "fid,bogus"], "unknown metric 'bogus'; choose from: dc, fid, is, kid, pr"),
     (["--metrics", ","], "--metrics is empty"),
     (["--metrics", "is", "--features", "inception-fid"], "inception-fid has no logits"),
     (["--ref", "mnist"], "--ref expects DATASET:SPLIT"),
@@ -120,7 +122,8 @@ def test_saved_samples_give_the_same_numbers_as_the_run(runs: dict[str, Path], c
     (["--features", "resnet"], "unknown feature extractor 'resnet'"),
     (["--n", "0"], "--n must be >= 1"),
     (["--n", "1"], "at least 2"),
-    (["--n", "4", "--metrics", "fid,dc"], "pr/dc need more than 5"),
+    (["--n", "4", "--metrics", "fid,dc"], "dc need more than 5"),
+    (["--n", "4", "--metrics", "pr,kid,dc"], "pr/dc need more than 5"),
     (["--batch-size", "0"], "--batch-size must be >= 1"),
 ])
 def test_eval_bad_inputs_leave_the_run_untouched(runs: dict[str, Path], cache: Path, extra: list[str], contains: str,
@@ -130,6 +133,20 @@ def test_eval_bad_inputs_leave_the_run_untouched(runs: dict[str, Path], cache: P
             "--no-progress", *extra]
     one_line_error(capsys, main(argv), contains)
     assert snapshot(runs["mnist"]) == before
+
+
+def test_the_record_writer_is_atomic_and_fails_on_one_line(tmp_path: Path) -> None:
+    """``ganforge eval`` and training share ``training.rundir.write_record`` / ``eval_record``."""
+    from ganforge.training.rundir import RunError, eval_record, write_eval, write_record
+
+    path = write_eval(tmp_path, "final", {"fid": 1.5}, {"n_fake": 2})
+    record = json.loads(path.read_text())
+    assert record == eval_record({"fid": 1.5}, {"n_fake": 2})
+    assert set(record["versions"]) == {"ganforge", "torch", "numpy"}
+    assert [p.name for p in path.parent.iterdir()] == ["final.json"]  # no temporary file left
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunError, match=r"cannot write .*choose another --out$"):
+        write_record(tmp_path / "file" / "r.json", record, flag="--out")
 
 
 def test_eval_source_errors(runs: dict[str, Path], cache: Path, tmp_path: Path,

@@ -22,7 +22,7 @@ MNIST_TINY = [
 
 def mlp(conditional: bool) -> str:
     return (f"model.options={{'z_dim': 4, 'g_hidden': [16], 'd_hidden': [16], 'g_output': 'tanh', "
-            f"'conditional': {conditional}}}")
+            f"'conditioning': '{'concat' if conditional else 'none'}'}}")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ganforge import __version__
-from ganforge.builder import build_components
+from ganforge.builder import build_components, check_options
 from ganforge.commands import classifier as classifier_cmd
 from ganforge.commands import eval as eval_cmd
 from ganforge.commands import interpolate as interpolate_cmd
@@ -128,7 +128,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     models = [f"{m} ({', '.join(getattr(MODELS.get(m), 'networks', ('G', 'D')))})" for m in MODELS.names()]
     groups = {"presets": preset_names(), "models": models, "objectives": OBJECTIVES.names(),
-              "datasets": DATASETS.names(), "metrics": sorted({*METRICS.names(), *eval_cmd.METRIC_CHOICES}),
+              "datasets": DATASETS.names(), "metrics": METRICS.names(),
               "features": FEATURES.names()}
     for name, items in groups.items():
         if args.what in ("all", name):
@@ -138,6 +138,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     cfg = resolve_config(args.preset, args.overrides, args.seed)
+    check_options(cfg)  # model / objective / data options: unknown keys and bad values fail here, as in train
     print(dump_yaml(options_dict(cfg)), end="")
     return 0
 

@@ -171,10 +171,12 @@ def test_presets_generate_mnist_shaped_digits(built, name):
 
 # (preset, batch, G lr, D lr, β1, Adam ε, objective options, output range, EMA) as the sources give them
 RECIPES = [
-    ("dcgan-tf-mnist", 256, 1e-4, 1e-4, 0.9, 1e-7, {"g_cost": "nonsaturating"}, (-1.0, 1.0), 0.0),
-    ("dcgan-keras-mnist", 64, 4e-4, 3e-4, 0.9, 1e-7, {"g_cost": "nonsaturating", "label_noise": 0.05}, (0.0, 1.0),
-     0.0),
-    ("dcgan-scinet-mnist", 128, 1e-4, 1e-4, 0.9, 1e-7, {"g_cost": "nonsaturating"}, (-1.0, 1.0), 0.0),
+    ("dcgan-tf-mnist", 256, 1e-4, 1e-4, 0.9, 1e-7, {"g_cost": "nonsaturating", "update": "simultaneous"},
+     (-1.0, 1.0), 0.0),
+    ("dcgan-keras-mnist", 64, 4e-4, 3e-4, 0.9, 1e-7,
+     {"g_cost": "nonsaturating", "label_noise": 0.05, "d_batch": "concat"}, (0.0, 1.0), 0.0),
+    ("dcgan-scinet-mnist", 128, 1e-4, 1e-4, 0.9, 1e-7,
+     {"g_cost": "nonsaturating", "d_batch": "concat", "d_fakes_from": "eval"}, (-1.0, 1.0), 0.0),
     ("dcgan-mnist", 64, 2e-4, 2e-4, 0.5, 1e-8, {"g_cost": "nonsaturating"}, (-1.0, 1.0), 0.999),
 ]
 
@@ -192,6 +194,68 @@ def test_training_recipes(built, name, batch, g_lr, d_lr, beta1, eps, objective,
     for opt in (cfg.optim.g, cfg.optim.d):
         assert (opt.name, opt.betas, opt.eps) == ("adam", (beta1, 0.999), eps)
     assert built[name].G.output_range == out_range
+
+
+# the lecture's training step: (phases of one step, d_batch, D's fakes from G in mode, data split, steps)
+STEPS = [
+    ("dcgan-tf-mnist", [("DG", ("d", "g"))], "separate", "train", "train", 50 * (60_000 // 256)),  # tutorial
+    ("dcgan-keras-mnist", [("D", ("d",)), ("G", ("g",))], "concat", "train", "all", 20 * (70_000 // 64)),  # keras.io
+    ("dcgan-scinet-mnist", [("D", ("d",)), ("G", ("g",))], "concat", "eval", "train", 9_375),  # MNIST_gan.py
+    ("dcgan-mnist", [("D", ("d",)), ("G", ("g",))], "separate", "train", "train", 9_375),
+]
+
+
+@pytest.mark.parametrize(("name", "phases", "d_batch", "fakes", "split", "steps"), STEPS)
+def test_training_steps_follow_the_lectures(built, name, phases, d_batch, fakes, split, steps):
+    cfg = resolve_config(name)
+    c = built[name]
+    assert [(p.name, p.groups) for p in c.objective.phases(c.nets, cfg.train.d_steps)] == phases
+    assert (c.objective.d_batch, c.objective.d_fakes_from, c.objective.shared_z) == (d_batch, fakes, False)
+    assert (cfg.data.split, cfg.train.steps) == (split, steps)
+
+
+def test_mnist_all_split_is_train_then_test():
+    """keras.io: np.concatenate([x_train, x_test]): the 70,000 digits, training digits first."""
+    from ganforge.data.images import MNIST
+
+    everything, train, test = (MNIST().load(s) for s in ("all", "train", "test"))
+    assert len(everything.x) == 70_000
+    assert torch.equal(everything.x[:60_000], train.x)
+    assert torch.equal(everything.x[60_000:], test.x)
+    assert torch.equal(everything.y, torch.cat([train.y, test.y]))
+    assert len(MNIST(limit=5).load("all").x) == 5
+    with pytest.raises(ValueError, match="choose from: train, test, all"):
+        MNIST().load("valid")
+
+
+def test_simultaneous_tf_preset_trains_and_resumes_exactly(tmp_path):
+    """The TF tutorial preset (one DG phase per step), tiny: 4 steps == 2 steps + resume + 2 steps, bit for bit
+    (G's BatchNorm running statistics and both Adam states included)."""
+    torch.set_num_threads(1)
+    sets = [*SMALL_DATA, "train.batch_size=8", "train.device=cpu", "train.checkpoint_every=2", "log.every=1",
+            "log.sample_every=0", "log.tensorboard=False", "log.progress=False"]
+
+    def steps(run: Run, upto: int) -> None:
+        while run.trainer.step < upto:
+            run.trainer.train_step()
+        run.save_checkpoint()
+
+    straight = Run(resolve_config("dcgan-tf-mnist", [*sets, "train.steps=4"]), tmp_path / "a")
+    assert [p.name for p in straight.trainer.phases] == ["DG"]
+    steps(straight, 4)
+    first = Run(resolve_config("dcgan-tf-mnist", [*sets, "train.steps=2"]), tmp_path / "b")
+    steps(first, 2)
+    resumed = Run(resolve_config("dcgan-tf-mnist", [*sets, "train.steps=4"]), tmp_path / "b", resume="latest")
+    assert resumed.trainer.step == 2
+    steps(resumed, 4)
+    for name in ("G", "D"):
+        a, b = straight.c.nets[name].state_dict(), resumed.c.nets[name].state_dict()
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    bn = [m for m in straight.c.G.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    assert bn
+    assert all(int(m.num_batches_tracked) == 4 for m in bn)  # one forward of G per step
+    assert straight.trainer.images_seen == resumed.trainer.images_seen == 4 * 8
 
 
 def test_preset_files_cite_their_source_and_measurement():

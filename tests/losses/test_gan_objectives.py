@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.testing import assert_close
 
 from ganforge.losses import gan_objectives as GO
-from ganforge.losses.objectives import Batch
+from ganforge.losses.objectives import Batch, LogisticObjective
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import OBJECTIVES
 
@@ -192,6 +192,9 @@ CASES = [
     (GO.HingeObjective, _hinge_ref, lambda f: -f.mean()),
     (GO.LeastSquaresObjective, _lsgan_ref, lambda f: 0.5 * ((f - 1) ** 2).mean()),
 ]
+# R1 is an option of the logistic objective too: non-saturating logistic + lazy R1 is StyleGAN2's recipe
+R1_CASES = [*CASES, (LogisticObjective, lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean(),
+                     lambda f: F.softplus(-f).mean())]
 
 
 @pytest.mark.parametrize(("cls", "d_ref", "g_ref"), CASES)
@@ -209,7 +212,7 @@ def test_hinge_lsgan_losses(cls, d_ref, g_ref) -> None:
     assert not obj.needs_double_backward
 
 
-@pytest.mark.parametrize(("cls", "d_ref", "g_ref"), CASES)
+@pytest.mark.parametrize(("cls", "d_ref", "g_ref"), R1_CASES)
 def test_eager_r1_adds_half_gamma_r1(cls, d_ref, g_ref) -> None:
     """r1_every in {0, 1}: d_loss = L_D + ½γ·E‖∇_x D(x)‖² (Mescheder et al. 2018, eq. 9)."""
     G, D, batch = _generator(), TanhCritic(scale=3.0), _batch()
@@ -223,9 +226,10 @@ def test_eager_r1_adds_half_gamma_r1(cls, d_ref, g_ref) -> None:
         assert_close(d.total, d_ref(r, f) + 0.5 * 2.5 * r1)
         assert_close(d.logs["reg/r1"], r1)
         assert_close(d.logs["loss/d"], d_ref(r, f))
+        assert [(p.name, p.double_backward) for p in obj.phases({"G": G, "D": D}, 1)] == [("D", True), ("G", False)]
 
 
-@pytest.mark.parametrize(("cls", "d_ref", "g_ref"), CASES)
+@pytest.mark.parametrize(("cls", "d_ref", "g_ref"), R1_CASES)
 def test_lazy_r1_scales_weight_by_interval(cls, d_ref, g_ref) -> None:
     """r1_every = k > 1: d_loss has no R1; d_reg every k steps returns ½·γ·k·R1 (Karras et al. 2020, App. B)."""
     G, D, batch = _generator(), TanhCritic(scale=3.0), _batch()
@@ -246,12 +250,28 @@ def test_lazy_r1_scales_weight_by_interval(cls, d_ref, g_ref) -> None:
     assert not phases[-1].needs_real
 
 
-def test_no_r1_phase_without_weight() -> None:
-    obj = GO.HingeObjective(r1_weight=0.0, r1_every=16)
+@pytest.mark.parametrize("cls", [GO.HingeObjective, LogisticObjective, GO.ACGANObjective])
+def test_no_r1_phase_without_weight(cls) -> None:
+    obj = cls(r1_weight=0.0, r1_every=16)
     assert obj.reg_every == 0
     assert not obj.needs_double_backward
+    phases = obj.phases({"G": _generator(), "D": TanhCritic()}, d_steps=2)
+    assert [(p.name, p.repeats, p.every, p.double_backward) for p in phases] == [("D", 2, 1, False), ("G", 1, 1, False)]
     with pytest.raises(RuntimeError, match="lazy R1"):
         obj.d_reg(_generator(), TanhCritic(), _batch())
+
+
+def test_logistic_stylegan2_recipe_phases() -> None:
+    """Non-saturating logistic + R1 γ every 16 steps (Karras et al. 2020): phases D ×k, D_reg every 16, G; the D_reg
+    phase alone differentiates through a gradient. With update=simultaneous: DG, then D_reg every 16."""
+    G, D = _generator(), TanhCritic()
+    obj = build_options(LogisticObjective, {"r1_weight": 10, "r1_every": 16}, "objective")
+    phases = obj.phases({"G": G, "D": D}, d_steps=2)
+    assert [(p.name, p.groups, p.repeats, p.every, p.double_backward) for p in phases] == [
+        ("D", ("d",), 2, 1, False), ("D_reg", ("d",), 1, 16, True), ("G", ("g",), 1, 1, False)]
+    simultaneous = LogisticObjective(r1_weight=10.0, r1_every=16, update="simultaneous")
+    assert [(p.name, p.groups, p.every) for p in simultaneous.phases({"G": G, "D": D}, d_steps=1)] == [
+        ("DG", ("d", "g"), 1), ("D_reg", ("d",), 16)]
 
 
 # ---- AC-GAN -------------------------------------------------------------------------------------------------------
@@ -314,6 +334,20 @@ def test_acgan_losses(w: float) -> None:
     assert_close(g.total, -torch.log(torch.sigmoid(f0)).mean() + w * _ce_ref(fc, batch.fake_labels))
 
 
+def test_acgan_r1_on_the_source_logit_only() -> None:
+    """AC-GAN takes R1 too: ½γ E‖∇_x l₀(x)‖² on column 0 (D(x) = W x + b, so ∇_x l₀ = W[0] for every sample)."""
+    G, D, batch = _acgan_setup()
+    r1 = D.weight[0].detach().square().sum()
+    plain = GO.ACGANObjective().d_loss(G, D, batch)
+    eager = GO.ACGANObjective(r1_weight=2.0).d_loss(G, D, batch)
+    assert_close(eager.total, plain.total + 0.5 * 2.0 * r1)
+    assert_close(eager.logs["reg/r1"], r1)
+    lazy = GO.ACGANObjective(r1_weight=2.0, r1_every=8)
+    assert_close(lazy.d_loss(G, D, batch).total, plain.total)
+    assert_close(lazy.d_reg(G, D, batch).total, 0.5 * 2.0 * 8 * r1)
+    assert [p.name for p in lazy.phases({"G": G, "D": D}, 1)] == ["D", "D_reg", "G"]
+
+
 def test_acgan_requires_labels_and_class_logits() -> None:
     G, D, batch = _acgan_setup()
     obj = GO.ACGANObjective()
@@ -336,6 +370,14 @@ BAD = [
     ("hinge", {"r1_every": -2}, "r1_every"),
     ("lsgan", {"r1_weight": float("nan")}, "r1_weight"),
     ("acgan", {"class_weight": -0.5}, "class_weight"),
+    ("acgan", {"r1_weight": -1.0}, "r1_weight"),
+    ("logistic", {"r1_weight": float("inf")}, "r1_weight"),
+    ("logistic", {"r1_every": -1}, "r1_every"),
+    ("logistic", {"update": "async"}, "update"),
+    ("logistic", {"d_batch": "stacked"}, "d_batch"),
+    ("logistic", {"d_fakes_from": "ema"}, "d_fakes_from"),
+    ("logistic", {"update": "simultaneous", "d_fakes_from": "eval"}, "d_fakes_from"),
+    ("logistic", {"update": "simultaneous", "shared_z": True}, "shared_z"),
 ]
 
 

@@ -82,6 +82,8 @@ def test_shipped_weights_reach_99_percent_on_first_2000_test_digits(test_probs, 
     probs, y = test_probs, test_digits[1]
     assert probs.shape == (2000, 10)
     torch.testing.assert_close(probs.sum(1), torch.ones(2000))
+    # measured 0.9915 (17 errors, 20 allowed); no digit's top-two logits are closer than 0.047, while other CPUs'
+    # kernels move logits by ~1e-5 of their scale: no prediction can flip, so the margin holds on any CPU
     assert (probs.argmax(1) == y).double().mean() >= 0.99
 
 
@@ -103,9 +105,21 @@ def test_real_digits_are_confident_and_class_balanced(test_probs):
 
 
 def test_classify_and_features_do_not_depend_on_batch_size(model, test_digits):
+    """Batching must not change the numbers beyond float32 summation order.
+
+    Batches of 7 end in a 1-image batch, which PyTorch convolves with im2col + GEMM instead of oneDNN, and oneDNN's
+    kernel choice depends on the CPU: the same sums in another order. Six layers of K ≤ 576-term sums then agree to
+    ≲ 6·√K·2⁻²⁴ ≈ 1e-5 of the activations' scale (measured: 1e-7), while a real batching bug (BatchNorm in training
+    mode, rows mixed up) moves features by O(scale). Probabilities are softmax outputs in [0, 1]: d p ≤ |d logit|/2.
+    """
     x = test_digits[0][:50]
-    torch.testing.assert_close(classify(model, x, batch_size=7), classify(model, x, batch_size=1000))
-    torch.testing.assert_close(features(model, x, batch_size=7), features(model, x, batch_size=1000))
+    small, whole = features(model, x, batch_size=7), features(model, x, batch_size=1000)
+    torch.testing.assert_close(small, whole, rtol=0, atol=1e-5 * whole.abs().max().item())
+    with torch.no_grad():
+        logit_scale = model.head(whole).abs().max().item()
+    torch.testing.assert_close(
+        classify(model, x, batch_size=7), classify(model, x, batch_size=1000), rtol=0, atol=0.5e-5 * logit_scale
+    )
     assert classify(model, x[:0]).shape == (0, 10)
 
 
@@ -253,7 +267,7 @@ def test_stacked_mnist_modes_on_real_digits(model, test_digits):
     modes = stacked_mnist_modes(model, stacked)
     assert modes.dtype == torch.int64
     assert modes.shape == (n,)
-    assert (modes == expected).double().mean() >= 0.97
+    assert (modes == expected).double().mean() >= 0.97  # 584/600 measured; flips need logit moves of > 0.047
 
 
 # ---- training -------------------------------------------------------------------------------------------------------

@@ -11,13 +11,13 @@ import torch
 
 from ganforge.metrics import fid as fid_module
 from ganforge.metrics import reference as ref_module
+from ganforge.metrics.evaluate import evaluate
 from ganforge.metrics.fid import feature_statistics, fid_from_features, frechet_distance
 from ganforge.metrics.reference import (
     FORMAT,
     FeatureExtractor,
     ReferenceStats,
     cache_dir,
-    compare_to_reference,
     extractor_provenance,
     load_reference,
     reference_path,
@@ -224,11 +224,11 @@ def test_save_load_roundtrip_and_compare(tmp_path):
     with np.load(path, allow_pickle=False) as data:
         assert json.loads(str(data["meta"]))["note"] == "x"
 
-    out = compare_to_reference(loaded, fake, kid_subsets=3, kid_subset_size=20)
-    assert set(out) == {"fid", "kid", "kid_std", "precision", "recall", "density", "coverage"}
+    out = evaluate(["fid", "kid", "pr", "dc"], loaded, fake)
+    assert list(out) == ["fid", "kid", "kid_std", "precision", "recall", "density", "coverage"]
     assert out["fid"] == pytest.approx(np_fid(*np_stats(real.astype(np.float32).astype(np.float64)), *np_stats(fake)))
     no_feats = ReferenceStats(loaded.mu, loaded.sigma, None)
-    assert set(compare_to_reference(no_feats, fake)) == {"fid"}
+    assert set(evaluate(["fid"], no_feats, fake)) == {"fid"}
 
     bad = ReferenceStats(loaded.mu, loaded.sigma, None, {"format": "other/1"})
     with pytest.raises(ValueError, match="format"):

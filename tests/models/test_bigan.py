@@ -81,8 +81,9 @@ def test_trains_from_the_cli_and_resumes_exactly(tmp_path: Path, capsys: pytest.
     sets = [a for o in [*TINY, "log.sample_every=0", "log.tensorboard=False", "train.checkpoint_every=2"]
             for a in ("--set", o)]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert main(["train", "bigan-mnist", *sets, "--set", "train.steps=4", "--run-dir", str(straight), "--no-progress"]) == 0
-    assert main(["train", "bigan-mnist", *sets, "--set", "train.steps=2", "--run-dir", str(resumed), "--no-progress"]) == 0
+    for run_dir, steps in ((straight, 4), (resumed, 2)):
+        assert main(["train", "bigan-mnist", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
+                     "--no-progress"]) == 0
     assert main(["train", "bigan-mnist", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume", "latest",
                  "--no-progress"]) == 0
     a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)

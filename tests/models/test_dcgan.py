@@ -373,6 +373,21 @@ def test_acgan_outputs_adversarial_plus_class_logits():
     assert D(fake).shape == (N, 11)
 
 
+@pytest.mark.parametrize(("conditioning", "d_head", "head_keys"), [
+    ("none", "linear", {"head.weight", "head.bias"}),
+    ("none", "softmax2", {"head.linear.weight", "head.linear.bias"}),
+    ("concat", "linear", {"head.weight", "head.bias"}),
+    ("projection", "linear", {"head.psi.weight", "head.psi.bias", "head.embed.weight"}),
+    ("projection", "softmax2", {"head.psi.linear.weight", "head.psi.linear.bias", "head.embed.weight"}),
+    ("acgan", "linear", {"head.weight", "head.bias", "classifier.weight", "classifier.bias"}),
+])
+def test_d_head_state_dict_keys_are_those_of_older_checkpoints(conditioning, d_head, head_keys):
+    """The shared ConditionalHead keeps D's own key names: checkpoints written before it still load."""
+    _G, D = DCGANConfig(width=8, conditioning=conditioning, d_head=d_head).build(MNIST_LABELLED).values()
+    assert {k for k in D.state_dict() if not k.startswith(("features.", "embed."))} == head_keys
+    D.load_state_dict(D.state_dict())
+
+
 def test_conditioning_needs_labels():
     with pytest.raises(ValueError, match="needs a labelled dataset"):
         DCGANConfig(conditioning="concat").build(MNIST).values()

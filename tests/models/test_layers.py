@@ -13,15 +13,14 @@ from torch import nn
 from torch.testing import assert_close
 
 from ganforge.models.layers import (
+    ConditionalHead,
     Crop2d,
     LabelEmbedding,
     MinibatchStdDev,
-    Pack,
     ProjectionHead,
     TwoClassLogit,
     apply_spectral_norm,
     has_spectral_norm,
-    maybe_spectral_norm,
     pack,
     same_conv2d,
     same_conv_transpose2d,
@@ -34,19 +33,14 @@ from ganforge.models.layers import (
 
 def test_spectral_norm_makes_largest_singular_value_one():
     torch.manual_seed(0)
-    layer = maybe_spectral_norm(nn.Linear(16, 8), enabled=True)
+    layer = nn.Linear(16, 8)
+    apply_spectral_norm(layer)
     assert has_spectral_norm(layer)
     x = torch.randn(4, 16)
     for _ in range(30):  # each training-mode forward runs one power iteration
         layer(x)
     sigma = torch.linalg.matrix_norm(layer.weight.detach(), ord=2)
     assert sigma.item() == pytest.approx(1.0, abs=1e-3)
-
-
-def test_spectral_norm_disabled_returns_module_untouched():
-    layer = nn.Conv2d(3, 4, 3)
-    assert maybe_spectral_norm(layer, enabled=False) is layer
-    assert not has_spectral_norm(layer)
 
 
 def test_apply_spectral_norm_wraps_every_weight_layer():
@@ -99,7 +93,7 @@ def test_pack_concatenates_consecutive_samples_along_channels():
         for i in range(3):
             assert torch.equal(y[j, 2 * i : 2 * i + 2], x[3 * j + i])
     assert pack(x, 1) is x
-    assert Pack(2)(torch.randn(4, 5)).shape == (2, 10)  # vectors [N, F] -> [N/m, m·F]
+    assert pack(torch.randn(4, 5), 2).shape == (2, 10)  # vectors [N, F] -> [N/m, m·F]
 
 
 def test_pack_rejects_batch_not_divisible():
@@ -138,6 +132,53 @@ def test_projection_head_is_psi_plus_inner_product():
     expected = head.psi(h) + (head.embed.weight[c] * h).sum(1, keepdim=True)
     assert_close(head(h, c), expected)
     assert head(h, c).shape == (4, 1)
+
+
+class _Head(ConditionalHead, nn.Module):
+    def __init__(self, conditioning: str, psi: nn.Module | None = None) -> None:
+        super().__init__()
+        self.init_head("out", psi or nn.Linear(5, 1), 5, 3, conditioning)
+
+
+@pytest.mark.parametrize(("conditioning", "c_dim", "aux", "keys"), [
+    ("none", 0, 0, {"out.weight", "out.bias"}),
+    ("concat", 3, 0, {"out.weight", "out.bias"}),
+    ("projection", 3, 0, {"out.psi.weight", "out.psi.bias", "out.embed.weight"}),
+    ("acgan", 0, 3, {"out.weight", "out.bias", "classifier.weight", "classifier.bias"}),
+])
+def test_conditional_head_outputs_and_keys(conditioning: str, c_dim: int, aux: int, keys: set[str]) -> None:
+    """One head for every family: ψ(h); + ⟨V_c, h⟩ (projection); ⊕ K class logits (acgan). Keys are the owner's."""
+    torch.manual_seed(0)
+    d = _Head(conditioning)
+    assert (d.conditioning, d.c_dim, d.aux_classes) == (conditioning, c_dim, aux)
+    assert set(d.state_dict()) == keys
+    h, c = torch.randn(4, 5), torch.tensor([0, 2, 1, 2])
+    out = d.head_output(h, c)
+    if conditioning == "projection":
+        assert_close(out, d.out.psi(h) + (d.out.embed.weight[c] * h).sum(1, keepdim=True))
+    elif conditioning == "acgan":
+        assert_close(out, torch.cat([d.out(h), d.classifier(h)], 1))
+        assert out.shape == (4, 4)
+    else:
+        assert_close(out, d.out(h))
+    with pytest.raises(ValueError, match="choose from"):
+        _Head("auxiliary")
+
+
+def test_conditional_head_creates_psi_then_embedding_then_classifier() -> None:
+    """Parameter creation order is the RNG order of init: ψ (given), then V (projection) or the classifier (acgan)."""
+    torch.manual_seed(0)
+    psi, v = nn.Linear(5, 1), nn.Embedding(3, 5)
+    torch.manual_seed(0)
+    d = _Head("projection")
+    assert torch.equal(d.out.psi.weight, psi.weight)
+    assert torch.equal(d.out.embed.weight, v.weight)
+    torch.manual_seed(0)
+    psi, cls = nn.Linear(5, 1), nn.Linear(5, 3)
+    torch.manual_seed(0)
+    d = _Head("acgan")
+    assert torch.equal(d.classifier.weight, cls.weight)
+    assert isinstance(_Head("none", TwoClassLogit(5)).out, TwoClassLogit)
 
 
 def test_two_class_logit_equals_softmax_probability_and_keeps_two_rows():

@@ -63,6 +63,17 @@ def test_unconditional_state_dict_keys_are_unchanged() -> None:
                                    "out.bias"}
 
 
+@pytest.mark.parametrize(("conditioning", "head_keys"), [
+    ("concat", {"out.weight", "out.bias"}),
+    ("projection", {"out.psi.weight", "out.psi.bias", "out.embed.weight"}),
+    ("acgan", {"out.weight", "out.bias", "classifier.weight", "classifier.bias"}),
+])
+def test_conditional_d_state_dict_keys_are_those_of_older_checkpoints(conditioning: str, head_keys: set[str]) -> None:
+    """The shared ConditionalHead keeps the MLP's own key names (``out.*``, ``classifier.*``)."""
+    _G, D = build(MNIST, conditioning=conditioning)
+    assert {k for k in D.state_dict() if not k.startswith("body.")} == head_keys
+
+
 @pytest.mark.parametrize("embedding", ["onehot", "learned"])
 def test_concat_conditioning(embedding: str) -> None:
     G, D = build(MNIST, conditioning="concat", embedding=embedding, embed_dim=6)
@@ -86,13 +97,10 @@ def test_concat_conditioning(embedding: str) -> None:
     assert not torch.allclose(G(z, c), G(z, other))
 
 
-def test_legacy_conditional_flag_means_concat() -> None:
-    G, D = build(MNIST, conditional=True)
-    assert G.c_dim == 10
-    assert D.c_dim == 10
-    assert D.conditioning == "concat"
-    with pytest.raises(ConfigError, match="contradicts"):
-        build(MNIST, conditional=True, conditioning="acgan")
+def test_legacy_conditional_flag_is_an_unknown_key() -> None:
+    """``conditional: true`` is gone: the unknown-key error lists ``conditioning`` (use ``conditioning: concat``)."""
+    with pytest.raises(ConfigError, match=r"unknown config key 'model.options.conditional'.*'conditioning'"):
+        build(MNIST, conditional=True)
 
 
 def test_projection_discriminator_is_psi_plus_inner_product() -> None:

@@ -47,7 +47,7 @@ def test_two_player_gan_matches_a_plain_loop(tmp_path: Path) -> None:
     opt_g, opt_d = _adam(list(G.parameters()), cfg.optim.g), _adam(list(D.parameters()), cfg.optim.d)
     for _ in range(STEPS):
         for _ in range(2):  # k D steps: real batch, then z
-            real, _ = source.next(n)
+            real = source.next(n)["x"]
             z = G.sample_z(n, rng)
             with torch.no_grad():
                 fake = G(z)
@@ -84,7 +84,7 @@ def test_three_networks_two_groups_and_ema_match_a_plain_loop(tmp_path: Path) ->
     opt_d = _adam(list(D.parameters()), cfg.optim.d)
     ema = {"G": make_ema(G), "E": make_ema(E)}
     for _ in range(STEPS):
-        x, _ = source.next(n)
+        x = source.next(n)["x"]
         z = G.sample_z(n, rng)
         with torch.no_grad():
             ex, gz = E(x), G(z)
@@ -92,7 +92,7 @@ def test_three_networks_two_groups_and_ema_match_a_plain_loop(tmp_path: Path) ->
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        x, _ = source.next(n)  # the E+G step reads real digits too (for E(x))
+        x = source.next(n)["x"]  # the E+G step reads real digits too (for E(x))
         z = G.sample_z(n, rng)
         D.requires_grad_(False)
         loss_eg = F.softplus(D(x, E(x))).mean() + F.softplus(-D(G(z), z)).mean()

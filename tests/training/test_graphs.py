@@ -127,7 +127,13 @@ def test_optimizer_state_keeps_its_own_execution_flags() -> None:
                                        ("objective={'name': 'wgan-gp', 'options': {}}",)])
 def test_real_cuda_graphs_match_eager(tmp_path: Path, overrides: tuple[str, ...]) -> None:
     """On a GPU (``pytest -m gpu``): captured training follows eager training (float32; LR decay reaches the
-    captured optimiser step through its tensor lr)."""
+    captured optimiser step through its tensor lr).
+
+    What the numerics allow: the graphed run's optimiser is another kernel (capturable Adam: tensor lr, device step
+    counter), so each step is the eager update up to float32 rounding. Adam divides by √v: an entry whose gradient is
+    ~0 can flip sign and move by ±lr instead of ~0, so after n steps an entry may differ by up to 2·lr·Σ_{t≤n} √t
+    (|m̂/√v̂| ≤ √t, see test_precision.py), while the bulk of the entries stays far below lr.
+    """
     runs = {}
     for graphed in (False, True):
         cfg = tiny_config(*overrides, "train.steps=10", "train.device=cuda", "train.precision=fp32",
@@ -139,5 +145,12 @@ def test_real_cuda_graphs_match_eager(tmp_path: Path, overrides: tuple[str, ...]
     assert "G" in runs[True].trainer._graphs
     lrs = [float(runs[g].opt_g.param_groups[0]["lr"]) for g in (True, False)]
     assert lrs[0] == pytest.approx(lrs[1])
-    for k, v in params(runs[False]).items():
-        torch.testing.assert_close(params(runs[True])[k], v, atol=1e-5, rtol=1e-4, msg=k)
+    for group, opt in runs[False].optimizers.items():  # every trained tensor is Adam-driven (the MLP has no buffers)
+        eager = [p for g in opt.param_groups for p in g["params"]]
+        graphed = [p for g in runs[True].optimizers[group].param_groups for p in g["params"]]
+        n = max(int(opt.state[p]["step"]) for p in eager if p in opt.state)  # steps of this group (D: d_steps each)
+        lr = getattr(runs[False].cfg.optim, group).lr  # the initial lr: the decay only lowers it
+        bound = 2 * lr * sum(t**0.5 for t in range(1, n + 1))
+        diffs = torch.cat([(a - b).detach().abs().flatten().cpu() for a, b in zip(graphed, eager, strict=True)])
+        assert diffs.max().item() <= bound, group
+        assert diffs.median().item() < 1e-2 * lr, group

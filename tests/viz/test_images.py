@@ -1,4 +1,4 @@
-"""Tests for ganforge/viz/images.py: grid layout pixel by pixel, PNG / GIF / folder writers, uint8 conversion."""
+"""Tests for ganforge/viz/images.py: grid layout pixel by pixel, PNG / GIF writers, the uint8 conversion they take."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.viz.images import make_grid, save_gif, save_grid, save_png_dir, to_uint8
+from ganforge.data.base import to_uint8
+from ganforge.viz.images import make_grid, save_gif, save_grid, save_image
 
 
 def tiny_gray() -> np.ndarray:
@@ -73,16 +74,16 @@ def test_save_gif_frames_and_loop(tmp_path):
         save_gif([frames[0], np.zeros((4, 4, 3), dtype=np.uint8)], tmp_path / "bad.gif")
 
 
-def test_save_png_dir_one_file_per_image(tmp_path):
-    images = np.random.default_rng(0).integers(0, 256, (3, 3, 5, 4), dtype=np.uint8)
-    paths = save_png_dir(images, tmp_path / "pngs")
-    assert [p.name for p in paths] == ["00000.png", "00001.png", "00002.png"]
-    for p, img in zip(paths, images, strict=True):
-        with Image.open(p) as png:
-            assert np.array_equal(np.asarray(png), img.transpose(1, 2, 0))
+def test_save_image_roundtrips_rgb(tmp_path):
+    img = np.random.default_rng(0).integers(0, 256, (5, 4, 3), dtype=np.uint8)
+    with Image.open(save_image(img, tmp_path / "sub" / "x.png")) as png:
+        assert np.array_equal(np.asarray(png), img)
 
 
-def test_to_uint8_maps_value_range():
+def test_to_uint8_maps_value_range_into_grids():
+    """The one float -> uint8 conversion (``data.base.to_uint8``) feeds the grid writers directly."""
     x = torch.tensor([-1.0, 0.0, 1.0, 2.0, -3.0])
-    assert to_uint8(x).tolist() == [0, 128, 255, 255, 0]
-    assert to_uint8(np.array([0.0, 0.5, 1.0]), (0.0, 1.0)).tolist() == [0, 128, 255]
+    assert to_uint8(x, (-1.0, 1.0)).tolist() == [0, 128, 255, 255, 0]
+    assert to_uint8(x, None).tolist() == [0, 128, 255, 255, 0]  # None: the tanh range
+    assert to_uint8(torch.tensor([0.0, 0.5, 1.0]), (0.0, 1.0)).tolist() == [0, 128, 255]
+    assert make_grid(to_uint8(torch.zeros(2, 1, 2, 2), None), padding=0).shape == (2, 4, 1)

@@ -23,10 +23,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-import ganforge
 from ganforge.builder import resolve_device
 from ganforge.commands.common import (
-    atomic_output,
     check_memory,
     check_positive,
     check_writable,
@@ -37,11 +35,7 @@ from ganforge.commands.common import (
 )
 from ganforge.data.formats import NPZ_ERRORS, open_image
 from ganforge.evaluation import iter_samples
-from ganforge.metrics.fid import feature_statistics, frechet_distance
-from ganforge.metrics.inception_score import SPLITS as IS_SPLITS
-from ganforge.metrics.inception_score import inception_score
-from ganforge.metrics.kid import N_SUBSETS, SUBSET_SIZE, kid
-from ganforge.metrics.prdc import K_DC, K_PR, prdc
+from ganforge.metrics.evaluate import evaluate, get_metric, metric_protocol
 from ganforge.metrics.reference import (
     CACHE_ENV,
     MAX_STORED_FEATURES,
@@ -51,17 +45,9 @@ from ganforge.metrics.reference import (
     reference_statistics,
 )
 from ganforge.options import ConfigError, build_options
-from ganforge.registry import DATASETS, FEATURES
-from ganforge.training.run import RunError
+from ganforge.registry import DATASETS, FEATURES, METRICS
+from ganforge.training.rundir import RunError, eval_record, write_record
 
-METRIC_CHOICES = {  # --metrics name -> keys in the record
-    "fid": ("fid",),
-    "kid": ("kid", "kid_std"),
-    "pr": ("precision", "recall"),
-    "dc": ("density", "coverage"),
-    "is": ("is", "is_std"),
-}
-NEEDS_REAL_FEATURES = ("kid", "pr", "dc")
 DEFAULT_N = 10000
 IMAGE_SUFFIXES = (".png",)
 
@@ -71,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("source", type=Path, metavar="RUN|SAMPLES",
                    help="run directory, checkpoint .pt, folder of PNG samples or .npz of uint8 images")
     p.add_argument("--metrics", default="fid,kid,pr,dc",
-                   help=f"comma-separated, from: {', '.join(METRIC_CHOICES)} (default fid,kid,pr,dc)")
+                   help=f"comma-separated, from: {', '.join(METRICS.names())} (default fid,kid,pr,dc; see "
+                        "`ganforge list metrics`)")
     p.add_argument("--n", type=int, default=None,
                    help=f"fake samples (default {DEFAULT_N} from a run; all images of a samples source)")
     p.add_argument("--ref", default=None, metavar="DATASET:SPLIT",
@@ -93,13 +80,21 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def parse_metrics(text: str) -> list[str]:
+    """Registered metric names (``METRICS``, see ``ganforge.metrics.evaluate``), in the order given, once each."""
     names = [m.strip().lower() for m in text.split(",") if m.strip()]
     if not names:
-        raise ConfigError(f"--metrics is empty; choose from: {', '.join(METRIC_CHOICES)}")
+        raise ConfigError(f"--metrics is empty; choose from: {', '.join(METRICS.names())}")
     for m in names:
-        if m not in METRIC_CHOICES:
-            raise ConfigError(f"unknown metric {m!r}; choose from: {', '.join(METRIC_CHOICES)}")
+        try:
+            get_metric(m)
+        except KeyError as exc:
+            raise ConfigError(exc.args[0]) from None
     return list(dict.fromkeys(names))
+
+
+def _requested(metrics: list[str], flag: str) -> list[str]:
+    """The requested metrics whose ``Metric.<flag>`` is set."""
+    return [m for m in metrics if getattr(get_metric(m), flag)]
 
 
 def parse_ref(text: str) -> tuple[str, str]:
@@ -254,9 +249,11 @@ def run(args: argparse.Namespace) -> int:
     if not from_run and args.ref is None:
         raise ConfigError("--ref DATASET:SPLIT is required when evaluating saved samples (e.g. --ref mnist:train)")
     ref = parse_ref(args.ref) if args.ref is not None else None
-    if args.features == "inception-fid" and "is" in metrics:
-        raise ConfigError("metric 'is' needs class probabilities, but inception-fid has no logits (its network ends "
-                          "at pool3); use --features mnist-classifier or drop 'is' from --metrics")
+    needs_probs = _requested(metrics, "needs_probabilities")
+    if args.features == "inception-fid" and needs_probs:
+        raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but inception-fid has no logits (its "
+                          f"network ends at pool3); use --features mnist-classifier or drop {needs_probs[0]!r} from "
+                          "--metrics")
     device = resolve_device(args.device, "--device")
 
     # the fake side: a generator (checked cheaply before anything slow) or saved images
@@ -272,9 +269,9 @@ def run(args: argparse.Namespace) -> int:
         fake_u8 = fake_u8[:n_fake]
     dataset, split = ref or parse_ref(f"{cfg.data.name}:train")
     inner = make_extractor(args.features, device, args.batch_size)
-    if "is" in metrics and getattr(inner, "num_classes", None) is None:
-        raise ConfigError(f"metric 'is' needs class probabilities, but {inner.name} has none; use --features "
-                          "mnist-classifier or drop 'is' from --metrics")
+    if needs_probs and getattr(inner, "num_classes", None) is None:
+        raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but {inner.name} has none; use "
+                          f"--features mnist-classifier or drop {needs_probs[0]!r} from --metrics")
     extractor = ProgressExtractor(inner, args.batch_size, progress=not args.no_progress)
     check_shape(extractor, shape)
     name = args.name or f"{extractor.name}_{dataset}-{split}_n{n_fake}"
@@ -289,14 +286,19 @@ def run(args: argparse.Namespace) -> int:
     if tuple(real_all.shape[1:]) != shape:
         raise ConfigError(f"--ref {dataset}:{split} has images of shape {list(real_all.shape[1:])}, the samples "
                           f"have {list(shape)}; compare with a dataset of the same shape")
-    if n_real > MAX_STORED_FEATURES and any(m in NEEDS_REAL_FEATURES for m in metrics):
-        raise ConfigError(f"kid/pr/dc need the real features, which are kept only for n <= {MAX_STORED_FEATURES}; "
-                          f"pass --n {MAX_STORED_FEATURES} or use --metrics fid,is")
+    real_feats = _requested(metrics, "needs_real_features")
+    if n_real > MAX_STORED_FEATURES and real_feats:
+        keep = [m for m in metrics if m not in real_feats]
+        raise ConfigError(f"{'/'.join(real_feats)} need the real features, which are kept only for n <= "
+                          f"{MAX_STORED_FEATURES}; pass --n {MAX_STORED_FEATURES}"
+                          + (f" or use --metrics {','.join(keep)}" if keep else ""))
     if n_fake < 2 or n_real < 2:
         raise ConfigError(f"need at least 2 fake and 2 real images, got {n_fake} and {n_real}")
-    if ("pr" in metrics or "dc" in metrics) and min(n_fake, n_real) <= max(K_PR, K_DC):
-        raise ConfigError(f"pr/dc need more than {max(K_PR, K_DC)} fake and real images (k-nearest neighbours), got "
-                          f"{n_fake} and {n_real}; raise --n or drop pr,dc from --metrics")
+    small = [m for m in metrics if min(n_fake, n_real) < get_metric(m).min_images]
+    if small:
+        need = max(get_metric(m).min_images for m in small)
+        raise ConfigError(f"{'/'.join(small)} need more than {need - 1} fake and real images (k-nearest "
+                          f"neighbours), got {n_fake} and {n_real}; raise --n or drop {','.join(small)} from --metrics")
     check_cache(reference_path(ref_key, split, extractor.name, n_real, args.cache), args.cache)
 
     t_ref = time.perf_counter()
@@ -308,7 +310,8 @@ def run(args: argparse.Namespace) -> int:
     t_feat = time.perf_counter()
     fake_features = extractor(fake_u8).numpy()
     t_feat = time.perf_counter() - t_feat
-    values = compute_metrics(metrics, reference, fake_features, fake_u8, extractor, args.seed)
+    values = evaluate(metrics, reference, fake_features, args.seed,
+                      probabilities=lambda: extractor.probabilities(fake_u8))
 
     protocol: dict[str, Any] = {
         "source": str(source), "source_kind": "run" if from_run else ("npz" if source.suffix == ".npz" else "png-dir"),
@@ -317,15 +320,14 @@ def run(args: argparse.Namespace) -> int:
                       "images": f"first {n_real} of the split", "cache_key": ref_key,
                       "cache": str(reference.path) if reference.path else None},
         **extractor_provenance(extractor), "seed": args.seed, "device": str(device),
-        "kid": {"subsets": N_SUBSETS, "subset_size": min(SUBSET_SIZE, n_fake, n_real), "seed": args.seed},
-        "prdc": {"k_pr": K_PR, "k_dc": K_DC}, "is_splits": min(IS_SPLITS, n_fake),
+        **metric_protocol(n_fake, n_real, args.seed),
         "seconds": {"reference": round(t_ref, 3), "fake_features": round(t_feat, 3),
                     "total": round(time.perf_counter() - t0, 3)},
     }
     if from_run:
         protocol.update({"generator": generator_kind(state, not args.no_ema),
                          "step": (state.get("trainer") or {}).get("step"), "run_name": cfg.name})
-    write_record(out, values, protocol)
+    write_record(out, eval_record(values, protocol), flag="--out")
     print_table(values, protocol, out)
     return 0
 
@@ -340,41 +342,12 @@ def check_cache(entry: Path, flag_value: Path | None) -> None:
         check_writable(entry, flag)
 
 
-def compute_metrics(metrics: list[str], reference: Any, fake_features: np.ndarray, fake_u8: Tensor,
-                    extractor: ProgressExtractor, seed: int) -> dict[str, float]:
-    values: dict[str, float] = {}
-    if "fid" in metrics:
-        mu, sigma = feature_statistics(fake_features)
-        values["fid"] = frechet_distance(reference.mu, reference.sigma, mu, sigma)
-    if "kid" in metrics:
-        values["kid"], values["kid_std"] = kid(reference.features, fake_features, seed=seed)
-    if "pr" in metrics or "dc" in metrics:
-        found = prdc(reference.features, fake_features)
-        for m in ("pr", "dc"):
-            if m in metrics:
-                values.update({k: found[k] for k in METRIC_CHOICES[m]})
-    if "is" in metrics:
-        probs = extractor.probabilities(fake_u8)
-        values["is"], values["is_std"] = inception_score(probs, splits=min(IS_SPLITS, probs.shape[0]))
-    return values
-
-
 def default_out(source: Path, from_run: bool, name: str) -> Path:
     if from_run:
         return run_root(source) / "eval" / f"{name}.json"
     if source.is_dir():
         return source.parent / f"{source.name}-eval-{name}.json"
     return source.with_name(f"{source.stem}-eval-{name}.json")
-
-
-def write_record(path: Path, metrics: dict[str, float], protocol: dict[str, Any]) -> Path:
-    """The same record layout as ``training.run.write_eval``, written atomically."""
-    record = {"metrics": metrics, "protocol": protocol,
-              "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__),
-                           "numpy": np.__version__}}
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-    return path
 
 
 def print_table(values: dict[str, float], protocol: dict[str, Any], out: Path) -> None:

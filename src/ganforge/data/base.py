@@ -1,16 +1,25 @@
 """What a dataset hands the trainer: an in-memory tensor set (images, vectors) or an analytic distribution (toys).
 
-Loaders return these; the trainer's data source (``ganforge.data.source``) turns them into batches.
+Loaders return these. Every loaded dataset is a *data kind* with three things the core asks of it — no ``isinstance``
+chains anywhere else: ``kind`` (picks the run's sample writers and evaluation, ``ganforge.hooks``), ``spec()`` (the
+``DataSpec`` networks are built for) and ``source(output_range, seed, device)`` (the checkpointable batch stream,
+``ganforge.data.source``, whose ``next(n)`` returns named tensors: ``x``, ``y`` and any extra ``fields``). A new kind
+(tables, series, image pairs) implements these three and plugs in without a core edit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from ganforge.data.formats import MAX_CLASSES
+
+if TYPE_CHECKING:
+    from ganforge.data.source import Source
+    from ganforge.models.base import DataSpec
 
 
 @dataclass
@@ -25,6 +34,7 @@ class TensorData:
     y: Tensor | None = None
     num_classes: int = 0
     name: str = ""
+    fields: dict[str, Tensor] = field(default_factory=dict)  # extra per-sample tensors [N, ...] (e.g. a paired "x_b")
 
     def __post_init__(self) -> None:
         if self.x.ndim < 2 or self.x.shape[0] == 0:
@@ -42,6 +52,10 @@ class TensorData:
                                  f"be 0..K-1 with K <= {MAX_CLASSES}: renumber them")
         if self.x.is_floating_point() and not torch.isfinite(self.x).all():
             raise ValueError(f"dataset {self.name!r} contains NaN or inf values; clean the data before training")
+        for key, value in self.fields.items():
+            if key in ("x", "y") or value.shape[:1] != self.x.shape[:1]:
+                raise ValueError(f"dataset {self.name!r}: field {key!r} must be named other than x/y and hold one "
+                                 f"row per sample ({self.x.shape[0]}), got shape {tuple(value.shape)}")
 
     @property
     def is_image(self) -> bool:
@@ -55,6 +69,17 @@ class TensorData:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.x.shape[1:])
+
+    def spec(self) -> DataSpec:
+        from ganforge.models.base import DataSpec
+
+        return DataSpec(shape=self.shape, num_classes=self.num_classes,
+                        fields={k: tuple(v.shape[1:]) for k, v in self.fields.items()})
+
+    def source(self, output_range: tuple[float, float] | None, seed: int, device: torch.device) -> Source:
+        from ganforge.data.source import TensorSource
+
+        return TensorSource(self, output_range, seed, device)
 
     def __len__(self) -> int:
         return self.x.shape[0]

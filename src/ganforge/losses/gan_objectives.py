@@ -1,5 +1,7 @@
 """GAN objectives beyond the logistic one: WGAN (clipping), WGAN-GP, hinge, least squares and AC-GAN.
 
+R1 (``R1Regularised``, eager or lazy) is an option of logistic, hinge, lsgan and acgan; it lives in ``objectives``.
+
 Each composes the pure losses of ``adversarial`` and the unweighted penalties of ``penalties``, applies the weights,
 and returns ``LossTerms``; none calls ``backward()`` or knows about optimisers. Log keys: ``loss/d`` and ``loss/g`` are
 the adversarial parts (regularisers are reported unweighted under ``reg/*``), ``score/real`` / ``score/fake`` are mean
@@ -9,7 +11,6 @@ objectives also log ``wasserstein`` = E[D(x)] − E[D(G(z))].
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -19,15 +20,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.losses import adversarial, penalties
-from ganforge.losses.objectives import Batch, LossTerms, Objective, discriminate, generate
+from ganforge.losses.objectives import (  # R1 lives with the base classes: logistic uses it too
+    Batch,
+    LossTerms,
+    Objective,
+    R1Regularised,
+    discriminate,
+    generate,
+    r1_terms,
+)
+from ganforge.losses.objectives import check_weight as _check_weight
 from ganforge.registry import OBJECTIVES
 
-
-def _check_weight(name: str, value: float, positive: bool = False) -> None:
-    """One-line ValueError unless ``value`` is finite and >= 0 (> 0 with ``positive``); catches NaN and inf too."""
-    ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value}")
+__all__ = ["ACGANObjective", "HingeObjective", "LeastSquaresObjective", "R1Regularised", "WGANGPObjective",
+           "WGANObjective", "r1_terms"]
 
 
 def _scores(real_scores: Tensor, fake_scores: Tensor) -> dict[str, Tensor]:
@@ -42,72 +48,6 @@ def _fake_and_scores(G: nn.Module, D: nn.Module, batch: Batch, real: Tensor) -> 
     real_scores = discriminate(D, real, batch.labels)  # [N, 1]
     fake_scores = discriminate(D, fake, batch.fake_labels)  # [N, 1]
     return fake, real_scores, fake_scores
-
-
-# ---- R1 (Mescheder et al. 2018), eager or lazy --------------------------------------------------------------------
-
-
-def r1_terms(D: nn.Module, batch: Batch, weight: float) -> LossTerms:
-    """A stand-alone R1 step: ``weight · ½ E‖∇_x D(x)‖²`` on ``batch.real`` with its own forward pass of D.
-
-    For a lazy ``D_reg`` phase every k steps pass ``weight = r1_weight · k`` (StyleGAN2 lazy regularisation,
-    Karras et al. 2020, App. B: the penalty is applied k times less often, so it is made k times stronger).
-    Logs the unweighted penalty as ``reg/r1``.
-    """
-    real = batch.real.detach().requires_grad_(True)
-    real_logits = discriminate(D, real, batch.labels)
-    r1 = penalties.r1_penalty(real, real_logits)
-    return LossTerms(0.5 * weight * r1, {"reg/r1": r1.detach()})
-
-
-@dataclass
-class R1Regularised:
-    """Mixin: ``r1_weight`` (γ) and ``r1_every`` (k) options for objectives whose D returns logits ``[N, 1]``.
-
-    ``r1_weight == 0``: no R1. ``r1_every`` in {0, 1}: ½γ·R1 is added inside ``d_loss`` (one extra backward through D
-    per step). ``r1_every = k > 1``: lazy regularisation; ``reg_every = k`` and ``d_reg`` returns ½γk·R1.
-    The trainer may also rescale the D optimiser's lr and betas by k/(k+1) as StyleGAN2 does; that is its business.
-    """
-
-    r1_weight: float = 0.0  # γ in Mescheder et al. (2018); StyleGAN2 uses 10 (FFHQ 1024) down to 0.01 (CIFAR-10)
-    r1_every: int = 0  # k: 0 or 1 = inside every d_loss; k > 1 = separate lazy phase every k steps (StyleGAN2: 16)
-
-    def _check_r1(self) -> None:
-        _check_weight("r1_weight", self.r1_weight)
-        if self.r1_every < 0:
-            raise ValueError(f"r1_every must be >= 0 (0 or 1 = every D step, k > 1 = lazy), got {self.r1_every}")
-
-    @property
-    def _r1_eager(self) -> bool:
-        return self.r1_weight > 0 and self.r1_every <= 1
-
-    @property
-    def reg_every(self) -> int:  # type: ignore[override]
-        """k > 1 when lazy R1 is on, else 0 (no separate D_reg phase)."""
-        return self.r1_every if self.r1_weight > 0 and self.r1_every > 1 else 0
-
-    @property
-    def needs_double_backward(self) -> bool:
-        return self.r1_weight > 0
-
-    def _real_input(self, batch: Batch) -> Tensor:
-        """``batch.real``, made to require grad when the R1 penalty is computed inside ``d_loss``."""
-        return batch.real.detach().requires_grad_(self._r1_eager)
-
-    def _with_r1(self, loss: Tensor, logs: dict[str, Tensor], real: Tensor, real_logits: Tensor) -> Tensor:
-        """``loss + ½γ·R1`` (logging ``reg/r1``) when R1 is eager; ``loss`` unchanged otherwise."""
-        if not self._r1_eager:
-            return loss
-        r1 = penalties.r1_penalty(real, real_logits)
-        logs["reg/r1"] = r1.detach()
-        return loss + 0.5 * self.r1_weight * r1
-
-    def d_reg(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
-        """The lazy R1 phase: ½·γ·k·R1 (``reg_every = k``)."""
-        if self.reg_every == 0:
-            raise RuntimeError(f"d_reg is only used for lazy R1 (r1_weight > 0 and r1_every > 1); got "
-                               f"r1_weight={self.r1_weight}, r1_every={self.r1_every}")
-        return r1_terms(D, batch, self.r1_weight * self.r1_every)
 
 
 # ---- Wasserstein GAN (Arjovsky et al. 2017; Gulrajani et al. 2017) ------------------------------------------------
@@ -247,7 +187,7 @@ def _split_acgan_logits(logits: Tensor) -> tuple[Tensor, Tensor]:
 
 @OBJECTIVES.register("acgan")
 @dataclass
-class ACGANObjective(Objective):
+class ACGANObjective(R1Regularised, Objective):
     """Auxiliary-classifier GAN (Odena et al. 2017): D also predicts the class of real and generated samples.
 
     Discriminator contract: ``D(x) -> logits [N, 1 + K]``, called *without* labels (it must predict them). Column 0
@@ -257,12 +197,17 @@ class ACGANObjective(Objective):
       D minimises L_S(real, fake) + class_weight · [CE(D_cls(x), labels) + CE(D_cls(G(z, c)), c)]
       G minimises −E log D(G(z, c)) (non-saturating) + class_weight · CE(D_cls(G(z, c)), c)
     ``batch.labels`` and ``batch.fake_labels`` (int64 ``[N]``) are required. Logs the parts and class accuracies.
+    Optional R1 (``R1Regularised``, eager or lazy) on the real/fake logit l₀ only: ½γ E‖∇_x l₀(x)‖².
     """
 
     class_weight: float = 1.0  # weight of the auxiliary classification terms (1 in the paper)
 
     def __post_init__(self) -> None:
         _check_weight("class_weight", self.class_weight)
+        self._check_r1()
+
+    def _r1_logits(self, D: nn.Module, real: Tensor, batch: Batch) -> Tensor:
+        return _split_acgan_logits(D(real))[0]  # l₀ [N, 1]: R1 regularises the real/fake decision, not the classes
 
     @staticmethod
     def _require_labels(batch: Batch, need_real: bool) -> None:
@@ -273,12 +218,13 @@ class ACGANObjective(Objective):
         self._require_labels(batch, need_real=True)
         with torch.no_grad():
             fake = generate(G, batch)
-        real_adv, real_cls = _split_acgan_logits(D(batch.real))
+        real = self._real_input(batch) if self._r1_eager else batch.real
+        real_adv, real_cls = _split_acgan_logits(D(real))
         fake_adv, fake_cls = _split_acgan_logits(D(fake))
         adv = adversarial.d_logistic(real_adv, fake_adv)  # L_S: −log D(x) − log(1 − D(G(z, c)))
         cls = F.cross_entropy(real_cls, batch.labels) + F.cross_entropy(fake_cls, batch.fake_labels)  # L_C
         loss = adv + self.class_weight * cls
-        return LossTerms(loss, {
+        logs = {
             "loss/d": loss.detach(),
             "loss/d_adv": adv.detach(),
             "loss/d_class": cls.detach(),
@@ -286,7 +232,8 @@ class ACGANObjective(Objective):
             "score/fake": torch.sigmoid(fake_adv.detach()).mean(),
             "class/acc_real": (real_cls.detach().argmax(1) == batch.labels).float().mean(),
             "class/acc_fake": (fake_cls.detach().argmax(1) == batch.fake_labels).float().mean(),
-        })
+        }
+        return LossTerms(self._with_r1(loss, logs, real, real_adv), logs)
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         self._require_labels(batch, need_real=False)

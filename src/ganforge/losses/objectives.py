@@ -17,6 +17,7 @@ each loss returns ``LossTerms`` (what to backpropagate plus detached scalars to 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from ganforge.losses import adversarial
+from ganforge.losses import adversarial, penalties
 from ganforge.registry import OBJECTIVES
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ class Objective:
     reg_every: int = 0  # 0 = no separate D regularisation phase
     g_reg_every: int = 0  # 0 = no separate G regularisation phase
     g_needs_real: bool = False  # the G phase reads a real batch (GMMN's MMD)
+    shared_z: bool = False  # the G phase reuses the z (and fake labels) of this step's last D batch (``make_batch``)
+    _shared_draw: tuple[int, Tensor, Tensor | None] | None = None  # (step, z, fake_labels) of the last D batch
 
     # ---- what the trainer asks ----------------------------------------------------------------------------------
     def networks(self) -> tuple[str, ...]:
@@ -132,14 +135,27 @@ class Objective:
 
     def make_batch(self, draw: Draws, nets: Nets, phase: Phase, step: int) -> Batch:
         """Real data (when the phase reads it), z for G, and the labels to generate for a conditional G — drawn
-        in this order from the trainer's RNGs for the global batch, then sharded (``Draws``)."""
+        in this order from the trainer's RNGs for the global batch, then sharded (``Draws``).
+
+        ``shared_z``: the G phase reuses the z and fake labels drawn for this step's last D batch instead of drawing
+        new ones (the GradientTape loop of lecture 004 feeds one ``z`` to ``fake_loss`` and ``gen_loss``). The z is
+        kept only from the D phase to the G phase of the same step, and a checkpoint is only written between steps,
+        so exact resume needs nothing saved (``state_dict`` stays empty).
+        """
         real, labels = draw.real() if phase.needs_real else (None, None)
-        G = nets["G"]
-        z = draw.latent(G)
-        fake_labels = None
-        c_dim = getattr(G, "c_dim", 0)
-        if c_dim:
-            fake_labels = labels if draw.fake_labels == "real" and labels is not None else draw.labels(c_dim)
+        shared = self._shared_draw if self.shared_z and phase.name == "G" else None
+        if shared is not None and shared[0] == step:
+            _, z, fake_labels = shared
+            self._shared_draw = None
+        else:
+            G = nets["G"]
+            z = draw.latent(G)
+            fake_labels = None
+            c_dim = getattr(G, "c_dim", 0)
+            if c_dim:
+                fake_labels = labels if draw.fake_labels == "real" and labels is not None else draw.labels(c_dim)
+            if self.shared_z and phase.name == "D":
+                self._shared_draw = (step, z, fake_labels)
         return Batch(real=real, z=z, labels=labels, fake_labels=fake_labels, generator=draw.rng, rank=draw.rank,
                      world_size=draw.world_size, step=step)
 
@@ -191,17 +207,133 @@ def discriminate(D: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
     return full_precision(D(x))
 
 
+def check_weight(name: str, value: float, positive: bool = False) -> None:
+    """One-line ValueError unless ``value`` is finite and >= 0 (> 0 with ``positive``); catches NaN and inf too."""
+    ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value}")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """One-line ValueError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose from: {', '.join(choices)}")
+
+
+# ---- R1 (Mescheder et al. 2018), eager or lazy: an option of every objective whose D has a real/fake logit -------
+
+
+def r1_terms(D: nn.Module, batch: Batch, weight: float, logits_fn: Callable[[Tensor], Tensor] | None = None
+             ) -> LossTerms:
+    """A stand-alone R1 step: ``weight · ½ E‖∇_x D(x)‖²`` on ``batch.real`` with its own forward pass of D.
+
+    ``logits_fn(x)`` gives the real/fake logit ``[N, 1]`` (default ``discriminate(D, x, batch.labels)``; AC-GAN
+    passes its column 0). For a lazy ``D_reg`` phase every k steps pass ``weight = r1_weight · k`` (StyleGAN2 lazy
+    regularisation, Karras et al. 2020, App. B: the penalty is applied k times less often, so it is made k times
+    stronger). Logs the unweighted penalty as ``reg/r1``.
+    """
+    real = batch.real.detach().requires_grad_(True)
+    real_logits = logits_fn(real) if logits_fn is not None else discriminate(D, real, batch.labels)
+    r1 = penalties.r1_penalty(real, real_logits)
+    return LossTerms(0.5 * weight * r1, {"reg/r1": r1.detach()})
+
+
+@dataclass
+class R1Regularised:
+    """Mixin: ``r1_weight`` (γ) and ``r1_every`` (k) options for objectives whose D gives a real/fake logit.
+
+    ``r1_weight == 0``: no R1 (the default: the objective is exactly what it is without the mixin).
+    ``r1_every`` in {0, 1}: ½γ·R1 is added inside ``d_loss`` (one extra backward through D per step).
+    ``r1_every = k > 1``: lazy regularisation; ``reg_every = k`` and ``d_reg`` returns ½γk·R1, so the default
+    phases become D, D_reg every k steps, G — StyleGAN2's recipe with the logistic objective (γ = r1_weight, k = 16).
+    The trainer may also rescale the D optimiser's lr and betas by k/(k+1) as StyleGAN2 does; that is its business.
+    Used by logistic, hinge, lsgan and acgan (``_r1_logits`` picks the logit the penalty differentiates).
+    """
+
+    r1_weight: float = 0.0  # γ in Mescheder et al. (2018); StyleGAN2 uses 10 (FFHQ 1024) down to 0.01 (CIFAR-10)
+    r1_every: int = 0  # k: 0 or 1 = inside every d_loss; k > 1 = separate lazy phase every k steps (StyleGAN2: 16)
+
+    def _check_r1(self) -> None:
+        check_weight("r1_weight", self.r1_weight)
+        if self.r1_every < 0:
+            raise ValueError(f"r1_every must be >= 0 (0 or 1 = every D step, k > 1 = lazy), got {self.r1_every}")
+
+    @property
+    def _r1_eager(self) -> bool:
+        return self.r1_weight > 0 and self.r1_every <= 1
+
+    @property
+    def reg_every(self) -> int:  # type: ignore[override]
+        """k > 1 when lazy R1 is on, else 0 (no separate D_reg phase)."""
+        return self.r1_every if self.r1_weight > 0 and self.r1_every > 1 else 0
+
+    @property
+    def needs_double_backward(self) -> bool:
+        return self.r1_weight > 0
+
+    def _r1_logits(self, D: nn.Module, real: Tensor, batch: Batch) -> Tensor:
+        """The real/fake logit ``[N, 1]`` that R1 differentiates (the whole D output by default)."""
+        return discriminate(D, real, batch.labels)
+
+    def _real_input(self, batch: Batch) -> Tensor:
+        """``batch.real``, made to require grad when the R1 penalty is computed inside ``d_loss``."""
+        return batch.real.detach().requires_grad_(self._r1_eager)
+
+    def _with_r1(self, loss: Tensor, logs: dict[str, Tensor], real: Tensor, real_logits: Tensor) -> Tensor:
+        """``loss + ½γ·R1`` (logging ``reg/r1``) when R1 is eager; ``loss`` unchanged otherwise."""
+        if not self._r1_eager:
+            return loss
+        r1 = penalties.r1_penalty(real, real_logits)
+        logs["reg/r1"] = r1.detach()
+        return loss + 0.5 * self.r1_weight * r1
+
+    def d_reg(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
+        """The lazy R1 phase: ½·γ·k·R1 (``reg_every = k``)."""
+        if self.reg_every == 0:
+            raise RuntimeError(f"d_reg is only used for lazy R1 (r1_weight > 0 and r1_every > 1); got "
+                               f"r1_weight={self.r1_weight}, r1_every={self.r1_every}")
+        return r1_terms(D, batch, self.r1_weight * self.r1_every, lambda x: self._r1_logits(D, x, batch))
+
+
+# ---- the logistic GAN and the lectures' training steps ------------------------------------------------------------
+
+UPDATES = ("alternating", "simultaneous")
+D_BATCHES = ("separate", "concat")
+D_FAKES = ("train", "eval")
+
+
 @OBJECTIVES.register("logistic")
 @dataclass
-class LogisticObjective(Objective):
-    """Goodfellow GAN: logistic D loss with a choice of generator cost.
+class LogisticObjective(R1Regularised, Objective):
+    """Goodfellow GAN: logistic D loss with a choice of generator cost, and the options that reproduce the lectures'
+    training steps exactly. Every option's default is the plain alternating GAN (Goodfellow's Algorithm 1).
 
     g_cost: "minimax" log(1 − D(G(z))), "nonsaturating" −log D(G(z)), "max_likelihood" −½ exp(σ⁻¹(D(G(z)))).
+    update: "alternating" = phases D (×k), G, each with its own z and forward passes; "simultaneous" = one phase
+        ``DG``: one z, ONE forward of G (in training mode, so batch-norm statistics move once per step), D(x) and
+        D(G(z)), and d_loss and g_loss from that same forward; each is differentiated w.r.t. its own network at the
+        same weights and both optimisers step (the TensorFlow DCGAN tutorial's ``train_step`` with two tapes).
+    d_batch: "separate" = D(x) and D(G(z)) are two forward passes and the D loss is the sum of the two BCE means
+        (the tutorial's ``real_loss + fake_loss``); "concat" = ONE forward of D over ``[G(z); x]`` and ONE BCE mean
+        over the 2N rows (= half the sum form), as keras.io's ``train_step`` and SciNet's ``D.train_on_batch`` do:
+        batch norm and dropout in D then see the concatenated batch.
+    d_fakes_from: "train" = the D step's fakes come from G in training mode (batch statistics, dropout; BN running
+        statistics move); "eval" = G in inference mode (running statistics, no dropout), like Keras ``G.predict``.
+    shared_z: the G phase reuses the z of this step's last D batch (lecture 004's GradientTape loop) instead of a
+        new one (see ``Objective.make_batch``).
+    r1_weight / r1_every: R1 on real data, eager or lazy (``R1Regularised``); logistic + r1_every 16 is StyleGAN2's.
     """
 
     g_cost: str = "nonsaturating"
     label_smoothing: float = 0.0  # one-sided: real target = 1 − label_smoothing (Salimans et al. 2016 use 0.1)
-    label_noise: float = 0.0  # keras.io GAN trick: targets += label_noise · U(0, 1) (that example uses 0.05)
+    # keras.io GAN trick, labels += label_noise · U(0, 1) (that example uses 0.05). d_batch=separate: added to our
+    # targets (one draw for the real rows, then one for the fakes); d_batch=concat: the keras.io draw exactly, one
+    # U(0, 1) over [generated; real] added to *Keras* labels, i.e. subtracted from ours (see _d_loss_from_logits)
+    label_noise: float = 0.0
+    update: str = "alternating"  # or "simultaneous" (one DG phase)
+    d_batch: str = "separate"  # or "concat"
+    d_fakes_from: str = "train"  # or "eval"
+    shared_z: bool = False
 
     def __post_init__(self) -> None:
         if self.g_cost not in adversarial.G_COSTS:
@@ -210,25 +342,119 @@ class LogisticObjective(Objective):
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.label_noise < 0:
             raise ValueError(f"label_noise must be >= 0, got {self.label_noise}")
+        check_choice("update", self.update, UPDATES)
+        check_choice("d_batch", self.d_batch, D_BATCHES)
+        check_choice("d_fakes_from", self.d_fakes_from, D_FAKES)
+        self._check_r1()
+        if self.update == "simultaneous" and self.d_fakes_from != "train":
+            raise ValueError("update=simultaneous takes D's fakes from the one training-mode forward of G that G also "
+                             "learns from; d_fakes_from=eval needs update=alternating")
+        if self.update == "simultaneous" and self.shared_z:
+            raise ValueError("update=simultaneous already uses one z per step; shared_z is for update=alternating")
 
-    def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
+    # ---- phases --------------------------------------------------------------------------------------------------
+    def phases(self, nets: Nets, d_steps: int) -> list[Phase]:
+        if self.update == "alternating":
+            return super().phases(nets, d_steps)
+        if d_steps != 1:
+            raise ValueError(f"objective.options.update=simultaneous trains D and G once each per step from one "
+                             f"forward pass; train.d_steps must be 1, got {d_steps}")
+        G, D = nets["G"], nets["D"]
+        phases = [Phase("DG", ("d", "g"), lambda b: self.dg_loss(G, D, b), double_backward=self._r1_eager)]
+        if self.reg_every > 0:
+            phases.append(Phase("D_reg", ("d",), lambda b: self.d_reg(G, D, b), every=self.reg_every,
+                                double_backward=True))
+        return phases
+
+    # ---- forward passes ------------------------------------------------------------------------------------------
+    def _fakes_for_d(self, G: nn.Module, batch: Batch) -> Tensor:
+        """G(z) for the D step, without a graph into G; in inference mode with ``d_fakes_from = "eval"``."""
         with torch.no_grad():
-            fake = generate(G, batch)
-        real_logits = discriminate(D, batch.real, batch.labels)  # [N, 1]
-        fake_logits = discriminate(D, fake, batch.fake_labels)  # [N, 1]
-        real_noise = fake_noise = None
-        if self.label_noise > 0:
-            # keras.io "GAN overriding train_step": labels += 0.05 * tf.random.uniform(shape)
-            real_noise = self.label_noise * batch.uniform(real_logits.shape).to(real_logits.device)
-            fake_noise = self.label_noise * batch.uniform(fake_logits.shape).to(fake_logits.device)
-        loss = adversarial.d_logistic(real_logits, fake_logits, 1.0 - self.label_smoothing, real_noise, fake_noise)
-        return LossTerms(loss, {
+            if self.d_fakes_from == "eval" and G.training:
+                G.eval()  # Keras G.predict: BN running statistics (not updated), no dropout
+                try:
+                    return generate(G, batch)
+                finally:
+                    G.train()
+            return generate(G, batch)
+
+    def _d_logits(self, D: nn.Module, real: Tensor, fake: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+        """(D(x), D(G(z))), each ``[N, 1]``: two forward passes, or one over ``[G(z); x]`` with ``d_batch=concat``."""
+        if self.d_batch == "separate":
+            return discriminate(D, real, batch.labels), discriminate(D, fake, batch.fake_labels)
+        labels = None
+        if batch.labels is not None and batch.fake_labels is not None:
+            labels = torch.cat([batch.fake_labels, batch.labels])
+        logits = discriminate(D, torch.cat([fake, real]), labels)  # [2N, 1]: generated first
+        n = fake.shape[0]
+        return logits[n:], logits[:n]
+
+    def _concat_noise(self, batch: Batch, like: Tensor) -> tuple[Tensor, Tensor]:
+        """keras.io's ``0.05 * tf.random.uniform(labels.shape)`` for labels ``[generated; real]``: one draw for the
+        global batch (rows 0..W·N−1 generated, W·N..2W·N−1 real), this rank's rows of each half (fake, real)."""
+        n, w, r = like.shape[0], batch.world_size, batch.rank
+        device = batch.generator.device if batch.generator is not None else torch.device("cpu")
+        full = torch.rand((2 * n * w, *like.shape[1:]), generator=batch.generator, device=device)
+        full = self.label_noise * full.to(like.device)
+        return full[r * n : (r + 1) * n], full[(w + r) * n : (w + r + 1) * n]
+
+    def _d_loss_from_logits(self, real_logits: Tensor, fake_logits: Tensor, batch: Batch
+                            ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The D loss on the logits of one D step and its logs (``loss/d``, ``score/real``, ``score/fake``)."""
+        t_real = 1.0 - self.label_smoothing
+        if self.d_batch == "separate":
+            real_noise = fake_noise = None
+            if self.label_noise > 0:
+                real_noise = self.label_noise * batch.uniform(real_logits.shape).to(real_logits.device)
+                fake_noise = self.label_noise * batch.uniform(fake_logits.shape).to(fake_logits.device)
+            loss = adversarial.d_logistic(real_logits, fake_logits, t_real, real_noise, fake_noise)
+        else:
+            # keras.io's D step, label for label. Keras: logit k with σ(k) = P(fake), labels y = 1 for generated and
+            # 0 for real, y += 0.05·u, loss = mean over the 2N rows of BCE(y, k) = y·softplus(−k) + (1−y)·softplus(k).
+            # Ours: logit l = −k (σ(l) = P(real); a D whose last Dense has its weights and bias negated, which
+            # Glorot-uniform / zero-bias init draws with the same probability) and target t = 1 − y. Then
+            #   t·softplus(−l) + (1−t)·softplus(l) = (1−y)·softplus(k) + y·softplus(−k) = Keras' BCE, row for row,
+            # with t = −0.05·u on generated rows and t = 1 − 0.05·u on real rows: Keras' added noise is subtracted
+            # here. Keras' G step (misleading labels y = 0) is BCE(0, k) = softplus(k) = softplus(−l): non-saturating.
+            # SciNet's 2-way softmax (fake = class 0, real = class 1) is our convention already: l = out1 − out0.
+            t_fake = torch.zeros_like(fake_logits)
+            t_real_rows = torch.full_like(real_logits, t_real)
+            if self.label_noise > 0:
+                fake_noise, real_noise = self._concat_noise(batch, fake_logits)
+                t_fake, t_real_rows = t_fake - fake_noise, t_real_rows - real_noise
+            loss = adversarial.bce_with_logits(torch.cat([fake_logits, real_logits]),
+                                               torch.cat([t_fake, t_real_rows]))  # one mean over [generated; real]
+        return loss, {
             "loss/d": loss.detach(),
             "score/real": torch.sigmoid(real_logits.detach()).mean(),  # mean D(x): the lectures' equilibrium signal
             "score/fake": torch.sigmoid(fake_logits.detach()).mean(),  # mean D(G(z))
-        })
+        }
+
+    # ---- losses --------------------------------------------------------------------------------------------------
+    def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
+        fake = self._fakes_for_d(G, batch)
+        real = self._real_input(batch) if self._r1_eager else batch.real
+        real_logits, fake_logits = self._d_logits(D, real, fake, batch)  # [N, 1] each
+        loss, logs = self._d_loss_from_logits(real_logits, fake_logits, batch)
+        return LossTerms(self._with_r1(loss, logs, real, real_logits), logs)
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         fake_logits = discriminate(D, generate(G, batch), batch.fake_labels)
         loss = adversarial.G_COSTS[self.g_cost](fake_logits)
         return LossTerms(loss, {"loss/g": loss.detach()})
+
+    def dg_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
+        """The simultaneous step: one G(z) (with its graph), D's logits, and both losses from that one forward.
+
+        The trainer backpropagates ``totals["d"]`` into D only and ``totals["g"]`` into G only, so both gradients
+        are taken at the same weights (TF tutorial: ``disc_tape.gradient(disc_loss, D)``, ``gen_tape.gradient(
+        gen_loss, G)``, then both ``apply_gradients``).
+        """
+        fake = generate(G, batch)  # generator(noise, training=True): BN batch statistics, running statistics move
+        real = self._real_input(batch) if self._r1_eager else batch.real
+        real_logits, fake_logits = self._d_logits(D, real, fake, batch)
+        d_loss, logs = self._d_loss_from_logits(real_logits, fake_logits, batch)
+        d_total = self._with_r1(d_loss, logs, real, real_logits)
+        g_loss = adversarial.G_COSTS[self.g_cost](fake_logits)  # generator_loss(fake_output): the same D(G(z))
+        logs["loss/g"] = g_loss.detach()
+        return LossTerms(None, logs, totals={"d": d_total, "g": g_loss})

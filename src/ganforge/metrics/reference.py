@@ -27,9 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganforge.metrics.fid import feature_statistics, frechet_distance
-from ganforge.metrics.kid import kid
-from ganforge.metrics.prdc import prdc
+from ganforge.metrics.fid import feature_statistics
 
 FORMAT = "ganforge-reference-stats/1"
 MAX_STORED_FEATURES = 20000
@@ -190,25 +188,3 @@ def reference_statistics(
         warnings.warn(f"could not cache reference statistics at {path} ({exc.strerror or exc}); they will be "
                       "recomputed next time", stacklevel=2)
     return stats
-
-
-def compare_to_reference(
-    reference: ReferenceStats,
-    fake_features: np.ndarray | Tensor,
-    kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
-    seed: int = 0,
-    with_prdc: bool = True,
-) -> dict[str, float]:
-    """FID (always), KID mean/std and precision/recall/density/coverage (when the reference kept its features).
-
-    Keys: ``fid``, and if ``reference.features`` is stored: ``kid``, ``kid_std``, and (``with_prdc``) ``precision``,
-    ``recall`` (k = 3), ``density``, ``coverage`` (k = 5). KID is the raw MMD² (multiply by 1000 to report).
-    """
-    mu, sigma = feature_statistics(fake_features)
-    out = {"fid": frechet_distance(reference.mu, reference.sigma, mu, sigma)}
-    if reference.features is not None:
-        out["kid"], out["kid_std"] = kid(reference.features, fake_features, kid_subsets, kid_subset_size, seed)
-        if with_prdc:
-            out.update(prdc(reference.features, fake_features))
-    return out

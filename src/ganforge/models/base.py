@@ -6,7 +6,7 @@ sample; a discriminator maps a sample (and labels) to raw logits ``[N, 1]``. No 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -16,8 +16,9 @@ from torch import Tensor, nn
 class DataSpec:
     """What a model family needs to know about the data to build G and D."""
 
-    shape: tuple[int, ...]  # one sample: (D,) for vectors, (C, H, W) for images
-    num_classes: int = 0  # labels available (0 = unlabelled)
+    shape: tuple[int, ...]  # one sample of the main field x: (D,) for vectors, (C, H, W) for images
+    num_classes: int = 0  # labels y available (0 = unlabelled)
+    fields: dict[str, tuple[int, ...]] = field(default_factory=dict)  # shapes of extra named fields (e.g. "x_b")
 
 
 class Generator(nn.Module):

@@ -19,9 +19,9 @@ from torch import Tensor, nn
 from ganforge.models.base import DataSpec, Discriminator, Generator, check_conditioning, finish_models
 from ganforge.models.layers import (
     SAME_PADDINGS,
+    ConditionalHead,
     LabelEmbedding,
     MinibatchStdDev,
-    ProjectionHead,
     TwoClassLogit,
     pack,
     same_conv2d,
@@ -291,18 +291,16 @@ class DCGANGenerator(Generator):
         return self.net(z)  # [N, C, H, W]
 
 
-class DCGANDiscriminator(Discriminator):
+class DCGANDiscriminator(ConditionalHead, Discriminator):
     """Images ``[N, C, H, W]`` (+ labels) -> logits ``[N / pack, 1]`` (``[N, 1 + K]`` for acgan)."""
 
     def __init__(self, cfg: DCGANConfig, spec: DataSpec) -> None:
         super().__init__()
         C, H, W = spec.shape
         K = spec.num_classes if cfg.conditioning != "none" else 0
-        self.conditioning = cfg.conditioning if K else "none"
-        self.c_dim = K if self.conditioning in ("concat", "projection") else 0  # acgan predicts labels, takes none
-        self.aux_classes = K if self.conditioning == "acgan" else 0  # extra class-logit columns after the first
+        conditioning = cfg.conditioning if K else "none"
         self.pack = cfg.pack
-        self.embed = LabelEmbedding(K, cfg.embedding, cfg.embed_dim) if self.conditioning == "concat" else None
+        self.embed = LabelEmbedding(K, cfg.embedding, cfg.embed_dim) if conditioning == "concat" else None
 
         c_in = cfg.pack * (C + (self.embed.dim if self.embed is not None else 0))
         size = (H, W)
@@ -328,20 +326,11 @@ class DCGANDiscriminator(Discriminator):
         self.features = nn.Sequential(*layers)  # [N, F]
         self.num_features = features
 
-        head: nn.Module = nn.Linear(features, 1) if cfg.d_head == "linear" else TwoClassLogit(features)
-        if self.conditioning == "projection":
-            self.head: nn.Module = ProjectionHead(features, K, psi=head)
-        else:
-            self.head = head
-        self.classifier = nn.Linear(features, K) if self.conditioning == "acgan" else None
+        psi: nn.Module = nn.Linear(features, 1) if cfg.d_head == "linear" else TwoClassLogit(features)
+        self.init_head("head", psi, features, K, conditioning)  # ψ as `head` (+ projection / acgan): ConditionalHead
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         if self.embed is not None:
             x = torch.cat([x, self.embed.maps(c, tuple(x.shape[2:]), x.dtype)], dim=1)  # [N, C + E, H, W]
         h = self.features(pack(x, self.pack))  # [N / pack, F]
-        if self.conditioning == "projection":
-            return self.head(h, c)
-        logits = self.head(h)  # [N, 1]
-        if self.classifier is not None:
-            logits = torch.cat([logits, self.classifier(h)], dim=1)  # [N, 1 + K]
-        return logits
+        return self.head_output(h, c)  # [N / pack, 1] ([N, 1 + K] for acgan)

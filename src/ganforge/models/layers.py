@@ -1,5 +1,6 @@
 """Small building blocks shared by the model families: spectral norm, minibatch std-dev, PacGAN packing, label
-embeddings, the projection head, the 2-way-softmax logit, and Keras/TensorFlow-exact 'same' padding.
+embeddings, the projection head, the conditional output of a discriminator (``ConditionalHead``), the 2-way-softmax
+logit, and Keras/TensorFlow-exact 'same' padding.
 
 Every block works on images ``[N, C, H, W]`` and, where it makes sense, on vectors ``[N, F]``. Nothing here knows
 about losses or training.
@@ -14,15 +15,6 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 SN_TYPES = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
 SAME_PADDINGS = ("torch", "tf")
-
-
-def maybe_spectral_norm(module: nn.Module, enabled: bool) -> nn.Module:
-    """``module`` with its weight divided by its largest singular value (Miyato et al. 2018) when ``enabled``.
-
-    Uses ``torch.nn.utils.parametrizations.spectral_norm`` (one power iteration per training-mode forward). Initialise
-    the weight *before* wrapping: afterwards ``module.weight`` is a computed tensor and in-place init would be lost.
-    """
-    return spectral_norm(module) if enabled else module
 
 
 def apply_spectral_norm(root: nn.Module) -> None:
@@ -85,22 +77,6 @@ def pack(x: Tensor, m: int) -> Tensor:
     return x.reshape(n // m, m * x.shape[1], *x.shape[2:])
 
 
-class Pack(nn.Module):
-    """Module form of :func:`pack`."""
-
-    def __init__(self, m: int) -> None:
-        super().__init__()
-        if m < 1:
-            raise ValueError(f"pack must be >= 1, got {m}")
-        self.m = m
-
-    def forward(self, x: Tensor) -> Tensor:
-        return pack(x, self.m)
-
-    def extra_repr(self) -> str:
-        return f"m={self.m}"
-
-
 class LabelEmbedding(nn.Module):
     """Class labels ``c [N]`` (int64) -> vectors ``[N, dim]``: one-hot (``dim = num_classes``) or a learned table.
 
@@ -154,6 +130,47 @@ class ProjectionHead(nn.Module):
         if c is None:
             raise ValueError("projection discriminator: pass class labels c [N] (int64)")
         return self.psi(h) + (self.embed(c.long()) * h).sum(dim=1, keepdim=True)  # [N, 1]
+
+
+class ConditionalHead:
+    """Mixin for discriminators: the part of D applied to its final features ``h [N, F]``, for every conditioning.
+
+    One implementation for all model families (``class MLPDiscriminator(ConditionalHead, Discriminator)``); what a
+    family does at its *input* (concat's label embedding: a vector for the MLP, label maps for the DCGAN) stays its
+    own. ``init_head`` registers, in this order (the order parameters are created in, i.e. the RNG draws of init):
+
+    * ``self.<attr>``: ``psi``, the family's unconditional head (``Linear(F, 1)``, ``TwoClassLogit``), or for
+      "projection" a ``ProjectionHead`` around it, ``ψ(h) + ⟨V_c, h⟩`` (Miyato & Koyama 2018, eq. 3);
+    * ``self.classifier``: ``Linear(F, K)`` for "acgan" (Odena et al. 2017), else None;
+
+    and sets ``conditioning``, ``c_dim`` (the labels D takes: K for concat and projection, 0 otherwise: acgan
+    predicts labels) and ``aux_classes`` (K class-logit columns after the adversarial one for acgan, else 0).
+    ``head_output(h, c)`` returns ``[N, 1]`` logits (``[N, 1 + K]`` for acgan). The modules are attributes of the
+    discriminator itself, so state-dict keys are the family's own (``out.*`` / ``head.*``, ``classifier.*``) and
+    checkpoints written before this class existed still load.
+    """
+
+    conditioning: str
+    classifier: nn.Module | None
+
+    def init_head(self, attr: str, psi: nn.Module, features: int, num_classes: int, conditioning: str) -> None:
+        if conditioning not in ("none", "concat", "projection", "acgan"):
+            raise ValueError(f"unknown conditioning {conditioning!r}; choose from: none, concat, projection, acgan")
+        self.conditioning = conditioning
+        self.c_dim = num_classes if conditioning in ("concat", "projection") else 0
+        self.aux_classes = num_classes if conditioning == "acgan" else 0
+        self._head_attr = attr
+        setattr(self, attr, ProjectionHead(features, num_classes, psi=psi) if conditioning == "projection" else psi)
+        self.classifier = nn.Linear(features, num_classes) if conditioning == "acgan" else None
+
+    def head_output(self, h: Tensor, c: Tensor | None = None) -> Tensor:
+        head = getattr(self, self._head_attr)
+        if self.conditioning == "projection":
+            return head(h, c)  # ψ(h) + ⟨V_c, h⟩  [N, 1]
+        logits = head(h)  # [N, 1]
+        if self.classifier is not None:
+            logits = torch.cat([logits, self.classifier(h)], dim=1)  # [N, 1 + K]
+        return logits
 
 
 class TwoClassLogit(nn.Module):

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.models.base import DataSpec, Discriminator, Generator, check_conditioning, finish_models
-from ganforge.models.layers import LabelEmbedding, MinibatchStdDev, ProjectionHead, pack
+from ganforge.models.layers import ConditionalHead, LabelEmbedding, MinibatchStdDev, pack
 from ganforge.registry import MODELS
 
 ACTIVATIONS = {
@@ -78,7 +78,7 @@ class MLPGenerator(Generator):
         return x.view(-1, *self.shape)
 
 
-class MLPDiscriminator(Discriminator):
+class MLPDiscriminator(ConditionalHead, Discriminator):
     """sample [N, *shape] (+ labels) → flatten → [pack] → hidden layers → logit [N / pack, 1] ([N, 1 + K] for acgan).
 
     With ``minibatch_std`` the std-dev feature is appended just before the last hidden layer (or before the output
@@ -88,9 +88,6 @@ class MLPDiscriminator(Discriminator):
     def __init__(self, cfg: MLPConfig, spec: DataSpec, conditioning: str) -> None:
         super().__init__()
         K = spec.num_classes
-        self.conditioning = conditioning
-        self.c_dim = K if conditioning in ("concat", "projection") else 0  # acgan predicts labels, takes none
-        self.aux_classes = K if conditioning == "acgan" else 0  # extra class-logit columns after the first
         self.pack = cfg.pack
         self.embed = LabelEmbedding(K, cfg.embedding, cfg.embed_dim) if conditioning == "concat" else None
         d_in = cfg.pack * (math.prod(spec.shape) + (self.embed.dim if self.embed is not None else 0))
@@ -110,20 +107,15 @@ class MLPDiscriminator(Discriminator):
                 features += 1
         self.body = nn.Sequential(*layers)  # [N / pack, F]
         self.num_features = features
-        self.out: nn.Module = ProjectionHead(features, K) if conditioning == "projection" else nn.Linear(features, 1)
-        self.classifier = nn.Linear(features, K) if conditioning == "acgan" else None
+        # ψ = Linear(F, 1) as `out` (+ projection embedding / acgan classifier): ConditionalHead
+        self.init_head("out", nn.Linear(features, 1), features, K, conditioning)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         h = x.flatten(1)  # [N, prod(shape)]
         if self.embed is not None:
             h = torch.cat([h, self.embed(c, h.dtype)], 1)  # [N, F + E]
         h = self.body(pack(h, self.pack))  # [N / pack, features]
-        if self.conditioning == "projection":
-            return self.out(h, c)  # ψ(h) + ⟨V_c, h⟩
-        logits = self.out(h)  # [N, 1]
-        if self.classifier is not None:
-            logits = torch.cat([logits, self.classifier(h)], 1)  # [N, 1 + K]
-        return logits
+        return self.head_output(h, c)  # [N / pack, 1] ([N, 1 + K] for acgan)
 
 
 @MODELS.register("mlp")
@@ -140,7 +132,6 @@ class MLPConfig:
     g_batchnorm: bool = False
     d_dropout: float = 0.0  # dropout after each D hidden layer (Goodfellow et al. 2014 used dropout in D)
     g_output: str = "linear"  # linear (toys) | tanh | sigmoid (images)
-    conditional: bool = False  # legacy switch: true == conditioning "concat" (needs a labelled dataset)
     conditioning: str = "none"  # none | concat | projection | acgan (see the module docstring)
     embedding: str = "onehot"  # label embedding for G (and D with concat): onehot | learned
     embed_dim: int = 50  # size of a learned embedding
@@ -161,9 +152,6 @@ class MLPConfig:
             raise ValueError(f"unknown conditioning {self.conditioning!r}; choose from: {', '.join(CONDITIONINGS)}")
         if self.embedding not in EMBEDDINGS:
             raise ValueError(f"unknown embedding {self.embedding!r}; choose from: {', '.join(EMBEDDINGS)}")
-        if self.conditional and self.conditioning not in ("none", "concat"):
-            raise ValueError(f"conditional=true means conditioning 'concat'; it contradicts {self.conditioning!r} "
-                             "(drop conditional and keep conditioning)")
         for name in ("z_dim", "embed_dim", "pack", "minibatch_std_group"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -173,20 +161,14 @@ class MLPConfig:
             raise ValueError("d_dropout must be in [0, 1)")
         if self.z_dist not in ("normal", "uniform"):
             raise ValueError(f"unknown z_dist {self.z_dist!r}; choose from: normal, uniform")
-        if self.pack > 1 and self.resolved_conditioning in ("projection", "acgan"):
-            raise ValueError(f"pack > 1 works with conditioning none or concat, not {self.resolved_conditioning!r}")
-
-    @property
-    def resolved_conditioning(self) -> str:
-        """``conditioning``, with the legacy ``conditional: true`` read as "concat"."""
-        return "concat" if self.conditional and self.conditioning == "none" else self.conditioning
+        if self.pack > 1 and self.conditioning in ("projection", "acgan"):
+            raise ValueError(f"pack > 1 works with conditioning none or concat, not {self.conditioning!r}")
 
     networks: ClassVar[tuple[str, ...]] = ("G", "D")
 
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         """{"G", "D"} for ``spec`` (vectors or images), initialised by ``init``, spectral norm applied last."""
-        conditioning = self.resolved_conditioning
-        check_conditioning(conditioning, spec)
-        return finish_models(MLPGenerator(self, spec, conditional=conditioning != "none"),
-                             MLPDiscriminator(self, spec, conditioning), self.init, self.g_spectral_norm,
+        check_conditioning(self.conditioning, spec)
+        return finish_models(MLPGenerator(self, spec, conditional=self.conditioning != "none"),
+                             MLPDiscriminator(self, spec, self.conditioning), self.init, self.g_spectral_norm,
                              self.spectral_norm)

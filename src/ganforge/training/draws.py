@@ -35,15 +35,20 @@ class Draws:
     def world_size(self) -> int:
         return self.dist.world_size
 
-    def real(self, n: int | None = None) -> tuple[Tensor, Tensor | None]:
-        """This rank's shard of the next ``n`` (default: the batch size) real samples and their labels."""
+    def sample(self, n: int | None = None) -> dict[str, Tensor]:
+        """This rank's shard of the next ``n`` (default: the batch size) data samples, every named field of the
+        source (``x``, ``y``, and e.g. a paired ``x_b``); 4-D float fields in channels_last when asked."""
         n = n or self.batch_size
-        real, labels = self.source.next(n)
-        real, labels = self.dist.shard(real), (self.dist.shard(labels) if labels is not None else None)
-        if self.channels_last and real.dim() == 4:
-            real = real.contiguous(memory_format=torch.channels_last)
+        out = {k: self.dist.shard(v) for k, v in self.source.next(n).items()}
+        if self.channels_last:
+            out = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in out.items()}
         self.images_seen += n
-        return real, labels
+        return out
+
+    def real(self, n: int | None = None) -> tuple[Tensor, Tensor | None]:
+        """``sample``'s main field and labels: real samples ``x`` and ``y`` (None when unlabelled)."""
+        out = self.sample(n)
+        return out["x"], out.get("y")
 
     def latent(self, net: nn.Module, n: int | None = None) -> Tensor:
         """This rank's shard of ``net.sample_z`` for the global batch."""

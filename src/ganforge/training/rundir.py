@@ -17,6 +17,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -164,23 +165,33 @@ def write_config(run_dir: Path, cfg: RunConfig) -> None:
     (run_dir / "config.yaml").write_text(header + dump_yaml(cfg.to_dict()))
 
 
-def write_record(path: Path, record: dict[str, Any]) -> Path:
-    """A JSON record written atomically (``.tmp`` + rename): a crash never leaves half a record behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir") -> Path:
+    """A JSON record written atomically (``.tmp`` + rename): a crash never leaves half a record behind. The one
+    writer of ``eval/*.json`` (training's ``write_eval`` and ``ganforge eval``); an ``OSError`` (disk full,
+    permission denied) becomes a one-line ``RunError`` naming ``flag``, the option that chooses the path."""
     tmp = path.with_name(path.name + ".tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(record, indent=2) + "\n")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise RunError(f"cannot write {str(path)!r} ({exc.strerror or exc}); free some disk space or choose another "
+                       f"{flag}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path
 
 
+def eval_record(metrics: dict[str, Any], protocol: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation record: the metrics with their protocol and the versions that computed them."""
+    return {"metrics": metrics, "protocol": protocol,
+            "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__), "numpy": np.__version__}}
+
+
 def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict[str, Any]) -> Path:
-    """``eval/NAME.json``: the metrics with their protocol and the versions that computed them."""
-    record = {"metrics": metrics, "protocol": protocol,
-              "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)}}
-    return write_record(run_dir / "eval" / f"{name}.json", record)
+    """``eval/NAME.json``: ``eval_record(metrics, protocol)``."""
+    return write_record(run_dir / "eval" / f"{name}.json", eval_record(metrics, protocol))
 
 
 # ---- loading a trained generator ------------------------------------------------------------------------------

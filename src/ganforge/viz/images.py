@@ -1,7 +1,8 @@
-"""Image grids, PNG folders and animated GIFs with Pillow (no torchvision).
+"""Image grids, PNG files and animated GIFs with Pillow (no torchvision).
 
-Inputs are ``uint8`` images ``[N, C, H, W]`` (C = 1, 3 or 4; NumPy arrays or CPU tensors); ``to_uint8`` converts a
-generator's float output. Nothing here samples from a model or decides when to save.
+Inputs are ``uint8`` images ``[N, C, H, W]`` (C = 1, 3 or 4; NumPy arrays or CPU tensors);
+``ganforge.data.base.to_uint8`` converts a generator's float output. Nothing here samples from a model or decides
+when to save.
 """
 
 from __future__ import annotations
@@ -15,15 +16,6 @@ import numpy as np
 from PIL import Image
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
-
-
-def to_uint8(images: Any, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
-    """Float images in ``value_range`` -> ``uint8``, same shape: ``clip(round((x − lo) / (hi − lo) · 255), 0, 255)``."""
-    x = _numpy(images).astype(np.float64)
-    lo, hi = value_range
-    if hi <= lo:
-        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}")
-    return np.clip(np.rint((x - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
 
 
 def make_grid(images: Any, nrow: int | None = None, padding: int = 2, pad_value: int = 255) -> np.ndarray:
@@ -86,17 +78,6 @@ def save_gif(frames: Sequence[np.ndarray], path: str | Path, duration_ms: int = 
     return path
 
 
-def save_png_dir(images: Any, folder: str | Path) -> list[Path]:
-    """One PNG per image of ``uint8 [N, C, H, W]``: ``folder/00000.png``, ``00001.png``, ... (for FID tools)."""
-    x = _check_images(images)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, img in enumerate(x):
-        paths.append(save_image(img.transpose(1, 2, 0), folder / f"{i:05d}.png"))
-    return paths
-
-
 def _numpy(images: Any) -> np.ndarray:
     if hasattr(images, "detach"):  # torch.Tensor, without importing torch here
         images = images.detach().cpu().numpy()
@@ -108,7 +89,8 @@ def _check_images(images: Any) -> np.ndarray:
     if x.ndim != 4 or x.shape[1] not in MODES or x.shape[0] == 0:
         raise ValueError(f"expected images [N >= 1, C in (1, 3, 4), H, W], got shape {x.shape}")
     if x.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images, got {x.dtype}; convert with to_uint8(images, value_range)")
+        raise ValueError(f"expected uint8 images, got {x.dtype}; convert with "
+                         "ganforge.data.base.to_uint8(x, output_range)")
     return x
 
 
