@@ -17,7 +17,7 @@ from ganforge.config import RunConfig
 from ganforge.data.base import TensorData
 from ganforge.data.toy import Distribution
 from ganforge.losses.objectives import Objective
-from ganforge.models.base import DataSpec
+from ganforge.models.base import DataSpec, ModelFamily
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES
 
@@ -28,6 +28,7 @@ class Components:
     spec: DataSpec
     nets: dict[str, nn.Module]  # the networks the objective uses, by name ("G", "D", "E", ...)
     objective: Objective
+    family: ModelFamily  # the model family's options: builds the networks and generates (the sampling contract)
 
     @property
     def G(self) -> nn.Module:
@@ -56,9 +57,14 @@ def data_spec(data: TensorData | Distribution) -> DataSpec:
     return data.spec()
 
 
+def build_family(cfg: RunConfig) -> ModelFamily:
+    """The model family's options dataclass (``model.options`` checked): it builds networks and generates."""
+    return build_options(_get(MODELS, cfg.model.name, "model.name"), cfg.model.options, "model.options")
+
+
 def build_models(cfg: RunConfig, spec: DataSpec, objective: Objective) -> dict[str, nn.Module]:
     """The family's named networks that ``objective`` uses (e.g. GMMN drops D), checked against each other."""
-    model_cfg = build_options(_get(MODELS, cfg.model.name, "model.name"), cfg.model.options, "model.options")
+    model_cfg = build_family(cfg)
     try:
         nets = model_cfg.build(spec)
     except ValueError as exc:
@@ -148,7 +154,7 @@ def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: A
     check_compatibility(cfg, spec, objective, nets)
     for net in nets.values():
         net.to(device)
-    return Components(data, spec, nets, objective)
+    return Components(data, spec, nets, objective, build_family(cfg))
 
 
 def resolve_device(name: str, where: str = "train.device") -> torch.device:

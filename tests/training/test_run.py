@@ -212,9 +212,11 @@ def test_load_run_gives_the_trained_generator(tmp_path: Path) -> None:
     cfg, G, spec, _ = load_run(tmp_path / "r")
     assert spec.shape == (2,)
     assert cfg == run.cfg
-    _assert_identical(G.state_dict(), run.G_ema.state_dict())
+    assert list(G.nets) == ["G"]  # the family's sampling networks, behind the sampling contract
+    _assert_identical(G.nets["G"].state_dict(), run.G_ema.state_dict())
+    assert not G.training
     _, G_raw, _, _ = load_run(tmp_path / "r", use_ema=False)
-    _assert_identical(G_raw.state_dict(), run.c.G.state_dict())
+    _assert_identical(G_raw.nets["G"].state_dict(), run.c.G.state_dict())
 
 
 def test_best_checkpoint_follows_the_chosen_metric(tmp_path: Path) -> None:

@@ -56,6 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "one class per grid row")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    p.add_argument("--truncation", type=float, default=None, metavar="T",
+                   help="truncation trick: redraw N(0, 1) latent entries beyond ±T (smaller T: better, less varied)")
     return p
 
 
@@ -75,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--label and --per-class contradict each other; pass one of them")
     device = resolve_device(args.device, "--device")
     _, G, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
+    G.set_truncation(args.truncation)
     check_label(G, args.label)
     c_dim = int(getattr(G, "c_dim", 0) or 0)
     if args.per_class and c_dim == 0:

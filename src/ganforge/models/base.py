@@ -7,6 +7,7 @@ sample; a discriminator maps a sample (and labels) to raw logits ``[N, 1]``. No 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -99,3 +100,68 @@ def finish_models(G: nn.Module, D: nn.Module, init: str, g_spectral_norm: bool,
     if spectral_norm:
         apply_spectral_norm(D)
     return {"G": G, "D": D}
+
+
+# ---- the sampling contract ------------------------------------------------------------------------------------------
+
+
+class ModelFamily:
+    """Base of every model family's options dataclass (``@MODELS.register``): which networks it builds and how a
+    trained family generates. ``sample``, ``interpolate``, ``eval`` and the training sample grids all go through
+    ``generate`` (wrapped in a ``Sampler``), so a translation family can sample from ``inputs`` and a style-based one
+    from truncated w without any command knowing.
+    """
+
+    networks: ClassVar[tuple[str, ...]] = ("G", "D")
+    sampling_networks: ClassVar[tuple[str, ...]] = ("G",)  # what ``generate`` needs (loaded by ``load_run``)
+
+    def build(self, spec: DataSpec) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def generate(self, nets: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None,
+                 inputs: Tensor | None = None, truncation: float | None = None) -> Tensor:
+        """Samples ``[N, *shape]`` from latent codes ``z [N, z_dim]`` (and labels ``[N]`` for a conditional G).
+
+        The default is ``G(z)`` / ``G(z, labels)``; ``truncation`` is applied to z when it is drawn (``Sampler``).
+        Families that translate (``inputs``) or truncate inside G (StyleGAN's w) override this."""
+        if inputs is not None:
+            raise ValueError(f"{type(self).__name__} generates from z, not from input samples; drop the inputs")
+        G = nets["G"]
+        return G(z, labels) if getattr(G, "c_dim", 0) else G(z)
+
+
+class Sampler(nn.Module):
+    """A trained family as one generator: ``sample_z`` draws latent codes (truncated when asked), ``forward(z, c)``
+    calls the family's ``generate``. It has G's ``z_dim``, ``c_dim``, ``z_dist`` and ``output_range``, so every
+    reader of a trained run (commands, evaluation, sample grids) treats all families alike."""
+
+    def __init__(self, family: ModelFamily, nets: dict[str, nn.Module], truncation: float | None = None) -> None:
+        super().__init__()
+        self.family, self.nets = family, nn.ModuleDict(nets)
+        G = nets["G"]
+        self.z_dim, self.c_dim = int(G.z_dim), int(getattr(G, "c_dim", 0) or 0)
+        self.z_dist = getattr(G, "z_dist", "normal")
+        self.output_range = getattr(G, "output_range", None)
+        self.truncation: float | None = None
+        self.set_truncation(truncation)
+
+    def set_truncation(self, truncation: float | None) -> None:
+        if truncation is not None and not (truncation > 0 and self.z_dist == "normal"):
+            raise ValueError(f"truncation {truncation}: needs a positive threshold and a generator with normal z "
+                             f"(this one draws {self.z_dist} z); drop --truncation")
+        self.truncation = truncation
+
+    def sample_z(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
+        """``[n, z_dim]``; with ``truncation`` t, N(0, I) entries with |z| > t are redrawn until none is left (the
+        truncation trick, Brock et al. 2019 §3.1)."""
+        z = sample_latent(n, self.z_dim, self.z_dist, generator, device)
+        if self.truncation is not None:
+            for _ in range(1000):  # P(|z| > t) < 1 for t > 0: terminates; the cap only guards against t ≈ 0
+                bad = z.abs() > self.truncation
+                if not bool(bad.any()):
+                    break
+                z = torch.where(bad, sample_latent(n, self.z_dim, "normal", generator, device), z)
+        return z
+
+    def forward(self, z: Tensor, c: Tensor | None = None, inputs: Tensor | None = None) -> Tensor:
+        return self.family.generate(dict(self.nets.items()), z, labels=c, inputs=inputs, truncation=self.truncation)

@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, init_weights
+from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, init_weights
 from ganforge.models.mlp import ACTIVATIONS, OUTPUTS, _mlp
 from ganforge.registry import MODELS
 
@@ -66,7 +66,7 @@ class JointDiscriminator(Discriminator):
 
 @MODELS.register("bigan")
 @dataclass
-class BiGANConfig:
+class BiGANConfig(ModelFamily):
     """Options of the BiGAN family (``model.options``). Networks: G, E, D."""
 
     networks: ClassVar[tuple[str, ...]] = ("G", "E", "D")

@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, check_conditioning, finish_models
+from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, check_conditioning, finish_models
 from ganforge.models.layers import (
     SAME_PADDINGS,
     ConditionalHead,
@@ -44,7 +44,7 @@ Z_DISTS = ("normal", "uniform")
 
 @MODELS.register("dcgan")
 @dataclass
-class DCGANConfig:
+class DCGANConfig(ModelFamily):
     """Options of the DCGAN family; every field is a ``model.options`` key.
 
     Generator: ``[z, embed(c)] -> Linear -> [norm] -> act -> reshape (g_dense_channels, h0, w0)``, then one block

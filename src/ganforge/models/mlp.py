@@ -25,7 +25,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, check_conditioning, finish_models
+from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, check_conditioning, finish_models
 from ganforge.models.layers import ConditionalHead, LabelEmbedding, MinibatchStdDev, pack
 from ganforge.registry import MODELS
 
@@ -120,7 +120,7 @@ class MLPDiscriminator(ConditionalHead, Discriminator):
 
 @MODELS.register("mlp")
 @dataclass
-class MLPConfig:
+class MLPConfig(ModelFamily):
     """Options of the MLP family; every field is a ``model.options`` key."""
 
     z_dim: int = 2

@@ -29,6 +29,7 @@ import ganforge
 from ganforge.builder import Components, build_components, resolve_device
 from ganforge.config import RunConfig
 from ganforge.data.source import make_source
+from ganforge.models.base import Sampler
 from ganforge.registry import RUN_HOOKS
 from ganforge.training import checkpoint as ckpt
 from ganforge.training import distributed
@@ -456,7 +457,11 @@ class Run:
         return RUN_HOOKS.get(kind if kind in RUN_HOOKS else "default")()
 
     def eval_generator(self) -> nn.Module:
-        return self.G_ema if self.G_ema is not None else self.c.G
+        """The family's ``Sampler`` over the EMA copies (or the networks themselves) of its sampling networks."""
+        nets = {name: self.ema.get(name, self.c.nets[name]) for name in self.c.family.sampling_networks}
+        sampler = Sampler(self.c.family, nets)
+        sampler.training = nets["G"].training  # the wrapper's flag only: samplers restore it after generating
+        return sampler
 
     def _isolated_rng(self) -> contextlib.AbstractContextManager:
         # Sampling and evaluation draw from private generators, but anything they build (e.g. the first load of the

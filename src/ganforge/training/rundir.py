@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 import ganforge
-from ganforge.builder import build_models, build_objective
+from ganforge.builder import build_family, build_models, build_objective
 from ganforge.config import RunConfig, config_from_dict, dump_yaml
-from ganforge.models.base import DataSpec
+from ganforge.models.base import DataSpec, Sampler
 from ganforge.training import checkpoint as ckpt
 
 
@@ -197,9 +196,11 @@ def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict
 # ---- loading a trained generator ------------------------------------------------------------------------------
 
 
-def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device | str = "cpu",
-             use_ema: bool = True) -> tuple[RunConfig, nn.Module, DataSpec, dict[str, Any]]:
-    """(config, generator in eval mode, data spec, checkpoint) from a run directory or a checkpoint file."""
+def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device | str = "cpu", use_ema: bool = True,
+             truncation: float | None = None) -> tuple[RunConfig, Sampler, DataSpec, dict[str, Any]]:
+    """(config, the family's ``Sampler`` in eval mode, data spec, checkpoint) from a run directory or a checkpoint
+    file. The sampler holds the family's sampling networks (their EMA copies with ``use_ema`` when saved) and
+    generates through the family's ``generate`` (the sampling contract), optionally with ``truncation``."""
     run = Path(run)
     if run.is_file():
         path = run
@@ -210,8 +211,13 @@ def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device |
     state = ckpt.load_checkpoint(path, map_location=device)
     cfg = config_from_dict(state["config"])
     spec = DataSpec(shape=tuple(state["spec"]["shape"]), num_classes=int(state["spec"]["num_classes"]))
-    G = build_models(cfg, spec, build_objective(cfg))["G"]
-    weights = state["models"]["G_ema"] if use_ema and state["models"].get("G_ema") is not None else state["models"]["G"]
-    G.load_state_dict(weights)
-    return cfg, G.to(device).eval(), spec, state
+    family = build_family(cfg)
+    nets = build_models(cfg, spec, build_objective(cfg))
+    models = state["models"]
+    sampling = {}
+    for name in family.sampling_networks:
+        key = f"{name}_ema" if use_ema and models.get(f"{name}_ema") is not None else name
+        nets[name].load_state_dict(models[key])
+        sampling[name] = nets[name]
+    return cfg, Sampler(family, sampling, truncation).to(device).eval(), spec, state
 
