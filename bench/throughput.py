@@ -6,8 +6,10 @@ D + G step each (images/s = batch size × steps / wall time, after warm-up, with
 - ``ganforge``: ``Run`` from ``ganforge.training.run`` (exactly what ``ganforge train`` runs: the preset's objective,
   phases, ``train.precision``, EMA when the preset has one), with the preset's logging cadence (loss read every
   ``log.every`` steps) and a sample grid every ``--sample-every`` steps.
-- ``eager``: a minimal float32 PyTorch loop written below (the TF tutorial's loop: one G forward per step shared by
-  the D and G losses, BCE with logits, Adam), with ganforge's G and D modules. The issue's "eager fp32" baseline.
+- ``eager``: a minimal float32 PyTorch loop written below — the TF tutorial's ``train_step``: one z, one G forward,
+  D(real) and D(fake), both losses (BCE with logits) from that one forward, each network's gradients taken at the
+  same weights, then both Adam steps — with ganforge's G and D modules. It is the same computation as the
+  ``dcgan-tf-mnist`` preset's simultaneous phase, so the ratio measures the trainer's overhead, not the algorithm.
 - ``keras-jax``: when ``keras`` (3.x) and ``jax`` are importable, the TF-tutorial DCGAN written in Keras and trained
   with a ``jax.jit``-compiled stateless step (``KERAS_BACKEND=jax`` is set here). Only for ``dcgan-tf-mnist``.
 
@@ -83,17 +85,21 @@ def bench_eager(cfg: RunConfig, steps: int, warmup: int, tmp: Path) -> float:
     od = torch.optim.Adam(D.parameters(), cfg.optim.d.lr, betas=tuple(cfg.optim.d.betas), **fused)
     ones, zeros = torch.ones(n, 1, device=device), torch.zeros(n, 1, device=device)
 
+    g_params, d_params = list(G.parameters()), list(D.parameters())
+
     def step() -> None:
         real = x[torch.randint(len(x), (n,), device=device)].float().div_(127.5).sub_(1)  # [-1, 1]
         fake = G(torch.randn(n, G.z_dim, device=device))
-        d_loss = (F.binary_cross_entropy_with_logits(D(real), ones)
-                  + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+        real_out, fake_out = D(real), D(fake)
+        d_loss = (F.binary_cross_entropy_with_logits(real_out, ones)
+                  + F.binary_cross_entropy_with_logits(fake_out, zeros))
+        g_loss = F.binary_cross_entropy_with_logits(fake_out, ones)
         od.zero_grad(set_to_none=True)
-        d_loss.backward()
-        od.step()
-        g_loss = F.binary_cross_entropy_with_logits(D(fake), ones)
         og.zero_grad(set_to_none=True)
-        g_loss.backward()
+        # tape.gradient(disc_loss, D) and tape.gradient(gen_loss, G): both at the weights of this forward
+        torch.autograd.backward(d_loss, inputs=d_params, retain_graph=True)
+        torch.autograd.backward(g_loss, inputs=g_params)
+        od.step()
         og.step()
 
     for _ in range(warmup):

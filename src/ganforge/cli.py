@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ganforge import __version__
-from ganforge.builder import build_components, check_options
+from ganforge.builder import build_components, check_options, resolve_device
 from ganforge.commands import classifier as classifier_cmd
 from ganforge.commands import eval as eval_cmd
 from ganforge.commands import interpolate as interpolate_cmd
@@ -28,6 +28,7 @@ from ganforge.training import distributed
 from ganforge.training.checkpoint import CheckpointError
 from ganforge.training.resume import hint_preset, resume_config
 from ganforge.training.run import Run, RunError
+from ganforge.training.threads import choose_threads
 from ganforge.training.trainer import NonFiniteLossError
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, RunError, NonFiniteLossError, FileNotFoundError, ValueError)
@@ -91,6 +92,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"# data: {cfg.data.name} shape {list(c.spec.shape)} classes {c.spec.num_classes}")
         for name, net in c.nets.items():
             print(f"# network {name}: {type(net).__name__} {count_parameters(net):,} parameters")
+        threads, why = choose_threads(cfg.train.threads, sum(count_parameters(n) for n in c.nets.values()),
+                                      resolve_device(cfg.train.device))
+        print(f"# threads: {threads} ({why})")
         for group, names in c.objective.groups().items():
             o = cfg.optim[group]
             print(f"# optimiser group {group} ({', '.join(names)}): {o.name} lr {o.lr:g}")

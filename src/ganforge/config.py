@@ -94,6 +94,8 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 autocast on GPUs that support it, else fp32) | fp32 | bf16
     cuda_graph: bool = False  # CUDA only: replay D / G updates as CUDA graphs (not GP / R1 phases); see graphs.py
     channels_last: bool = False  # NHWC memory format for image models and batches (often faster convs on GPUs)
+    threads: int | str = "auto"  # CPU threads for torch: N, or "auto" (training/threads.py: 1 for small models, else
+    # the free cores; OMP_NUM_THREADS wins when set). Results can differ in the last bits between thread counts
 
 
 @dataclass
@@ -236,6 +238,8 @@ def _check_ranges(cfg: RunConfig) -> None:
         (t.ema_start >= 0, "train.ema_start must be >= 0"),
         (t.fake_labels in ("uniform", "real"), "train.fake_labels must be 'uniform' or 'real'"),
         (t.precision in ("auto", "fp32", "bf16"), f"train.precision must be auto, fp32 or bf16, got {t.precision!r}"),
+        (t.threads == "auto" or (isinstance(t.threads, int) and t.threads >= 1),
+         f"train.threads must be 'auto' or a whole number >= 1, got {t.threads!r}"),
         (cfg.log.every >= 1, "log.every must be >= 1"),
         (cfg.log.sample_every >= 0, f"log.sample_every must be >= 0 (0 = only at the end), got {cfg.log.sample_every}"),
         (cfg.log.eval_every >= 0, f"log.eval_every must be >= 0 (0 = only at the end), got {cfg.log.eval_every}"),

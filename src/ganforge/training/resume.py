@@ -23,7 +23,7 @@ from ganforge.training.rundir import RunError, find_checkpoint
 # says. A key ending in "." covers its section.
 RESUME_APPLIED = ("train.steps", "train.checkpoint_every", "train.keep_checkpoints", "train.device",
                   "train.batch_size", "train.d_steps", "train.ema", "train.ema_start", "train.precision",
-                  "train.cuda_graph", "train.channels_last", "optim.*.lr", "log.")
+                  "train.cuda_graph", "train.channels_last", "train.threads", "optim.*.lr", "log.")
 
 
 def applied_on_resume(key: str) -> bool:

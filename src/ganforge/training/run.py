@@ -50,6 +50,7 @@ from ganforge.training.rundir import (
     write_eval,
 )
 from ganforge.training.stats import MetricsWriter, truncate_metrics
+from ganforge.training.threads import choose_threads
 from ganforge.training.trainer import NonFiniteLossError, Trainer, all_finite
 
 # bumped when the saved state changes shape (2: LambdaLR schedulers, best metric; 3: networks, optimiser groups,
@@ -302,8 +303,16 @@ class Run:
             ckpt.copy_atomic(folder / "latest.pt", folder / "best.pt")
 
     # ---- the loop -------------------------------------------------------------------------------------------
+    def threads(self) -> tuple[int, str]:
+        """(torch CPU threads for this run, why): ``train.threads`` (training/threads.py)."""
+        n_params = sum(p.numel() for net in self.c.nets.values() for p in net.parameters())
+        return choose_threads(self.cfg.train.threads, n_params, self.device)
+
     def train(self) -> dict[str, Any]:
         """Prepare the run directory (rank 0, under the lock), train, release the lock whatever happens."""
+        previous_threads = torch.get_num_threads()
+        self.num_threads, self.threads_reason = self.threads()
+        torch.set_num_threads(self.num_threads)  # restored below: in-process callers (tests, benches) keep theirs
         try:
             failure: Exception | None = None
             if self.dist.is_main:  # rank 0 alone writes the run directory
@@ -329,6 +338,7 @@ class Run:
                            f"{self.cfg.train.batch_size}; lower train.batch_size (or the model size)") from None
         finally:
             self.lock.release()
+            torch.set_num_threads(previous_threads)
 
     def _prepare_run_dir(self) -> None:
         """Everything the run writes before step 1, in order: probe, create, lock, then change files."""
@@ -403,7 +413,8 @@ class Run:
             bar.close()
             self._restore_signal_handlers(old_handlers)
         summary: dict[str, Any] = {"status": status, "step": trainer.step, "images_seen": trainer.images_seen,
-                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
+                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir),
+                                   "threads": self.num_threads}
         if self.dist.enabled:
             summary["processes"] = self.dist.world_size
         if writer is None:  # not rank 0: rank 0 writes the samples, evaluation and plots
