@@ -52,13 +52,45 @@ def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def one_line_error(capsys: pytest.CaptureFixture[str], rc: int, contains: str = "") -> str:
-    err = capsys.readouterr().err.strip()
-    assert rc != 0
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("ganforge: error: "), err
-    assert contains in err, err
-    return err
+def one_line_error(capsys: pytest.CaptureFixture[str], rc: int, *contains: str) -> str:
+    """The CLI's failure contract: exit code 2, one stderr line ``ganforge: error: ...`` holding every ``contains``,
+    and no traceback. Returns the line."""
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("ganforge: error: "), err
+    for text in contains:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+class TanhCritic(nn.Module):
+    """D(x) = w₂·tanh(W₁x + b₁) + b₂ (float64, fixed seed) with ∇_x D(x) = W₁ᵀ((1 − h²) ⊙ w₂), h = tanh(W₁x + b₁), in
+    closed form; ``record=True`` keeps the input of every call (to count forwards and see their rows)."""
+
+    def __init__(self, scale: float = 1.0, record: bool = False) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.l1, self.l2 = nn.Linear(2, 4).double(), nn.Linear(4, 1).double()
+        with torch.no_grad():
+            self.l1.weight.copy_(torch.randn(4, 2, generator=g, dtype=torch.float64))
+            self.l1.bias.copy_(torch.randn(4, generator=g, dtype=torch.float64) * 0.5)
+            self.l2.weight.copy_(torch.randn(1, 4, generator=g, dtype=torch.float64) * scale)
+            self.l2.bias.fill_(0.1)
+        self.inputs: list[torch.Tensor] | None = [] if record else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.inputs is not None:
+            self.inputs.append(x.detach().clone())
+        return self.l2(torch.tanh(self.l1(x)))  # [N, 1]
+
+    def input_grad(self, x: torch.Tensor) -> torch.Tensor:
+        """∇_x D(x) per sample, [N, 2], by the chain rule (no autograd)."""
+        with torch.no_grad():
+            h = torch.tanh(x @ self.l1.weight.T + self.l1.bias)
+            return ((1 - h.square()) * self.l2.weight) @ self.l1.weight
 
 
 def layer_summary(net: nn.Module, bn_details: bool) -> list[tuple]:

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from ganforge.cli import main
-from helpers import TINY, make_run, snapshot
+from helpers import TINY, make_run, one_line_error, snapshot
 
 MNIST_TINY = [
     "data.name=mnist", "data.options={'limit': 64}", "train.steps=2", "train.checkpoint_every=2", "train.ema=0.5",
@@ -40,18 +40,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
-
-
-def expect_one_line(capsys: pytest.CaptureFixture[str], rc: int, *contains: str) -> str:
-    err = capsys.readouterr().err
-    assert rc == 2, err
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ganforge: error: "), err
-    for text in contains:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 def full_disk(monkeypatch: pytest.MonkeyPatch, free: int = 50 * GB) -> None:
@@ -83,7 +71,7 @@ def test_read_only_outputs_are_refused_before_any_work(runs: dict[str, Path], tm
     before = snapshot(runs["mnist"].parent)
     read_only(monkeypatch)
     argv = [a.format(tmp=tmp_path, **{k: str(v) for k, v in runs.items()}) for a in argv]
-    expect_one_line(capsys, main(argv), *contains)
+    one_line_error(capsys, main(argv), *contains)
     assert snapshot(runs["mnist"].parent) == before
     assert not any(tmp_path.glob("[!c]*"))  # nothing written (the cache folder is the fixture's)
 
@@ -107,7 +95,7 @@ def test_outputs_of_the_wrong_kind(runs: dict[str, Path], tmp_path: Path, make: 
         (target / "keep.txt").write_text("mine")
     before = snapshot(tmp_path)
     argv = [a.format(target=target, **{k: str(v) for k, v in runs.items()}) for a in argv]
-    expect_one_line(capsys, main(argv), *contains)
+    one_line_error(capsys, main(argv), *contains)
     assert snapshot(tmp_path) == before
 
 
@@ -139,7 +127,7 @@ def test_a_full_disk_mid_write_keeps_the_previous_output(runs: dict[str, Path], 
     before = snapshot(tmp_path)
     _fail_half_way(monkeypatch)
     rc = main(["sample", str(runs["mnist"]), "--n", "4", "--format", fmt, "--out", str(out)])
-    expect_one_line(capsys, rc, "No space left on device", str(out))
+    one_line_error(capsys, rc, "No space left on device", str(out))
     assert snapshot(tmp_path) == before  # old grid intact; no partial PNGs or temporary files left behind
 
 
@@ -212,7 +200,7 @@ def test_corrupt_data_names_the_file(tmp_path: Path, case: str, capsys: pytest.C
     data.mkdir()
     argv, contains = CORRUPT_DATA[case](data)
     before = snapshot(data)
-    expect_one_line(capsys, main(argv), *contains)
+    one_line_error(capsys, main(argv), *contains)
     assert snapshot(data) == before
 
 
@@ -253,7 +241,7 @@ def test_tampered_checkpoints(runs: dict[str, Path], tmp_path: Path, command: li
     torch.save(state, path)
     before = snapshot(run)
     rc = main([command[0], str(run), *command[1:]])
-    expect_one_line(capsys, rc, "does not match its config", str(path))
+    one_line_error(capsys, rc, "does not match its config", str(path))
     assert snapshot(run) == before
 
 
@@ -278,7 +266,7 @@ def test_sizes_that_would_not_fit_are_refused_up_front(runs: dict[str, Path], tm
     full_disk(monkeypatch)
     before = snapshot(runs["mnist"].parent)
     argv = [a.format(tmp=tmp_path, **{k: str(v) for k, v in runs.items()}) for a in argv]
-    expect_one_line(capsys, main(argv), *contains)
+    one_line_error(capsys, main(argv), *contains)
     assert snapshot(runs["mnist"].parent) == before
     assert not any(tmp_path.glob("[!c]*"))
 
@@ -325,5 +313,5 @@ def test_samples_written_batch_by_batch_equal_one_generate_samples_call(
 ])
 def test_bench_modes_bad_arguments(tmp_path: Path, argv: list[str], line: str,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    assert expect_one_line(capsys, main(["bench", "modes", *argv, "--out-dir", str(tmp_path / "b")])) == line
+    assert one_line_error(capsys, main(["bench", "modes", *argv, "--out-dir", str(tmp_path / "b")])) == line
     assert not (tmp_path / "b").exists()

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from helpers import TINY, snapshot
+from helpers import TINY, one_line_error, snapshot
 
 TINY_SET = [arg for o in TINY for arg in ("--set", o)]
 
@@ -34,18 +34,6 @@ def train(run_dir: Path, *extra: str, preset: str = "ring8") -> int:
 def resume(run_dir: Path, *extra: str, preset: str = "ring8") -> int:
     """Resume as a user would: the preset, the run directory, and only the --set that should change."""
     return main(["train", preset, "--run-dir", str(run_dir), "--resume", "latest", *extra])
-
-
-def error_line(capsys: pytest.CaptureFixture[str], rc: int, *contains: str) -> str:
-    err = capsys.readouterr().err
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ganforge: error: "), err
-    for text in contains:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 def saved_step(run_dir: Path) -> int:
@@ -89,12 +77,12 @@ def test_metrics_without_checkpoint_is_not_silently_reused(run_dir: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     shutil.rmtree(run_dir / "checkpoints")  # e.g. killed before its first checkpoint
     before = snapshot(run_dir)
-    error_line(capsys, train(run_dir), "already holds a run", "--overwrite")
+    one_line_error(capsys, train(run_dir), "already holds a run", "--overwrite")
     assert snapshot(run_dir) == before
 
 
 def test_negative_keep_checkpoints_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    error_line(capsys, train(tmp_path / "r", "--set", "train.keep_checkpoints=-3"), "train.keep_checkpoints")
+    one_line_error(capsys, train(tmp_path / "r", "--set", "train.keep_checkpoints=-3"), "train.keep_checkpoints")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -124,13 +112,13 @@ def test_resume_applies_a_new_learning_rate_and_logs_it(run_dir: Path, capsys: p
 def test_resume_refuses_changes_that_would_not_be_honoured(run_dir: Path, extra: list[str], contains: str,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(run_dir)
-    error_line(capsys, resume(run_dir, *extra), contains, "new --run-dir")
+    one_line_error(capsys, resume(run_dir, *extra), contains, "new --run-dir")
     assert snapshot(run_dir) == before
 
 
 def test_resume_with_another_preset_is_refused(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(run_dir)
-    error_line(capsys, resume(run_dir, preset="grid25"), "'ring8'", "config.yaml")
+    one_line_error(capsys, resume(run_dir, preset="grid25"), "'ring8'", "config.yaml")
     assert snapshot(run_dir) == before
 
 
@@ -174,7 +162,7 @@ def test_tampered_checkpoint_is_a_one_line_error(run_dir: Path, change: Callable
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     _tamper(run_dir, change)
     before = snapshot(run_dir)
-    error_line(capsys, resume(run_dir, "--set", "train.steps=30"), "checkpoint", "damaged")
+    one_line_error(capsys, resume(run_dir, "--set", "train.steps=30"), "checkpoint", "damaged")
     assert snapshot(run_dir) == before
 
 
@@ -220,7 +208,7 @@ def refuse_writes(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int = err
 
 def test_run_dir_under_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "somefile").write_text("mine")
-    error_line(capsys, train(tmp_path / "somefile" / "run"), "is a file")
+    one_line_error(capsys, train(tmp_path / "somefile" / "run"), "is a file")
     assert (tmp_path / "somefile").read_text() == "mine"
 
 
@@ -228,7 +216,7 @@ def test_run_dir_under_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_read_only_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int,
                           capsys: pytest.CaptureFixture[str]) -> None:
     refuse_writes(monkeypatch, tmp_path, code)
-    error_line(capsys, train(tmp_path / "a" / "run"), "cannot write to", str(tmp_path))
+    one_line_error(capsys, train(tmp_path / "a" / "run"), "cannot write to", str(tmp_path))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -236,7 +224,7 @@ def test_read_only_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                            capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "r").mkdir()
     refuse_writes(monkeypatch, tmp_path / "r")
-    error_line(capsys, train(tmp_path / "r"), "cannot write to")
+    one_line_error(capsys, train(tmp_path / "r"), "cannot write to")
     assert list((tmp_path / "r").iterdir()) == []
 
 
@@ -250,7 +238,7 @@ def test_read_only_checkpoints_folder_fails_before_training(run_dir: Path, monke
     monkeypatch.setattr(Trainer, "train_step", no_training)
     refuse_writes(monkeypatch, run_dir / "checkpoints")
     before = snapshot(run_dir)
-    error_line(capsys, resume(run_dir, "--set", "train.steps=30"), "cannot write to", "checkpoints")
+    one_line_error(capsys, resume(run_dir, "--set", "train.steps=30"), "cannot write to", "checkpoints")
     assert snapshot(run_dir) == before
 
 
@@ -264,7 +252,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(run_dir: Path, mon
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
 
     monkeypatch.setattr(torch, "save", full_disk)
-    error_line(capsys, resume(run_dir, "--set", "train.steps=30", "--no-progress"), "No space left on device",
+    one_line_error(capsys, resume(run_dir, "--set", "train.steps=30", "--no-progress"), "No space left on device",
                "latest.pt is intact")
     assert latest.read_bytes() == good
     assert sorted(p.name for p in latest.parent.iterdir()) == ["latest.pt", "step-0000010.pt", "step-0000020.pt"]
@@ -287,8 +275,8 @@ def test_a_run_directory_in_use_is_refused_naming_the_owner(run_dir: Path, capsy
     owner = os.getppid()  # a live process that is not this one
     (run_dir / "ganforge.lock").write_text(json.dumps({"pid": owner, "host": socket.gethostname()}))
     before = snapshot(run_dir)
-    error_line(capsys, resume(run_dir, "--set", "train.steps=30"), f"pid {owner}")
-    error_line(capsys, train(run_dir, "--overwrite"), f"pid {owner}")
+    one_line_error(capsys, resume(run_dir, "--set", "train.steps=30"), f"pid {owner}")
+    one_line_error(capsys, train(run_dir, "--overwrite"), f"pid {owner}")
     assert snapshot(run_dir) == before
 
 
@@ -307,5 +295,5 @@ def test_a_stale_lock_is_taken_over_and_released(run_dir: Path) -> None:
 @pytest.mark.parametrize(("value", "contains"), [("10000000000", "GiB"), ("1e10", "train.batch_size")])
 def test_a_batch_too_large_for_memory_is_refused_up_front(tmp_path: Path, value: str, contains: str,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    error_line(capsys, train(tmp_path / "r", "--set", f"train.batch_size={value}"), "train.batch_size", contains)
+    one_line_error(capsys, train(tmp_path / "r", "--set", f"train.batch_size={value}"), "train.batch_size", contains)
     assert list(tmp_path.iterdir()) == []

@@ -15,32 +15,10 @@ from ganforge.losses import gan_objectives as GO
 from ganforge.losses.objectives import Batch, LogisticObjective
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import OBJECTIVES
+from helpers import TanhCritic
 
 DT = torch.float64
 N = 6
-
-
-class TanhCritic(nn.Module):
-    """D(x) = w₂·tanh(W₁x + b₁) + b₂ with ∇_x D(x) = W₁ᵀ((1 − h²) ⊙ w₂), h = tanh(W₁x + b₁), in closed form."""
-
-    def __init__(self, scale: float = 1.0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.l1, self.l2 = nn.Linear(2, 4).double(), nn.Linear(4, 1).double()
-        with torch.no_grad():
-            self.l1.weight.copy_(torch.randn(4, 2, generator=g, dtype=DT))
-            self.l1.bias.copy_(torch.randn(4, generator=g, dtype=DT) * 0.5)
-            self.l2.weight.copy_(torch.randn(1, 4, generator=g, dtype=DT) * scale)
-            self.l2.bias.fill_(0.1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.l2(torch.tanh(self.l1(x)))  # [N, 1]
-
-    def input_grad(self, x: Tensor) -> Tensor:
-        """∇_x D(x) per sample, [N, 2], by the chain rule (no autograd)."""
-        with torch.no_grad():
-            h = torch.tanh(x @ self.l1.weight.T + self.l1.bias)
-            return ((1 - h.square()) * self.l2.weight) @ self.l1.weight
 
 
 def _generator() -> nn.Linear:

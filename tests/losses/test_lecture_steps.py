@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 from torch.testing import assert_close
 
 from ganforge.losses.objectives import Batch, LogisticObjective
 from ganforge.training.run import Run
-from helpers import tiny_config
+from helpers import TanhCritic, tiny_config
 
 DT = torch.float64
 N = 6
@@ -28,23 +28,9 @@ SGD = ["optim.g.name=sgd", "optim.d.name=sgd", "optim.g.lr=0.1", "optim.d.lr=0.1
 BN_MLP = "model.options={'z_dim': 2, 'g_hidden': [16], 'd_hidden': [16], 'g_batchnorm': True}"
 
 
-class RecordingD(nn.Module):
-    """D(x) = w₂·tanh(W₁x + b₁) + b₂ that records the input of every call (to count forwards and see their rows)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.l1, self.l2 = nn.Linear(2, 4).double(), nn.Linear(4, 1).double()
-        with torch.no_grad():
-            self.l1.weight.copy_(torch.randn(4, 2, generator=g, dtype=DT))
-            self.l1.bias.copy_(torch.randn(4, generator=g, dtype=DT) * 0.5)
-            self.l2.weight.copy_(torch.randn(1, 4, generator=g, dtype=DT) * 2)
-            self.l2.bias.fill_(0.1)
-        self.inputs: list[Tensor] = []
-
-    def forward(self, x: Tensor) -> Tensor:
-        self.inputs.append(x.detach().clone())
-        return self.l2(torch.tanh(self.l1(x)))  # [N, 1]
+def RecordingD() -> TanhCritic:
+    """The closed-form critic of the objective tests, recording the input of every call (to count forwards)."""
+    return TanhCritic(scale=2.0, record=True)
 
 
 def _bn_generator() -> nn.Module:
