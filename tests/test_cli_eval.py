@@ -4,11 +4,13 @@ used throughout; one test runs the real FID Inception network on 2 + 2 images (a
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy
 
 from ganforge.cli import main
 from ganforge.metrics.classifier import weights_sha256
@@ -21,10 +23,13 @@ MNIST_TINY = [
 FAST = ["--features", "mnist-classifier", "--ref", "mnist:test", "--no-progress"]
 
 
+COND = "model.options={'z_dim': 4, 'g_hidden': [16], 'd_hidden': [16], 'g_output': 'tanh', 'conditioning': 'concat'}"
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("eval-runs")
-    return {"mnist": make_run(MNIST_TINY, root / "mnist"),
+    return {"mnist": make_run(MNIST_TINY, root / "mnist"), "cond": make_run([*MNIST_TINY, COND], root / "cond"),
             "ring": make_run(["train.steps=2", "train.checkpoint_every=2"], root / "ring")}
 
 
@@ -47,7 +52,8 @@ def test_eval_run_writes_the_record_and_prints_a_table(runs: dict[str, Path], ca
         assert f"\n{key} " in out
     record = json.loads(path.read_text())
     m, p = record["metrics"], record["protocol"]
-    assert set(m) == {"fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "is", "is_std"}
+    assert set(m) == {"fid", "kid", "kid_std", "kid_subset_size", "kid_subsets", "precision", "recall", "precision_k5",
+                      "recall_k5", "density", "coverage", "is", "is_std"}
     assert m["fid"] > 0
     assert 0 <= m["precision"] <= 1
     assert 0 <= m["coverage"] <= 1
@@ -63,7 +69,8 @@ def test_eval_run_writes_the_record_and_prints_a_table(runs: dict[str, Path], ca
     assert p["step"] == 2
     assert record["versions"]["ganforge"]
     assert record["versions"]["numpy"] == np.__version__
-    assert list(m) == ["fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "is", "is_std"]
+    assert list(m) == ["fid", "kid", "kid_std", "kid_subset_size", "kid_subsets", "precision", "recall", "precision_k5",
+                       "recall_k5", "density", "coverage", "is", "is_std"]
     assert Path(p["reference"]["cache"]).is_file()
     assert Path(p["reference"]["cache"]).is_relative_to(cache)
     # same seed: same numbers (the second call reads the cached reference statistics)
@@ -142,7 +149,10 @@ def test_the_record_writer_is_atomic_and_fails_on_one_line(tmp_path: Path) -> No
     path = write_eval(tmp_path, "final", {"fid": 1.5}, {"n_fake": 2})
     record = json.loads(path.read_text())
     assert record == eval_record({"fid": 1.5}, {"n_fake": 2})
-    assert set(record["versions"]) == {"ganforge", "torch", "numpy"}
+    assert set(record["versions"]) == {"ganforge", "torch", "numpy", "scipy"}
+    assert record["versions"]["scipy"] == scipy.__version__
+    assert eval_record({}, {"n_fake": 2}, source_sha256="ab" * 32, batch_size=7)["protocol"] == {
+        "n_fake": 2, "source_sha256": "ab" * 32, "batch_size": 7}
     assert [p.name for p in path.parent.iterdir()] == ["final.json"]  # no temporary file left
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunError, match=r"cannot write .*choose another --out$"):
@@ -174,7 +184,7 @@ def test_eval_with_the_fid_inception_network(runs: dict[str, Path], cache: Path,
     assert main(["eval", str(runs["mnist"]), "--metrics", "kid", "--n", "2", "--ref", "mnist:test",
                  "--features", "inception-fid", "--device", "cpu", "--no-progress", "--out", str(out)]) == 0
     record = json.loads(out.read_text())
-    assert set(record["metrics"]) == {"kid", "kid_std"}
+    assert set(record["metrics"]) == {"kid", "kid_std", "kid_subset_size", "kid_subsets"}
     assert record["metrics"]["kid"] > 0
     p = record["protocol"]
     assert p["extractor"] == "inception-fid"
@@ -182,3 +192,127 @@ def test_eval_with_the_fid_inception_network(runs: dict[str, Path], cache: Path,
     assert p["feature_dim"] == 2048
     assert "299x299" in p["resize"]
     assert p["n_fake"] == p["n_real"] == 2
+
+
+# ---- reproducible, comparable figures --------------------------------------------------------------------------
+
+
+def _record(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_eval_samples_ignore_the_batch_size_and_equal_ganforge_sample(runs: dict[str, Path], cache: Path,
+                                                                      tmp_path: Path) -> None:
+    """`eval --seed S` judges the images `sample --seed S` writes, whatever --batch-size (recorded) and for a
+    conditional model too (its random labels come from the same seeded draws)."""
+    for run in ("mnist", "cond"):
+        outs = {}
+        for b in ("7", "1000"):
+            outs[b] = tmp_path / f"{run}-b{b}.json"
+            assert main(["eval", str(runs[run]), "--metrics", "fid,kid", "--n", "30", "--seed", "3", "--batch-size", b,
+                         *FAST, "--out", str(outs[b])]) == 0
+        small, large = _record(outs["7"]), _record(outs["1000"])
+        # the same images; the extractor's float rounding on other batch shapes is all that differs (was 1e-3)
+        assert small["metrics"]["fid"] == pytest.approx(large["metrics"]["fid"], rel=1e-7), run
+        assert small["metrics"]["kid"] == pytest.approx(large["metrics"]["kid"], rel=1e-7), run
+        assert (small["protocol"]["batch_size"], large["protocol"]["batch_size"]) == (7, 1000)
+        assert "chunks of 1000" in small["protocol"]["sampling"]
+        npz = tmp_path / f"{run}.npz"
+        assert main(["sample", str(runs[run]), "--n", "30", "--seed", "3", "--format", "npz", "--out", str(npz)]) == 0
+        assert main(["eval", str(npz), "--metrics", "fid,kid", "--batch-size", "7", *FAST,
+                     "--out", str(tmp_path / f"{run}-npz.json")]) == 0
+        from_npz = _record(tmp_path / f"{run}-npz.json")["metrics"]
+        assert (from_npz["fid"], from_npz["kid"]) == (small["metrics"]["fid"], small["metrics"]["kid"]), run
+
+
+def test_eval_record_names_its_source_and_its_caveats(runs: dict[str, Path], cache: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    capsys.readouterr()
+    assert main(["eval", str(runs["mnist"]), "--metrics", "fid,kid", "--n", "40", *FAST, "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    record = _record(out)
+    m, p = record["metrics"], record["protocol"]
+    ckpt = runs["mnist"] / "checkpoints" / "latest.pt"
+    assert p["source_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    assert p["batch_size"] == 250
+    assert record["versions"]["scipy"] == scipy.__version__
+    # KID at n = 40: subsets of 40 (not 1000), each the whole set: said in the metrics, the protocol and on stderr
+    assert (m["kid_subset_size"], m["kid_subsets"]) == (40, 100)
+    assert p["kid"]["subset_size"] == 40
+    err = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(err) == 1, err
+    assert err[0].startswith("ganforge: warning: KID subsets shrunk to 40 images")
+    assert "kid_std" in err[0]
+    assert set(p["warnings"]) == {"fid", "kid"}
+    assert "FID depends on n" in p["warnings"]["fid"]
+    assert f"note (fid): {p['warnings']['fid']}" in captured.out
+    assert p["fid_protocol"] == "custom"
+    assert p["reference"]["images_sha256"]
+    # saved samples: the hash of the file that was evaluated
+    npz = tmp_path / "s.npz"
+    assert main(["sample", str(runs["mnist"]), "--n", "12", "--format", "npz", "--out", str(npz)]) == 0
+    assert main(["eval", str(npz), "--metrics", "fid", *FAST, "--out", str(tmp_path / "npz.json")]) == 0
+    assert _record(tmp_path / "npz.json")["protocol"]["source_sha256"] == hashlib.sha256(npz.read_bytes()).hexdigest()
+
+
+def test_k_of_precision_recall_is_an_option_and_both_ks_are_reported(runs: dict[str, Path], cache: Path,
+                                                                     tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    default, k4, k5 = tmp_path / "d.json", tmp_path / "k4.json", tmp_path / "k5.json"
+    for out, extra in ((default, []), (k4, ["--k-pr", "4"]), (k5, ["--k", "5"])):
+        assert main(["eval", str(runs["mnist"]), "--metrics", "pr,dc", "--n", "40", *FAST, *extra,
+                     "--out", str(out)]) == 0
+    d, four, five = _record(default), _record(k4), _record(k5)
+    assert d["protocol"]["prdc"] == {"k_pr": 3, "k_dc": 5, "pr_also_at_k": [5]}
+    assert four["protocol"]["prdc"] == {"k_pr": 4, "k_dc": 5, "pr_also_at_k": [3, 5]}
+    assert five["protocol"]["prdc"] == {"k_pr": 5, "k_dc": 5, "pr_also_at_k": [3]}
+    assert list(four["metrics"]) == ["precision", "recall", "precision_k3", "recall_k3", "precision_k5", "recall_k5",
+                                     "density", "coverage"]
+    # one set of distances, three ks: each figure is the same whichever k is the headline
+    assert (d["metrics"]["precision_k5"], d["metrics"]["recall_k5"]) == (five["metrics"]["precision"],
+                                                                         five["metrics"]["recall"])
+    assert (five["metrics"]["precision_k3"], five["metrics"]["recall_k3"]) == (d["metrics"]["precision"],
+                                                                               d["metrics"]["recall"])
+    assert {k: d["metrics"][k] for k in ("density", "coverage")} == {k: five["metrics"][k] for k in
+                                                                     ("density", "coverage")}
+    argv = ["eval", str(runs["mnist"]), "--metrics", "pr", "--n", "40", *FAST]
+    one_line_error(capsys, main([*argv, "--k", "0"]), "--k must be >= 1")
+    one_line_error(capsys, main([*argv, "--k-pr", "40"]), "pr need more than 40")
+
+
+def test_n_real_all_and_the_fid50k_full_protocol(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """--n-real all takes every image of the split; --protocol fid50k_full is n 50,000 vs all training images (made
+    cheap here by shrinking the 50,000), and the record names the protocol."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x=rng.integers(0, 256, (12, 1, 28, 28), dtype=np.uint8))
+    run = make_run([*MNIST_TINY, "data.name=npz", f"data.options={{'path': '{data}'}}", "train.batch_size=8"],
+                   tmp_path / "r")
+    base = ["eval", str(run), "--metrics", "fid", "--features", "mnist-classifier", "--ref", "npz:train",
+            "--no-progress"]
+    assert main([*base, "--n", "5", "--n-real", "all", "--out", str(tmp_path / "all.json")]) == 0
+    p = _record(tmp_path / "all.json")["protocol"]
+    assert (p["n_fake"], p["n_real"], p["reference"]["images"], p["fid_protocol"]) == (5, 12, "the whole split",
+                                                                                        "custom")
+    assert main([*base, "--n", "5", "--n-real", "7", "--out", str(tmp_path / "seven.json")]) == 0
+    assert _record(tmp_path / "seven.json")["protocol"]["n_real"] == 7
+    assert main([*base, "--n", "5", "--out", str(tmp_path / "default.json")]) == 0
+    assert _record(tmp_path / "default.json")["protocol"]["n_real"] == 5  # the default is unchanged: min(n, split)
+    one_line_error(capsys, main([*base, "--n", "5", "--n-real", "13"]), "has only 12 images")
+    one_line_error(capsys, main([*base, "--n-real", "some"]), "--n-real expects a number of images or 'all'")
+    one_line_error(capsys, main([*base, "--protocol", "fid50k_full", "--n", "10"]), "drop --n 10")
+    one_line_error(capsys, main([*base, "--protocol", "fid50k_full", "--n-real", "10"]), "drop --n-real 10")
+
+    import ganforge.commands.eval as eval_cmd
+    import ganforge.metrics.evaluate as evaluate_mod
+
+    monkeypatch.setattr(eval_cmd, "FID_PROTOCOL_N", 30)
+    monkeypatch.setattr(evaluate_mod, "FID_PROTOCOL_N", 30)
+    assert main([*base, "--protocol", "fid50k_full", "--out", str(tmp_path / "full.json")]) == 0
+    p = _record(tmp_path / "full.json")["protocol"]
+    assert (p["n_fake"], p["n_real"], p["fid_protocol"]) == (30, 12, "fid50k_full")
+    assert "fid" in p["warnings"]  # 12 training images are still a small n
+    one_line_error(capsys, main([*base[:-2], "npz:test", "--no-progress", "--protocol", "fid50k_full"]),
+                   "compares with the training split; use --ref npz:train")

@@ -99,6 +99,25 @@ def test_sample_label_on_a_conditional_model(runs: dict[str, Path], tmp_path: Pa
     assert len(set(labels.tolist())) > 1
 
 
+@pytest.mark.parametrize("run", ["uncond", "cond"])
+def test_sample_writes_the_n_samples_of_its_seed(runs: dict[str, Path], tmp_path: Path, run: str) -> None:
+    """`sample --seed S` and `eval --seed S` share ``iter_labelled_samples``: the .npz holds exactly its images and,
+    for a conditional model, the random labels drawn with them (they used to come from another RNG, seed + 1)."""
+    from ganforge.commands.common import images_uint8, load_generator
+    from ganforge.evaluation import iter_labelled_samples
+
+    out = tmp_path / "s.npz"
+    assert main(["sample", str(runs[run]), "--n", "1030", "--seed", "3", "--format", "npz", "--out", str(out)]) == 0
+    _, G, _, _ = load_generator(runs[run], torch.device("cpu"))
+    batches = list(iter_labelled_samples(G, 1030, 3, torch.device("cpu"), batch_size=250))  # eval's default batch
+    with np.load(out) as data:
+        np.testing.assert_array_equal(data["images"], torch.cat([images_uint8(x, G) for x, _ in batches]).numpy())
+        if run == "cond":
+            np.testing.assert_array_equal(data["labels"], torch.cat([c for _, c in batches]).numpy())
+        else:
+            assert "labels" not in data.files
+
+
 def test_sample_per_class_grid_has_one_row_per_class(runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "pc.png"
     assert main(["sample", str(runs["cond"]), "--n", "30", "--per-class", "--out", str(out)]) == 0

@@ -10,7 +10,11 @@ here because they are cheap enough for every training run:
   per digit, so the classifier adds ~1 s on one CPU core; sampling G dominates.
 
 ``eval_protocol(data)`` describes what ``evaluate_generator`` computes for ``data`` (sample count, seed offset,
-classifier and its sha256), for ``eval/*.json`` records. FID/KID/PR stay in ``ganforge eval``.
+batch size, classifier and its sha256), for ``eval/*.json`` records. FID/KID/PR stay in ``ganforge eval``.
+
+Every sample drawn here is one of "the n samples of seed S" (``iter_latents`` / ``iter_labelled_samples``): latent
+codes and random labels are drawn in fixed chunks of ``LATENT_CHUNK`` from a private generator, so they do not depend
+on any batch size, and ``ganforge sample --seed S`` / ``ganforge eval --seed S`` see the same images.
 """
 
 from __future__ import annotations
@@ -30,36 +34,85 @@ EVAL_SEED_OFFSET = 2_000_003  # evaluations use their own RNG: they never touch 
 N_DIGITS = 10_000  # generated digits judged by the mnist-classifier (the issue's protocol)
 CONFIDENCE = 0.9  # a digit is "confident" when its top softmax probability is >= this
 DIGIT_SHAPE = (1, 28, 28)
+LATENT_CHUNK = 1000  # latents (and random labels) are drawn this many samples at a time, whatever the batch size
 
 
-def iter_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
-                 batch_size: int = 1000) -> Iterator[Tensor]:
-    """``generate_samples`` batch by batch (``[<= batch_size, *shape]`` float32 each), so callers can write or
-    reduce any ``n`` in bounded memory. The batches concatenate to exactly ``generate_samples``' output."""
-    was_training = G.training
-    G.eval()
+def iter_latents(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None
+                 ) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """The inputs of "the ``n`` samples of seed ``seed``": ``(z [m, z_dim], c [m] or None)`` chunks of
+    ``m = LATENT_CHUNK`` samples (the last one shorter), drawn in order from one ``torch.Generator`` seeded with
+    ``seed``: per chunk ``G.sample_z(m)`` then, for a conditional G without ``labels``, ``randint(c_dim, (m,))``.
+
+    The chunk size is fixed, so the draws never depend on a batch size: torch's CPU ``randn`` fills its output in
+    Box-Muller blocks of 16 and redraws the last block of a call whose size is not a multiple of 16, so
+    ``randn(a)`` then ``randn(b)`` equals ``randn(a + b)`` only when ``a`` and ``b`` are multiples of 16 (e.g.
+    250 x 100-d codes give other numbers than 1000 x 100-d; checked with torch 2.13 on CPU). 1000 is the batch size
+    every in-training caller used before, so the in-training evaluations and sample grids draw exactly what they
+    drew before. Memory stays O(LATENT_CHUNK) whatever ``n``.
+    """
     rng = torch.Generator(device=device)
     rng.manual_seed(seed)
-    c_dim = getattr(G, "c_dim", 0)
+    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    for start in range(0, n, LATENT_CHUNK):
+        m = min(LATENT_CHUNK, n - start)
+        z = G.sample_z(m, rng, device)  # [m, z_dim]
+        c = None
+        if c_dim:  # given labels, else uniformly random ones: the class balance is G's own
+            c = labels[start : start + m].to(device) if labels is not None else torch.randint(
+                c_dim, (m,), generator=rng, device=device)
+        yield z, c
+
+
+def iter_labelled_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
+                          batch_size: int = 1000) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """The ``n`` samples of seed ``seed`` (``iter_latents``) through G in eval mode, in batches of ``batch_size``:
+    ``(samples [<= batch_size, *shape] float32, labels [<= batch_size] or None)``. The one definition of a seed's
+    samples shared by ``ganforge sample``, ``ganforge eval``, the in-training evaluation and the sample grids:
+    the batches concatenate to the same samples for any ``batch_size`` (up to the float rounding of G's layers on
+    other batch shapes), and memory stays O(batch_size + LATENT_CHUNK) for any ``n``. G's mode is restored."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    was_training = G.training
+    G.eval()
+    c_dim = int(getattr(G, "c_dim", 0) or 0)
+
+    def run(z: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        with torch.no_grad():  # not held across a yield: the caller's grad mode stays its own
+            return (G(z, c) if c_dim else G(z)).float(), c
+
     try:
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            with torch.no_grad():
-                z = G.sample_z(m, rng, device)
-                if c_dim:
-                    c = labels[start : start + m].to(device) if labels is not None else torch.randint(
-                        c_dim, (m,), generator=rng, device=device)
-                    out = G(z, c).float()
-                else:
-                    out = G(z).float()
-            yield out
+        zs: list[Tensor] = []
+        cs: list[Tensor] = []
+        have = 0
+        for z, c in iter_latents(G, n, seed, device, labels):
+            zs.append(z)
+            if c is not None:
+                cs.append(c)
+            have += z.shape[0]
+            while have >= batch_size:
+                z_all = zs[0] if len(zs) == 1 else torch.cat(zs)
+                c_all = (cs[0] if len(cs) == 1 else torch.cat(cs)) if cs else None
+                yield run(z_all[:batch_size], c_all[:batch_size] if c_all is not None else None)
+                have -= batch_size
+                zs = [z_all[batch_size:]] if have else []
+                cs = [c_all[batch_size:]] if have and c_all is not None else []
+        if have:
+            yield run(torch.cat(zs), torch.cat(cs) if cs else None)
     finally:
         G.train(was_training)
 
 
+def iter_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
+                 batch_size: int = 1000) -> Iterator[Tensor]:
+    """``iter_labelled_samples`` without the labels: ``[<= batch_size, *shape]`` float32 batches, so callers can write
+    or reduce any ``n`` in bounded memory. The batches concatenate to ``generate_samples``' output."""
+    for x, _ in iter_labelled_samples(G, n, seed, device, labels, batch_size):
+        yield x
+
+
 def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None,
                      batch_size: int = 1000) -> Tensor:
-    """``n`` samples from G in eval mode with a private RNG; G's mode is restored afterwards."""
+    """The ``n`` samples of seed ``seed`` (``iter_labelled_samples``) at once; G's mode is restored afterwards."""
     return torch.cat(list(iter_samples(G, n, seed, device, labels, batch_size)))
 
 
@@ -95,26 +148,14 @@ def evaluate_digits(G: nn.Module, seed: int, device: torch.device, n: int | None
         raise ValueError(f"evaluate_digits needs n >= 1 samples, got {n}")
     model = classifier if classifier is not None else _digit_classifier(str(device))
     output_range = getattr(G, "output_range", None)
-    was_training = G.training
-    G.eval()
-    rng = torch.Generator(device=device)
-    rng.manual_seed(seed)
-    c_dim = getattr(G, "c_dim", 0)
     probs, feats = [], []
-    try:
-        with torch.no_grad():
-            for start in range(0, n, batch_size):
-                m = min(batch_size, n - start)
-                z = G.sample_z(m, rng, device)  # [m, z_dim]
-                # conditional G: uniformly random labels, so the class balance is G's own
-                c = torch.randint(c_dim, (m,), generator=rng, device=device) if c_dim else None
-                x = G(z, c) if c_dim else G(z)  # [m, 1, 28, 28] in output_range
-                images = to_uint8(x, output_range)  # uint8 [m, 1, 28, 28]
-                probs.append(classify(model, images, batch_size))  # [m, 10]
-                if reference is not None:
-                    feats.append(features(model, images, batch_size))  # [m, 128]
-    finally:
-        G.train(was_training)
+    with torch.no_grad():
+        # the n samples of seed ``seed`` (conditional G: uniformly random labels, so the class balance is G's own)
+        for x, _ in iter_labelled_samples(G, n, seed, device, batch_size=batch_size):  # [m, 1, 28, 28]
+            images = to_uint8(x, output_range)  # uint8 [m, 1, 28, 28]
+            probs.append(classify(model, images, batch_size))  # [m, 10]
+            if reference is not None:
+                feats.append(features(model, images, batch_size))  # [m, 128]
     quality = digit_quality(torch.cat(probs), CONFIDENCE)
     # + 0.0 turns the -0.0 of a single-class histogram into 0.0
     out = {"confident_percent": 100.0 * quality["confident"], "class_entropy": quality["entropy"] + 0.0}
@@ -158,8 +199,9 @@ def eval_protocol(data: TensorData | Distribution, n_digits: int | None = None) 
 
     The run adds its own fields (dataset name, step, which generator, ``seed + EVAL_SEED_OFFSET``).
     """
+    sampling = {"batch_size": 1000, "latent_chunk": LATENT_CHUNK}  # generate_samples / evaluate_digits defaults
     if isinstance(data, Distribution):
-        return {"metrics": "toy", "n_fake": N_EVAL, "seed_offset": EVAL_SEED_OFFSET}
+        return {"metrics": "toy", "n_fake": N_EVAL, "seed_offset": EVAL_SEED_OFFSET, **sampling}
     if is_digit_data(data):
         from ganforge.metrics.classifier import DEFAULT_WEIGHTS, weights_sha256
 
@@ -167,6 +209,7 @@ def eval_protocol(data: TensorData | Distribution, n_digits: int | None = None) 
             "metrics": "digit_quality",
             "n_fake": N_DIGITS if n_digits is None else n_digits,
             "seed_offset": EVAL_SEED_OFFSET,
+            **sampling,
             "classifier": "mnist-classifier",
             "classifier_sha256": weights_sha256(DEFAULT_WEIGHTS),
             "confidence_threshold": CONFIDENCE,

@@ -16,7 +16,8 @@ from ganforge.metrics.prdc import prdc
 from ganforge.metrics.reference import ReferenceStats
 from ganforge.registry import METRICS
 
-KEYS = {"fid": ("fid",), "kid": ("kid", "kid_std"), "pr": ("precision", "recall"), "dc": ("density", "coverage"),
+KEYS = {"fid": ("fid",), "kid": ("kid", "kid_std", "kid_subset_size", "kid_subsets"),
+        "pr": ("precision", "recall", "precision_k5", "recall_k5"), "dc": ("density", "coverage"),
         "is": ("is", "is_std")}
 
 
@@ -49,7 +50,10 @@ def test_evaluate_equals_the_metric_functions() -> None:
     mu, sigma = feature_statistics(fake)
     assert out["fid"] == frechet_distance(reference.mu, reference.sigma, mu, sigma)
     assert (out["kid"], out["kid_std"]) == kid(reference.features, fake, seed=3)
+    assert (out["kid_subset_size"], out["kid_subsets"]) == (30, 100)  # clipped to the 30 fakes: said in the record
     assert {k: out[k] for k in ("precision", "recall", "density", "coverage")} == prdc(reference.features, fake)
+    k5 = prdc(reference.features, fake, k_pr=5)
+    assert (out["precision_k5"], out["recall_k5"]) == (k5["precision"], k5["recall"])  # the prdc package's k
     assert (out["is"], out["is_std"]) == inception_score(probs, splits=10)
     assert list(evaluate(["dc"], reference, fake)) == ["density", "coverage"]
 
@@ -58,8 +62,10 @@ def test_is_without_probabilities_and_protocol() -> None:
     reference, fake = data()
     with pytest.raises(ValueError, match="class probabilities"):
         evaluate(["is"], reference, fake)
-    assert metric_protocol(30, 40, 7) == {"kid": {"subsets": 100, "subset_size": 30, "seed": 7},
-                                          "prdc": {"k_pr": 3, "k_dc": 5}, "is_splits": 10}
+    assert metric_protocol(30, 40, 7) == {"kid": {"subsets": 100, "subset_size": 30, "standard_subset_size": 1000,
+                                                  "seed": 7},
+                                          "prdc": {"k_pr": 3, "k_dc": 5, "pr_also_at_k": [5]}, "is_splits": 10}
+    assert metric_protocol(30, 40, 7, k_pr=5)["prdc"] == {"k_pr": 5, "k_dc": 5, "pr_also_at_k": [3]}
 
 
 def test_list_metrics_reads_the_registry(capsys: pytest.CaptureFixture[str]) -> None:

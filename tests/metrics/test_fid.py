@@ -98,7 +98,7 @@ def test_fid_singular_product_retries_with_offset(monkeypatch):
 
     monkeypatch.setattr(fid_module, "_sqrtm", first_call_fails)
     with pytest.warns(RuntimeWarning, match="adding 0.001 to the diagonal"):
-        got = frechet_distance(mu1, s1, mu2, s2, eps=1e-3)
+        got = frechet_distance(mu1, s1, mu2, s2, eps=1e-3, method="sqrtm")
     off = np.eye(8) * 1e-3
     np.testing.assert_allclose(calls[1], (s1 + off) @ (s2 + off))
     tr = np.trace(real_sqrtm((s1 + off) @ (s2 + off))).real
@@ -108,10 +108,10 @@ def test_fid_singular_product_retries_with_offset(monkeypatch):
 def test_fid_imaginary_component(monkeypatch):
     mu, sigma = np.zeros(3), np.eye(3)
     monkeypatch.setattr(fid_module, "_sqrtm", lambda a: np.eye(3) + 1e-5j)  # tiny imaginary part: real part kept
-    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-12)
+    assert frechet_distance(mu, sigma, mu, sigma, method="sqrtm") == pytest.approx(0.0, abs=1e-12)
     monkeypatch.setattr(fid_module, "_sqrtm", lambda a: np.eye(3) + 0.1j)
     with pytest.raises(ValueError, match="imaginary component"):
-        frechet_distance(mu, sigma, mu, sigma)
+        frechet_distance(mu, sigma, mu, sigma, method="sqrtm")
 
 
 def test_fid_input_errors():
@@ -127,7 +127,91 @@ def test_real_scipy_sqrtm_never_warns_on_regular_input():
     x, y = features(100, 8, 6), features(100, 8, 7, 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        fid_from_features(x, y, method="sqrtm")
         fid_from_features(x, y)
+
+
+# ---- the eigenvalue route vs scipy.linalg.sqrtm (the reference) --------------------------------------------------
+
+
+def sqrtm_fid(mu1, s1, mu2, s2) -> float:
+    """pytorch-fid's formula with ``scipy.linalg.sqrtm``, written here independently of the module."""
+    from scipy import linalg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        covmean = linalg.sqrtm(s1 @ s2)
+    covmean = covmean[0] if isinstance(covmean, tuple) else covmean
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
+
+
+def test_the_default_route_takes_no_matrix_square_root(monkeypatch):
+    """2048-d FID via sqrtm took ~300 s per call on one CPU core; the eigenvalue route takes seconds."""
+    def refuse(a):
+        raise AssertionError("sqrtm called")
+
+    monkeypatch.setattr(fid_module, "_sqrtm", refuse)
+    monkeypatch.setattr(fid_module.linalg, "sqrtm", refuse)
+    x, y = features(100, 8, 1), features(100, 8, 2, 0.5)
+    assert fid_from_features(x, y) == pytest.approx(np_fid(*np_stats(x), *np_stats(y)), rel=1e-10)
+
+
+@pytest.mark.parametrize(("d", "n1", "n2"), [(16, 300, 250), (64, 1000, 800), (64, 70, 80), (256, 2000, 2000)])
+def test_eigh_route_agrees_with_sqrtm_on_random_covariances(d, n1, n2):
+    x, y = features(n1, d, d), features(n2, d, d + 1, 0.2, 1.3)
+    stats = (*feature_statistics(x), *feature_statistics(y))
+    ref = sqrtm_fid(*stats)
+    assert frechet_distance(*stats) == pytest.approx(ref, rel=1e-10)
+    assert frechet_distance(*stats, method="sqrtm") == pytest.approx(ref, rel=1e-13)
+
+
+@pytest.mark.parametrize("condition", [1e4, 1e6, 1e8])
+def test_eigh_route_agrees_with_sqrtm_on_near_singular_covariances(condition):
+    """Covariances whose eigenvalues span ``condition`` (the tail of real feature spectra): the clipped eigenvalues
+    change nothing there, and both routes agree to ~1e-10 (sqrtm itself loses digits as the condition grows)."""
+    rng = np.random.default_rng(int(np.log10(condition)))
+    d = 64
+
+    def cov(top):
+        q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+        s = (q * np.logspace(np.log10(top), np.log10(top / condition), d)) @ q.T
+        return (s + s.T) / 2
+
+    s1, s2 = cov(1.0), cov(3.0)
+    mu1, mu2 = rng.normal(size=d) * 0.1, np.zeros(d)
+    got, ref = frechet_distance(mu1, s1, mu2, s2), sqrtm_fid(mu1, s1, mu2, s2)
+    assert got == pytest.approx(ref, rel=1e-9 if condition > 1e6 else 1e-10)
+
+
+def test_singular_covariances_need_no_offset():
+    """Fewer samples than dimensions: S1 S2 is singular. The eigenvalue route needs no eps offset (no warning, no
+    complex root) and matches a 50-digit computation of sum sqrt(eig(S1 S2)) to sqrt(eps) ~ 1e-8 (sqrt turns the
+    1e-16 rounding of the zero eigenvalues into 1e-8; sqrtm of the singular product does no better)."""
+    mpmath = pytest.importorskip("mpmath")
+    x, y = features(8, 12, 20), features(10, 12, 21, 0.3)
+    (mu1, s1), (mu2, s2) = feature_statistics(x), feature_statistics(y)
+    assert np.linalg.matrix_rank(s1) < 12
+    with mpmath.workdps(50):
+        product = mpmath.matrix(s1.tolist()) * mpmath.matrix(s2.tolist())
+        eig = mpmath.eig(product, left=False, right=False)
+        trace = sum(mpmath.sqrt(max(mpmath.re(e), 0)) for e in eig)
+        exact = float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * trace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no eps retry, no complex root
+        got = frechet_distance(mu1, s1, mu2, s2)
+    assert got == pytest.approx(exact, rel=1e-7)
+
+
+def test_trace_sqrt_product_clips_rounding_negatives():
+    """Exact zero eigenvalues come out of eigh as +-1e-16: the negative ones would give NaN, clipped they give 0 (the
+    positive ones add ~1e-8 each: sqrt(eps) accuracy for a rank-deficient covariance)."""
+    v = np.random.default_rng(0).normal(size=(6, 2))
+    s1 = v @ v.T  # rank 2
+    got = fid_module.trace_sqrt_product(s1, s1)  # Tr sqrt(S S) = Tr S for PSD S
+    assert np.isfinite(got)
+    assert got == pytest.approx(np.trace(s1), rel=1e-7)
+    with pytest.raises(ValueError, match="method"):
+        frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2), method="svd")
 
 
 # ---- Reference statistics cache -------------------------------------------------------------------------------
@@ -219,13 +303,15 @@ def test_save_load_roundtrip_and_compare(tmp_path):
     stats = ReferenceStats.from_features(real, {"format": FORMAT, "note": "x"})
     path = save_reference(stats, tmp_path / "sub" / "ref.npz")
     loaded = load_reference(path)
-    assert loaded.meta == {"format": FORMAT, "note": "x"}
+    assert loaded.meta == {"format": FORMAT, "note": "x", "arrays_sha256": ref_module.arrays_sha256(
+        loaded.mu, loaded.sigma, loaded.features)}
     np.testing.assert_array_equal(loaded.features, real.astype(np.float32))
     with np.load(path, allow_pickle=False) as data:
         assert json.loads(str(data["meta"]))["note"] == "x"
 
     out = evaluate(["fid", "kid", "pr", "dc"], loaded, fake)
-    assert list(out) == ["fid", "kid", "kid_std", "precision", "recall", "density", "coverage"]
+    assert list(out) == ["fid", "kid", "kid_std", "kid_subset_size", "kid_subsets", "precision", "recall",
+                         "precision_k5", "recall_k5", "density", "coverage"]
     assert out["fid"] == pytest.approx(np_fid(*np_stats(real.astype(np.float32).astype(np.float64)), *np_stats(fake)))
     no_feats = ReferenceStats(loaded.mu, loaded.sigma, None)
     assert set(evaluate(["fid"], no_feats, fake)) == {"fid"}

@@ -91,3 +91,27 @@ def test_kid_errors():
         kid(gaussian(1, 3, 0), gaussian(10, 3, 1))
     with pytest.raises(ValueError, match="same shape"):
         mmd2_unbiased(gaussian(5, 3, 0), gaussian(6, 3, 1))
+
+
+def test_a_shrunk_subset_is_reported_not_hidden():
+    """At n <= 1000 the subsets shrink to n and every subset is the whole set, so kid_std is ~1e-15: the record
+    says so (kid_subset_size, kid_subsets) and so does a one-line warning."""
+    from ganforge.metrics.evaluate import evaluate, metric_protocol, metric_warnings
+    from ganforge.metrics.kid import SUBSET_SIZE, effective_subset_size
+    from ganforge.metrics.reference import ReferenceStats
+
+    assert effective_subset_size(40, 50) == 40
+    assert effective_subset_size(5000, 3000) == SUBSET_SIZE == 1000
+    x, y = gaussian(40, 4, 1), gaussian(40, 4, 2, 0.2)
+    out = evaluate(["kid"], ReferenceStats.from_features(x), y)
+    assert (out["kid_subset_size"], out["kid_subsets"]) == (40, 100)
+    assert out["kid_std"] < 1e-12  # the artefact the record now names
+    assert metric_protocol(40, 40, 0)["kid"]["subset_size"] == 40
+    warning = metric_warnings(["kid"], 40, 40)["kid"]
+    assert "\n" not in warning
+    assert "shrunk to 40 images (standard 1000" in warning
+    assert "kid_std" in warning
+    assert "every subset holds all 1000" in metric_warnings(["kid"], 1000, 1000)["kid"]  # n = 1000: std ~0 too
+    assert "kid" not in metric_warnings(["kid"], 5000, 10000)
+    assert metric_warnings(["fid"], 5000, 10000)["fid"].startswith("FID depends on n")
+    assert metric_warnings(["fid", "kid"], 50_000, 60_000) == {}

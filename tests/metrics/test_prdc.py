@@ -111,3 +111,18 @@ def test_prdc_errors():
         prdc(np.zeros((10, 2)), np.zeros((10, 3)))
     with pytest.raises(ValueError, match="k must lie"):
         prdc(np.random.default_rng(0).normal(size=(5, 2)), np.zeros((10, 2)))  # 5 reals cannot give a 5-NN
+
+
+def test_precision_recall_at_other_ks_come_from_the_same_distances():
+    """``also_pr_at`` (what `ganforge eval` uses to report k = 3 and the prdc package's k = 5) equals the reference
+    ``compute_prdc`` at each k, and leaves the four headline values as they were."""
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(60, 5)), rng.normal(size=(50, 5)) + 0.4
+    out = prdc(real, fake, also_pr_at=(3, 5, 7), chunk_size=13)
+    assert set(out) == {"precision", "recall", "density", "coverage", "precision_k5", "recall_k5", "precision_k7",
+                        "recall_k7"}
+    assert {k: out[k] for k in ("precision", "recall", "density", "coverage")} == prdc(real, fake)
+    for k in (5, 7):
+        ref = ref_compute_prdc(real, fake, k)
+        assert out[f"precision_k{k}"] == pytest.approx(ref["precision"], abs=1e-12)
+        assert out[f"recall_k{k}"] == pytest.approx(ref["recall"], abs=1e-12)

@@ -4,6 +4,7 @@ and the up-front checks that refuse an output before any slow work (unwritable, 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -36,6 +37,29 @@ def run_root(run: Path) -> Path:
     return folder.parent if folder.name == "checkpoints" else folder
 
 
+def checkpoint_file(run: Path) -> Path:
+    """The checkpoint ``load_generator(run)`` reads: ``run`` itself or ``run/checkpoints/latest.pt``."""
+    return run / "checkpoints" / "latest.pt" if run.is_dir() else run
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_sha256(path: Path, suffixes: tuple[str, ...] = (".png",)) -> str:
+    """Identity of what was evaluated: the sha256 of a file (checkpoint .pt, .npz), or for a folder of samples the
+    sha256 of its ``name<TAB>sha256`` lines, one per file with one of ``suffixes``, in sorted order."""
+    if not path.is_dir():
+        return file_sha256(path)
+    lines = "".join(f"{p.name}\t{file_sha256(p)}\n" for p in sorted(path.iterdir()) if p.suffix.lower() in suffixes)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def load_generator(run: Path, device: torch.device, use_ema: bool = True
                    ) -> tuple[RunConfig, nn.Module, DataSpec, dict[str, Any]]:
     """``load_run`` with one-line errors for a path that is neither a run directory nor a checkpoint, and for a
@@ -45,7 +69,7 @@ def load_generator(run: Path, device: torch.device, use_ema: bool = True
     if run.is_dir() and not (run / "checkpoints" / "latest.pt").is_file():
         raise RunError(f"no checkpoint in {str(run / 'checkpoints')!r}; pass a trained run directory (train it with "
                        "`ganforge train`) or a checkpoint .pt file")
-    path = run / "checkpoints" / "latest.pt" if run.is_dir() else run
+    path = checkpoint_file(run)
     try:
         return load_run(run, device=device, use_ema=use_ema)
     except _OWN_ERRORS:

@@ -1,9 +1,12 @@
 """``ganforge eval RUN|SAMPLES``: FID, KID, precision/recall, density/coverage and IS against cached real statistics.
 
-Fake images come from the run's generator (its EMA when the checkpoint has one), from a folder of PNGs or from an
-.npz of uint8 images (``images`` or the first array; ``[N, C, H, W]``, ``[N, H, W, C]`` or ``[N, H, W]``). Real
-statistics come from ``reference_statistics`` (cached per dataset, split, extractor and n) over the first
-``n_real = min(n, split size)`` images of ``--ref DATASET:SPLIT``. The record (metrics, protocol, versions) goes to
+Fake images come from the run's generator (its EMA when the checkpoint has one: "the n samples of seed S", the same
+images ``ganforge sample --seed S`` writes, whatever ``--batch-size``), from a folder of PNGs or from an .npz of uint8
+images (``images`` or the first array; ``[N, C, H, W]``, ``[N, H, W, C]`` or ``[N, H, W]``). Real statistics come
+from ``reference_statistics`` (cached per dataset, split, extractor and n, checked against the images' sha256) over
+the first ``n_real`` images of ``--ref DATASET:SPLIT``: ``min(n, split size)`` by default, ``--n-real all`` for the
+whole split. ``--protocol fid50k_full`` is the published FID protocol (50,000 generated images vs every training
+image). The record (metrics, protocol with the source's sha256, batch size and caveats, versions) goes to
 ``RUN/eval/<name>.json`` (or ``--out``) and a short table is printed.
 """
 
@@ -14,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,14 +32,25 @@ from ganforge.commands.common import (
     check_memory,
     check_positive,
     check_writable,
+    checkpoint_file,
     generator_kind,
     images_uint8,
     load_generator,
     run_root,
+    source_sha256,
 )
 from ganforge.data.formats import NPZ_ERRORS, open_image
-from ganforge.evaluation import iter_samples
-from ganforge.metrics.evaluate import evaluate, get_metric, metric_protocol
+from ganforge.evaluation import LATENT_CHUNK, iter_samples
+from ganforge.metrics.evaluate import (
+    FID_PROTOCOL_N,
+    evaluate,
+    fid_protocol_name,
+    get_metric,
+    metric_protocol,
+    metric_warnings,
+    min_images,
+)
+from ganforge.metrics.prdc import K_DC, K_PR
 from ganforge.metrics.reference import (
     CACHE_ENV,
     MAX_STORED_FEATURES,
@@ -50,6 +65,7 @@ from ganforge.training.rundir import RunError, eval_record, write_record
 
 DEFAULT_N = 10000
 IMAGE_SUFFIXES = (".png",)
+PROTOCOLS = ("custom", "fid50k_full")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -61,11 +77,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "`ganforge list metrics`)")
     p.add_argument("--n", type=int, default=None,
                    help=f"fake samples (default {DEFAULT_N} from a run; all images of a samples source)")
+    p.add_argument("--n-real", default=None, metavar="N|all",
+                   help="real images: the first N of the split, or all of it (default min(--n, split size))")
+    p.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                   help=f"fid50k_full: --n {FID_PROTOCOL_N} generated vs --n-real all of the train split (the "
+                        "published FID protocol, StyleGAN's name); the record names the protocol either way")
     p.add_argument("--ref", default=None, metavar="DATASET:SPLIT",
                    help="real data to compare with, e.g. mnist:train (default: the run's dataset, train split)")
     p.add_argument("--features", default="inception-fid", help="feature extractor: inception-fid or mnist-classifier")
     p.add_argument("--seed", type=int, default=0, help="seed of the generator's latent codes (and KID subsets)")
-    p.add_argument("--batch-size", type=int, default=250, help="generation and feature-extraction batch size")
+    p.add_argument("--batch-size", type=int, default=250,
+                   help="generation and feature-extraction batch size (recorded; the samples do not depend on it)")
+    p.add_argument("--k-pr", type=int, default=K_PR,
+                   help=f"k of precision/recall (default {K_PR}, the paper's; they are also reported at k = {K_DC})")
+    p.add_argument("--k-dc", type=int, default=K_DC, help=f"k of density/coverage (default {K_DC}, the paper's)")
+    p.add_argument("--k", type=int, default=None,
+                   help="one k for all four (the prdc package's nearest_k, 5 in its README); overrides --k-pr/--k-dc")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--cache", type=Path, default=None,
                    help="reference-statistics cache folder (default $GANFORGE_CACHE or ~/.cache/ganforge)")
@@ -95,6 +122,34 @@ def parse_metrics(text: str) -> list[str]:
 def _requested(metrics: list[str], flag: str) -> list[str]:
     """The requested metrics whose ``Metric.<flag>`` is set."""
     return [m for m in metrics if getattr(get_metric(m), flag)]
+
+
+NReal = int | str | None  # --n-real: a count, "all" or None (the default: min(--n, split size))
+
+
+def parse_n_real(text: str | None) -> NReal:
+    """``--n-real``: None (default), ``"all"`` or a positive count."""
+    if text is None or text == "all":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"--n-real expects a number of images or 'all', got {text!r}") from None
+    check_positive(value, "--n-real")
+    return value
+
+
+def resolve_protocol(protocol: str | None, n: int | None, n_real: NReal) -> tuple[int | None, NReal]:
+    """(--n, --n-real) after ``--protocol``: fid50k_full fixes them at 50,000 and all, and refuses others."""
+    if protocol != "fid50k_full":
+        return n, n_real
+    if n is not None and n != FID_PROTOCOL_N:
+        raise ConfigError(f"--protocol fid50k_full generates {FID_PROTOCOL_N} images; drop --n {n} (or use "
+                          "--protocol custom)")
+    if n_real is not None and n_real != "all":
+        raise ConfigError(f"--protocol fid50k_full compares with every training image; drop --n-real {n_real} (or use "
+                          "--protocol custom)")
+    return FID_PROTOCOL_N, "all"
 
 
 def parse_ref(text: str) -> tuple[str, str]:
@@ -241,6 +296,10 @@ def run(args: argparse.Namespace) -> int:
     metrics = parse_metrics(args.metrics)
     check_positive(args.n, "--n")
     check_positive(args.batch_size, "--batch-size")
+    for flag in ("k", "k_pr", "k_dc"):
+        check_positive(getattr(args, flag), f"--{flag.replace('_', '-')}")
+    k_pr, k_dc = (args.k, args.k) if args.k is not None else (args.k_pr, args.k_dc)
+    n_arg, n_real_arg = resolve_protocol(args.protocol, args.n, parse_n_real(args.n_real))
     source: Path = args.source
     if not source.exists():
         raise RunError(f"{str(source)!r} not found; pass a run directory, a checkpoint .pt, a folder of PNG samples "
@@ -261,13 +320,18 @@ def run(args: argparse.Namespace) -> int:
     if from_run:
         cfg, G, spec, state = load_generator(source, device, use_ema=not args.no_ema)
         shape = tuple(spec.shape)
-        n_fake = args.n or DEFAULT_N
+        n_fake = n_arg or DEFAULT_N
     else:
         fake_u8 = read_npz(source) if source.suffix == ".npz" else read_png_dir(source)
         shape = tuple(fake_u8.shape[1:])
-        n_fake = min(args.n, fake_u8.shape[0]) if args.n else fake_u8.shape[0]
+        if args.protocol == "fid50k_full" and fake_u8.shape[0] < FID_PROTOCOL_N:
+            raise ConfigError(f"--protocol fid50k_full needs {FID_PROTOCOL_N} generated images; {str(source)!r} "
+                              f"holds {fake_u8.shape[0]}")
+        n_fake = min(n_arg, fake_u8.shape[0]) if n_arg else fake_u8.shape[0]
         fake_u8 = fake_u8[:n_fake]
     dataset, split = ref or parse_ref(f"{cfg.data.name}:train")
+    if args.protocol == "fid50k_full" and split != "train":
+        raise ConfigError(f"--protocol fid50k_full compares with the training split; use --ref {dataset}:train")
     inner = make_extractor(args.features, device, args.batch_size)
     if needs_probs and getattr(inner, "num_classes", None) is None:
         raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but {inner.name} has none; use "
@@ -282,7 +346,16 @@ def run(args: argparse.Namespace) -> int:
                      "lower --n")
 
     real_all, ref_key, ref_opts = load_reference_images(dataset, split, cfg)
-    n_real = min(n_fake, real_all.shape[0])
+    split_size = int(real_all.shape[0])
+    if n_real_arg == "all":
+        n_real = split_size
+    elif n_real_arg is not None:
+        if n_real_arg > split_size:
+            raise ConfigError(f"--n-real {n_real_arg}: {dataset}:{split} has only {split_size} images; pass at most "
+                              f"{split_size} or --n-real all")
+        n_real = n_real_arg
+    else:
+        n_real = min(n_fake, split_size)
     if tuple(real_all.shape[1:]) != shape:
         raise ConfigError(f"--ref {dataset}:{split} has images of shape {list(real_all.shape[1:])}, the samples "
                           f"have {list(shape)}; compare with a dataset of the same shape")
@@ -291,12 +364,14 @@ def run(args: argparse.Namespace) -> int:
         keep = [m for m in metrics if m not in real_feats]
         raise ConfigError(f"{'/'.join(real_feats)} need the real features, which are kept only for n <= "
                           f"{MAX_STORED_FEATURES}; pass --n {MAX_STORED_FEATURES}"
+                          + (f" and --n-real {MAX_STORED_FEATURES} (not all, no --protocol fid50k_full)"
+                             if n_real_arg is not None else "")
                           + (f" or use --metrics {','.join(keep)}" if keep else ""))
     if n_fake < 2 or n_real < 2:
         raise ConfigError(f"need at least 2 fake and 2 real images, got {n_fake} and {n_real}")
-    small = [m for m in metrics if min(n_fake, n_real) < get_metric(m).min_images]
+    small = [m for m in metrics if min(n_fake, n_real) < min_images(m, k_pr, k_dc)]
     if small:
-        need = max(get_metric(m).min_images for m in small)
+        need = max(min_images(m, k_pr, k_dc) for m in small)
         raise ConfigError(f"{'/'.join(small)} need more than {need - 1} fake and real images (k-nearest "
                           f"neighbours), got {n_fake} and {n_real}; raise --n or drop {','.join(small)} from --metrics")
     check_cache(reference_path(ref_key, split, extractor.name, n_real, args.cache), args.cache)
@@ -311,23 +386,34 @@ def run(args: argparse.Namespace) -> int:
     fake_features = extractor(fake_u8).numpy()
     t_feat = time.perf_counter() - t_feat
     values = evaluate(metrics, reference, fake_features, args.seed,
-                      probabilities=lambda: extractor.probabilities(fake_u8))
+                      probabilities=lambda: extractor.probabilities(fake_u8), k_pr=k_pr, k_dc=k_dc)
+    caveats = metric_warnings(metrics, n_fake, n_real)
+    if "kid" in caveats:  # a figure that looks like any other KID (the table notes the rest)
+        print(f"ganforge: warning: {caveats['kid']}", file=sys.stderr)
 
+    source_file = checkpoint_file(source) if from_run else source
     protocol: dict[str, Any] = {
         "source": str(source), "source_kind": "run" if from_run else ("npz" if source.suffix == ".npz" else "png-dir"),
         "metrics_requested": metrics, "n_fake": n_fake, "n_real": n_real,
-        "reference": {"dataset": dataset, "options": ref_opts, "split": split, "n": n_real,
-                      "images": f"first {n_real} of the split", "cache_key": ref_key,
+        "fid_protocol": fid_protocol_name(n_fake, n_real, split, split_size),
+        "reference": {"dataset": dataset, "options": ref_opts, "split": split, "n": n_real, "split_size": split_size,
+                      "images": f"first {n_real} of the split" if n_real < split_size else "the whole split",
+                      "images_sha256": reference.meta.get("images_sha256"), "cache_key": ref_key,
                       "cache": str(reference.path) if reference.path else None},
         **extractor_provenance(extractor), "seed": args.seed, "device": str(device),
-        **metric_protocol(n_fake, n_real, args.seed),
+        **metric_protocol(n_fake, n_real, args.seed, k_pr, k_dc),
+        "warnings": caveats,
         "seconds": {"reference": round(t_ref, 3), "fake_features": round(t_feat, 3),
                     "total": round(time.perf_counter() - t0, 3)},
     }
     if from_run:
         protocol.update({"generator": generator_kind(state, not args.no_ema),
-                         "step": (state.get("trainer") or {}).get("step"), "run_name": cfg.name})
-    write_record(out, eval_record(values, protocol), flag="--out")
+                         "step": (state.get("trainer") or {}).get("step"), "run_name": cfg.name,
+                         "sampling": f"evaluation.iter_latents: z (and random labels) drawn in chunks of "
+                                     f"{LATENT_CHUNK} from torch.Generator().manual_seed(seed), whatever the batch "
+                                     "size: the images `ganforge sample --seed` writes"})
+    write_record(out, eval_record(values, protocol, source_sha256=source_sha256(source_file),
+                                  batch_size=args.batch_size), flag="--out")
     print_table(values, protocol, out)
     return 0
 
@@ -353,8 +439,10 @@ def default_out(source: Path, from_run: bool, name: str) -> Path:
 def print_table(values: dict[str, float], protocol: dict[str, Any], out: Path) -> None:
     ref = protocol["reference"]
     print(f"{protocol['extractor']} features; {protocol['n_fake']} fake vs {protocol['n_real']} real "
-          f"({ref['dataset']}:{ref['split']}); seed {protocol['seed']}")
+          f"({ref['dataset']}:{ref['split']}); seed {protocol['seed']}; protocol {protocol['fid_protocol']}")
     print(f"{'metric':<10} {'value':>12}")
     for k, v in values.items():
         print(f"{k:<10} {v:>12.5g}")
+    for name, line in protocol.get("warnings", {}).items():
+        print(f"note ({name}): {line}")
     print(f"wrote {out}")

@@ -5,10 +5,11 @@ tools; refuses a folder that already holds PNGs) or ``npz`` (``images`` uint8 ``
 models, ``labels`` int64 ``[N]``). Vectors (toy data): ``grid`` writes ``.npy`` (or ``.csv`` if ``--out`` says so),
 ``npz`` writes ``samples`` float32 ``[N, D]`` (+ ``labels``).
 
-Samples are generated and written batch by batch, so files of any size are written in bounded memory (only the grid
-needs every image at once), and an output that would not fit on disk (or a grid that would not fit in RAM) is
-refused before anything is generated. Files are written to a temporary name and renamed, so a failed write never
-replaces an existing file.
+The samples are "the n samples of seed S" (``evaluation.iter_labelled_samples``, random labels included): the images
+``ganforge eval --seed S`` judges. They are generated and written batch by batch, so files of any size are written in
+bounded memory (only the grid needs every image at once), and an output that would not fit on disk (or a grid that
+would not fit in RAM) is refused before anything is generated. Files are written to a temporary name and renamed, so
+a failed write never replaces an existing file.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -36,7 +37,7 @@ from ganforge.commands.common import (
     load_generator,
     run_root,
 )
-from ganforge.evaluation import iter_samples
+from ganforge.evaluation import iter_labelled_samples
 from ganforge.options import ConfigError
 from ganforge.training.run import RunError
 
@@ -91,11 +92,9 @@ def run(args: argparse.Namespace) -> int:
     check_output(out, args.format, is_image, n, math.prod(spec.shape), bool(c_dim))
 
     labels, per_row = sample_labels(c_dim, args.n, args.label, args.per_class)
-    if c_dim and labels is None:  # draw the random labels here so they can be saved with the samples
-        rng = torch.Generator().manual_seed(args.seed + 1)
-        labels = torch.randint(c_dim, (n,), generator=rng)
-    batches = iter_samples(G, n, args.seed, device, labels=labels)
-    save_samples(batches, n, spec.shape, G, labels, out, args.format, is_image, per_row)
+    # the n samples of seed S, exactly as `ganforge eval --seed S` draws them (random labels come with them)
+    batches = iter_labelled_samples(G, n, args.seed, device, labels=labels)
+    save_samples(batches, n, spec.shape, G, bool(c_dim), out, args.format, is_image, per_row)
     print(f"wrote {n} samples to {out}")
     return 0
 
@@ -128,12 +127,26 @@ def default_out(root: Path, fmt: str, seed: int, is_image: bool) -> Path:
     return stem.with_suffix(".png" if is_image else ".npy")
 
 
-def save_samples(batches: Iterable[torch.Tensor], n: int, shape: tuple[int, ...], G: torch.nn.Module,
-                 labels: torch.Tensor | None, out: Path, fmt: str, is_image: bool, per_row: int | None) -> None:
-    """Write ``n`` samples arriving in ``batches`` (G's float output) to ``out`` in format ``fmt``."""
+def save_samples(labelled: Iterable[tuple[torch.Tensor, torch.Tensor | None]], n: int, shape: tuple[int, ...],
+                 G: torch.nn.Module, labelled_model: bool, out: Path, fmt: str, is_image: bool,
+                 per_row: int | None) -> None:
+    """Write ``n`` samples arriving in ``labelled`` batches ``(G's float output, labels or None)`` to ``out`` in
+    format ``fmt``; the labels of a conditional model (``labelled_model``) go to the .npz, after the samples."""
     from ganforge.viz.images import save_grid
 
-    label_array = labels.cpu().numpy().astype(np.int64) if labels is not None else None
+    label_chunks: list[np.ndarray] = []
+
+    def _batches() -> Iterator[torch.Tensor]:
+        for x, c in labelled:
+            if c is not None:
+                label_chunks.append(c.cpu().numpy().astype(np.int64))
+            yield x
+
+    batches = _batches()
+
+    def label_array() -> np.ndarray | None:  # read after the samples were written (they come with them)
+        return np.concatenate(label_chunks) if labelled_model else None
+
     if is_image and fmt == "png-dir":
         _save_png_dir((images_uint8(b, G) for b in batches), out)
         return
@@ -163,11 +176,13 @@ def _write_npy(fh: IO[bytes], shape: tuple[int, ...], dtype: type, chunks: Itera
 
 
 def _save_npz(path: Path, key: str, shape: tuple[int, ...], dtype: type, chunks: Iterable[np.ndarray],
-              labels: np.ndarray | None) -> None:
-    """What ``np.savez(path, key=..., labels=...)`` writes (uncompressed members), with ``key`` streamed."""
+              label_array: Callable[[], np.ndarray | None]) -> None:
+    """What ``np.savez(path, key=..., labels=...)`` writes (uncompressed members), with ``key`` streamed; the labels
+    (``label_array()``, None for none) are asked for once the chunks are written."""
     with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
         with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
             _write_npy(fh, shape, dtype, chunks)
+        labels = label_array()
         if labels is not None:
             with zf.open("labels.npy", "w", force_zip64=True) as fh:
                 _write_npy(fh, labels.shape, np.int64, [labels])

@@ -42,6 +42,13 @@ def mmd2_unbiased(x: ArrayLike, y: ArrayLike) -> float:
     return float(off_diag - 2.0 * k_xy.sum() / (m * m))
 
 
+def effective_subset_size(n1: int, n2: int, subset_size: int = SUBSET_SIZE) -> int:
+    """The subset size ``kid`` uses: ``subset_size`` clipped to the smaller set. Below ``SUBSET_SIZE`` the value is
+    not comparable with KID at the standard 1000, and once it reaches the size of a set every subset holds that whole
+    set, so the std over subsets shrinks (to ~1e-15 when both sets have that size) and is no uncertainty at all."""
+    return min(subset_size, n1, n2)
+
+
 def kid(
     features1: ArrayLike,
     features2: ArrayLike,
@@ -61,7 +68,7 @@ def kid(
         raise ValueError(f"feature dimensions differ: {x.shape[1]} vs {y.shape[1]}")
     if n_subsets < 1:
         raise ValueError(f"n_subsets must be >= 1, got {n_subsets}")
-    m = min(subset_size, x.shape[0], y.shape[0])
+    m = effective_subset_size(x.shape[0], y.shape[0], subset_size)
     if m < 2:
         raise ValueError(f"KID needs subsets of at least 2 vectors; got sets of {x.shape[0]} and {y.shape[0]}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -9,8 +9,10 @@ distance d, and NND_k(x) the distance from x to its k-th nearest neighbour in it
     density   = 1/(kM) Σ_j Σ_i 1[d(f_j, r_i) < NND_k(r_i)]                (Naeem et al. 2020, eq. 3)
     coverage  = 1/N Σ_i 1[min_j d(r_i, f_j) < NND_k(r_i)]                 (Naeem et al. 2020, eq. 4)
 
-Each paper's recommended k is the default: k = 3 for precision/recall, k = 5 for density/coverage. Distances are
-computed in float64 in row chunks, so memory stays bounded for 50k × 50k comparisons.
+Each paper's recommended k is the default: k = 3 for precision/recall, k = 5 for density/coverage. The ``prdc``
+package uses one k for all four (``nearest_k``, 5 in its README), so ``also_pr_at`` adds precision/recall at other
+ks from the same distances (``ganforge eval`` reports k = 3 and k = 5). Distances are computed in float64 in row
+chunks, so memory stays bounded for 50k × 50k comparisons.
 """
 
 from __future__ import annotations
@@ -66,34 +68,44 @@ def prdc(
     k_pr: int = K_PR,
     k_dc: int = K_DC,
     chunk_size: int | None = None,
+    also_pr_at: tuple[int, ...] = (),
 ) -> dict[str, float]:
-    """``precision``, ``recall`` (k = ``k_pr``) and ``density``, ``coverage`` (k = ``k_dc``) of fake vs real features.
+    """``precision``, ``recall`` (k = ``k_pr``) and ``density``, ``coverage`` (k = ``k_dc``) of fake vs real features,
+    plus ``precision_k<k>``, ``recall_k<k>`` for each k in ``also_pr_at`` (e.g. k = 5, the ``prdc`` package's
+    default for all four), from the same distance blocks.
 
     ``chunk_size`` (rows of real features per distance block) only bounds memory; the result does not depend on it.
     """
     real, fake = as_float64(real_features, "real_features"), as_float64(fake_features, "fake_features")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"feature dimensions differ: {real.shape[1]} vs {fake.shape[1]}")
-    real_radii_pr, real_radii_dc = nearest_neighbour_radii(real, (k_pr, k_dc), chunk_size)
-    fake_radii_pr = nearest_neighbour_radii(fake, k_pr, chunk_size)
+    pr_ks = (k_pr, *(k for k in dict.fromkeys(also_pr_at) if k != k_pr))  # k_pr first, then the extra ones
+    real_radii = nearest_neighbour_radii(real, (*pr_ks, k_dc), chunk_size)  # [len(pr_ks) + 1, N]
+    real_radii_pr, real_radii_dc = real_radii[:-1], real_radii[-1]
+    fake_radii_pr = nearest_neighbour_radii(fake, pr_ks, chunk_size)  # [len(pr_ks), M]
 
     n_real, n_fake = real.shape[0], fake.shape[0]
-    fake_in_real_manifold = np.zeros(n_fake, dtype=bool)  # precision: f_j inside some real k-NN ball
-    real_in_fake_manifold = np.zeros(n_real, dtype=bool)  # recall: r_i inside some fake k-NN ball
+    fake_in_real_manifold = np.zeros((len(pr_ks), n_fake), dtype=bool)  # precision: f_j inside some real k-NN ball
+    real_in_fake_manifold = np.zeros((len(pr_ks), n_real), dtype=bool)  # recall: r_i inside some fake k-NN ball
     density_counts = np.zeros(n_fake)  # density: number of real k-NN balls containing f_j
     nearest_fake = np.empty(n_real)  # coverage: distance from r_i to its nearest fake sample
     rows = _chunk_rows(n_fake, chunk_size)
     for start in range(0, n_real, rows):
         stop = min(start + rows, n_real)
         d = pairwise_distances(real[start:stop], fake)  # [rows, M]
-        fake_in_real_manifold |= (d < real_radii_pr[start:stop, None]).any(axis=0)
-        real_in_fake_manifold[start:stop] = (d < fake_radii_pr[None, :]).any(axis=1)
+        for i in range(len(pr_ks)):
+            fake_in_real_manifold[i] |= (d < real_radii_pr[i, start:stop, None]).any(axis=0)
+            real_in_fake_manifold[i, start:stop] = (d < fake_radii_pr[i][None, :]).any(axis=1)
         density_counts += (d < real_radii_dc[start:stop, None]).sum(axis=0)
         nearest_fake[start:stop] = d.min(axis=1)
 
-    return {
-        "precision": float(fake_in_real_manifold.mean()),
-        "recall": float(real_in_fake_manifold.mean()),
+    out = {
+        "precision": float(fake_in_real_manifold[0].mean()),
+        "recall": float(real_in_fake_manifold[0].mean()),
         "density": float(density_counts.mean() / k_dc),
         "coverage": float((nearest_fake < real_radii_dc).mean()),
     }
+    for i, k in enumerate(pr_ks[1:], start=1):
+        out[f"precision_k{k}"] = float(fake_in_real_manifold[i].mean())
+        out[f"recall_k{k}"] = float(real_in_fake_manifold[i].mean())
+    return out

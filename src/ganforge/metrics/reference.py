@@ -5,14 +5,19 @@ A reference entry is keyed by (dataset, split, extractor, n) and stored as
 ``~/.cache/ganforge``. It holds the float64 mean ``mu`` and covariance ``sigma`` of the features (for FID, Heusel et
 al. 2017), the float32 features themselves when n <= ``MAX_STORED_FEATURES`` (KID, precision/recall,
 density/coverage need them), and a JSON ``meta`` record (format, key, extractor file sha256 and resize protocol,
-versions). Files are written to a temporary file and renamed, so readers never see a half-written entry. An entry
-whose format, key or extractor hash does not match is recomputed.
+versions, ``images_sha256``: the fingerprint of the exact real images the statistics came from, and
+``arrays_sha256``: the sha256 of the stored arrays). Files are written to a temporary file and renamed, so readers
+never see a half-written entry. An entry whose format, key or extractor hash does not match, whose arrays do not hash
+to ``arrays_sha256`` (edited or damaged) or whose ``images_sha256`` is not that of the images asked for (the dataset
+changed under the same name, split and n) is recomputed, with a one-line warning on stderr.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -29,7 +34,7 @@ from torch import Tensor
 
 from ganforge.metrics.fid import feature_statistics
 
-FORMAT = "ganforge-reference-stats/1"
+FORMAT = "ganforge-reference-stats/2"  # /2: images_sha256 and arrays_sha256 in meta
 MAX_STORED_FEATURES = 20000
 CACHE_ENV = "GANFORGE_CACHE"
 
@@ -101,17 +106,39 @@ class ReferenceStats:
         return cls(mu, sigma, features if keep_features else None, dict(meta or {}))
 
 
+def images_fingerprint(images: Tensor | np.ndarray) -> str:
+    """sha256 of a uint8 image batch ``[n, C, H, W]``: its shape, dtype and bytes in C order (the dataset identity of
+    a reference entry: the exact images its statistics came from)."""
+    arr = np.ascontiguousarray(images.detach().cpu().numpy() if isinstance(images, Tensor) else np.asarray(images))
+    h = hashlib.sha256(f"{arr.dtype.str}{list(arr.shape)}".encode())
+    h.update(memoryview(arr.reshape(-1)).cast("B"))
+    return h.hexdigest()
+
+
+def arrays_sha256(mu: np.ndarray, sigma: np.ndarray, features: np.ndarray | None) -> str:
+    """sha256 of the stored arrays (float64 ``mu``, ``sigma``, float32 ``features`` if kept), names and shapes
+    included: what ``reference_statistics`` checks before trusting a cached entry."""
+    h = hashlib.sha256()
+    for name, arr, dtype in (("mu", mu, np.float64), ("sigma", sigma, np.float64), ("features", features, np.float32)):
+        if arr is None:
+            continue
+        a = np.ascontiguousarray(arr, dtype=dtype)
+        h.update(f"{name}{a.dtype.str}{list(a.shape)}".encode())
+        h.update(memoryview(a.reshape(-1)).cast("B"))
+    return h.hexdigest()
+
+
 def save_reference(stats: ReferenceStats, path: str | Path) -> Path:
-    """Write ``stats`` to ``path`` (.npz, loadable without pickle) atomically: temporary file, fsync, rename."""
+    """Write ``stats`` to ``path`` (.npz, loadable without pickle) atomically: temporary file, fsync, rename. The
+    meta gets ``arrays_sha256`` of the arrays written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {
-        "mu": np.asarray(stats.mu, dtype=np.float64),
-        "sigma": np.asarray(stats.sigma, dtype=np.float64),
-        "meta": np.array(json.dumps(stats.meta, sort_keys=True)),
-    }
-    if stats.features is not None:
-        arrays["features"] = np.asarray(stats.features, dtype=np.float32)
+    mu, sigma = np.asarray(stats.mu, dtype=np.float64), np.asarray(stats.sigma, dtype=np.float64)
+    features = None if stats.features is None else np.asarray(stats.features, dtype=np.float32)
+    stats.meta = {**stats.meta, "arrays_sha256": arrays_sha256(mu, sigma, features)}
+    arrays: dict[str, np.ndarray] = {"mu": mu, "sigma": sigma, "meta": np.array(json.dumps(stats.meta, sort_keys=True))}
+    if features is not None:
+        arrays["features"] = features
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -141,8 +168,22 @@ def load_reference(path: str | Path) -> ReferenceStats:
     return stats
 
 
-def _matches(meta: dict[str, Any], expected: dict[str, Any]) -> bool:
-    return all(meta.get(k) == v for k, v in expected.items())
+def _warn(message: str) -> None:
+    """One line on stderr (the CLI's own prefix), so a recomputed cache entry never goes unnoticed."""
+    print(f"ganforge: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _stale_reason(stats: ReferenceStats, expected: dict[str, Any], images_sha: str) -> str | None:
+    """Why a readable entry cannot be used for ``expected`` and these images (None: it can)."""
+    meta = stats.meta
+    for k, v in expected.items():
+        if meta.get(k) != v:
+            return f"its {k} is {meta.get(k)!r}, expected {v!r}"
+    if meta.get("arrays_sha256") != arrays_sha256(stats.mu, stats.sigma, stats.features):
+        return "its arrays do not match their recorded sha256 (the file was edited or damaged)"
+    if meta.get("images_sha256") != images_sha:
+        return "it was computed from other images (the dataset changed under the same name, split and n)"
+    return None
 
 
 def reference_statistics(
@@ -156,26 +197,33 @@ def reference_statistics(
 ) -> ReferenceStats:
     """Cached statistics of ``extractor`` features of ``n`` real images of ``dataset``/``split``.
 
-    On a cache miss (or ``refresh``, or a stale entry: other format, key or extractor sha256) calls ``images()``,
-    which must return exactly ``n`` uint8 images ``[n, C, H, W]``, extracts their features, and stores the entry
-    atomically at ``reference_path(dataset, split, extractor.name, n, root)``.
+    ``images()`` must return exactly ``n`` uint8 images ``[n, C, H, W]``; it is called every time, because the entry
+    is trusted only for the very images it came from (``images_fingerprint``, hashing is ~1 s per GB). On a cache
+    miss (or ``refresh``, or an entry that cannot be used: unreadable, other format, key or extractor sha256, arrays
+    that do not match their sha256, other images; a one-line warning on stderr says which) the features are
+    extracted and the entry is stored atomically at ``reference_path(dataset, split, extractor.name, n, root)``.
     """
     path = reference_path(dataset, split, extractor.name, n, root)
     expected = {"format": FORMAT, "dataset": dataset, "split": split, "n": int(n), **extractor_provenance(extractor)}
-    if path.is_file() and not refresh:
-        try:
-            stats = load_reference(path)
-            if _matches(stats.meta, expected):
-                return stats
-        except ValueError:
-            pass  # unreadable or foreign file: recompute and overwrite it
     imgs = images()
     if imgs.shape[0] != n:
         raise ValueError(f"reference {dataset}/{split} n={n}: images() returned {imgs.shape[0]} images")
+    images_sha = images_fingerprint(imgs)
+    if path.is_file() and not refresh:
+        try:
+            stats = load_reference(path)
+            reason = _stale_reason(stats, expected, images_sha)
+        except ValueError as exc:  # unreadable, foreign or older-format file: recompute and overwrite it
+            reason = str(exc).splitlines()[0] if str(exc) else "it is not readable"
+            reason = reason.removeprefix(f"{path} ")
+        if reason is None:
+            return stats
+        _warn(f"recomputing the cached reference statistics {str(path)!r}: {reason}")
     start = time.perf_counter()
     feats = extractor(imgs)
     meta = {
         **expected,
+        "images_sha256": images_sha,
         "feature_seconds": round(time.perf_counter() - start, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "torch_version": torch.__version__,

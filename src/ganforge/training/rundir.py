@@ -182,10 +182,18 @@ def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir") ->
     return path
 
 
-def eval_record(metrics: dict[str, Any], protocol: dict[str, Any]) -> dict[str, Any]:
-    """An evaluation record: the metrics with their protocol and the versions that computed them."""
-    return {"metrics": metrics, "protocol": protocol,
-            "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__), "numpy": np.__version__}}
+def eval_record(metrics: dict[str, Any], protocol: dict[str, Any], source_sha256: str | None = None,
+                batch_size: int | None = None) -> dict[str, Any]:
+    """An evaluation record: the metrics with their protocol and the versions that computed them (scipy included:
+    FID's linear algebra). ``source_sha256`` (the sha256 of the checkpoint .pt, or of the .npz / PNG folder of
+    samples, that was evaluated) and ``batch_size`` (generation and feature extraction) go into the protocol when
+    given."""
+    import scipy
+
+    extra = {k: v for k, v in (("source_sha256", source_sha256), ("batch_size", batch_size)) if v is not None}
+    return {"metrics": metrics, "protocol": {**protocol, **extra},
+            "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__), "numpy": np.__version__,
+                         "scipy": scipy.__version__}}
 
 
 def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict[str, Any]) -> Path:
