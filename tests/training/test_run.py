@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def test_run_directory_layout(tmp_path: Path) -> None:
     record = json.loads((root / "eval" / "final.json").read_text())
     assert record["protocol"]["n_fake"] == 2500
     assert record["metrics"] == summary["metrics"]
+    latest = (root / "checkpoints" / "latest.pt").read_bytes()
+    assert record["protocol"]["source_sha256"] == hashlib.sha256(latest).hexdigest()  # which state was evaluated
     state = ckpt.load_checkpoint(root / "checkpoints" / "latest.pt")
     assert {"models", "trainer", "rng_global", "config", "versions"} <= set(state)
     assert state["trainer"]["step"] == 20

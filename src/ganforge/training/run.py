@@ -425,7 +425,8 @@ class Run:
             if metrics:
                 writer.write(trainer.step, {f"eval/{k}": v for k, v in metrics.items()})
                 self.keep_best(metrics)
-                write_eval(self.run_dir, "final", metrics, self._eval_protocol())
+                write_eval(self.run_dir, "final", metrics, self._eval_protocol(),  # the state it evaluated
+                           checkpoint=checkpoint_dir(self.run_dir) / "latest.pt")
             summary["metrics"] = metrics
         writer.close()
         self.hooks.finish(self.run_dir, cfg)

@@ -10,6 +10,7 @@ Layout (design.md §19): ``config.yaml`` (resolved; loadable as a preset), ``che
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -196,9 +197,19 @@ def eval_record(metrics: dict[str, Any], protocol: dict[str, Any], source_sha256
                          "scipy": scipy.__version__}}
 
 
-def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict[str, Any]) -> Path:
-    """``eval/NAME.json``: ``eval_record(metrics, protocol)``."""
-    return write_record(run_dir / "eval" / f"{name}.json", eval_record(metrics, protocol))
+def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict[str, Any],
+               checkpoint: Path | None = None) -> Path:
+    """``eval/NAME.json``: ``eval_record(metrics, protocol)``, with the sha256 of the ``checkpoint`` evaluated."""
+    digest = file_sha256(checkpoint) if checkpoint is not None and checkpoint.is_file() else None
+    return write_record(run_dir / "eval" / f"{name}.json", eval_record(metrics, protocol, source_sha256=digest))
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 # ---- loading a trained generator ------------------------------------------------------------------------------
