@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_method_config_swaps_dataset_and_applies_overrides() -> None:
 def _rows() -> list[dict]:
     return [
         {"dataset": "ring8", "method": "gmmn", "source": "measured", "seeds": 2, "steps": 5, "modes": (7.5, 0.7071),
-         "hq_percent": (30.0, 1.0), "kl": (0.02, 0.01), "seconds": (12.0, 1.0)},
+         "modes_20": (6.5, 0.7071), "hq_percent": (30.0, 1.0), "kl": (0.02, 0.01), "seconds": (12.0, 1.0)},
         {"dataset": "ring8", "source": "published", "seeds": None, "steps": None, "seconds": None,
          **PUBLISHED["ring8"][0]},
     ]
@@ -60,13 +61,16 @@ def _rows() -> list[dict]:
 
 def test_markdown_and_csv(tmp_path: Path) -> None:
     md = format_markdown(_rows())
-    assert "| ring8 | gmmn | measured | 2 | 5 | 7.5 ± 0.7 | 30.0 ± 1.0 | 0.02 ± 0.01 | 12 ± 1 |" in md
-    assert "| ring8 | GAN (PacGAN Table 1) | published |  |  | 6.3 ± 0.5 | 98.2 |  |  |" in md
+    assert "| modes | modes (≥ 20) | high quality (%) |" in md
+    assert "| ring8 | gmmn | measured | 2 | 5 | 7.5 ± 0.7 | 6.5 ± 0.7 | 30.0 ± 1.0 | 0.02 ± 0.01 | 12 ± 1 |" in md
+    assert "| ring8 | GAN (PacGAN Table 1) | published |  |  | 6.3 ± 0.5 |  | 98.2 |  |  |" in md
     write_csv(_rows(), tmp_path / "t.csv")
     with open(tmp_path / "t.csv") as fh:
         lines = list(csv.DictReader(fh))
     assert lines[0]["modes_mean"] == "7.5"
     assert lines[0]["modes_std"] == "0.7071"
+    assert lines[0]["modes_20_mean"] == "6.5"
+    assert lines[1]["modes_20_mean"] == ""  # the published rows use the one-sample rule only
     assert lines[1]["hq_percent_mean"] == "98.2"
     assert lines[1]["hq_percent_std"] == ""
     assert lines[1]["kl_mean"] == ""
@@ -78,7 +82,7 @@ def test_bench_aggregates_seeds_and_writes_outputs(tmp_path: Path, monkeypatch: 
     def fake_run_one(cfg, run_dir, n_stacked_eval):  # training is covered by test_main_cli; here: the bookkeeping
         calls.append((cfg.name, cfg.data.name, cfg.train.seed, cfg.train.steps, run_dir))
         modes = 6.0 + cfg.train.seed
-        return {"modes": modes, "hq_percent": 50.0, "kl": 0.1}, torch.randn(50, 2).numpy(), 1.0
+        return {"modes": modes, "modes_20": modes - 1, "hq_percent": 50.0, "kl": 0.1}, torch.randn(50, 2).numpy(), 1.0
 
     monkeypatch.setattr(modes_bench, "run_one", fake_run_one)
     rows = run_mode_bench(["gmmn-ring8", "gan:ring8"], ["grid25", "ring8"], [0, 2], 9, tmp_path, verbose=False)
@@ -90,6 +94,7 @@ def test_bench_aggregates_seeds_and_writes_outputs(tmp_path: Path, monkeypatch: 
     row = rows[0]
     assert row["seeds"] == 2
     assert row["modes"] == pytest.approx((7.0, 2**0.5))
+    assert row["modes_20"] == pytest.approx((6.0, 2**0.5))
     assert row["hq_percent"] == (50.0, 0.0)
     assert [r["source"] for r in rows[:4]] == ["measured", "measured", "published", "published"]
     assert sum(r["source"] == "published" for r in rows) == len(PUBLISHED["ring8"]) + len(PUBLISHED["grid25"])
@@ -126,6 +131,9 @@ def test_main_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| ring8 | gmmn-ring8 | measured | 1 | 2 |" in out
+    runs = json.loads((tmp_path / "results.json").read_text())[0]["runs"]
+    assert set(runs[0]) >= {"modes", "modes_20", "hq_percent", "kl"}
+    assert 0 <= runs[0]["modes_20"] <= runs[0]["modes"] <= 8
     assert "modes.md" in out
     assert not (tmp_path / "modes.png").exists()
     assert (tmp_path / "runs" / "ring8" / "gmmn-ring8" / "seed-0" / "eval" / "final.json").is_file()

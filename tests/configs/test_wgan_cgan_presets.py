@@ -149,7 +149,7 @@ def test_toy_preset_smoke_train(tmp_path: Path) -> None:
     assert cfg.train.d_steps == 5
     summary = Run(cfg, tmp_path / "run").train()
     assert summary["status"] == "finished"
-    assert set(summary["metrics"]) == {"modes", "hq_percent", "reverse_kl"}
+    assert set(summary["metrics"]) == {"modes", "modes_20", "hq_percent", "reverse_kl"}
     lines = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert "reg/gp" in lines
     assert "wasserstein" in lines

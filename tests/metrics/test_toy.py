@@ -26,7 +26,8 @@ def reference_mode_metrics(x: np.ndarray, means: np.ndarray, std: float) -> dict
             counts[j] += 1
     probs = counts / max(counts.sum(), 1)
     kl = sum(q * math.log(q * k) for q in probs if q > 0) if counts.sum() else math.log(k)
-    return {"modes": float((counts > 0).sum()), "hq_percent": 100 * hq / len(x), "reverse_kl": kl}
+    return {"modes": float((counts > 0).sum()), "hq_percent": 100 * hq / len(x), "reverse_kl": kl,
+            "modes_20": float((counts >= 20).sum())}
 
 
 def test_mode_metrics_match_the_reference_on_a_partly_collapsed_sample() -> None:
@@ -43,6 +44,7 @@ def test_mode_metrics_match_the_reference_on_a_partly_collapsed_sample() -> None
     assert ours["modes"] == ref["modes"]
     assert ours["hq_percent"] == pytest.approx(ref["hq_percent"], abs=1e-9)
     assert ours["reverse_kl"] == pytest.approx(ref["reverse_kl"], abs=1e-9)
+    assert ours["modes_20"] == ref["modes_20"]
 
 
 def test_perfect_and_fully_collapsed_generators() -> None:
@@ -53,10 +55,31 @@ def test_perfect_and_fully_collapsed_generators() -> None:
     assert perfect["hq_percent"] > 98.0  # 3-sigma disc in 2-D holds 1 − e^{−4.5} = 98.9 %
     assert perfect["reverse_kl"] < 0.01
     one = mode_metrics(ring.means[:1].repeat(100, 1), ring.means, ring.std)
-    assert one == {"modes": 1.0, "hq_percent": 100.0, "reverse_kl": pytest.approx(math.log(8))}
+    assert one == {"modes": 1.0, "hq_percent": 100.0, "reverse_kl": pytest.approx(math.log(8)), "modes_20": 1.0}
     none = mode_metrics(torch.zeros(10, 2), ring.means, ring.std)
     assert none["modes"] == 0
     assert none["reverse_kl"] == pytest.approx(math.log(8))
+    assert none["modes_20"] == 0
+
+
+def test_strict_coverage_needs_20_high_quality_samples_per_mode() -> None:
+    """A hand-built sample set on the ring (std 0.01, 3-std radius 0.03): per mode, high-quality samples placed at
+    distance 0.02 (inside) and low-quality ones at 0.05 (outside, still nearest to that mode)."""
+    ring = DATASETS.get("ring8")()
+    means = ring.means.double()
+    radial = means / means.norm(dim=1, keepdim=True)  # unit vector from the centre through each mode
+    plan = {0: (25, 0), 1: (20, 0), 2: (19, 0), 3: (1, 0), 4: (0, 40), 5: (19, 30), 6: (100, 5), 7: (0, 0)}
+    pts = []
+    for k, (good, bad) in plan.items():
+        pts += [means[k] + 0.02 * radial[k]] * good + [means[k] + 0.05 * radial[k]] * bad
+    x = torch.stack(pts).float()
+    out = mode_metrics(x, ring.means, ring.std)
+    assert out["modes"] == 6.0  # the VEEGAN / PacGAN rule: one high-quality sample is enough (modes 0, 1, 2, 3, 5, 6)
+    assert out["modes_20"] == 3.0  # >= 20: modes 0 (25), 1 (20, the boundary counts) and 6 (100); not 19, 1, 0
+    good_total = sum(g for g, _ in plan.values())
+    assert out["hq_percent"] == pytest.approx(100 * good_total / len(x))
+    ref = reference_mode_metrics(x.double().numpy(), means.numpy(), ring.std)
+    assert out == pytest.approx(ref, abs=1e-9)
 
 
 def test_one_d_metrics_against_scipy() -> None:

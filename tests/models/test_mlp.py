@@ -1,5 +1,5 @@
 """Tests for ganforge/models/mlp.py: vectors and flattened images, conditioning (concat / projection / acgan, one-hot
-and learned embeddings), spectral norm, PacGAN, minibatch std-dev and the config errors."""
+and learned embeddings), spectral norm, PacGAN, minibatch std-dev, maxout and the config errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch import nn
 from ganforge.losses.gan_objectives import ACGANObjective, HingeObjective, WGANGPObjective
 from ganforge.losses.objectives import Batch
 from ganforge.models.base import DataSpec
-from ganforge.models.layers import LabelEmbedding, MinibatchStdDev, ProjectionHead, has_spectral_norm
+from ganforge.models.layers import LabelEmbedding, Maxout, MinibatchStdDev, ProjectionHead, has_spectral_norm
 from ganforge.models.mlp import MLPConfig, MLPDiscriminator, MLPGenerator
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import MODELS
@@ -197,7 +197,8 @@ def test_minibatch_std_without_hidden_layers_and_with_pack() -> None:
 
 @pytest.mark.parametrize(("key", "value"), [
     ("conditioning", "film"), ("embedding", "random"), ("pack", 0), ("minibatch_std_group", 0), ("embed_dim", 0),
-    ("g_hidden", [0]), ("z_dim", 0), ("g_activation", "swish"), ("g_output", "relu"),
+    ("g_hidden", [0]), ("z_dim", 0), ("g_activation", "swish"), ("g_output", "relu"), ("maxout_pieces", 0),
+    ("d_activation", "max_out"),
 ])
 def test_bad_options_are_one_line_errors(key: str, value: object) -> None:
     with pytest.raises(ConfigError, match=key if key != "g_hidden" else "width"):
@@ -230,3 +231,64 @@ def test_objectives_backprop_through_conditional_mlps(conditioning: str, objecti
     G.zero_grad()
     objective.g_loss(G, D, batch).total.backward()
     assert all(p.grad is not None for p in G.parameters())
+
+
+# ---- maxout (Goodfellow et al. 2013; PacGAN's 2-D discriminator) ---------------------------------------------------
+
+
+def test_maxout_layer_is_the_max_over_consecutive_pieces() -> None:
+    x = torch.randn(5, 12)
+    out = Maxout(3)(x)
+    assert out.shape == (5, 4)
+    for j in range(4):  # unit j = max of features 3j, 3j+1, 3j+2 (Blocks' LinearMaxout layout)
+        assert torch.equal(out[:, j], torch.maximum(torch.maximum(x[:, 3 * j], x[:, 3 * j + 1]), x[:, 3 * j + 2]))
+    assert Maxout(2)(torch.randn(2, 6, 3, 3)).shape == (2, 3, 3, 3)  # channels of images too
+    assert torch.equal(Maxout(1)(x), x)
+    with pytest.raises(ValueError, match="divisible"):
+        Maxout(5)(x)
+    with pytest.raises(ValueError, match="pieces >= 1"):
+        Maxout(0)
+
+
+def test_maxout_discriminator_has_pacgan_shapes_and_parameter_count() -> None:
+    """PacGAN's 2-D D: 3 x 200 maxout units of 5 pieces on 2·K inputs; parameters (2K+1)·1000 + 2·201,000 + 201."""
+    for k in (1, 2, 4):
+        _, D = build(TOY, d_hidden=[200, 200, 200], d_activation="maxout", maxout_pieces=5, pack=k)
+        linears = [m for m in D.body if isinstance(m, nn.Linear)]
+        assert [(m.in_features, m.out_features) for m in linears] == [(2 * k, 1000), (200, 1000), (200, 1000)]
+        assert [m.pieces for m in D.body if isinstance(m, Maxout)] == [5, 5, 5]
+        assert not any(isinstance(m, (nn.LeakyReLU, nn.BatchNorm1d)) for m in D.body)
+        assert sum(p.numel() for p in D.parameters()) == (2 * k + 1) * 1000 + 2 * 201_000 + 201
+        assert D(torch.randn(4 * k, 2)).shape == (4, 1)
+
+
+def test_maxout_discriminator_matches_a_hand_written_forward() -> None:
+    _, D = build(TOY, d_hidden=[3, 2], d_activation="maxout", maxout_pieces=2)
+    x = torch.randn(N, 2)
+    h = x
+    for lin in [m for m in D.body if isinstance(m, nn.Linear)]:
+        y = h @ lin.weight.T + lin.bias
+        h = y.view(N, -1, 2).max(dim=2).values
+    assert torch.allclose(D(x), D.out(h), atol=1e-6)
+
+
+def test_maxout_generator_with_batchnorm_and_dropout_in_d() -> None:
+    G, D = build(TOY, g_activation="maxout", g_batchnorm=True, maxout_pieces=3, d_activation="maxout", d_dropout=0.5)
+    assert isinstance(G.body[1], nn.BatchNorm1d)
+    assert G.body[1].num_features == 16 * 3  # normalised before the max
+    assert isinstance(G.body[2], Maxout)
+    assert [type(m) for m in D.body[:3]] == [nn.Linear, Maxout, nn.Dropout]
+    assert G(G.sample_z(N)).shape == (N, 2)
+    _, D = build(TOY, d_activation="maxout", minibatch_std=True)
+    assert D(torch.randn(N, 2)).shape == (N, 1)
+
+
+def test_maxout_pieces_leave_other_activations_alone() -> None:
+    """``maxout_pieces`` only shapes maxout layers: the default D is unchanged, parameter for parameter."""
+    torch.manual_seed(0)
+    _, plain = build(TOY)
+    torch.manual_seed(0)
+    _, with_pieces = build(TOY, maxout_pieces=7)
+    assert [type(m) for m in plain.body] == [type(m) for m in with_pieces.body]
+    for a, b in zip(plain.state_dict().values(), with_pieces.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

@@ -67,7 +67,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path: Path) -> None
         read_metrics(tmp_path / "b" / "metrics.jsonl")[0]["loss/d"]
     assert read_metrics(tmp_path / "a" / "metrics.jsonl")[0]["loss/d"] != \
         read_metrics(tmp_path / "c" / "metrics.jsonl")[0]["loss/d"]
-    assert set(a) == {"modes", "hq_percent", "reverse_kl"}
+    assert set(a) == {"modes", "modes_20", "hq_percent", "reverse_kl"}
 
 
 def test_run_directory_layout(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Small building blocks shared by the model families: spectral norm, minibatch std-dev, PacGAN packing, label
+"""Small building blocks shared by the model families: spectral norm, minibatch std-dev, PacGAN packing, maxout, label
 embeddings, the projection head, the conditional output of a discriminator (``ConditionalHead``), the 2-way-softmax
 logit, and Keras/TensorFlow-exact 'same' padding.
 
@@ -75,6 +75,28 @@ def pack(x: Tensor, m: int) -> Tensor:
             f"PacGAN pack={m}: batch size {n} is not divisible by {m}; use a batch size that is a multiple of pack"
         )
     return x.reshape(n // m, m * x.shape[1], *x.shape[2:])
+
+
+class Maxout(nn.Module):
+    """Maxout units (Goodfellow et al. 2013): ``[N, F·k, ...] -> [N, F, ...]``, the max over ``k`` pieces per unit.
+
+    Unit ``j`` takes the maximum of the consecutive features ``j·k … j·k + k − 1`` of dim 1 (the layout of Blocks'
+    ``LinearMaxout``, which PacGAN's and ALI's 2-D discriminators use: ``Linear(in, F·k)`` then this).
+    """
+
+    def __init__(self, pieces: int) -> None:
+        super().__init__()
+        if pieces < 1:
+            raise ValueError(f"maxout needs pieces >= 1, got {pieces}")
+        self.pieces = pieces
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[1] % self.pieces:
+            raise ValueError(f"maxout: {x.shape[1]} features are not divisible by {self.pieces} pieces")
+        return x.unflatten(1, (x.shape[1] // self.pieces, self.pieces)).amax(2)
+
+    def extra_repr(self) -> str:
+        return f"pieces={self.pieces}"
 
 
 class LabelEmbedding(nn.Module):

@@ -13,6 +13,9 @@ on MNIST as in the original paper. Options shared with the DCGAN family (same na
 * ``pack``: PacGAN (Lin et al. 2018): D judges ``pack`` samples at once, ``[N, F] -> [N/m, m·F]``.
 * ``minibatch_std``: one extra feature, the mean over features of the per-group std-dev, fed into D's last hidden
   layer (Karras et al. 2018, ProGAN §3).
+* ``g_activation`` / ``d_activation`` ``maxout``: each hidden layer is ``Linear(in, width·k)`` → [BatchNorm] → the
+  max over ``k = maxout_pieces`` pieces per unit (Goodfellow et al. 2013), as Blocks' ``LinearMaxout`` in the
+  PacGAN / ALI / VEEGAN 2-D discriminators (3 × 200 units, 5 pieces).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, check_conditioning, finish_models
-from ganforge.models.layers import ConditionalHead, LabelEmbedding, MinibatchStdDev, pack
+from ganforge.models.layers import ConditionalHead, LabelEmbedding, Maxout, MinibatchStdDev, pack
 from ganforge.registry import MODELS
 
 ACTIVATIONS = {
@@ -36,15 +39,28 @@ ACTIVATIONS = {
     "elu": nn.ELU,
     "softplus": nn.Softplus,
 }
+MAXOUT = "maxout"  # an activation with its own weights' shape: Linear(in, width · maxout_pieces) -> Maxout
 OUTPUTS = {"linear": None, "tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 CONDITIONINGS = ("none", "concat", "projection", "acgan")
 EMBEDDINGS = ("onehot", "learned")
 
 
-def _mlp(widths: list[int], activation: str, batchnorm: bool, dropout: float) -> list[nn.Module]:
-    """Hidden stack Linear → [BatchNorm] → act → [Dropout] for consecutive ``widths``; no output layer."""
+def _mlp(widths: list[int], activation: str, batchnorm: bool, dropout: float, pieces: int = 1) -> list[nn.Module]:
+    """Hidden stack Linear → [BatchNorm] → act → [Dropout] for consecutive ``widths``; no output layer.
+
+    With ``activation = "maxout"`` each Linear has ``width · pieces`` outputs (batch-normalised before the max) and
+    ``Maxout(pieces)`` brings them back to ``width``.
+    """
     layers: list[nn.Module] = []
     for w_in, w_out in itertools.pairwise(widths):
+        if activation == MAXOUT:
+            layers.append(nn.Linear(w_in, w_out * pieces))
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(w_out * pieces))
+            layers.append(Maxout(pieces))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            continue
         layers.append(nn.Linear(w_in, w_out))
         if batchnorm:
             layers.append(nn.BatchNorm1d(w_out))
@@ -64,7 +80,8 @@ class MLPGenerator(Generator):
         self.output_range = OUTPUTS[cfg.g_output]
         self.embed = LabelEmbedding(spec.num_classes, cfg.embedding, cfg.embed_dim) if conditional else None
         z_in = cfg.z_dim + (self.embed.dim if self.embed is not None else 0)
-        self.body = nn.Sequential(*_mlp([z_in, *cfg.g_hidden], cfg.g_activation, cfg.g_batchnorm, 0.0))
+        self.body = nn.Sequential(*_mlp([z_in, *cfg.g_hidden], cfg.g_activation, cfg.g_batchnorm, 0.0,
+                                        cfg.maxout_pieces))
         self.out = nn.Linear(cfg.g_hidden[-1] if cfg.g_hidden else z_in, math.prod(spec.shape))
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
@@ -95,12 +112,12 @@ class MLPDiscriminator(ConditionalHead, Discriminator):
         widths = [d_in, *cfg.d_hidden]
         layers: list[nn.Module] = []
         if cfg.minibatch_std and len(widths) >= 2:
-            layers += _mlp(widths[:-1], cfg.d_activation, False, cfg.d_dropout)
+            layers += _mlp(widths[:-1], cfg.d_activation, False, cfg.d_dropout, cfg.maxout_pieces)
             layers.append(MinibatchStdDev(cfg.minibatch_std_group))
-            layers += _mlp([widths[-2] + 1, widths[-1]], cfg.d_activation, False, cfg.d_dropout)
+            layers += _mlp([widths[-2] + 1, widths[-1]], cfg.d_activation, False, cfg.d_dropout, cfg.maxout_pieces)
             features = widths[-1]
         else:
-            layers += _mlp(widths, cfg.d_activation, False, cfg.d_dropout)
+            layers += _mlp(widths, cfg.d_activation, False, cfg.d_dropout, cfg.maxout_pieces)
             features = widths[-1]
             if cfg.minibatch_std:  # no hidden layer: the output layer sees the extra feature
                 layers.append(MinibatchStdDev(cfg.minibatch_std_group))
@@ -127,8 +144,9 @@ class MLPConfig(ModelFamily):
     z_dist: str = "normal"  # normal | uniform
     g_hidden: tuple[int, ...] = (128, 128)
     d_hidden: tuple[int, ...] = (128, 128)
-    g_activation: str = "relu"
+    g_activation: str = "relu"  # relu | leaky_relu (slope 0.2) | tanh | elu | softplus | maxout
     d_activation: str = "leaky_relu"
+    maxout_pieces: int = 5  # k for a "maxout" activation (PacGAN's 2-D discriminator: 5); unused otherwise
     g_batchnorm: bool = False
     d_dropout: float = 0.0  # dropout after each D hidden layer (Goodfellow et al. 2014 used dropout in D)
     g_output: str = "linear"  # linear (toys) | tanh | sigmoid (images)
@@ -144,15 +162,16 @@ class MLPConfig(ModelFamily):
 
     def __post_init__(self) -> None:
         for name in ("g_activation", "d_activation"):
-            if getattr(self, name) not in ACTIVATIONS:
-                raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from: {', '.join(ACTIVATIONS)}")
+            if getattr(self, name) not in (*ACTIVATIONS, MAXOUT):
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from: "
+                                 f"{', '.join([*ACTIVATIONS, MAXOUT])}")
         if self.g_output not in OUTPUTS:
             raise ValueError(f"unknown g_output {self.g_output!r}; choose from: {', '.join(OUTPUTS)}")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"unknown conditioning {self.conditioning!r}; choose from: {', '.join(CONDITIONINGS)}")
         if self.embedding not in EMBEDDINGS:
             raise ValueError(f"unknown embedding {self.embedding!r}; choose from: {', '.join(EMBEDDINGS)}")
-        for name in ("z_dim", "embed_dim", "pack", "minibatch_std_group"):
+        for name in ("z_dim", "embed_dim", "pack", "minibatch_std_group", "maxout_pieces"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if any(w < 1 for w in (*self.g_hidden, *self.d_hidden)):
