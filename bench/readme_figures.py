@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{fig.id}: {status}" + (f": {'; '.join(moved)}" if moved else ""))
             failed += bool(moved) and same_cpu
         else:
+            results = load()  # again: another process may have stored other figures meanwhile
             results[fig.id] = new
             save(results)
             print(f"{fig.id}: stored ({new['commit']})")
