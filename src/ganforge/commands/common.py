@@ -21,7 +21,7 @@ from ganforge.data.base import to_uint8
 from ganforge.models.base import DataSpec
 from ganforge.options import ConfigError
 from ganforge.training.checkpoint import CheckpointError
-from ganforge.training.rundir import RunError, load_run
+from ganforge.training.rundir import RunError, file_sha256, load_run
 
 # The error types ``load_run`` raises for a checkpoint that unpickles but does not fit its own config (a tensor of
 # another shape, a missing entry, a value of the wrong type); our own errors already carry a good message.
@@ -40,15 +40,6 @@ def run_root(run: Path) -> Path:
 def checkpoint_file(run: Path) -> Path:
     """The checkpoint ``load_generator(run)`` reads: ``run`` itself or ``run/checkpoints/latest.pt``."""
     return run / "checkpoints" / "latest.pt" if run.is_dir() else run
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def source_sha256(path: Path, suffixes: tuple[str, ...] = (".png",)) -> str:

@@ -205,6 +205,7 @@ def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict
 
 
 def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
