@@ -7,9 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,14 @@ from ganforge.data.base import to_uint8
 from ganforge.models.base import DataSpec
 from ganforge.options import ConfigError
 from ganforge.training.checkpoint import CheckpointError
-from ganforge.training.rundir import RunError, file_sha256, load_run
+from ganforge.training.rundir import (  # noqa: F401  (atomic_output: re-exported for the commands)
+    RunError,
+    atomic_output,
+    existing_ancestor,
+    file_sha256,
+    load_run,
+    write_probe,
+)
 
 # The error types ``load_run`` raises for a checkpoint that unpickles but does not fit its own config (a tensor of
 # another shape, a missing entry, a value of the wrong type); our own errors already carry a good message.
@@ -113,10 +117,7 @@ def human_bytes(n: float) -> str:
 
 
 def _existing_ancestor(path: Path) -> Path:
-    path = path.absolute()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
+    return existing_ancestor(path.absolute())
 
 
 def check_writable(path: Path, flag: str, folder: bool = False) -> None:
@@ -133,9 +134,7 @@ def check_writable(path: Path, flag: str, folder: bool = False) -> None:
     if not where.is_dir():
         raise ConfigError(f"cannot write {flag} {str(path)!r}: {str(where)!r} is a file, not a folder")
     try:
-        fd, probe = tempfile.mkstemp(dir=where, prefix=".ganforge-probe-")
-        os.close(fd)
-        os.remove(probe)
+        write_probe(where)
     except OSError as exc:
         raise ConfigError(f"cannot write {flag} {str(path)!r}: {str(where)!r} is not writable "
                           f"({exc.strerror or exc}); choose another {flag}") from None
@@ -185,23 +184,3 @@ def check_memory(nbytes: float, what: str, fix: str) -> None:
     if free is not None and nbytes > free:
         raise ConfigError(f"{what} would need about {human_bytes(nbytes)} of memory, but only {human_bytes(free)} "
                           f"is available; {fix}")
-
-
-@contextmanager
-def atomic_output(out: Path, flag: str = "--out") -> Iterator[Path]:
-    """A temporary path next to ``out`` (same suffix) to write to; renamed to ``out`` when the block succeeds.
-
-    On any failure the temporary file is removed and an existing ``out`` is left as it was; an ``OSError`` (disk
-    full, permission denied) becomes one line.
-    """
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        yield tmp
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise RunError(f"cannot write {str(out)!r} ({exc.strerror or exc}); free some disk space or choose another "
-                       f"{flag}") from None
-    finally:
-        if tmp.is_file():
-            tmp.unlink()

@@ -55,7 +55,8 @@ def _write_failed(path: Path, tmp: Path, exc: BaseException) -> CheckpointError:
                            "folder's permissions, then continue with --resume latest")
 
 
-TMP_PATTERN = re.compile(r"(latest|best|step-\d+)\.pt\.tmp")
+CHECKPOINT_NAME = r"(latest|best|step-\d+)\.pt"  # the checkpoint files ganforge writes (and --overwrite deletes)
+TMP_PATTERN = re.compile(CHECKPOINT_NAME + r"\.tmp")
 
 
 def remove_partial(folder: Path) -> list[Path]:

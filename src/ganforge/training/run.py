@@ -42,6 +42,7 @@ from ganforge.training.rundir import (
     RunError,
     RunLock,
     checkpoint_dir,
+    existing_ancestor,
     find_checkpoint,
     holds_run,
     probe_writable,
@@ -342,9 +343,7 @@ class Run:
 
     def _prepare_run_dir(self) -> None:
         """Everything the run writes before step 1, in order: probe, create, lock, then change files."""
-        existing = self.run_dir
-        while not existing.exists():
-            existing = existing.parent
+        existing = existing_ancestor(self.run_dir)
         probe_writable(existing)
         if existing == self.run_dir:
             for sub in SUBDIRS:

@@ -15,6 +15,8 @@ import json
 import os
 import re
 import socket
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,7 @@ def checkpoint_dir(run_dir: Path) -> Path:
 SUBDIRS = ("checkpoints", "samples", "plots", "eval", "tb")
 OWN_NAMES = {
     ".": re.compile(r"config\.yaml|metrics\.jsonl"),
-    "checkpoints": re.compile(r"(latest|best|step-\d+)\.pt(\.tmp)?"),
+    "checkpoints": re.compile(ckpt.CHECKPOINT_NAME + r"(\.tmp)?"),
     "samples": re.compile(r"(step-\d+|final)\.png|progress\.gif"),
     "plots": re.compile(r"losses\.png|(scatter|hist|transform)-(step-\d+|final)\.png"),
     "eval": re.compile(r"final\.json"),
@@ -79,13 +81,26 @@ def holds_run(run_dir: Path) -> bool:
         ckpts.is_dir() and any(OWN_NAMES["checkpoints"].fullmatch(p.name) for p in ckpts.iterdir()))
 
 
+def existing_ancestor(path: Path) -> Path:
+    """``path`` or its nearest parent that exists (where a file or folder under ``path`` would be created)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def write_probe(folder: Path) -> None:
+    """Create and delete a file in ``folder``; ``OSError`` when it cannot be written. ``os.access`` says yes to root
+    even on a read-only mount, so only a real write tells."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".ganforge-probe-")
+    os.close(fd)
+    os.remove(probe)
+
+
 def probe_writable(folder: Path) -> None:
-    """Create and delete a file in ``folder``: ``os.access`` says yes to root even on a read-only mount, and a folder
-    that cannot be written would otherwise fail at the first checkpoint, after the training."""
-    probe = folder / f".ganforge-probe-{os.getpid()}"
+    """One-line ``RunError`` unless ``folder`` can be written: a folder that cannot would otherwise fail at the first
+    checkpoint, after the training."""
     try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        probe.unlink()
+        write_probe(folder)
     except OSError as exc:
         raise RunError(f"cannot write to {str(folder)!r} ({exc.strerror or exc}); make it writable or choose "
                        "another --run-dir") from None
@@ -165,21 +180,31 @@ def write_config(run_dir: Path, cfg: RunConfig) -> None:
     (run_dir / "config.yaml").write_text(header + dump_yaml(cfg.to_dict()))
 
 
-def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir") -> Path:
-    """A JSON record written atomically (``.tmp`` + rename): a crash never leaves half a record behind. The one
-    writer of ``eval/*.json`` (training's ``write_eval`` and ``ganforge eval``); an ``OSError`` (disk full,
-    permission denied) becomes a one-line ``RunError`` naming ``flag``, the option that chooses the path."""
-    tmp = path.with_name(path.name + ".tmp")
+@contextlib.contextmanager
+def atomic_output(out: Path, flag: str = "--out") -> Iterator[Path]:
+    """A temporary path next to ``out`` (same suffix) to write to; renamed to ``out`` when the block succeeds.
+
+    On any failure the temporary file is removed and an existing ``out`` is left as it was; an ``OSError`` (disk
+    full, permission denied) becomes a one-line ``RunError`` naming ``flag``, the option that chooses the path.
+    """
+    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-        os.replace(tmp, path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, out)
     except OSError as exc:
-        raise RunError(f"cannot write {str(path)!r} ({exc.strerror or exc}); free some disk space or choose another "
+        raise RunError(f"cannot write {str(out)!r} ({exc.strerror or exc}); free some disk space or choose another "
                        f"{flag}") from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir") -> Path:
+    """A JSON record written atomically (``atomic_output``): a crash never leaves half a record behind. The one
+    writer of ``eval/*.json`` (training's ``write_eval`` and ``ganforge eval``)."""
+    with atomic_output(path, flag) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
 
