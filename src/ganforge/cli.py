@@ -1,9 +1,9 @@
-"""The one command-line entry point: ``ganforge train|sample|eval|interpolate|train-classifier|list|config``.
+"""The one command-line entry point: ``ganforge train|sample|eval|interpolate|translate|...|list|config``.
 
 Each command parses arguments, builds objects and calls library functions; ``main(argv)`` returns an exit code so
 tests call it directly. Every expected failure, bad command-line arguments included, prints one line
-``ganforge: error: ...`` and exits with code 2. ``sample``, ``eval``, ``interpolate`` and ``train-classifier`` live in
-``ganforge.commands``.
+``ganforge: error: ...`` and exits with code 2. ``sample``, ``eval``, ``interpolate``, ``translate`` and the other
+commands live in ``ganforge.commands`` (one module each, discovered: a new command is one new file).
 """
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from ganforge import __version__
+from ganforge import __version__, commands
 from ganforge.builder import build_components, check_options, resolve_device
-from ganforge.commands import classifier as classifier_cmd
-from ganforge.commands import eval as eval_cmd
-from ganforge.commands import interpolate as interpolate_cmd
-from ganforge.commands import sample as sample_cmd
 from ganforge.config import dump_yaml, preset_names, resolve_config
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
@@ -63,10 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the resolved config and parameter counts; train nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    sample_cmd.add_parser(sub)
-    eval_cmd.add_parser(sub)
-    interpolate_cmd.add_parser(sub)
-    classifier_cmd.add_parser(sub)
+    for name, module in commands.command_modules().items():  # sample, eval, interpolate, translate, ...
+        module.add_parser(sub)
+        COMMANDS[name] = module.run
 
     p = sub.add_parser("list", help="list presets, models, objectives, datasets, metrics")
     p.add_argument("what", nargs="?", default="all",
@@ -153,9 +148,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return modes_bench.main(args.args)
 
 
-COMMANDS = {"train": cmd_train, "bench": cmd_bench, "sample": sample_cmd.run,
-            "eval": eval_cmd.run, "interpolate": interpolate_cmd.run,
-            "train-classifier": classifier_cmd.run, "list": cmd_list, "config": cmd_config}
+COMMANDS: dict[str, Any] = {"train": cmd_train, "bench": cmd_bench, "list": cmd_list, "config": cmd_config}
+# + one entry per module of ganforge.commands, added by build_parser
 
 
 def main(argv: list[str] | None = None) -> int:

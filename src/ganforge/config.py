@@ -42,6 +42,7 @@ class OptimizerConfig:
     weight_decay: float = 0.0
     lr_decay: float = 1.0  # exponential decay per step (1.0 = constant); Goodfellow et al. 2014 decayed SGD's lr
     lr_decay_start: int = 0  # steps at the constant lr before the decay begins
+    lr_decay_end: int = 0  # > 0: linear decay instead, from lr at lr_decay_start to 0 at this step (CycleGAN)
 
 
 class OptimConfig(dict[str, OptimizerConfig]):

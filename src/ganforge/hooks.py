@@ -26,6 +26,10 @@ SAMPLE_SEED_OFFSET = 1_000_003  # fixed-z grids use their own RNG: they never to
 class RunHooks:
     """Default hooks: dataset metrics (``evaluate_generator``) and the loss curves; no samples."""
 
+    # True: ``ganforge eval RUN`` calls ``evaluate`` (with the run's Sampler and train-split data; load any held-out
+    # split from ``cfg`` inside) instead of the FID/KID image protocol. For kinds whose metrics are their own.
+    standalone_eval: bool = False
+
     def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:
         """Write this step's samples (grid, scatter, histogram) under ``run_dir``."""
@@ -37,6 +41,13 @@ class RunHooks:
         """How ``evaluate`` was computed, stored next to its numbers in ``eval/*.json``."""
         return {**eval_protocol(data, cfg.log.eval_digits), "dataset": cfg.data.name, "generator": generator,
                 "step": step, "seed": cfg.train.seed + EVAL_SEED_OFFSET}
+
+    def export_samples(self, G: nn.Module, cfg: RunConfig, run_dir: Path, args: Any,
+                       device: torch.device) -> Path | None:
+        """``ganforge sample`` for this kind: write ``args.n`` samples of seed ``args.seed`` to ``args.out`` (or a
+        default under ``run_dir``) in the kind's own format (CSV/Parquet tables in original units, fields in
+        physical units, ...) and return the path; None = the standard image/vector writer handles it."""
+        return None
 
     def finish(self, run_dir: Path, cfg: RunConfig) -> None:
         """After the run: plots of the whole run (loss curves)."""

@@ -13,11 +13,12 @@ from pathlib import Path
 from ganforge.builder import resolve_device
 from ganforge.options import ConfigError
 
+NAME = "train-classifier"
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from ganforge.metrics.classifier import DEFAULT_WEIGHTS
 
-    p = sub.add_parser("train-classifier", help="train the MNIST classifier used by --features mnist-classifier")
+    p = sub.add_parser(NAME, help="train the MNIST classifier used by --features mnist-classifier")
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help=f"weights file (default: {DEFAULT_WEIGHTS})")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=128)

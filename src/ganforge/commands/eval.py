@@ -68,8 +68,10 @@ IMAGE_SUFFIXES = (".png",)
 PROTOCOLS = ("custom", "fid50k_full")
 
 
+NAME = "eval"
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("eval", help="FID/KID/PR/DC/IS of a run (or of saved samples) against real data")
+    p = sub.add_parser(NAME, help="FID/KID/PR/DC/IS of a run (or of saved samples) against real data")
     p.add_argument("source", type=Path, metavar="RUN|SAMPLES",
                    help="run directory, checkpoint .pt, folder of PNG samples or .npz of uint8 images")
     p.add_argument("--metrics", default="fid,kid,pr,dc",
@@ -305,6 +307,8 @@ def run(args: argparse.Namespace) -> int:
         raise RunError(f"{str(source)!r} not found; pass a run directory, a checkpoint .pt, a folder of PNG samples "
                        "or an .npz of uint8 images")
     from_run = is_run(source)
+    if from_run and (code := task_evaluation(source, args)) is not None:
+        return code
     if not from_run and args.ref is None:
         raise ConfigError("--ref DATASET:SPLIT is required when evaluating saved samples (e.g. --ref mnist:train)")
     ref = parse_ref(args.ref) if args.ref is not None else None
@@ -415,6 +419,36 @@ def run(args: argparse.Namespace) -> int:
     write_record(out, eval_record(values, protocol, source_sha256=source_sha256(source_file),
                                   batch_size=args.batch_size), flag="--out")
     print_table(values, protocol, out)
+    return 0
+
+
+def task_evaluation(source: Path, args: argparse.Namespace) -> int | None:
+    """Runs whose data kind evaluates itself (translation pairs, tables, series: ``RunHooks.standalone_eval``) are
+    judged by their kind's ``evaluate`` (the same numbers training records, e.g. L1/PSNR/SSIM on the held-out split)
+    and written to ``RUN/eval/task.json`` (or ``--out``); None = an image/vector run, evaluated by the code below."""
+    from ganforge.builder import build_dataset
+    from ganforge.hooks import hooks_for
+
+    device = resolve_device(args.device, "--device")
+    cfg, sampler, _, state = load_generator(source, device, use_ema=not args.no_ema)
+    hooks = hooks_for(state.get("spec", {}).get("kind", "default"))  # the kind is saved with the checkpoint
+    if not getattr(hooks, "standalone_eval", False):
+        return None
+    data = build_dataset(cfg)
+    t0 = time.perf_counter()
+    values = hooks.evaluate(sampler, data, cfg, device)
+    step = (state.get("trainer") or {}).get("step", 0)
+    protocol = {**hooks.protocol(data, cfg, generator_kind(state, not args.no_ema), step),
+                "source": str(source), "source_kind": "run", "seconds": {"total": round(time.perf_counter() - t0, 3)}}
+    out = args.out or run_root(source) / "eval" / "task.json"
+    check_writable(out, "--out")
+    write_record(out, eval_record(values, protocol, source_sha256=source_sha256(checkpoint_file(source))),
+                 flag="--out")
+    print(f"{cfg.name}: {data.kind} evaluation (step {step}, {protocol['generator']})")
+    print(f"{'metric':<28} {'value':>12}")
+    for k, v in values.items():
+        print(f"{k:<28} {v:>12.5g}")
+    print(f"record: {out}")
     return 0
 
 

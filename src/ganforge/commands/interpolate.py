@@ -39,8 +39,10 @@ from ganforge.options import ConfigError
 BATCH = 1000  # G runs on at most this many codes at once (a single batch at the default sizes)
 
 
+NAME = "interpolate"
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("interpolate", help="latent-space interpolation grid of a trained run")
+    p = sub.add_parser(NAME, help="latent-space interpolation grid of a trained run")
     p.add_argument("run", type=Path, help="run directory or checkpoint file")
     p.add_argument("--steps", type=int, default=10, help="images per row, endpoints included (>= 2)")
     p.add_argument("--pairs", type=int, default=8, help="rows: random pairs of latent codes")

@@ -38,14 +38,17 @@ from ganforge.commands.common import (
     run_root,
 )
 from ganforge.evaluation import iter_labelled_samples
+from ganforge.hooks import hooks_for
 from ganforge.options import ConfigError
 from ganforge.training.run import RunError
 
 FORMATS = ("grid", "png-dir", "npz")
 
 
+NAME = "sample"
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("sample", help="draw samples from a trained run (grid PNG, PNG folder or .npz)")
+    p = sub.add_parser(NAME, help="draw samples from a trained run (grid PNG, PNG folder or .npz)")
     p.add_argument("run", type=Path, help="run directory or checkpoint file")
     p.add_argument("--n", type=int, default=64, help="number of samples (with --per-class: about n per grid)")
     p.add_argument("--seed", type=int, default=0)
@@ -77,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
     if args.label is not None and args.per_class:
         raise ConfigError("--label and --per-class contradict each other; pass one of them")
     device = resolve_device(args.device, "--device")
-    _, G, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
+    cfg, G, spec, state = load_generator(args.run, device, use_ema=not args.no_ema)
     G.set_truncation(args.truncation)
+    hooks = hooks_for(state.get("spec", {}).get("kind", "default"))
+    written = hooks.export_samples(G, cfg, run_root(args.run), args, device)
+    if written is not None:  # tables, fields, series: the data kind writes its own files (original units, columns)
+        print(f"wrote {args.n} samples to {written}")
+        return 0
     check_label(G, args.label)
     c_dim = int(getattr(G, "c_dim", 0) or 0)
     if args.per_class and c_dim == 0:

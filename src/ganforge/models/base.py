@@ -130,6 +130,45 @@ class ModelFamily:
         return G(z, labels) if getattr(G, "c_dim", 0) else G(z)
 
 
+    # ---- translation (``ganforge translate``): families that map input images to output images override these ----
+
+    def translation_input(self, nets: dict[str, nn.Module], request: TranslateRequest) -> tuple[int, ...]:
+        """The ``(C, H, W)`` of the uint8 images ``translate`` takes for ``request`` (its direction / domain)."""
+        raise ValueError(f"this run's model ({type(self).__name__}) generates from z and translates nothing; "
+                         "`ganforge translate` needs a translation run (pix2pix, CycleGAN, StarGAN v2, SR, ...); "
+                         "use `ganforge sample`")
+
+    def translate(self, nets: dict[str, nn.Module], inputs: Tensor, request: TranslateRequest) -> Translation:
+        """Translate uint8 images ``[N, C, H, W]`` (of ``translation_input``'s shape) as ``request`` asks.
+
+        The family owns its ranges and colour spaces: uint8 in, uint8 out. Unsupported request fields (a domain for
+        a two-domain model, ...) raise a one-line ``ValueError`` that names the flag to drop."""
+        raise NotImplementedError
+
+
+@dataclass
+class TranslateRequest:
+    """What ``ganforge translate`` asks of a translation family (fields it does not use must stay None)."""
+
+    direction: str | None = None  # two-way families (CycleGAN): "AB" or "BA"; None = the family's default
+    domain: int | None = None  # multi-domain families (StarGAN v2): target domain 0..K-1; None = every domain
+    reference: Tensor | None = None  # uint8 [R, C, H, W] reference images (reference-guided synthesis)
+    z_samples: int | None = None  # outputs per input from different latent codes (multimodal translation)
+    seed: int = 0  # the RNG of any latent codes / dropout noise the translation draws
+
+
+@dataclass
+class Translation:
+    """What a translation returns, all uint8 on the CPU.
+
+    ``outputs [N, K, C, H', W']``: K outputs per input (K = 1 for a plain translation; domains, references or z
+    samples otherwise), written one file each. ``columns``: the comparison grid, left to right, one row per input:
+    ``(title, uint8 [N, C, H, W])`` (e.g. input | output | cycle reconstruction); sizes may differ (upscaling)."""
+
+    outputs: Tensor
+    columns: list[tuple[str, Tensor]] = field(default_factory=list)
+
+
 class Sampler(nn.Module):
     """A trained family as one generator: ``sample_z`` draws latent codes (truncated when asked), ``forward(z, c)``
     calls the family's ``generate``. It has G's ``z_dim``, ``c_dim``, ``z_dist`` and ``output_range``, so every
@@ -138,8 +177,8 @@ class Sampler(nn.Module):
     def __init__(self, family: ModelFamily, nets: dict[str, nn.Module], truncation: float | None = None) -> None:
         super().__init__()
         self.family, self.nets = family, nn.ModuleDict(nets)
-        G = nets["G"]
-        self.z_dim, self.c_dim = int(G.z_dim), int(getattr(G, "c_dim", 0) or 0)
+        G = nets["G"] if "G" in nets else next(iter(nets.values()))  # translation families: G_AB, ...
+        self.z_dim, self.c_dim = int(getattr(G, "z_dim", 0) or 0), int(getattr(G, "c_dim", 0) or 0)
         self.z_dist = getattr(G, "z_dist", "normal")
         self.output_range = getattr(G, "output_range", None)
         self.truncation: float | None = None

@@ -38,8 +38,17 @@ def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig, device
 
 
 def build_scheduler(opt: torch.optim.Optimizer, cfg: OptimizerConfig) -> torch.optim.lr_scheduler.LRScheduler:
-    """lr_t = lr · lr_decay^max(0, t − lr_decay_start) per generator step (constant when lr_decay = 1)."""
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, DelayedExponential(cfg.lr_decay, cfg.lr_decay_start))
+    """Per generator step t: exponential lr_t = lr · lr_decay^max(0, t − lr_decay_start) (constant when lr_decay = 1),
+    or with ``lr_decay_end`` > 0 linear lr_t = lr · clip(1 − (t − start) / (end − start), 0, 1): constant until
+    ``lr_decay_start``, then linearly to 0 at ``lr_decay_end`` (CycleGAN, Zhu et al. 2017 §4: 100 + 100 epochs)."""
+    if cfg.lr_decay_end:
+        if cfg.lr_decay != 1.0 or cfg.lr_decay_end <= cfg.lr_decay_start:
+            raise ConfigError(f"lr_decay_end={cfg.lr_decay_end} (linear decay to 0) needs lr_decay_end > "
+                              f"lr_decay_start={cfg.lr_decay_start} and lr_decay = 1 (not both schedules)")
+        factor: Any = DelayedLinear(cfg.lr_decay_start, cfg.lr_decay_end)
+    else:
+        factor = DelayedExponential(cfg.lr_decay, cfg.lr_decay_start)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     float_base_lrs(sched)
     return sched
 
@@ -82,3 +91,13 @@ class DelayedExponential:
 
     def __call__(self, step: int) -> float:
         return self.decay ** max(0, step - self.start)
+
+
+class DelayedLinear:
+    """The LambdaLR factor of a constant-then-linear-to-zero schedule (picklable, like ``DelayedExponential``)."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end = start, end
+
+    def __call__(self, step: int) -> float:
+        return min(1.0, max(0.0, 1.0 - (step - self.start) / (self.end - self.start)))

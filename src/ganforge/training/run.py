@@ -256,7 +256,9 @@ class Run:
             "format": CHECKPOINT_FORMAT,
             "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)},
             "config": self.cfg.to_dict(),
-            "spec": {"shape": list(c.spec.shape), "num_classes": c.spec.num_classes},
+            "spec": {"shape": list(c.spec.shape), "num_classes": c.spec.num_classes,
+                     "kind": getattr(c.data, "kind", "default"),
+                     "fields": {k: list(v) for k, v in c.spec.fields.items()}},
             "models": models,  # every network by name, and "<name>_ema" for its EMA copy
             "trainer": self.trainer.state_dict(),
             "rng_global": ckpt.rng_state(),
@@ -471,7 +473,7 @@ class Run:
         """The family's ``Sampler`` over the EMA copies (or the networks themselves) of its sampling networks."""
         nets = {name: self.ema.get(name, self.c.nets[name]) for name in self.c.family.sampling_networks}
         sampler = Sampler(self.c.family, nets)
-        sampler.training = nets["G"].training  # the wrapper's flag only: samplers restore it after generating
+        sampler.training = next(iter(nets.values())).training  # the wrapper's flag only: restored after sampling
         return sampler
 
     def _isolated_rng(self) -> contextlib.AbstractContextManager:

@@ -255,7 +255,8 @@ def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device |
         raise RunError(f"run {str(run)!r} not found; pass a run directory (runs/NAME) or a checkpoint .pt file")
     state = ckpt.load_checkpoint(path, map_location=device)
     cfg = config_from_dict(state["config"])
-    spec = DataSpec(shape=tuple(state["spec"]["shape"]), num_classes=int(state["spec"]["num_classes"]))
+    spec = DataSpec(shape=tuple(state["spec"]["shape"]), num_classes=int(state["spec"]["num_classes"]),
+                    fields={k: tuple(v) for k, v in state["spec"].get("fields", {}).items()})
     family = build_family(cfg)
     nets = build_models(cfg, spec, build_objective(cfg))
     models = state["models"]

@@ -41,6 +41,29 @@ def make_grid(images: Any, nrow: int | None = None, padding: int = 2, pad_value:
     return grid
 
 
+def comparison_grid(columns: Sequence[Any], padding: int = 2, pad_value: int = 255) -> np.ndarray:
+    """Side-by-side comparison: ``columns`` of ``uint8 [N, C, H_k, W_k]`` images (input | output | truth ...) ->
+    one ``uint8 [H', W', C]`` picture with one row per sample. Columns of other sizes are nearest-upscaled to the
+    largest (an integer factor, e.g. ×4 for super-resolution) and grey columns repeated to RGB when any is colour."""
+    cols = [_check_images(c) for c in columns]
+    if not cols or len({c.shape[0] for c in cols}) != 1:
+        raise ValueError(f"comparison columns must hold the same number of images, got {[c.shape[0] for c in cols]}")
+    h, w = max(c.shape[2] for c in cols), max(c.shape[3] for c in cols)
+    c_out = 3 if any(c.shape[1] == 3 for c in cols) else cols[0].shape[1]
+    fitted = []
+    for c in cols:
+        if c.shape[2] != h or c.shape[3] != w:
+            if h % c.shape[2] or w % c.shape[3]:
+                raise ValueError(f"column of size {c.shape[2]}x{c.shape[3]} does not divide {h}x{w}")
+            c = c.repeat(h // c.shape[2], axis=2).repeat(w // c.shape[3], axis=3)
+        if c.shape[1] == 1 and c_out == 3:
+            c = c.repeat(3, axis=1)
+        fitted.append(c)
+    n = fitted[0].shape[0]
+    interleaved = np.stack(fitted, axis=1).reshape(n * len(fitted), c_out, h, w)  # row i = sample i's columns
+    return make_grid(interleaved, nrow=len(fitted), padding=padding, pad_value=pad_value)
+
+
 def save_grid(
     images: Any, path: str | Path, nrow: int | None = None, scale: int = 1, padding: int = 2, pad_value: int = 255
 ) -> Path:
