@@ -12,7 +12,7 @@ from torch import nn
 import ganforge.data
 import ganforge.hooks
 import ganforge.losses
-import ganforge.models  # noqa: F401  (registers models, objectives, datasets and the run hooks of each data kind)
+import ganforge.models  # registers models and objectives (datasets and run hooks: register_all below)
 from ganforge.config import RunConfig
 from ganforge.data.base import TensorData
 from ganforge.data.toy import Distribution
@@ -20,6 +20,8 @@ from ganforge.losses.objectives import Objective
 from ganforge.models.base import DataSpec, ModelFamily
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES
+
+ganforge.data.register_all()  # datasets and the run hooks of their data kinds
 
 
 @dataclass

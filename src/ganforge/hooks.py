@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from ganforge.config import RunConfig
-from ganforge.data.base import to_uint8
-from ganforge.evaluation import EVAL_SEED_OFFSET, eval_protocol, evaluate_generator, generate_samples
-from ganforge.metrics.toy import N_EVAL
 from ganforge.registry import RUN_HOOKS
+
+# Data modules register their own hooks (``from ganforge.hooks import RunHooks``) when ``ganforge.data`` imports
+# them, so this module imports nothing from ``ganforge.data`` / evaluation at load time: those imports are local.
 
 SAMPLE_SEED_OFFSET = 1_000_003  # fixed-z grids use their own RNG: they never touch training state
 
@@ -35,10 +35,14 @@ class RunHooks:
         """Write this step's samples (grid, scatter, histogram) under ``run_dir``."""
 
     def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
+        from ganforge.evaluation import evaluate_generator
+
         return evaluate_generator(G, data, cfg.train.seed, device, n_digits=cfg.log.eval_digits)
 
     def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
         """How ``evaluate`` was computed, stored next to its numbers in ``eval/*.json``."""
+        from ganforge.evaluation import EVAL_SEED_OFFSET, eval_protocol
+
         return {**eval_protocol(data, cfg.log.eval_digits), "dataset": cfg.data.name, "generator": generator,
                 "step": step, "seed": cfg.train.seed + EVAL_SEED_OFFSET}
 
@@ -67,6 +71,8 @@ class Mixture2DHooks(RunHooks):
 
     def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:
+        from ganforge.evaluation import generate_samples
+        from ganforge.metrics.toy import N_EVAL
         from ganforge.viz import plots
 
         seed = cfg.train.seed + SAMPLE_SEED_OFFSET
@@ -82,6 +88,7 @@ class Density1DHooks(RunHooks):
 
     def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:
+        from ganforge.evaluation import generate_samples
         from ganforge.viz import plots
 
         seed = cfg.train.seed + SAMPLE_SEED_OFFSET
@@ -101,6 +108,8 @@ class ImageHooks(RunHooks):
 
     def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:
+        from ganforge.data.base import to_uint8
+        from ganforge.evaluation import generate_samples
         from ganforge.viz.images import save_gif, save_grid
 
         n, labels, nrow = cfg.log.n_samples, None, None
@@ -125,6 +134,9 @@ RUN_HOOKS.register("default")(RunHooks)  # kinds nobody registered ("vector", "p
 
 def hooks_for(kind: str) -> RunHooks:
     """The hooks of a data kind (the defaults for kinds nobody registered)."""
+    import ganforge.data
+
+    ganforge.data.register_all()  # the data modules register their kinds' hooks
     return RUN_HOOKS.get(kind if kind in RUN_HOOKS else "default")()
 
 
