@@ -86,6 +86,11 @@ def check_groups(cfg: RunConfig, objective: Objective) -> None:
     if extra:
         raise ConfigError(f"optim.{extra[0]}: objective {cfg.objective.name!r} has no optimiser group {extra[0]!r}; "
                           f"its groups are {sorted(groups)}")
+    missing = [g for g in groups if g not in cfg.optim]
+    if missing:  # g and d always have defaults; a family's own groups (StarGAN v2's f, e) are set by its preset
+        raise ConfigError(f"objective {cfg.objective.name!r} trains optimiser group {missing[0]!r} but the config has "
+                          f"no optim.{missing[0]}; add it (e.g. --set optim.{missing[0]}.lr=1e-4) or start from the "
+                          "family's preset")
 
 
 def build_objective(cfg: RunConfig) -> Objective:

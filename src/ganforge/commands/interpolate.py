@@ -9,6 +9,8 @@ curves"; recommended for Gaussian latents by White 2016, "Sampling Generative Ne
 falling back to linear interpolation when the codes are (anti-)parallel (sin Ω ≈ 0). Image runs write a PNG grid
 (one row per pair); 2-D toy runs a plot of the trajectories; other vector runs an ``.npy`` ``[pairs, steps, D]``.
 Every image is held in memory at once, so a ``--pairs`` x ``--steps`` that would not fit is refused up front.
+Style-based families (``family.interpolation_space == "w"``, StyleGAN2) interpolate between w0 = f(z0) and
+w1 = f(z1) in their intermediate latent space W (Karras et al. 2019, §4: W is less entangled than Z).
 """
 
 from __future__ import annotations
@@ -107,6 +109,12 @@ def run(args: argparse.Namespace) -> int:
     z = G.sample_z(2 * args.pairs, rng, device)
     z0, z1 = z[: args.pairs], z[args.pairs :]
     t = torch.linspace(0.0, 1.0, args.steps, device=device)
+    family = getattr(G, "family", None)
+    in_w = getattr(family, "interpolation_space", "z") == "w"  # style-based G: walk from w0 = f(z0) to w1 = f(z1)
+    if in_w:
+        nets = dict(G.nets.items())
+        with torch.no_grad():
+            z0, z1 = family.encode_latent(nets, z0), family.encode_latent(nets, z1)
     path = (slerp if args.slerp else lerp)(z0, z1, t).reshape(count, -1)
     c_dim = int(getattr(G, "c_dim", 0) or 0)
     c = None
@@ -116,9 +124,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             row_labels = torch.randint(c_dim, (args.pairs,), generator=rng, device=device)
         c = row_labels.repeat_interleave(args.steps)
+    def generate(i: int) -> Tensor:
+        if in_w:
+            return family.decode_latent(nets, path[i : i + BATCH])
+        return G(path[i : i + BATCH], c[i : i + BATCH]) if c_dim else G(path[i : i + BATCH])
+
     with torch.no_grad():
-        fake = torch.cat([(G(path[i : i + BATCH], c[i : i + BATCH]) if c_dim else G(path[i : i + BATCH])).float().cpu()
-                          for i in range(0, count, BATCH)])
+        fake = torch.cat([generate(i).float().cpu() for i in range(0, count, BATCH)])
     with atomic_output(out) as tmp:
         if is_image:
             from ganforge.viz.images import save_grid

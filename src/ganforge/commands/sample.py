@@ -61,7 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--truncation", type=float, default=None, metavar="T",
-                   help="truncation trick: redraw N(0, 1) latent entries beyond ±T (smaller T: better, less varied)")
+                   help="truncation trick: redraw N(0, 1) latent entries beyond ±T (smaller T: better, less varied); "
+                   "style-based runs (StyleGAN2): ψ, w' = w̄ + ψ·(w − w̄)")
     return p
 
 

@@ -72,9 +72,11 @@ class LossTerms:
 class Phase:
     """What the trainer runs: ``loss_fn(batch)`` then a step of the optimisers of ``groups``. It never looks inside.
 
-    One group: backpropagate ``LossTerms.total``. Several groups (a *simultaneous* phase, e.g. the TF DCGAN
-    tutorial's ``train_step``): ``LossTerms.totals[group]`` is differentiated w.r.t. that group's parameters only,
-    all from the same forward pass and the same weights, then every group's optimiser steps.
+    ``LossTerms.total`` only: it is backpropagated once and the optimisers of every group in ``groups`` step (one
+    group, or several minimising the same loss — StarGAN v2's G, F and E with their own learning rates).
+    ``LossTerms.totals`` (a *simultaneous* phase, e.g. the TF DCGAN tutorial's ``train_step``): ``totals[group]`` is
+    differentiated w.r.t. that group's parameters only, all from the same forward pass and the same weights, then
+    every group's optimiser steps.
     """
 
     name: str  # "D", "D_reg", "G", "G_reg", "DG", "EG", ...
@@ -178,6 +180,10 @@ class Objective:
 
     def g_reg(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         raise NotImplementedError
+
+    def ema_decay(self, decay: float, step: int, batch_size: int) -> float:
+        """The generator EMA's decay at ``step`` (``train.ema`` unchanged by default; StyleGAN2-ADA ramps it up)."""
+        return decay
 
     def after_d_step(self, D: nn.Module) -> None:
         """Hook after each D update (no-op by default)."""

@@ -114,6 +114,8 @@ class ModelFamily:
 
     networks: ClassVar[tuple[str, ...]] = ("G", "D")
     sampling_networks: ClassVar[tuple[str, ...]] = ("G",)  # what ``generate`` needs (loaded by ``load_run``)
+    # "z": ``Sampler`` truncates z (Brock et al.); "w": ``generate`` truncates inside G (StyleGAN's ψ), z is plain
+    truncation_space: ClassVar[str] = "z"
 
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         raise NotImplementedError
@@ -185,6 +187,9 @@ class Sampler(nn.Module):
         self.set_truncation(truncation)
 
     def set_truncation(self, truncation: float | None) -> None:
+        if getattr(self.family, "truncation_space", "z") == "w":  # the family checks and applies ψ itself
+            self.truncation = truncation
+            return
         if truncation is not None and not (truncation > 0 and self.z_dist == "normal"):
             raise ValueError(f"truncation {truncation}: needs a positive threshold and a generator with normal z "
                              f"(this one draws {self.z_dist} z); drop --truncation")
@@ -194,7 +199,7 @@ class Sampler(nn.Module):
         """``[n, z_dim]``; with ``truncation`` t, N(0, I) entries with |z| > t are redrawn until none is left (the
         truncation trick, Brock et al. 2019 §3.1)."""
         z = sample_latent(n, self.z_dim, self.z_dist, generator, device)
-        if self.truncation is not None:
+        if self.truncation is not None and getattr(self.family, "truncation_space", "z") == "z":
             for _ in range(1000):  # P(|z| > t) < 1 for t > 0: terminates; the cap only guards against t ≈ 0
                 bad = z.abs() > self.truncation
                 if not bool(bad.any()):

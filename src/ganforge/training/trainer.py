@@ -77,8 +77,9 @@ class Trainer:
                 # NaN/inf check stays on the device; it is read at the next flush (no per-step sync)
                 self._finite[phase.name] &= _finite(terms)
                 self.stats.add(terms.logs)
+        decay = self.objective.ema_decay(self.ema_decay, self.step, self.draws.batch_size)
         for name, ema in self.ema.items():
-            update_ema(ema, self.nets[name], self.ema_decay if self.step >= self.ema_start else 0.0)
+            update_ema(ema, self.nets[name], decay if self.step >= self.ema_start else 0.0)
         for sched in self.schedulers.values():
             sched.step()
         self.step += 1
