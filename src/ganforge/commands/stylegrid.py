@@ -1,0 +1,113 @@
+"""``ganforge style-grid RUN``: the style-mixing grid and the truncation sweep of a StyleGAN2 run.
+
+Style mixing (StyleGAN, Karras et al. 2019, Fig. 3): ``--rows`` sources A (left column) and ``--cols`` sources B (top
+row); for each style range — coarse (4²–8²), middle (16²–32²), fine (64²+, or the top resolution of a small model;
+``StyleGAN2Config.style_ranges``) — a block of rows where image (i, j) takes A_i's styles everywhere except that
+range, which comes from B_j. Empty ranges (a 16×16 model has no middle layers) are left out.
+
+Truncation sweep (StyleGAN §5, Fig. 8): one row per seed, one column per ψ in ``--psi``: w' = w̄ + ψ (w − w̄).
+
+Both use the EMA generator (``--no-ema``: the raw one), the fixed per-layer noise and codes drawn from ``--seed``.
+Writes ``RUN/samples/style-mixing-seedS.png`` and ``RUN/samples/truncation-seedS.png`` (``--out-dir`` elsewhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import torch
+
+from ganforge.builder import resolve_device
+from ganforge.commands.common import (
+    atomic_output,
+    check_positive,
+    check_writable,
+    images_uint8,
+    load_generator,
+    run_root,
+)
+from ganforge.options import ConfigError
+
+NAME = "style-grid"
+DEFAULT_PSI = "1,0.85,0.7,0.5,0.3,0,-0.5"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(NAME, help="style-mixing grid and truncation sweep of a StyleGAN2 run")
+    p.add_argument("run", type=Path, help="run directory or checkpoint file of a StyleGAN2 run")
+    p.add_argument("--rows", type=int, default=4, help="sources A (rows of each style-range block)")
+    p.add_argument("--cols", type=int, default=6, help="sources B (columns)")
+    p.add_argument("--psi", default=DEFAULT_PSI, help=f"comma-separated truncation values ψ (default {DEFAULT_PSI})")
+    p.add_argument("--sweep-rows", type=int, default=6, help="seeds (rows) of the truncation sweep")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscaling of the PNGs")
+    p.add_argument("--out-dir", type=Path, default=None, help="output folder (default RUN/samples)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    return p
+
+
+def parse_psi(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--psi {text!r}: give comma-separated numbers, e.g. {DEFAULT_PSI}") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ConfigError(f"--psi {text!r}: give at least one finite number, e.g. {DEFAULT_PSI}")
+    return values
+
+
+def mixing_grid(family, nets: dict, z_a: torch.Tensor, z_b: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+    """Images ``[(1 + K·R)·(1 + C), C_img, H, W]`` row-major (K non-empty ranges): a blank corner, B across the top,
+    then per range R rows of [A_i, mix(A_i, B_1), …, mix(A_i, B_C)]; and the range names."""
+    G = nets["G"]
+    ws_a, ws_b = G.styles(z_a), G.styles(z_b)  # [R, L, w], [C, L, w]
+    img_a, img_b = family.synthesize(nets, ws_a), family.synthesize(nets, ws_b)
+    blank = torch.full_like(img_a[:1], -1.0)
+    cells, names = [blank, img_b], []
+    for name, idx in family.style_ranges(G).items():
+        if not idx:
+            continue
+        names.append(name)
+        rows, cols = ws_a.shape[0], ws_b.shape[0]
+        mixed = ws_a[:, None].expand(-1, cols, -1, -1).clone()  # [R, C, L, w]
+        mixed[:, :, idx] = ws_b[None, :, idx].expand(rows, -1, -1, -1)
+        out = family.synthesize(nets, mixed.reshape(rows * cols, *ws_a.shape[1:])).reshape(rows, cols, *img_a.shape[1:])
+        for i in range(rows):
+            cells += [img_a[i : i + 1], out[i]]
+    return torch.cat(cells), names
+
+
+def run(args: argparse.Namespace) -> int:
+    for flag, value in (("--rows", args.rows), ("--cols", args.cols), ("--sweep-rows", args.sweep_rows),
+                        ("--scale", args.scale)):
+        check_positive(value, flag)
+    psis = parse_psi(args.psi)
+    device = resolve_device(args.device, "--device")
+    cfg, G, _spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
+    family = G.family
+    if not hasattr(family, "style_ranges"):
+        raise ConfigError(f"style-grid needs a style-based run (model.name=stylegan2); {str(args.run)!r} is a "
+                          f"{cfg.model.name!r} run: use `ganforge sample` / `ganforge interpolate`")
+    out_dir = args.out_dir or run_root(args.run) / "samples"
+    mix_path, trunc_path = out_dir / f"style-mixing-seed{args.seed}.png", out_dir / f"truncation-seed{args.seed}.png"
+    for path in (mix_path, trunc_path):
+        check_writable(path, "--out-dir")
+    nets = dict(G.nets.items())
+    rng = torch.Generator(device=device).manual_seed(args.seed)
+    z = G.sample_z(args.rows + args.cols + args.sweep_rows, rng, device)
+    z_a, z_b, z_s = z[: args.rows], z[args.rows : args.rows + args.cols], z[args.rows + args.cols :]
+    from ganforge.viz.images import save_grid
+
+    with torch.no_grad():
+        mix, names = mixing_grid(family, nets, z_a, z_b)
+        sweep = torch.stack([family.generate(nets, z_s, truncation=psi) for psi in psis], 1)  # [S, P, C, H, W]
+    with atomic_output(mix_path) as tmp:
+        save_grid(images_uint8(mix, G), tmp, nrow=args.cols + 1, scale=args.scale)
+    with atomic_output(trunc_path) as tmp:
+        save_grid(images_uint8(sweep.flatten(0, 1), G), tmp, nrow=len(psis), scale=args.scale)
+    print(f"wrote style mixing ({args.rows} A x {args.cols} B, ranges {', '.join(names)}) to {mix_path}")
+    print(f"wrote truncation sweep ({args.sweep_rows} seeds x psi {', '.join(map(str, psis))}) to {trunc_path}")
+    return 0
