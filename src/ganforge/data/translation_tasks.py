@@ -1,0 +1,307 @@
+"""Built-in translation tasks on real data that installs offline, each with a held-out test split and its metrics:
+
+  edges2mnist      (paired)   a deterministic Sobel edge map of each MNIST digit → the digit; test = MNIST's test
+                              digits. Metrics: L1/PSNR/SSIM, digit accuracy of the outputs (mnist-classifier) and FID
+                              on the mnist-classifier's features.
+  mnist2mnistm     (unpaired) MNIST digits ↔ MNIST-M digits (Ganin & Lempitsky 2015: |photo patch − digit| per
+                              channel) with patches cut from scikit-image's bundled colour photographs; A from MNIST
+                              training digits 0..29,999, B from 30,000..59,999 (no digit is in both: no pair exists);
+                              A is grey replicated to RGB so both domains have 3 channels (CycleGAN's identity loss).
+                              Metrics: label preservation A→B (an MNIST-M classifier trained the mnist-classifier way
+                              on labelled B, ``metrics.translation``), B→A (the shipped mnist-classifier), both
+                              cycles, FID in each target domain on its classifier's features, and colourfulness
+                              of G(a) against real MNIST-M (the classifiers are colour-robust: see the docs).
+  colorize-photos  (paired)   L* (grey) → colour crops of the bundled colour photographs, split by photograph (test
+                              photos are never seen in training), or of any folder of photos the user points at
+                              (``folder``; split by file). Metrics: PSNR/SSIM against the true colours,
+                              colourfulness (Hasler & Süsstrunk 2003) of ours and of the truth.
+Photographs are read by path from the installed scikit-image's ``skimage/data`` (its fetchers are never called).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganforge.data import formats
+from ganforge.data.mnist import load_mnist_raw
+from ganforge.data.paired import TASK_METRICS, TranslationData, check_train_split, translate_uint8
+from ganforge.registry import DATASETS
+
+# real colour photographs bundled with scikit-image (synthetic ones: color.png, phantom.png, chessboard are left out)
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png", "motorcycle_left.png",
+          "motorcycle_right.png", "retina.jpg", "rocket.jpg")
+TEST_PHOTOS = ("chelsea.png", "rocket.jpg")  # colorize-photos' held-out photographs (the stereo pair stays in train)
+MNIST_HALF = 30_000  # mnist2mnistm: A = training digits [0, 30k), B = [30k, 60k)
+EDGE_THRESHOLD = 0.25  # edges2mnist: Sobel magnitude above 25 % of the image's maximum is an edge
+
+
+def skimage_data_dir() -> Path:
+    """``skimage/data`` of the installed scikit-image (located without importing skimage's fetchers)."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("scikit-image is not installed; its bundled photographs are the data of this task: "
+                                "pip install scikit-image")
+    folder = Path(spec.origin).parent / "data"
+    if not (folder / PHOTOS[0]).is_file():
+        raise FileNotFoundError(f"scikit-image's bundled photographs are missing from {folder}; reinstall scikit-image")
+    return folder
+
+
+@functools.lru_cache(maxsize=16)
+def photo(name: str) -> np.ndarray:
+    """One bundled photograph as uint8 ``[H, W, 3]``."""
+
+    with formats.open_image(skimage_data_dir() / name) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def _scaled(image: np.ndarray, short_side: int) -> np.ndarray:
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    s = short_side / min(h, w)
+    return np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s))),
+                                                    Image.Resampling.LANCZOS))
+
+
+def random_crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` crops ``size``×``size`` (uint8 ``[n, 3, size, size]``), each from a photo drawn uniformly."""
+    out = np.empty((n, 3, size, size), np.uint8)
+    for i in range(n):
+        im = images[rng.integers(len(images))]
+        y, x = rng.integers(im.shape[0] - size + 1), rng.integers(im.shape[1] - size + 1)
+        out[i] = im[y:y + size, x:x + size].transpose(2, 0, 1)
+    return out
+
+
+# ---- edges2mnist ----------------------------------------------------------------------------------------------------
+
+
+def sobel_edges(digits: Tensor) -> Tensor:
+    """uint8 ``[N, 1, H, W]`` → binary edge maps (0 / 255): Sobel gradient magnitude above ``EDGE_THRESHOLD`` of the
+    image's maximum (deterministic; like the edges of pix2pix's edges2shoes, a stroke becomes its outline)."""
+    kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    k = torch.stack([kx, kx.T])[:, None]  # [2, 1, 3, 3]
+    g = F.conv2d(F.pad(digits.float() / 255.0, (1, 1, 1, 1), mode="replicate"), k)
+    mag = g.square().sum(1, keepdim=True).sqrt()  # [N, 1, H, W]
+    peak = mag.flatten(1).amax(1).clamp(min=1e-8).view(-1, 1, 1, 1)
+    return ((mag > EDGE_THRESHOLD * peak) * 255).to(torch.uint8)
+
+
+@DATASETS.register("edges2mnist")
+@dataclass
+class Edges2MNIST:
+    """Edge maps of MNIST digits → the digits (paired); test = the first ``test_limit`` official test digits."""
+
+    limit: int = 0  # training pairs (0 = all 60,000)
+    test_limit: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.limit < 0 or self.test_limit < 1:
+            raise ValueError(f"limit must be >= 0 and test_limit >= 1, got {self.limit}, {self.test_limit}")
+
+    def load(self, split: str = "train") -> TranslationData:
+        check_train_split("edges2mnist", split)
+        x, _ = load_mnist_raw("train")
+        tx, ty = load_mnist_raw("test")
+        x, tx, ty = x[: self.limit or None], tx[: self.test_limit], ty[: self.test_limit]
+        return TranslationData(sobel_edges(x), x, sobel_edges(tx), tx, paired=True, name="edges2mnist",
+                               task="edges2mnist", labels={"test_b": ty, "test_a": ty})
+
+
+# ---- mnist2mnistm -----------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _patch_photos() -> tuple[np.ndarray, ...]:
+    return tuple(photo(name) for name in PHOTOS)
+
+
+def mnistm(digits: Tensor, seed: int) -> Tensor:
+    """MNIST-M (Ganin & Lempitsky 2015, §4.1): |patch − digit| per channel, a random 28×28 patch of a colour photo
+    per digit. uint8 ``[N, 1, 28, 28]`` → ``[N, 3, 28, 28]``; the same ``seed`` gives the same patches."""
+    patches = random_crops(list(_patch_photos()), len(digits), digits.shape[-1], np.random.default_rng(seed))
+    return torch.from_numpy(np.abs(patches.astype(np.int16) - digits.numpy().astype(np.int16)).astype(np.uint8))
+
+
+def grey_rgb(digits: Tensor) -> Tensor:
+    return digits.expand(-1, 3, -1, -1).contiguous()
+
+
+@DATASETS.register("mnist2mnistm")
+@dataclass
+class MNIST2MNISTM:
+    """MNIST (A, grey as RGB) ↔ MNIST-M (B), unpaired; the test split from MNIST's test digits (half each)."""
+
+    limit: int = 0  # training images per domain (0 = all 30,000)
+    test_limit: int = 1000  # test images per domain
+    seed: int = 0  # the photo patches of B
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.limit <= MNIST_HALF or not 1 <= self.test_limit <= 5000:
+            raise ValueError(f"limit must be in 0..{MNIST_HALF} and test_limit in 1..5000, got {self.limit}, "
+                             f"{self.test_limit}")
+
+    def load(self, split: str = "train") -> TranslationData:
+        check_train_split("mnist2mnistm", split)
+        return mnist2mnistm_data(self.limit or MNIST_HALF, self.test_limit, self.seed)
+
+
+def mnist2mnistm_data(n: int, n_test: int, seed: int) -> TranslationData:
+    x, y = load_mnist_raw("train")
+    tx, ty = load_mnist_raw("test")
+    a, b = x[:n], x[MNIST_HALF:MNIST_HALF + n]
+    ta, tb = tx[:n_test], tx[5000:5000 + n_test]
+    labels = {"a": y[:n], "b": y[MNIST_HALF:MNIST_HALF + n], "test_a": ty[:n_test], "test_b": ty[5000:5000 + n_test]}
+    return TranslationData(grey_rgb(a), mnistm(b, seed), grey_rgb(ta), mnistm(tb, seed + 1), paired=False,
+                           name="mnist2mnistm", task="mnist2mnistm", labels=labels)
+
+
+@functools.lru_cache(maxsize=1)
+def mnistm_classifier() -> nn.Module:
+    """The →MNIST-M judge: ``metrics.translation.train_digit_classifier`` on the 30,000 labelled B digits of
+    mnist2mnistm (seed 0, 2 epochs; about a minute on one core), cached under ``$GANFORGE_CACHE/translation/``."""
+    from ganforge.metrics.reference import cache_dir
+    from ganforge.metrics.translation import digit_classifier, train_digit_classifier
+
+    path = cache_dir() / "translation" / "mnistm-classifier-v1.pt"
+    if path.is_file():
+        try:
+            model = digit_classifier(3)
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            model.requires_grad_(False)
+            return model.eval()
+        except (RuntimeError, OSError, ValueError):
+            pass  # damaged cache: retrain below
+    data = mnist2mnistm_data(MNIST_HALF, 1, 0)
+    model = train_digit_classifier(data.b, data.labels["b"])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+    except OSError:
+        pass  # a read-only cache only costs the retraining next time
+    return model
+
+
+def _features_fid(f1: Tensor, f2: Tensor) -> float:
+    from ganforge.metrics.fid import fid_from_features
+
+    return float(fid_from_features(f1.double().numpy(), f2.double().numpy()))
+
+
+def edges2mnist_metrics(G: nn.Module, data: TranslationData, device: torch.device) -> dict[str, float]:
+    from ganforge.metrics.classifier import load_mnist_classifier
+    from ganforge.metrics.translation import label_accuracy, predict
+
+    clf = load_mnist_classifier(device=device)
+    out, _ = translate_uint8(G, data.test_a, device)
+    probs, feats = predict(clf, out)
+    _, real_feats = predict(clf, data.test_b)
+    return {"digit_accuracy": label_accuracy(probs, data.labels["test_b"]),
+            "fid_mnist_classifier": _features_fid(feats, real_feats)}
+
+
+def mnist2mnistm_metrics(G: nn.Module, data: TranslationData, device: torch.device) -> dict[str, float]:
+    from ganforge.metrics.classifier import load_mnist_classifier
+    from ganforge.metrics.translation import colourfulness, label_accuracy, predict, to_grey
+
+    clf_a, clf_b = load_mnist_classifier(device=device), mnistm_classifier().to(device)
+    la, lb = data.labels["test_a"], data.labels["test_b"]
+    _, cols_ab = translate_uint8(G, data.test_a, device, "AB")  # a | G(a) | F(G(a))
+    _, cols_ba = translate_uint8(G, data.test_b, device, "BA")  # b | F(b) | G(F(b))
+    p_ab, f_ab = predict(clf_b, cols_ab[1][1])
+    p_aba, _ = predict(clf_a, to_grey(cols_ab[2][1]))
+    p_ba, f_ba = predict(clf_a, to_grey(cols_ba[1][1]))
+    p_bab, _ = predict(clf_b, cols_ba[2][1])
+    p_real_b, f_real_b = predict(clf_b, data.test_b)
+    _, f_real_a = predict(clf_a, to_grey(data.test_a))
+    return {"label_acc_ab": label_accuracy(p_ab, la), "label_acc_ba": label_accuracy(p_ba, lb),
+            "label_acc_cycle_aba": label_accuracy(p_aba, la), "label_acc_cycle_bab": label_accuracy(p_bab, lb),
+            "fid_b_mnistm_classifier": _features_fid(f_ab, f_real_b),
+            "fid_a_mnist_classifier": _features_fid(f_ba, f_real_a),
+            "mnistm_classifier_acc_real_test_b": label_accuracy(p_real_b, lb),
+            # the style check: the digit classifiers are colour-robust (MNIST digits score ~98 % and a low FID on
+            # the MNIST-M classifier), so whether G(a) looks like MNIST-M is measured by its colourfulness
+            "colourfulness_ab": colourfulness(cols_ab[1][1]), "colourfulness_real_b": colourfulness(data.test_b)}
+
+
+TASK_METRICS["edges2mnist"] = edges2mnist_metrics
+TASK_METRICS["mnist2mnistm"] = mnist2mnistm_metrics
+
+
+# ---- colorize-photos --------------------------------------------------------------------------------------------
+
+
+def colour_pairs(rgb: np.ndarray) -> tuple[Tensor, Tensor]:
+    """(grey = L* as uint8 ``[N, 1, H, W]``, colour ``[N, 3, H, W]``) of RGB crops."""
+    from ganforge.models.colorize import grey_l_star
+
+    b = torch.from_numpy(np.ascontiguousarray(rgb))
+    return grey_l_star(b), b
+
+
+def colorize_metrics(G: nn.Module, data: TranslationData, device: torch.device) -> dict[str, float]:
+    from ganforge.metrics.translation import colourfulness
+
+    out, _ = translate_uint8(G, data.test_a, device)
+    return {"colourfulness": colourfulness(out), "colourfulness_truth": colourfulness(data.test_b)}
+
+
+TASK_METRICS["colorize"] = colorize_metrics
+
+
+@DATASETS.register("colorize-photos")
+@dataclass
+class ColorizePhotos:
+    """Grey → colour crops of real photographs; split by photograph (bundled) or by file (``folder``)."""
+
+    size: int = 32  # crop size
+    short_side: int = 128  # photos are first scaled so that their shorter side has this many pixels
+    crops_per_photo: int = 400  # training crops per photograph
+    test_crops_per_photo: int = 100
+    folder: str = ""  # your photos instead of the bundled ones: every 5th file (sorted) is held out
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size < 16 or self.short_side < self.size:
+            raise ValueError(f"size must be >= 16 and short_side >= size, got {self.size}, {self.short_side}")
+        if self.crops_per_photo < 1 or self.test_crops_per_photo < 1:
+            raise ValueError("crops_per_photo and test_crops_per_photo must be >= 1")
+
+    def _photos(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        if not self.folder:
+            train = [photo(n) for n in PHOTOS if n not in TEST_PHOTOS]
+            return train, [photo(n) for n in TEST_PHOTOS]
+        root = Path(self.folder).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"photo folder '{root}' not found; check data.options.folder")
+        files = sorted(p for p in root.iterdir() if p.suffix.lower() in formats.IMAGE_EXTENSIONS
+                       and not p.name.startswith("."))
+        if len(files) < 2:
+            raise ValueError(f"photo folder '{root}' holds {len(files)} image(s); colorize-photos splits by file and "
+                             "needs at least 2 (every 5th is held out for testing)")
+        images = []
+        for f in files:
+            with formats.open_image(f) as im:
+                images.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+        test = set(range(4, len(files), 5)) or {len(files) - 1}
+        return [im for i, im in enumerate(images) if i not in test], [im for i, im in enumerate(images) if i in test]
+
+    def load(self, split: str = "train") -> TranslationData:
+        check_train_split("colorize-photos", split)
+        train, test = self._photos()
+        train = [_scaled(im, self.short_side) for im in train]
+        test = [_scaled(im, self.short_side) for im in test]
+        rng = np.random.default_rng(self.seed)
+        a, b = colour_pairs(random_crops(train, self.crops_per_photo * len(train), self.size, rng))
+        ta, tb = colour_pairs(random_crops(test, self.test_crops_per_photo * len(test), self.size, rng))
+        return TranslationData(a, b, ta, tb, paired=True, name="colorize-photos", task="colorize")
