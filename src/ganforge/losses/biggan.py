@@ -1,0 +1,70 @@
+"""BigGAN's objective (Brock et al. 2019): the hinge loss of ``HingeObjective`` plus orthogonal regularisation of G.
+
+BigGAN §3.1 ("a modified orthogonal regularization"), for every weight matrix W of G:
+
+    R_β(W) = β ‖Wᵀ W ⊙ (1 − I)‖²_F,     β = 1e-4
+
+i.e. only the *off-diagonal* inner products between filters are pushed to 0 — the filter norms are left free (the
+original Brock et al. 2017 term β‖WᵀW − I‖²_F also pins them to 1, which hurt). Here a weight is reshaped to
+``W [out, in·kh·kw]`` (one filter per row, as BigGAN's code does), so the Gram matrix of filters is ``W Wᵀ``
+``[out, out]``. Every G parameter with two or more dimensions is regularised except embedding tables (BigGAN's
+code exempts the shared class embedding); with spectral norm that is the unnormalised weight the optimiser updates.
+The regulariser is added to G's loss at every step (``loss/g`` stays the adversarial part; ``reg/ortho`` is the
+unweighted sum Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.losses.gan_objectives import HingeObjective
+from ganforge.losses.objectives import Batch, LossTerms, check_weight
+from ganforge.registry import OBJECTIVES
+
+
+def orthogonal_penalty(weight: Tensor) -> Tensor:
+    """‖W Wᵀ ⊙ (1 − I)‖²_F for ``weight`` reshaped to ``[out, rest]`` (rows = filters): the squared off-diagonal
+    entries of the filters' Gram matrix."""
+    w = weight.flatten(1)  # [out, in·kh·kw]
+    gram = w @ w.T  # [out, out]
+    off = gram * (1 - torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device))
+    return off.square().sum()
+
+
+def regularised_weights(G: nn.Module) -> list[Tensor]:
+    """G's parameters that the orthogonal regulariser sees: ≥ 2 dimensions, not an embedding table."""
+    skip = {id(p) for m in G.modules() if isinstance(m, nn.Embedding) for p in m.parameters(recurse=False)}
+    return [p for p in G.parameters() if p.dim() >= 2 and id(p) not in skip]
+
+
+def orthogonal_regularisation(G: nn.Module) -> Tensor:
+    """Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F over ``regularised_weights(G)`` (unweighted)."""
+    weights = regularised_weights(G)
+    if not weights:
+        raise ValueError("orthogonal regularisation found no weight matrices in G; "
+                         "set objective.options.ortho_weight=0")
+    return torch.stack([orthogonal_penalty(w) for w in weights]).sum()
+
+
+@OBJECTIVES.register("biggan")
+@dataclass
+class BigGANObjective(HingeObjective):
+    """Hinge loss (D: E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G: −E[D(G(z))]) + ``ortho_weight`` ·
+    Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F on G (BigGAN §3.1, β = 1e-4). Optional R1 as every hinge objective."""
+
+    ortho_weight: float = 1e-4  # β
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_weight("ortho_weight", self.ortho_weight)
+
+    def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
+        terms = super().g_loss(G, D, batch)  # the hinge generator loss, logged as loss/g
+        if self.ortho_weight == 0:
+            return terms
+        reg = orthogonal_regularisation(G)
+        terms.logs["reg/ortho"] = reg.detach()
+        return LossTerms(terms.total + self.ortho_weight * reg, terms.logs)

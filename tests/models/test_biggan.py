@@ -1,0 +1,186 @@
+"""BigGAN (scaled down): the hierarchical latent, the shared class embedding, orthogonal init and regularisation against
+their formulas (Brock et al. 2019 §3), the truncation trick through ``Sampler`` / ``ganforge sample``, and the preset
+through the trainer (EMA, 2 D steps, exact resume)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ganforge.cli import main
+from ganforge.config import resolve_config
+from ganforge.losses.adversarial import g_hinge
+from ganforge.losses.biggan import BigGANObjective, orthogonal_penalty, orthogonal_regularisation, regularised_weights
+from ganforge.losses.objectives import Batch
+from ganforge.models.attention import attention_blocks
+from ganforge.models.base import DataSpec, Sampler
+from ganforge.models.biggan import BigGANConfig, GBlock
+from ganforge.models.layers import has_spectral_norm
+from ganforge.models.sagan import ConditionalBatchNorm2d
+from helpers import one_line_error
+
+SPEC = DataSpec((1, 28, 28), num_classes=10)
+SMALL = {"z_dim": 6, "shared_dim": 4, "g_channels": (8, 4, 4), "d_channels": (4, 4, 4)}
+TINY = ["model.options={'z_dim': 6, 'shared_dim': 4, 'g_channels': [8, 4, 4], 'd_channels': [4, 4, 4]}",
+        "data.options={'limit': 64}", "train.batch_size=8", "train.ema_start=1", "log.eval_digits=50",
+        "log.sample_every=0", "log.tensorboard=False", "log.every=1"]
+
+
+def _nets(**options: object) -> dict[str, nn.Module]:
+    torch.manual_seed(0)
+    return BigGANConfig(**{**SMALL, **options}).build(SPEC)
+
+
+def test_shapes_attention_and_spectral_norm() -> None:
+    G, D = _nets().values()
+    z, c = torch.randn(3, 6), torch.tensor([0, 4, 9])
+    x = G(z, c)
+    assert x.shape == (3, 1, 28, 28)
+    assert x.abs().max() <= 1
+    assert D(x, c).shape == (3, 1)
+    for net in (G, D):
+        (attn,) = attention_blocks(net)
+        attn.record_attention = True
+    G(z, c)
+    D(x, c)
+    assert [attention_blocks(n)[0].last_size for n in (G, D)] == [(14, 14), (14, 14)]  # middle resolution
+    assert not has_spectral_norm(G.shared)  # the shared embedding stays plain, as BigGAN's code
+    assert has_spectral_norm(G.dense)
+    assert has_spectral_norm(G.blocks[0].bn1.gain)
+    assert all(has_spectral_norm(m) for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)))
+
+
+def test_hierarchical_latent_split_and_shared_embedding() -> None:
+    G = _nets()["G"]
+    z, c = torch.randn(4, 6), torch.tensor([1, 2, 3, 1])
+    chunks = G.split_latent(z)
+    assert [t.shape for t in chunks] == [(4, 2)] * 3  # dense + 2 blocks, z_dim / 3 each
+    assert torch.equal(torch.cat(chunks, 1), z)
+    z0, conds = G.conditions(z, c)
+    assert torch.equal(z0, z[:, :2])
+    e = G.shared(c)  # [4, 4]: ONE embedding, reused by every block
+    for i, cond in enumerate(conds):
+        assert torch.equal(cond, torch.cat([e, z[:, 2 * (i + 1): 2 * (i + 2)]], 1))  # [shared(y), z_{i+1}]
+    # every conditional BN is a linear map of that 6-d condition; only one embedding table exists in G
+    cbns = [m for m in G.modules() if isinstance(m, ConditionalBatchNorm2d)]
+    assert len(cbns) == 4
+    assert all(m.gain.in_features == 6 and not m.per_class for m in cbns)
+    assert [type(m) for m in G.modules() if isinstance(m, nn.Embedding)] == [nn.Embedding]
+    # block i sees z_{i+1}: changing the last chunk leaves the first block's output unchanged
+    G.eval()
+    z2 = z.clone()
+    z2[:, 4:] += 1.0
+    h = G.dense(z0).view(-1, *G.start)
+    torch.testing.assert_close(G.blocks[0](h, G.conditions(z2, c)[1][0]), G.blocks[0](h, conds[0]))
+    assert not torch.allclose(G(z2, c), G(z, c))
+    # the shared embedding gets gradients from every block's BN
+    G.zero_grad()
+    G(z, c).sum().backward()
+    assert G.shared.weight.grad is not None
+    assert G.shared.weight.grad[c].abs().sum() > 0
+
+
+def test_non_hierarchical_and_unconditional_variants() -> None:
+    G = _nets(hierarchical=False)["G"]
+    z0, conds = G.conditions(torch.randn(2, 6), torch.tensor([0, 1]))
+    assert z0.shape == (2, 6)
+    assert all(cond.shape == (2, 4) for cond in conds)
+    G, D = _nets(conditioning="none", hierarchical=False).values()
+    assert G.shared is None
+    assert G.c_dim == 0
+    assert D.c_dim == 0
+    assert all(isinstance(b.bn1, nn.BatchNorm2d) for b in G.blocks if isinstance(b, GBlock))
+    assert D(G(torch.randn(2, 6))).shape == (2, 1)
+
+
+def test_orthogonal_init() -> None:
+    """Orthogonal rows (filters) for every weight whose rows fit (out <= in·k·k), before spectral norm rescales."""
+    G = _nets(g_spectral_norm=False, spectral_norm=False)["G"]
+    w = G.blocks[0].conv1.weight.flatten(1)  # [4, 8·9]
+    torch.testing.assert_close(w @ w.T, torch.eye(4), rtol=0, atol=1e-5)
+
+
+def test_orthogonal_penalty_matches_its_formula_and_gradient() -> None:
+    """R(W) = ‖W Wᵀ ⊙ (1 − I)‖²_F = Σ_{i≠j} (w_i · w_j)², rows w_i = filters; ∇R = 4 (W Wᵀ ⊙ (1 − I)) W."""
+    torch.manual_seed(1)
+    w = torch.randn(5, 3, 2, 2, dtype=torch.float64, requires_grad=True)
+    rows = w.detach().reshape(5, 12).numpy()
+    expected = sum(float(rows[i] @ rows[j]) ** 2 for i in range(5) for j in range(5) if i != j)
+    value = orthogonal_penalty(w)
+    np.testing.assert_allclose(value.item(), expected, rtol=1e-12)
+    value.backward()
+    W = w.detach().reshape(5, 12)
+    off = (W @ W.T) * (1 - torch.eye(5, dtype=torch.float64))
+    torch.testing.assert_close(w.grad.reshape(5, 12), 4 * off @ W)
+    q, _ = torch.linalg.qr(torch.randn(12, 5, dtype=torch.float64))  # orthonormal filters: no penalty
+    assert orthogonal_penalty(3.0 * q.T).item() < 1e-20  # norms are free (BigGAN's variant), only angles count
+
+
+def test_objective_adds_beta_times_the_regulariser_to_the_hinge_generator_loss() -> None:
+    G, D = _nets().values()
+    weights = regularised_weights(G)
+    assert all(w.dim() >= 2 for w in weights)
+    assert all(w is not G.shared.weight for w in weights)
+    assert any(w is G.dense.parametrizations.weight.original for w in weights)  # the raw weight under SN
+    G.eval()
+    D.eval()
+    batch = Batch(real=None, z=torch.randn(4, 6), fake_labels=torch.tensor([0, 1, 2, 3]))
+    terms = BigGANObjective(ortho_weight=1e-4).g_loss(G, D, batch)
+    adv = g_hinge(D(G(batch.z, batch.fake_labels), batch.fake_labels))
+    reg = sum(orthogonal_penalty(w) for w in weights)
+    torch.testing.assert_close(terms.total, adv + 1e-4 * reg)
+    torch.testing.assert_close(terms.logs["reg/ortho"], orthogonal_regularisation(G).detach())
+    torch.testing.assert_close(terms.logs["loss/g"], adv.detach())
+    assert "reg/ortho" not in BigGANObjective(ortho_weight=0.0).g_loss(G, D, batch).logs
+    with pytest.raises(ValueError, match="ortho_weight must be a finite number >= 0"):
+        BigGANObjective(ortho_weight=-1.0)
+
+
+def test_truncation_trick_through_the_sampler() -> None:
+    G = _nets()["G"].eval()
+    sampler = Sampler(BigGANConfig(**SMALL), {"G": G}, truncation=0.5)
+    z = sampler.sample_z(500, torch.Generator().manual_seed(0))
+    assert z.abs().max() <= 0.5
+    assert z.std() > 0.2
+    x = sampler(z[:4], torch.tensor([0, 1, 2, 3]))
+    assert x.shape == (4, 1, 28, 28)
+
+
+def test_bad_options_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="z_dim 7 must split into 3 equal chunks"):
+        BigGANConfig(z_dim=7)
+    with pytest.raises(ValueError, match="upsample by 8, but the data is 28×28"):
+        BigGANConfig(z_dim=8, g_channels=(4, 4, 4, 4)).build(SPEC)
+    rc = main(["train", "biggan-mnist", *[a for o in TINY for a in ("--set", o)], "--set",
+               "model.options.z_dim=7", "--run-dir", str(tmp_path / "bad")])
+    one_line_error(capsys, rc, "z_dim 7 must split into 3 equal chunks")
+
+
+def test_preset_trains_with_ema_resumes_exactly_and_samples_truncated(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = resolve_config("biggan-mnist")
+    assert cfg.objective.name == "biggan"
+    assert cfg.train.d_steps == 2
+    assert cfg.train.ema > 0
+    sets = [a for o in [*TINY, "train.checkpoint_every=2"] for a in ("--set", o)]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    for run_dir, steps in ((straight, 3), (resumed, 2)):
+        assert main(["train", "biggan-mnist", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
+                     "--no-progress"]) == 0
+    assert main(["train", "biggan-mnist", "--set", "train.steps=3", "--run-dir", str(resumed), "--resume", "latest",
+                 "--no-progress"]) == 0
+    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
+    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    assert sorted(a["models"]) == ["D", "G", "G_ema"]
+    for net in a["models"]:
+        for k, v in a["models"][net].items():
+            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    out = tmp_path / "t.npz"
+    assert main(["sample", str(straight), "--n", "5", "--truncation", "0.5", "--format", "npz", "--out",
+                 str(out)]) == 0
+    assert np.load(out)["images"].shape == (5, 1, 28, 28)
+    capsys.readouterr()

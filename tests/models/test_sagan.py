@@ -1,0 +1,171 @@
+"""SAGAN: the self-attention block against its equations (Zhang et al. 2019, eq. 1–3), the networks (attention at a
+middle resolution, spectral norm in G and D, conditional BN + projection), and the preset through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge.cli import main
+from ganforge.config import resolve_config
+from ganforge.models.attention import SelfAttention, attention_blocks
+from ganforge.models.base import DataSpec
+from ganforge.models.layers import has_spectral_norm
+from ganforge.models.sagan import ConditionalBatchNorm2d, SAGANConfig
+from ganforge.options import ConfigError
+from ganforge.training.run import Run
+from helpers import one_line_error
+
+SPEC = DataSpec((1, 28, 28), num_classes=10)
+SMALL = {"z_dim": 8, "g_channels": (8, 4), "d_channels": (4, 8)}
+TINY = ["model.options={'z_dim': 8, 'g_channels': [8, 4], 'd_channels': [4, 8], 'attention_res': 14}",
+        "data.options={'limit': 64}", "train.batch_size=8", "log.eval_digits=50", "log.sample_every=0",
+        "log.tensorboard=False", "log.every=1"]
+
+
+def _block(channels: int = 16, gamma: float = 0.0, seed: int = 0) -> SelfAttention:
+    torch.manual_seed(seed)
+    block = SelfAttention(channels).double()
+    with torch.no_grad():
+        block.gamma.fill_(gamma)
+    return block
+
+
+def test_gamma_zero_is_the_identity_and_gamma_starts_at_zero() -> None:
+    assert SelfAttention(16).gamma.item() == 0.0  # §3: γ initialised to 0
+    x = torch.randn(3, 16, 5, 6, dtype=torch.float64)
+    assert torch.equal(_block()(x), x)  # y = 0·o + x
+    y = _block(gamma=0.5)(x)
+    assert y.shape == x.shape
+    assert not torch.allclose(y, x)
+
+
+def test_attention_rows_are_distributions_over_positions() -> None:
+    block = _block()
+    beta = block.attention(torch.randn(2, 16, 4, 7, dtype=torch.float64))
+    assert beta.shape == (2, 28, 28)  # [N, P, P], P = H·W
+    assert (beta >= 0).all()
+    torch.testing.assert_close(beta.sum(-1), torch.ones(2, 28, dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+def test_forward_matches_an_explicit_numpy_computation() -> None:
+    """eq. 1–3 written out with numpy, loop over query positions j; key/query C/8 = 2 channels, value C/8 too."""
+    block = _block(channels=16, gamma=0.7, seed=3)
+    x = torch.randn(2, 16, 3, 4, dtype=torch.float64)
+    y = block(x).detach().numpy()
+    Wf, Wg = block.key.weight[:, :, 0, 0].detach().numpy(), block.query.weight[:, :, 0, 0].detach().numpy()
+    Wh, Wv = block.value.weight[:, :, 0, 0].detach().numpy(), block.out.weight[:, :, 0, 0].detach().numpy()
+    assert Wf.shape == (2, 16)
+    assert Wg.shape == (2, 16)
+    assert Wh.shape == (2, 16)
+    assert Wv.shape == (16, 2)
+    for n in range(2):
+        xs = x[n].reshape(16, 12).numpy()  # [C, P]
+        f, g, h = Wf @ xs, Wg @ xs, Wh @ xs
+        for j in range(12):
+            s = np.array([f[:, i] @ g[:, j] for i in range(12)])  # s_ij = f(x_i)ᵀ g(x_j)
+            beta = np.exp(s - s.max()) / np.exp(s - s.max()).sum()  # softmax over i
+            o = Wv @ (h @ beta)  # o_j = v(Σ_i β_{j,i} h(x_i))
+            np.testing.assert_allclose(y[n].reshape(16, 12)[:, j], 0.7 * o + xs[:, j], rtol=1e-10, atol=1e-12)
+
+
+def test_query_maps_are_rows_of_the_recorded_attention() -> None:
+    block = _block()
+    with pytest.raises(ValueError, match="no attention recorded"):
+        block.query_maps([(0, 0)])
+    block.record_attention = True
+    x = torch.randn(2, 16, 4, 5, dtype=torch.float64)
+    block(x)
+    maps = block.query_maps([(1, 2), (3, 4)])
+    assert maps.shape == (2, 2, 4, 5)
+    beta = block.attention(x)
+    torch.testing.assert_close(maps[:, 0].reshape(2, 20), beta[:, 1 * 5 + 2])
+    torch.testing.assert_close(maps[:, 1].reshape(2, 20), beta[:, 3 * 5 + 4])
+    with pytest.raises(ValueError, match=r"query pixel \(4, 0\) is outside the 4×5"):
+        block.query_maps([(4, 0)])
+    with pytest.raises(ValueError, match=r"expects \[N, 16, H, W\]"):
+        block(torch.randn(2, 8, 4, 4, dtype=torch.float64))
+
+
+def test_networks_shapes_attention_placement_and_spectral_norm() -> None:
+    torch.manual_seed(0)
+    nets = SAGANConfig(**SMALL).build(SPEC)
+    G, D = nets["G"], nets["D"]
+    assert G.c_dim == 10
+    assert D.c_dim == 10
+    assert G.z_dim == 8
+    z, c = torch.randn(5, 8), torch.arange(5)
+    x = G(z, c)
+    assert x.shape == (5, 1, 28, 28)
+    assert x.abs().max() <= 1
+    assert D(x, c).shape == (5, 1)
+    for net in (G, D):
+        (attn,) = attention_blocks(net)
+        attn.record_attention = True
+    G(z, c)
+    D(x, c)
+    assert [tuple(attention_blocks(n)[0].last_attention.shape) for n in (G, D)] == [(5, 196, 196)] * 2  # 14×14
+    # spectral norm on every conv / linear in G and D (§4.1), the attention's 1×1 convs included
+    convs = [m for net in (G, D) for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d,
+                                                                          torch.nn.Linear))]
+    assert convs
+    assert all(has_spectral_norm(m) for m in convs)
+    # class-conditional BN: per-class tables start at gain 1 / bias 0 and stay unnormalised
+    cbns = [m for m in G.modules() if isinstance(m, ConditionalBatchNorm2d)]
+    assert len(cbns) == 2
+    assert all(torch.equal(m.gain.weight, torch.ones_like(m.gain.weight)) and not has_spectral_norm(m.gain)
+               for m in cbns)
+
+
+def test_conditional_bn_uses_the_label_row() -> None:
+    bn = ConditionalBatchNorm2d(3, num_classes=4).eval()
+    with torch.no_grad():
+        bn.gain.weight[2] = torch.tensor([2.0, 3.0, 4.0])
+        bn.bias.weight[2] = torch.tensor([1.0, 0.0, -1.0])
+    x = torch.randn(2, 3, 2, 2)
+    y = bn(x, torch.tensor([2, 0]))
+    normed = bn.bn(x)
+    torch.testing.assert_close(y[0], normed[0] * torch.tensor([2.0, 3.0, 4.0])[:, None, None]
+                               + torch.tensor([1.0, 0.0, -1.0])[:, None, None])
+    torch.testing.assert_close(y[1], normed[1])
+
+
+def test_unconditional_and_no_attention_variants() -> None:
+    nets = SAGANConfig(**SMALL, conditioning="none", attention_res=-1).build(SPEC)
+    assert nets["G"].c_dim == 0
+    assert nets["D"].c_dim == 0
+    assert attention_blocks(nets["G"]) == []
+    assert attention_blocks(nets["D"]) == []
+    assert nets["D"](nets["G"](torch.randn(3, 8))).shape == (3, 1)
+
+
+def test_bad_options_are_one_line_errors() -> None:
+    with pytest.raises(ConfigError, match="attention_res 9 is not a feature-map size of the generator"):
+        Run(resolve_config("sagan-mnist", [*TINY, "model.options.attention_res=9"]), Path("/nonexistent/never"))
+    with pytest.raises(ValueError, match="upsample by 8, but the data is 28×28"):
+        SAGANConfig(z_dim=4, g_channels=(4, 4, 4)).build(SPEC)
+    with pytest.raises(ValueError, match="needs a labelled dataset"):
+        SAGANConfig(**SMALL).build(DataSpec((1, 28, 28)))
+    with pytest.raises(ValueError, match="unknown d_pool 'max'"):
+        SAGANConfig(d_pool="max")
+
+
+def test_preset_trains_samples_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = resolve_config("sagan-mnist")
+    assert (cfg.optim.d.lr, cfg.optim.g.lr, tuple(cfg.optim.d.betas)) == (4e-4, 1e-4, (0.0, 0.9))  # TTUR, §4.2
+    assert cfg.objective.name == "hinge"
+    assert cfg.train.d_steps == 1
+    sets = [a for o in [*TINY, "train.steps=3"] for a in ("--set", o)]
+    run = tmp_path / "run"
+    assert main(["train", "sagan-mnist", *sets, "--run-dir", str(run), "--no-progress"]) == 0
+    final = (run / "eval" / "final.json").read_text()
+    assert "confident_percent" in final
+    assert "fid" in final
+    assert main(["sample", str(run), "--n", "6", "--format", "npz", "--out", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["images"].shape == (6, 1, 28, 28)
+    capsys.readouterr()
+    rc = main(["train", "sagan-mnist", *sets, "--set", "model.options.d_pool=max", "--run-dir", str(tmp_path / "b")])
+    one_line_error(capsys, rc, "unknown d_pool 'max'")
