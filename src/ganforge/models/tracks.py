@@ -1,0 +1,98 @@
+"""A conditional sequence GAN for storm tracks (``data.storms``): a GRU generator and a 1-D-convolution critic, both
+conditioned on the storm's category (a learned embedding), trained with WGAN-GP (``objective.name=wgan-gp``).
+
+The data vector is ``[static (5) | deltas (4 × (T − 1)) channel-major]`` (``spec.fields``: ``static`` (5,),
+``sequence`` (4, T − 1)), standardised. Shapes (N storms, e = embedding size, H = hidden width, L = T − 1):
+
+G(z [N, z_dim], c [N]):
+    u = [z, emb(c)]                                             [N, z_dim + e]
+    static = MLP(u)                                             [N, 5]    start position / wind / pressure, log lifetime
+    h0 = tanh(FC(u)),  x_t = [FC_in(u), static]  for t = 1..L   GRU(H) over L steps (inputs repeated: a learned
+    deltas_t = FC_out(h_t)                                      [N, L, 4]  decoder conditioned at every step)
+    out = [static, deltas (channel-major)]                      [N, 5 + 4L]
+D(x, c):
+    s = conv1d stack over the deltas (4 → H → H, kernel 5, LeakyReLU 0.2, stride 2 in the second)  [N, H, ⌈L/2⌉]
+    score = MLP([flatten(s), static, emb(c)])                   [N, 1]     (no normalisation: WGAN-GP is per sample)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily
+from ganforge.registry import MODELS
+
+
+def _layout(spec: DataSpec) -> tuple[int, int, int]:
+    """(static size, channels, steps L) from the spec; one-line error for other data."""
+    if "static" not in spec.fields or "sequence" not in spec.fields or spec.num_classes < 1:
+        raise ValueError("the tracks model needs the storm-tracks dataset (data.name=storm-tracks)")
+    (n_static,), (channels, steps) = spec.fields["static"], spec.fields["sequence"]
+    if n_static + channels * steps != spec.shape[0]:
+        raise ValueError(f"track layout {n_static} + {channels}×{steps} does not match the data size {spec.shape[0]}")
+    return n_static, channels, steps
+
+
+class TrackGenerator(Generator):
+    def __init__(self, cfg: TracksConfig, spec: DataSpec) -> None:
+        super().__init__()
+        self.n_static, self.channels, self.steps = _layout(spec)
+        self.z_dim, self.c_dim = cfg.z_dim, spec.num_classes
+        self.embed = nn.Embedding(spec.num_classes, cfg.embed_dim)
+        u = cfg.z_dim + cfg.embed_dim
+        self.static = nn.Sequential(nn.Linear(u, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, self.n_static))
+        self.h0 = nn.Linear(u, cfg.hidden)
+        self.inp = nn.Linear(u, cfg.hidden)
+        self.gru = nn.GRU(cfg.hidden + self.n_static, cfg.hidden, batch_first=True)
+        self.out = nn.Linear(cfg.hidden, self.channels)
+
+    def forward(self, z: Tensor, c: Tensor) -> Tensor:
+        u = torch.cat([z, self.embed(c)], dim=1)  # [N, z_dim + e]
+        static = self.static(u)  # [N, 5]
+        step_in = torch.cat([self.inp(u), static], dim=1)[:, None].expand(-1, self.steps, -1)  # [N, L, H + 5]
+        h, _ = self.gru(step_in.contiguous(), torch.tanh(self.h0(u))[None].contiguous())  # [N, L, H]
+        deltas = self.out(h).transpose(1, 2).reshape(len(z), -1)  # [N, 4L] channel-major
+        return torch.cat([static, deltas], dim=1)
+
+
+class TrackCritic(Discriminator):
+    def __init__(self, cfg: TracksConfig, spec: DataSpec) -> None:
+        super().__init__()
+        self.n_static, self.channels, self.steps = _layout(spec)
+        self.c_dim = spec.num_classes
+        h = cfg.hidden
+        self.embed = nn.Embedding(spec.num_classes, cfg.embed_dim)
+        self.conv = nn.Sequential(nn.Conv1d(self.channels, h, 5, padding=2), nn.LeakyReLU(0.2),
+                                  nn.Conv1d(h, h, 5, stride=2, padding=2), nn.LeakyReLU(0.2))
+        flat = h * ((self.steps + 1) // 2)
+        self.head = nn.Sequential(nn.Linear(flat + self.n_static + cfg.embed_dim, h), nn.LeakyReLU(0.2),
+                                  nn.Linear(h, 1))
+
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        static, seq = x[:, : self.n_static], x[:, self.n_static:].reshape(len(x), self.channels, self.steps)
+        s = self.conv(seq).flatten(1)  # [N, H·⌈L/2⌉]
+        return self.head(torch.cat([s, static, self.embed(c)], dim=1))  # [N, 1]
+
+
+@MODELS.register("tracks")
+@dataclass
+class TracksConfig(ModelFamily):
+    """Options of the storm-track GAN (``model.options``)."""
+
+    networks: ClassVar[tuple[str, ...]] = ("G", "D")
+
+    z_dim: int = 32
+    embed_dim: int = 8
+    hidden: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("z_dim", "embed_dim", "hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def build(self, spec: DataSpec) -> dict[str, nn.Module]:
+        return {"G": TrackGenerator(self, spec), "D": TrackCritic(self, spec)}

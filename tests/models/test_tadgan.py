@@ -1,0 +1,117 @@
+"""TadGAN: networks and shapes, the objective against Orion's losses, its phases and batches, and exact resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge.cli import main
+from ganforge.losses.objectives import Batch
+from ganforge.losses.tadgan import TadGANObjective
+from ganforge.models.base import DataSpec, count_parameters
+from ganforge.models.tadgan import TadGANConfig, reconstruct
+
+SPEC = DataSpec((16, 1))
+SMALL = dict(z_dim=3, e_hidden=4, g_hidden=4, cx_channels=4, cx_layers=2, cz_hidden=5)
+
+
+def tiny_series(path: Path, n: int = 60) -> Path:
+    t = np.arange(n)
+    v = np.sin(t / 3.0)
+    v[40:43] += 3
+    path.write_text("timestamp,value,is_anomaly\n" + "\n".join(
+        f"{i},{v[i]:.6f},{int(40 <= i < 43)}" for i in range(n)) + "\n")
+    return path
+
+
+def tiny_sets(csv: Path) -> list[str]:
+    sets = ["model.options={'z_dim': 3, 'e_hidden': 4, 'g_hidden': 4, 'cx_channels': 4, 'cx_layers': 2, "
+            "'cz_hidden': 5}", "data.name=series-csv", f"data.options={{'path': '{csv}', 'window': 16}}",
+            "train.batch_size=4", "train.checkpoint_every=2", "log.every=1", "log.tensorboard=False"]
+    return [a for s in sets for a in ("--set", s)]
+
+
+def test_networks_shapes_and_parameter_counts() -> None:
+    nets = TadGANConfig(**SMALL).build(SPEC)
+    E, G, Cx, Cz = (nets[k] for k in ("E", "G", "Cx", "Cz"))
+    x = torch.rand(5, 16, 1) * 2 - 1
+    z = E(x)
+    assert z.shape == (5, 3)
+    out = G(z)
+    assert out.shape == (5, 16, 1)
+    assert out.abs().max() < 1
+    assert Cx(x).shape == (5, 1)
+    assert Cz(z).shape == (5, 1)
+    lstm = lambda i, h: 2 * (4 * h * (i + h) + 8 * h)
+    assert count_parameters(E) == lstm(1, 4) + (16 * 8 * 3 + 3)
+    assert count_parameters(G) == (3 * 8 + 8) + lstm(1, 4) + lstm(8, 4) + (8 + 1)
+    assert count_parameters(Cx) == (1 * 4 * 5 + 4) + (4 * 4 * 5 + 4) + (4 * 8 + 1)  # 16 → 12 → 8 steps
+    with pytest.raises(ValueError, match="univariate windows"):
+        TadGANConfig(**SMALL).build(DataSpec((1, 28, 28)))
+
+
+def test_losses_follow_orion() -> None:
+    torch.manual_seed(0)
+    nets = TadGANConfig(**SMALL, g_dropout=0.0, cx_dropout=0.0, cz_dropout=0.0).build(SPEC)
+    E, G, Cx, Cz = (nets[k] for k in ("E", "G", "Cx", "Cz"))
+    x, z = torch.rand(6, 16, 1) * 2 - 1, torch.randn(6, 3)
+    batch = Batch(real=x, z=z, generator=torch.Generator().manual_seed(0))
+    obj = TadGANObjective(gp_weight=0.0)
+    c = obj.critic_loss(E, G, Cx, Cz, batch)
+    expected = (-Cx(x).mean() + Cx(G(z)).mean()) + (-Cz(z).mean() + Cz(E(x)).mean())
+    torch.testing.assert_close(c.total, expected)
+    c.total.backward()
+    assert all(p.grad is None for p in [*E.parameters(), *G.parameters()])
+    eg = TadGANObjective().eg_loss(E, G, Cx, Cz, batch)
+    want = -Cx(G(z)).mean() - Cz(E(x)).mean() + 10 * (G(E(x)) - x).square().mean()
+    torch.testing.assert_close(eg.total, want)
+    with pytest.raises(ValueError, match="eg_batch"):
+        TadGANObjective(eg_batch="fresh")
+
+
+def test_phases_and_the_eg_step_reuses_the_last_critic_batch(tmp_path: Path) -> None:
+    from ganforge.config import resolve_config
+    from ganforge.training.run import Run
+
+    sets = tiny_sets(tiny_series(tmp_path / "s.csv"))
+    cfg = resolve_config("tadgan-ucr135", [sets[i + 1] for i in range(0, len(sets), 2)])
+    run = Run(cfg, tmp_path / "r")
+    assert [(p.name, p.groups, p.repeats) for p in run.trainer.phases] == [("C", ("d",), 5), ("EG", ("g",), 1)]
+    assert run.groups == {"g": ("E", "G"), "d": ("Cx", "Cz")}
+    c_phase, eg_phase = run.trainer.phases
+    first = run.trainer.make_batch(c_phase)
+    last = run.trainer.make_batch(c_phase)
+    eg = run.trainer.make_batch(eg_phase)
+    assert torch.equal(eg.real, last.real)
+    assert torch.equal(eg.z, last.z)
+    assert not torch.equal(first.z, last.z)
+
+
+def test_trains_from_the_cli_resumes_exactly_and_detects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sets = tiny_sets(tiny_series(tmp_path / "s.csv"))
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    for run_dir, steps in ((straight, 4), (resumed, 2)):
+        assert main(["train", "tadgan-ucr135", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
+                     "--no-progress"]) == 0
+    assert main(["train", "tadgan-ucr135", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume",
+                 "latest", "--no-progress"]) == 0
+    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
+    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    assert sorted(a["models"]) == ["Cx", "Cz", "E", "G"]
+    for net in a["models"]:
+        for k, v in a["models"][net].items():
+            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    assert (straight / "plots" / "detection.png").is_file()
+    final = (straight / "eval" / "final.json").read_text()
+    assert '"f1"' in final
+    assert '"precision"' in final
+    from ganforge.training.rundir import load_run
+
+    _, sampler, _, _ = load_run(straight)
+    y_hat, critic = reconstruct(dict(sampler.nets.items()), torch.zeros(3, 16, 1))
+    assert y_hat.shape == (3, 16)
+    assert critic.shape == (3,)
+    capsys.readouterr()
