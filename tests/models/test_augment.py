@@ -42,8 +42,10 @@ def test_pixel_blit_ops_are_exact_permutations() -> None:
         for i in range(len(x)):
             assert min(float((c - out[i]).abs().max()) for c in candidates(x[i])) < 1e-5, (op, i)
     out = augment(x, 1.0, ("xint",), torch.Generator().manual_seed(3))
-    values = set(torch.round(x * 1e4).flatten().tolist())
-    assert set(torch.round(out * 1e4).flatten().tolist()) <= values  # only original pixel values appear
+    # only original pixel values appear: each output is within float32 rounding of one of them (the sampling grid's
+    # coordinates carry ~1e-7 errors that differ between CPU kernels, so no exact equality; a blend moves ~1e-2)
+    dist = (out.flatten()[:, None] - torch.unique(x.flatten())[None, :]).abs().min(1).values
+    assert float(dist.max()) < 1e-5
 
 
 def test_same_rng_same_result_and_fixed_rng_budget() -> None:

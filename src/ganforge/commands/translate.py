@@ -20,7 +20,7 @@ import torch
 
 from ganforge.builder import resolve_device
 from ganforge.commands.common import atomic_output, check_positive, check_writable, load_generator, run_root
-from ganforge.data.formats import IMAGE_EXTENSIONS, NPZ_ERRORS, open_image
+from ganforge.data.formats import IMAGE_EXTENSIONS, open_image
 from ganforge.models.base import TranslateRequest
 from ganforge.options import ConfigError
 
@@ -75,30 +75,16 @@ def read_images(path: Path, flag: str = "--input") -> tuple[list[np.ndarray], li
 
 
 def _read_array(path: Path, flag: str) -> tuple[list[np.ndarray], list[str]]:
+    """uint8 images of an .npz (``images`` or the first array) or .npy, read as ``ganforge eval`` reads samples."""
+    from ganforge.commands.eval import read_npz
+
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            x = loaded
-        else:
-            with loaded as data:
-                if not data.files:
-                    raise ValueError("no arrays inside")
-                x = data["images" if "images" in data.files else data.files[0]]
-    except (*NPZ_ERRORS, KeyError) as exc:
-        raise ValueError(f"{flag} {str(path)!r} is not a readable .npz/.npy ({type(exc).__name__}); save it again"
-                         ) from None
-    if x.dtype != np.uint8:
-        raise ValueError(f"{flag} {str(path)!r}: expected uint8 images, got {x.dtype}; save uint8 pixels 0..255")
-    if x.ndim == 3:
-        x = x[..., None]  # [N, H, W] grey
-    elif x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3):
-        x = x.transpose(0, 2, 3, 1)  # [N, C, H, W] -> [N, H, W, C]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3) or x.shape[0] == 0:
-        raise ValueError(f"{flag} {str(path)!r}: expected images [N, H, W], [N, C, H, W] or [N, H, W, C] with C in "
-                         f"1, 3; got shape {list(x.shape)}")
+        x = read_npz(path)  # uint8 [N, C, H, W], C in 1, 3; one-line errors for unreadable or non-uint8 files
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
     if x.shape[0] > MAX_INPUTS:
         raise ValueError(f"{flag} {str(path)!r} holds {x.shape[0]} images, more than {MAX_INPUTS} per call; split it")
-    return list(x), [f"{i:05d}" for i in range(x.shape[0])]
+    return list(x.permute(0, 2, 3, 1).numpy()), [f"{i:05d}" for i in range(x.shape[0])]
 
 
 def fit_images(images: list[np.ndarray], names: list[str], shape: tuple[int, ...], resize: bool,
