@@ -36,7 +36,9 @@ def run_config(folder: Path, *sets: str):
     opts = "{" + ", ".join(f"'{k}': {v}" for k, v in SMALL.items()) + "}"
     return tiny_config("data.name=image-domains", f"data.options={{'path': '{folder}'}}", f"model.options={opts}",
                        "train.batch_size=4", "train.ema=0.9", "optim.f.lr=1e-3", "log.eval_digits=6",
-                       "train.checkpoint_every=3", *sets, preset="stargan-v2-mnist")
+                       "train.checkpoint_every=3", "train.threads=1", *sets, preset="stargan-v2-mnist")
+    # train.threads=1: the bit-exact resume comparison failed once with 2 threads on a box at load ~25 (and never
+    # alone); one thread keeps this test about the family's state, the trainer's thread handling is tested elsewhere
 
 
 def tiny_nets_and_batch(n: int = 4) -> tuple[dict[str, torch.nn.Module], Batch]:
