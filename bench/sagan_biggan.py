@@ -67,6 +67,11 @@ MODELS: dict[str, tuple[str, list[str], bool]] = {
     "dcgan-proj": ("dcgan-mnist", ["model.options.conditioning=projection"], True),
     # the TTUR ablation: SAGAN with G's lr raised to D's 4e-4 (the paper's G lr 1e-4 is slow at CPU budgets)
     "sagan-cond-glr4e-4": ("sagan-mnist", ["optim.g.lr=4e-4"], True),
+    # diagnostics of SAGAN's slow start: without attention (an SN-DCGAN with CBN + projection), D flattening instead
+    # of sum pooling, and G without spectral norm
+    "sagan-cond-noattn": ("sagan-mnist", ["model.options.attention_res=-1"], True),
+    "sagan-cond-flatten": ("sagan-mnist", ["model.options.d_pool=flatten"], True),
+    "sagan-cond-nogsn": ("sagan-mnist", ["model.options.g_spectral_norm=false"], True),
 }
 
 
