@@ -14,6 +14,7 @@ from ganforge.metrics.tabular import (
     evaluate_table,
     ks_complement,
     ml_efficacy,
+    pair_trends,
     tv_complement,
 )
 
@@ -74,3 +75,21 @@ def test_ml_efficacy_and_the_quality_score() -> None:
     assert out["pair_trends"] == pytest.approx(1.0)
     assert out["quality"] == 1.0
     assert out["efficacy/f1_logreg"] == out["efficacy_real/f1_logreg"]
+
+
+def test_pair_scores_equal_sdmetrics_metrics() -> None:
+    """Our pair scores are sdmetrics' own CorrelationSimilarity / ContingencySimilarity (same binning), pair by pair.
+    (sdmetrics' QualityReport averages them after its own preprocessing, which can drop pairs: see docs/tabular.md.)"""
+    cps = pytest.importorskip("sdmetrics.column_pairs")
+    rng = np.random.default_rng(0)
+    n = 500
+    real = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(list("xyz"), n)})
+    real["b"] += 0.8 * real["a"]
+    synth = pd.DataFrame({"a": 1.3 * rng.normal(size=n), "b": rng.normal(size=n),
+                          "c": rng.choice(list("xyz"), n, p=[0.5, 0.3, 0.2])})
+    ours = pair_trends(real, synth, ["c"])
+    assert ours[("a", "b")] == pytest.approx(cps.CorrelationSimilarity.compute(real[["a", "b"]], synth[["a", "b"]]),
+                                             abs=1e-12)
+    for col in ("a", "b"):
+        want = cps.ContingencySimilarity.compute(real[[col, "c"]], synth[[col, "c"]], continuous_column_names=[col])
+        assert ours[(col, "c")] == pytest.approx(want, abs=1e-12)
