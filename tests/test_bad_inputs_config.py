@@ -95,3 +95,20 @@ def test_ctrl_c_while_importing_is_one_line() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 130
     assert out.stderr.strip().splitlines() == ["ganforge: interrupted while starting; nothing was run"]
+
+
+def test_missing_optimiser_group_of_the_objective_is_one_line(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A hand-written StarGAN v2 config without optim.f (the mapping network's group) is refused by name, before
+    anything is built or written (it used to surface as a KeyError inside the trainer)."""
+    import yaml
+
+    from ganforge.config import resolve_config
+
+    cfg = resolve_config("stargan-v2-mnist", []).to_dict()
+    del cfg["optim"]["f"]
+    path = tmp_path / "no-f.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    rc = main(["train", str(path), "--run-dir", str(tmp_path / "run"), "--dry-run"])
+    one_line_error(capsys, rc, "optim.f", "optimiser group")
+    assert not (tmp_path / "run").exists()
