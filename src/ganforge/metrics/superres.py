@@ -16,12 +16,12 @@ average, bootstrap or compare per image.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from ganforge.metrics import image_quality
 
 DATA_RANGE = 255.0
 SSIM_WINDOW = 7  # skimage's default win_size
-SSIM_K1, SSIM_K2 = 0.01, 0.03
 Y_WEIGHTS = (65.481, 128.553, 24.966)  # ITU-R BT.601 luma for RGB in [0, 1]: Y = 16 + (these · rgb)  (MATLAB rgb2ycbcr)
 
 
@@ -59,38 +59,14 @@ def shave(images: Tensor, border: int) -> Tensor:
 def psnr(a: Tensor, b: Tensor, data_range: float = DATA_RANGE) -> Tensor:
     """Per-image PSNR in dB, ``float64 [N]``: ``10·log10(data_range² / mean((a − b)²))``; identical images → inf."""
     check_pair(a, b)
-    mse = (a.double() - b.double()).square().flatten(1).mean(1)  # [N]
-    return 10.0 * torch.log10(data_range**2 / mse)
-
-
-def _ssim_map(x: Tensor, y: Tensor, data_range: float, win: int) -> Tensor:
-    """SSIM map ``[N, C, H − win + 1, W − win + 1]`` of float64 images (valid positions of the uniform window)."""
-    n_p = win * win
-    cov_norm = n_p / (n_p - 1)  # sample covariance, as skimage's use_sample_covariance=True
-
-    def mean(t: Tensor) -> Tensor:
-        return F.avg_pool2d(t, win, stride=1)
-
-    ux, uy = mean(x), mean(y)
-    vx = cov_norm * (mean(x * x) - ux * ux)
-    vy = cov_norm * (mean(y * y) - uy * uy)
-    vxy = cov_norm * (mean(x * y) - ux * uy)
-    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))  # Wang et al. eq. 13
+    return image_quality.psnr(a, b, data_range)
 
 
 def ssim(a: Tensor, b: Tensor, data_range: float = DATA_RANGE, win_size: int = SSIM_WINDOW) -> Tensor:
     """Per-image mean SSIM, ``float64 [N]`` (channels averaged), as ``skimage.metrics.structural_similarity(a, b,
-    data_range=255, channel_axis=0)`` computes it for each image."""
+    data_range=255, channel_axis=0)`` computes it for each image (``image_quality.ssim``, uniform window)."""
     check_pair(a, b)
-    if win_size < 3 or win_size % 2 == 0 or win_size > min(a.shape[-2:]):
-        raise ValueError(f"SSIM window {win_size} must be odd, >= 3 and fit in the {a.shape[-2]}x{a.shape[-1]} "
-                         "images; use larger images or a smaller window")
-    return _ssim_map(a.double(), b.double(), data_range, win_size).flatten(1).mean(1)
-
-
-def _ssim_any(a: Tensor, b: Tensor) -> Tensor:
-    return _ssim_map(a, b, DATA_RANGE, SSIM_WINDOW).flatten(1).mean(1)
+    return image_quality.ssim(a.double(), b.double(), data_range, window="uniform", win_size=win_size)
 
 
 def sr_scores(output: Tensor, target: Tensor, border: int) -> dict[str, Tensor]:
@@ -98,11 +74,11 @@ def sr_scores(output: Tensor, target: Tensor, border: int) -> dict[str, Tensor]:
     protocol); ``{"psnr": [N], "ssim": [N]}``."""
     check_pair(output, target)
     y_out, y_ref = shave(to_y(output), border), shave(to_y(target), border)
-    mse = (y_out - y_ref).square().flatten(1).mean(1)
     if min(y_out.shape[-2:]) < SSIM_WINDOW:
         raise ValueError(f"images of {output.shape[-2]}x{output.shape[-1]} less a {border}-pixel border are too small "
                          f"for the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window; use larger crops")
-    return {"psnr": 10.0 * torch.log10(DATA_RANGE**2 / mse), "ssim": _ssim_any(y_out, y_ref)}
+    return {"psnr": image_quality.psnr(y_out, y_ref, DATA_RANGE),
+            "ssim": image_quality.ssim(y_out, y_ref, DATA_RANGE, window="uniform", win_size=SSIM_WINDOW)}
 
 
 def gradient_energy(images: Tensor) -> Tensor:

@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-SSIM_SIGMA, SSIM_WIN, SSIM_K1, SSIM_K2 = 1.5, 11, 0.01, 0.03
+from ganforge.metrics import image_quality
+
+SSIM_WIN = image_quality.GAUSSIAN_SIZE
 PSNR_CAP = 100.0
 
 
@@ -41,33 +43,16 @@ def l1(x: Tensor, y: Tensor) -> float:
 def psnr(x: Tensor, y: Tensor) -> float:
     """Mean over images of 10·log10(255² / MSE), in dB (an identical image counts as ``PSNR_CAP``)."""
     _check_pair(x, y)
-    mse = (x.double() - y.double()).square().flatten(1).mean(1)
-    values = 10 * torch.log10(255.0 ** 2 / mse.clamp(min=255.0 ** 2 * 10 ** (-PSNR_CAP / 10)))
-    return float(values.mean())
-
-
-def _gaussian_window(device: torch.device) -> Tensor:
-    r = torch.arange(SSIM_WIN, dtype=torch.float64, device=device) - SSIM_WIN // 2
-    g = torch.exp(-r.square() / (2 * SSIM_SIGMA ** 2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None]  # [1, 1, 11, 11]
+    return float(image_quality.psnr(x, y).clamp(max=PSNR_CAP).mean())
 
 
 def ssim_per_image(x: Tensor, y: Tensor) -> Tensor:
-    """SSIM of each image ``[N]`` (float64), the mean of the SSIM map over the valid region and the channels."""
+    """SSIM of each image ``[N]`` (float64), the mean of the SSIM map over the valid region and the channels
+    (``image_quality.ssim`` with the Gaussian window)."""
     _check_pair(x, y)
     if min(x.shape[-2:]) < SSIM_WIN:
         raise ValueError(f"SSIM needs images of at least {SSIM_WIN}x{SSIM_WIN}, got {tuple(x.shape[-2:])}")
-    n, c, h, w = x.shape
-    a, b = x.double().reshape(n * c, 1, h, w), y.double().reshape(n * c, 1, h, w)
-    win = _gaussian_window(x.device)
-    mu_a, mu_b = F.conv2d(a, win), F.conv2d(b, win)
-    var_a = F.conv2d(a * a, win) - mu_a ** 2
-    var_b = F.conv2d(b * b, win) - mu_b ** 2
-    cov = F.conv2d(a * b, win) - mu_a * mu_b
-    c1, c2 = (SSIM_K1 * 255) ** 2, (SSIM_K2 * 255) ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return s.reshape(n, c, -1).mean((1, 2))
+    return image_quality.ssim(x.double(), y.double(), 255.0, window="gaussian", win_size=SSIM_WIN)
 
 
 def ssim(x: Tensor, y: Tensor) -> float:
