@@ -46,6 +46,31 @@ def make_run(overrides: list[str], run_dir: Path) -> Path:
     return run_dir
 
 
+def train_straight_and_resumed(preset: str, args: list[str], steps: int, first: int, root: Path
+                               ) -> tuple[dict, dict]:
+    """The exact-resume check through the CLI: ``ganforge train preset *args`` for ``steps`` steps in
+    ``root/straight``, and for ``first`` steps then ``--resume latest`` to ``steps`` in ``root/resumed``. Returns both
+    final checkpoints (``assert_same_models`` compares them)."""
+    from ganforge.cli import main
+
+    straight, resumed = root / "straight", root / "resumed"
+    for run_dir, n in ((straight, steps), (resumed, first)):
+        assert main(["train", preset, *args, "--set", f"train.steps={n}", "--run-dir", str(run_dir),
+                     "--no-progress"]) == 0
+    assert main(["train", preset, "--set", f"train.steps={steps}", "--run-dir", str(resumed), "--resume", "latest",
+                 "--no-progress"]) == 0
+    return (torch.load(straight / "checkpoints" / "latest.pt", weights_only=True),
+            torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True))
+
+
+def assert_same_models(a: dict, b: dict, nets: tuple[str, ...] | None = None) -> None:
+    """Every tensor of the networks ``nets`` (default: all saved, EMA copies included) is bit-identical in the
+    checkpoints ``a`` and ``b``."""
+    for net in nets or a["models"]:
+        for k, v in a["models"][net].items():
+            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+
+
 def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
     """sha256 and mtime (ns) of every file under ``folder``: compare before/after a command that must not write."""
     return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)

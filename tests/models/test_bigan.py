@@ -16,7 +16,7 @@ from ganforge.models.base import DataSpec, count_parameters
 from ganforge.models.bigan import BiGANConfig
 from ganforge.options import ConfigError
 from ganforge.training.run import Run
-from helpers import tiny_config
+from helpers import assert_same_models, tiny_config, train_straight_and_resumed
 
 SPEC = DataSpec((1, 28, 28), num_classes=10)
 TINY = ["model.name=bigan", "model.options={'z_dim': 4, 'g_hidden': [16], 'e_hidden': [16], 'd_hidden': [16]}",
@@ -80,18 +80,10 @@ def test_losses_follow_the_paper() -> None:
 def test_trains_from_the_cli_and_resumes_exactly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sets = [a for o in [*TINY, "log.sample_every=0", "log.tensorboard=False", "train.checkpoint_every=2"]
             for a in ("--set", o)]
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 4), (resumed, 2)):
-        assert main(["train", "bigan-mnist", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
-                     "--no-progress"]) == 0
-    assert main(["train", "bigan-mnist", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume", "latest",
-                 "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("bigan-mnist", sets, 4, 2, tmp_path)
     assert sorted(a["models"]) == ["D", "E", "E_ema", "G", "G_ema"]
-    for net in a["models"]:
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    assert_same_models(a, b)
     assert sorted(a["trainer"]["optimizers"]) == ["d", "g"]
     # the sample command uses G (its EMA copy) like any other family
     assert main(["sample", str(straight), "--n", "5", "--format", "npz", "--out", str(tmp_path / "s.npz")]) == 0

@@ -21,7 +21,7 @@ from ganforge.models.base import DataSpec, Sampler
 from ganforge.models.biggan import BigGANConfig, GBlock
 from ganforge.models.layers import has_spectral_norm
 from ganforge.models.sagan import ConditionalBatchNorm2d
-from helpers import one_line_error
+from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
 SPEC = DataSpec((1, 28, 28), num_classes=10)
 SMALL = {"z_dim": 6, "shared_dim": 4, "g_channels": (8, 4, 4), "d_channels": (4, 4, 4)}
@@ -167,18 +167,10 @@ def test_preset_trains_with_ema_resumes_exactly_and_samples_truncated(tmp_path: 
     assert cfg.train.d_steps == 2
     assert cfg.train.ema > 0
     sets = [a for o in [*TINY, "train.checkpoint_every=2"] for a in ("--set", o)]
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 3), (resumed, 2)):
-        assert main(["train", "biggan-mnist", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
-                     "--no-progress"]) == 0
-    assert main(["train", "biggan-mnist", "--set", "train.steps=3", "--run-dir", str(resumed), "--resume", "latest",
-                 "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("biggan-mnist", sets, 3, 2, tmp_path)
     assert sorted(a["models"]) == ["D", "G", "G_ema"]
-    for net in a["models"]:
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    assert_same_models(a, b)
     out = tmp_path / "t.npz"
     assert main(["sample", str(straight), "--n", "5", "--truncation", "0.5", "--format", "npz", "--out",
                  str(out)]) == 0

@@ -16,7 +16,7 @@ from ganforge.data.tabular import ConditionalSource, TableFile
 from ganforge.losses.ctgan import conditional_loss, pac_gradient_penalty
 from ganforge.models.base import DataSpec
 from ganforge.models.ctgan import CTGANConfig, TableLayout, gumbel_softmax
-from helpers import one_line_error
+from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
 SPEC = DataSpec((1 + 3 + 1 + 2 + 4 + 2,), fields={"cond": (6,), "modes": (3, 2), "categories": (4, 2)})
 
@@ -133,17 +133,9 @@ def test_trains_resumes_exactly_samples_and_evaluates(tmp_path: Path, capsys: py
     csv = table_csv(tmp_path)
     sets = [a for o in [*TINY, "data.name=table", f"data.options={{'path': '{csv}', 'target': 'flag'}}"]
             for a in ("--set", o)]
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 4), (resumed, 2)):
-        assert main(["train", "ctgan-nasscds", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
-                     "--no-progress"]) == 0
-    assert main(["train", "ctgan-nasscds", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume",
-                 "latest", "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
-    for net in ("G", "D"):
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("ctgan-nasscds", sets, 4, 2, tmp_path)
+    assert_same_models(a, b, ("G", "D"))
     assert (straight / "transformer.json").is_file()
     assert (straight / "samples" / "final.csv").is_file()
     original = pd.read_csv(csv)

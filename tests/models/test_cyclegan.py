@@ -16,7 +16,7 @@ from ganforge.losses.objectives import Batch
 from ganforge.losses.translation import CycleGANObjective, ImagePool
 from ganforge.models.base import DataSpec, TranslateRequest
 from ganforge.models.cyclegan import CycleGANConfig
-from helpers import one_line_error
+from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
 SPEC = DataSpec((3, 16, 16), fields={"x_a_unpaired": (3, 16, 16)})
 TINY_MODEL = "model.options={'ngf': 4, 'ndf': 4, 'n_blocks': 1, 'n_down': 2, 'd_layers': 1}"
@@ -115,18 +115,10 @@ def test_image_pool() -> None:
 def test_trains_resumes_exactly_with_the_pool_and_translates_both_ways(tmp_path: Path,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     root = unpaired_folder(tmp_path / "data")
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 6), (resumed, 2)):
-        assert main(["train", "cyclegan-mnist2mnistm", *tiny_sets(root, f"train.steps={steps}"), "--run-dir",
-                     str(run_dir), "--no-progress"]) == 0
-    assert main(["train", "cyclegan-mnist2mnistm", "--set", "train.steps=6", "--run-dir", str(resumed), "--resume",
-                 "latest", "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("cyclegan-mnist2mnistm", tiny_sets(root), 6, 2, tmp_path)
     assert sorted(a["models"]) == ["D_A", "D_B", "F", "G"]
-    for net in a["models"]:
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    assert_same_models(a, b)
     pool_a, pool_b = a["trainer"]["objective"]["pool_a"], a["trainer"]["objective"]["pool_b"]
     assert pool_a.shape == (3, 3, 16, 16)
     assert pool_b.shape == (3, 3, 16, 16)

@@ -14,6 +14,7 @@ from ganforge.losses.fields import FieldWGANGP
 from ganforge.losses.objectives import Batch
 from ganforge.models.base import DataSpec
 from ganforge.models.fields import FieldGANConfig
+from helpers import assert_same_models, train_straight_and_resumed
 
 SPEC = DataSpec((2, 13, 10), fields={"mask": (1, 13, 10), "cond": (3,)})
 
@@ -58,17 +59,9 @@ def test_trains_resumes_exactly_and_exports(tmp_path: Path, capsys: pytest.Captu
             f"data.options={{'path': '{npz}'}}", "train.batch_size=4", "train.d_steps=2", "train.checkpoint_every=2",
             "log.every=1", "log.sample_every=0", "log.tensorboard=False"]
     args = [a for s in sets for a in ("--set", s)]
-    straight, resumed = tmp_path / "a", tmp_path / "b"
-    for run_dir, steps in ((straight, 4), (resumed, 2)):
-        assert main(["train", "cgan-fields-a1b", *args, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
-                     "--no-progress"]) == 0
-    assert main(["train", "cgan-fields-a1b", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume",
-                 "latest", "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
-    for net in a["models"]:
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("cgan-fields-a1b", args, 4, 2, tmp_path)
+    assert_same_models(a, b)
     assert (straight / "samples" / "final.png").is_file()
     assert "cell_mean_rmse" in (straight / "eval" / "final.json").read_text()
     assert main(["sample", str(straight), "--n", "5", "--out", str(tmp_path / "s.npz")]) == 0

@@ -14,7 +14,7 @@ from ganforge.losses.lapgan import LAPGANObjective, real_stages
 from ganforge.losses.objectives import Batch
 from ganforge.models.base import DataSpec
 from ganforge.models.lapgan import LAPGANConfig, down, laplacian_pyramid, reconstruct, up
-from helpers import one_line_error
+from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
 SPEC = DataSpec((1, 16, 16))
 TINY = dict(levels=3, z_dim=3, g_hidden=(8,), d_hidden=(8,), g_channels=4, g_layers=2, d_channels=4, kernel=3,
@@ -96,19 +96,11 @@ SETS = ["model.options={'levels': 3, 'z_dim': 3, 'g_hidden': [8], 'd_hidden': [8
 
 def test_trains_resumes_exactly_and_draws_each_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sets = [a for s in SETS for a in ("--set", s)]
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 4), (resumed, 2)):
-        assert main(["train", "lapgan-mnist", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
-                     "--no-progress"]) == 0
-    assert main(["train", "lapgan-mnist", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume", "latest",
-                 "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("lapgan-mnist", sets, 4, 2, tmp_path)
     assert sorted(a["models"]) == ["D", "G", "G_ema"]
     assert a["spec"]["kind"] == "pyramid"
-    for net in a["models"]:
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    assert_same_models(a, b)
     assert (straight / "samples" / "pyramid-final.png").is_file()
     assert (straight / "samples" / "pyramid-step-0000002.png").is_file()
     final = (straight / "eval" / "final.json").read_text()

@@ -19,7 +19,7 @@ from ganforge.models.base import DataSpec, TranslateRequest
 from ganforge.models.colorize import ColorizeConfig
 from ganforge.models.pix2pix import Pix2PixConfig
 from ganforge.models.translation_blocks import PatchDiscriminator, UNetGenerator, patch_receptive_field
-from helpers import one_line_error
+from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
 SPEC = DataSpec((1, 16, 16), fields={"x_a": (1, 16, 16)})
 TINY_MODEL = "model.options={'ngf': 4, 'ndf': 4, 'depth': 3, 'd_layers': 1}"
@@ -116,18 +116,10 @@ def test_colorize_lab_keeps_lightness_and_predicts_ab() -> None:
 
 def test_trains_resumes_exactly_translates_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     npz = pairs_npz(tmp_path / "pairs.npz")
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 4), (resumed, 2)):
-        assert main(["train", "pix2pix-edges2mnist", *tiny_sets(npz, f"train.steps={steps}"), "--run-dir",
-                     str(run_dir), "--no-progress"]) == 0
-    assert main(["train", "pix2pix-edges2mnist", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume",
-                 "latest", "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("pix2pix-edges2mnist", tiny_sets(npz), 4, 2, tmp_path)
     assert sorted(a["models"]) == ["D", "G"]
-    for net in a["models"]:
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    assert_same_models(a, b)
     assert (straight / "samples" / "final.png").is_file()
     # translate a folder of inputs
     inputs = tmp_path / "in"

@@ -17,7 +17,7 @@ from ganforge.losses.srgan import SRGANObjective, content_features
 from ganforge.metrics.classifier import load_mnist_classifier
 from ganforge.models.base import DataSpec
 from ganforge.models.srgan import SRGANConfig, UpsampleBlock
-from helpers import one_line_error
+from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
 TINY = dict(channels=4, blocks=1, d_channels=2, d_stages=2, d_dense=4)
 
@@ -131,19 +131,11 @@ def test_trains_resumes_exactly_and_translates(tmp_path: Path, capsys: pytest.Ca
     assert main(["train", "srresnet-mnist", *sets, "--set", "train.steps=2", "--run-dir", str(pre),
                  "--no-progress"]) == 0
     gan = [*sets, "--set", f"objective.options.init_from={pre}"]
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 4), (resumed, 2)):
-        assert main(["train", "srgan-mnist", *gan, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
-                     "--no-progress"]) == 0
-    assert main(["train", "srgan-mnist", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume", "latest",
-                 "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("srgan-mnist", gan, 4, 2, tmp_path)
     assert sorted(a["models"]) == ["D", "G"]
     assert a["spec"]["kind"] == "superres"
-    for net in a["models"]:
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    assert_same_models(a, b)
     metrics = json.loads((straight / "eval" / "final.json").read_text())["metrics"]
     assert {"sr_psnr", "bicubic_psnr", "sr_ssim", "sr_fid", "sr_feature_dist", "sr_accuracy"} <= set(metrics)
     assert (straight / "samples" / "final.png").is_file()

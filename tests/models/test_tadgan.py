@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.cli import main
 from ganforge.losses.objectives import Batch
 from ganforge.losses.tadgan import TadGANObjective
 from ganforge.models.base import DataSpec, count_parameters
 from ganforge.models.tadgan import TadGANConfig, reconstruct
+from helpers import assert_same_models, train_straight_and_resumed
 
 SPEC = DataSpec((16, 1))
 SMALL = dict(z_dim=3, e_hidden=4, g_hidden=4, cx_channels=4, cx_layers=2, cz_hidden=5)
@@ -92,18 +92,10 @@ def test_phases_and_the_eg_step_reuses_the_last_critic_batch(tmp_path: Path) -> 
 
 def test_trains_from_the_cli_resumes_exactly_and_detects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sets = tiny_sets(tiny_series(tmp_path / "s.csv"))
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 4), (resumed, 2)):
-        assert main(["train", "tadgan-ucr135", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
-                     "--no-progress"]) == 0
-    assert main(["train", "tadgan-ucr135", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume",
-                 "latest", "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("tadgan-ucr135", sets, 4, 2, tmp_path)
     assert sorted(a["models"]) == ["Cx", "Cz", "E", "G"]
-    for net in a["models"]:
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    assert_same_models(a, b)
     assert (straight / "plots" / "detection.png").is_file()
     final = (straight / "eval" / "final.json").read_text()
     assert '"f1"' in final

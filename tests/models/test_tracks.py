@@ -11,7 +11,7 @@ import torch
 from ganforge.cli import main
 from ganforge.models.base import DataSpec
 from ganforge.models.tracks import TracksConfig
-from helpers import one_line_error
+from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
 SPEC = DataSpec((5 + 4 * 7,), num_classes=6, fields={"static": (5,), "sequence": (4, 7)})
 
@@ -41,17 +41,9 @@ TINY = ["model.options={'z_dim': 4, 'embed_dim': 2, 'hidden': 8}", "data.options
 
 def test_trains_resumes_exactly_samples_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sets = [a for o in TINY for a in ("--set", o)]
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    for run_dir, steps in ((straight, 4), (resumed, 2)):
-        assert main(["train", "storm-tracks", *sets, "--set", f"train.steps={steps}", "--run-dir", str(run_dir),
-                     "--no-progress"]) == 0
-    assert main(["train", "storm-tracks", "--set", "train.steps=4", "--run-dir", str(resumed), "--resume",
-                 "latest", "--no-progress"]) == 0
-    a = torch.load(straight / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoints" / "latest.pt", weights_only=True)
-    for net in ("G", "D"):
-        for k, v in a["models"][net].items():
-            assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+    straight = tmp_path / "straight"
+    a, b = train_straight_and_resumed("storm-tracks", sets, 4, 2, tmp_path)
+    assert_same_models(a, b, ("G", "D"))
     assert (straight / "plots" / "tracks-final.png").is_file()
     out = tmp_path / "cat5.csv"
     assert main(["sample", str(straight), "--label", "5", "--n", "3", "--out", str(out)]) == 0
