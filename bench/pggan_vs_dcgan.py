@@ -31,36 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
 
 from ganforge.config import resolve_config
 from ganforge.data.images import MNIST
+from ganforge.data.mnist32 import Unpadded
 from ganforge.evaluation import EVAL_SEED_OFFSET, N_DIGITS, evaluate_digits
 from ganforge.hooks import write_samples
 from ganforge.training.run import Run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mnist_quality import QUIET, hardware  # the sibling bench's run settings and hardware line
-
-DIGIT = 28
-
-
-class CentreCrop(nn.Module):
-    """G's samples ``[N, 1, S, S]`` cropped to the central ``[N, 1, 28, 28]`` (S = 32 for mnist32: the padding
-    removed; S = 28: unchanged); keeps G's ``z_dim``, ``z_dist``, ``output_range`` for the evaluation."""
-
-    def __init__(self, G: nn.Module) -> None:
-        super().__init__()
-        self.G, self.z_dim, self.c_dim = G, G.z_dim, 0
-        self.z_dist, self.output_range = getattr(G, "z_dist", "normal"), getattr(G, "output_range", None)
-
-    def sample_z(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
-        return self.G.sample_z(n, generator, device)
-
-    def forward(self, z: Tensor) -> Tensor:
-        x = self.G(z)
-        m = (x.shape[-1] - DIGIT) // 2
-        return x[..., m : m + DIGIT, m : m + DIGIT]
 
 
 def judge(run: Run, label: str, n_eval: int, reference: Any, extra: dict[str, Any]) -> list[dict[str, Any]]:
@@ -70,7 +50,7 @@ def judge(run: Run, label: str, n_eval: int, reference: Any, extra: dict[str, An
     generators = [("ema", run.G_ema), ("G", run.c.G)] if run.G_ema is not None else [("G", run.c.G)]
     for which, G in generators:
         t0 = time.perf_counter()
-        metrics = evaluate_digits(CentreCrop(G).eval(), cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval,
+        metrics = evaluate_digits(Unpadded(G).eval(), cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval,
                                   reference=reference)
         write_samples(G, run.c.data, run.run_dir / f"{label}-{which}", run.trainer.step, cfg, run.device)
         rows.append({"preset": cfg.name, "point": label, "generator": which, "steps": run.trainer.step,

@@ -22,51 +22,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
 
 from ganforge.config import resolve_config
 from ganforge.data.images import MNIST
+from ganforge.data.mnist32 import Unpadded
 from ganforge.evaluation import EVAL_SEED_OFFSET, evaluate_digits
 from ganforge.training.run import Run
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_figures import cpu as cpu_name
 
 QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "train.checkpoint_every=100000000",
          "train.device=cpu", "train.threads=1"]
 V100_SEC_PER_KIMG_1024 = 158.0  # lecture 000: StyleGAN2-ADA, 1 V100, 1024²
-
-
-class CentreCrop(nn.Module):
-    """A sampler whose images are cropped to the centre ``size``² (mnist32 → the 28×28 the classifier reads)."""
-
-    def __init__(self, G: nn.Module, size: int = 28) -> None:
-        super().__init__()
-        self.G, self.size = G, size
-        self.z_dim, self.c_dim = G.z_dim, 0
-        self.z_dist, self.output_range = getattr(G, "z_dist", "normal"), G.output_range
-
-    def sample_z(self, n: int, generator: torch.Generator | None = None, device: Any = "cpu") -> Tensor:
-        return self.G.sample_z(n, generator, device)
-
-    def forward(self, z: Tensor) -> Tensor:
-        x = self.G(z)
-        m = (x.shape[-1] - self.size) // 2
-        return x[..., m : m + self.size, m : m + self.size] if m > 0 else x
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def emit(row: dict[str, Any], out: Path | None) -> None:
@@ -92,7 +67,7 @@ def train_and_eval(label: str, preset: str, sets: list[str], cpu_points: list[fl
         wall += time.perf_counter() - t0
         G = run.eval_generator()
         if G.z_dim and tuple(run.c.spec.shape[-2:]) != (28, 28):
-            G = CentreCrop(G)
+            G = Unpadded(G)
         m = evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval, reference=reference)
         p = run.trainer.objective.state_dict().get("p") if hasattr(run.trainer.objective, "p") else None
         emit({"bench": label, "preset": preset, "sets": sets, "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),

@@ -44,3 +44,29 @@ def test_bad_split_and_limit_are_one_line_errors() -> None:
         MNIST32().load("valid")
     with pytest.raises(ConfigError, match="limit must be >= 0"):
         build_options(MNIST32, {"limit": -1}, "data.options")
+
+
+def test_unpad_inverts_the_padding_and_unpadded_wraps_a_sampler() -> None:
+    """``unpad`` is the exact inverse of mnist32's padding (28×28 passes unchanged); ``Unpadded`` crops a sampler's
+    images and keeps what the digit evaluation reads (z_dim, output_range, sample_z)."""
+    import torch.nn.functional as F
+
+    from ganforge.data.mnist32 import PAD, Unpadded, unpad
+
+    digits = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    assert torch.equal(unpad(F.pad(digits, (PAD,) * 4)), digits)
+    assert torch.equal(unpad(digits), digits)
+
+    class Tiny(torch.nn.Module):
+        z_dim, z_dist, output_range = 2, "normal", (-1.0, 1.0)
+
+        def sample_z(self, n, generator=None, device="cpu"):
+            return torch.randn(n, 2, generator=generator, device=device)
+
+        def forward(self, z):
+            return z.sum(1).view(-1, 1, 1, 1).expand(-1, 1, 32, 32)
+
+    G = Unpadded(Tiny())
+    assert (G.z_dim, G.output_range) == (2, (-1.0, 1.0))
+    z = G.sample_z(4, torch.Generator().manual_seed(0))
+    assert G(z).shape == (4, 1, 28, 28)

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from ganforge.config import RunConfig
 from ganforge.data.base import TensorData, to_uint8
+from ganforge.data.mnist32 import unpad
 from ganforge.evaluation import CONFIDENCE, EVAL_SEED_OFFSET, generate_samples
 from ganforge.hooks import SAMPLE_SEED_OFFSET, ImageHooks
 from ganforge.registry import DATASETS, RUN_HOOKS
@@ -65,11 +66,6 @@ class Pyramid:
         return PyramidData(data.x, data.y, num_classes=data.num_classes, name=data.name, fields=dict(data.fields))
 
 
-def crop_digits(images: Tensor) -> Tensor:
-    """``[N, 1, 32, 32]`` → the centre ``[N, 1, 28, 28]`` (mnist32 pads each digit by 2 px)."""
-    return images[..., 2:30, 2:30]
-
-
 def evaluate_digits32(G: nn.Module, reference: Tensor, seed: int, device: torch.device, n: int) -> dict[str, float]:
     """``confident_percent``, ``class_entropy`` and ``fid`` (classifier features) of ``n`` samples of G (seed
     ``seed``), centre-cropped to 28×28, against the first ``n`` reference digits ``uint8 [M, 1, 32, 32]``."""
@@ -77,8 +73,8 @@ def evaluate_digits32(G: nn.Module, reference: Tensor, seed: int, device: torch.
     from ganforge.metrics.fid import fid_from_features
 
     model = load_mnist_classifier(device=device)
-    fake = crop_digits(to_uint8(generate_samples(G, n, seed, device), getattr(G, "output_range", None)).cpu())
-    real = crop_digits(reference[:n].cpu())
+    fake = unpad(to_uint8(generate_samples(G, n, seed, device), getattr(G, "output_range", None)).cpu())
+    real = unpad(reference[:n].cpu())
     quality = digit_quality(classify(model, fake), CONFIDENCE)
     return {"confident_percent": 100.0 * quality["confident"], "class_entropy": quality["entropy"] + 0.0,
             "fid": fid_from_features(features(model, fake).double().numpy(), features(model, real).double().numpy())}
