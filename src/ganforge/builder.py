@@ -64,9 +64,11 @@ def build_family(cfg: RunConfig) -> ModelFamily:
     return build_options(_get(MODELS, cfg.model.name, "model.name"), cfg.model.options, "model.options")
 
 
-def build_models(cfg: RunConfig, spec: DataSpec, objective: Objective) -> dict[str, nn.Module]:
-    """The family's named networks that ``objective`` uses (e.g. GMMN drops D), checked against each other."""
-    model_cfg = build_family(cfg)
+def build_models(cfg: RunConfig, spec: DataSpec, objective: Objective,
+                 family: ModelFamily | None = None) -> dict[str, nn.Module]:
+    """The family's named networks that ``objective`` uses (e.g. GMMN drops D), checked against each other
+    (``family``: the already built ``build_family(cfg)``, else it is built here)."""
+    model_cfg = family if family is not None else build_family(cfg)
     try:
         nets = model_cfg.build(spec)
     except ValueError as exc:
@@ -157,11 +159,12 @@ def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: A
     spec = data_spec(data)
     objective = build_objective(cfg)
     torch.manual_seed(cfg.train.seed)  # weight init is reproducible
-    nets = build_models(cfg, spec, objective)
+    family = build_family(cfg)
+    nets = build_models(cfg, spec, objective, family)
     check_compatibility(cfg, spec, objective, nets)
     for net in nets.values():
         net.to(device)
-    return Components(data, spec, nets, objective, build_family(cfg))
+    return Components(data, spec, nets, objective, family)
 
 
 def resolve_device(name: str, where: str = "train.device") -> torch.device:

@@ -258,7 +258,7 @@ def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device |
     spec = DataSpec(shape=tuple(state["spec"]["shape"]), num_classes=int(state["spec"]["num_classes"]),
                     fields={k: tuple(v) for k, v in state["spec"].get("fields", {}).items()})
     family = build_family(cfg)
-    nets = build_models(cfg, spec, build_objective(cfg))
+    nets = build_models(cfg, spec, build_objective(cfg), family)
     models = state["models"]
     sampling = {}
     for name in family.sampling_networks:
