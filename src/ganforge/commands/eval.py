@@ -307,8 +307,12 @@ def run(args: argparse.Namespace) -> int:
         raise RunError(f"{str(source)!r} not found; pass a run directory, a checkpoint .pt, a folder of PNG samples "
                        "or an .npz of uint8 images")
     from_run = is_run(source)
-    if from_run and (code := task_evaluation(source, args)) is not None:
-        return code
+    device = resolve_device(args.device, "--device")
+    loaded = None  # a run's (config, sampler, spec, checkpoint), loaded once for either evaluation
+    if from_run:
+        loaded = load_generator(source, device, use_ema=not args.no_ema)
+        if (code := task_evaluation(source, args, loaded, device)) is not None:
+            return code
     if not from_run and args.ref is None:
         raise ConfigError("--ref DATASET:SPLIT is required when evaluating saved samples (e.g. --ref mnist:train)")
     ref = parse_ref(args.ref) if args.ref is not None else None
@@ -317,12 +321,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but inception-fid has no logits (its "
                           f"network ends at pool3); use --features mnist-classifier or drop {needs_probs[0]!r} from "
                           "--metrics")
-    device = resolve_device(args.device, "--device")
 
     # the fake side: a generator (checked cheaply before anything slow) or saved images
     cfg, G, state, fake_u8 = None, None, None, None
     if from_run:
-        cfg, G, spec, state = load_generator(source, device, use_ema=not args.no_ema)
+        cfg, G, spec, state = loaded
         shape = tuple(spec.shape)
         n_fake = n_arg or DEFAULT_N
     else:
@@ -422,15 +425,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def task_evaluation(source: Path, args: argparse.Namespace) -> int | None:
+def task_evaluation(source: Path, args: argparse.Namespace, loaded: tuple, device: torch.device) -> int | None:
     """Runs whose data kind evaluates itself (translation pairs, tables, series: ``RunHooks.standalone_eval``) are
     judged by their kind's ``evaluate`` (the same numbers training records, e.g. L1/PSNR/SSIM on the held-out split)
-    and written to ``RUN/eval/task.json`` (or ``--out``); None = an image/vector run, evaluated by the code below."""
+    and written to ``RUN/eval/task.json`` (or ``--out``); None = an image/vector run, evaluated by the code below.
+    ``loaded``: what ``load_generator`` returned for ``source``."""
     from ganforge.builder import build_dataset
     from ganforge.hooks import hooks_for
 
-    device = resolve_device(args.device, "--device")
-    cfg, sampler, _, state = load_generator(source, device, use_ema=not args.no_ema)
+    cfg, sampler, _, state = loaded
     hooks = hooks_for(state.get("spec", {}).get("kind", "default"))  # the kind is saved with the checkpoint
     if not getattr(hooks, "standalone_eval", False):
         return None
