@@ -8,8 +8,14 @@ kind is one new file (no list to edit). It is not done at package import: a data
 import importlib
 import pkgutil
 
+_registered = False
+
 
 def register_all() -> None:
-    """Import every data module (registration of datasets and data-kind hooks happens at import; idempotent)."""
+    """Import every data module (registration of datasets and data-kind hooks happens at import); once."""
+    global _registered
+    if _registered:
+        return
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+    _registered = True

@@ -29,8 +29,8 @@ import ganforge
 from ganforge.builder import Components, build_components, resolve_device
 from ganforge.config import RunConfig
 from ganforge.data.source import make_source
+from ganforge.hooks import hooks_for
 from ganforge.models.base import Sampler
-from ganforge.registry import RUN_HOOKS
 from ganforge.training import checkpoint as ckpt
 from ganforge.training import distributed
 from ganforge.training.draws import Draws
@@ -466,8 +466,7 @@ class Run:
     @property
     def hooks(self) -> Any:
         """The sample writers and evaluation of this run's data kind (``ganforge.hooks``)."""
-        kind = getattr(self.c.data, "kind", "default")
-        return RUN_HOOKS.get(kind if kind in RUN_HOOKS else "default")()
+        return hooks_for(getattr(self.c.data, "kind", "default"))
 
     def eval_generator(self) -> nn.Module:
         """The family's ``Sampler`` over the EMA copies (or the networks themselves) of its sampling networks."""
