@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ganforge.losses import penalties
+from ganforge.losses import adversarial, penalties
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_choice, check_weight
 from ganforge.registry import OBJECTIVES
 
@@ -36,24 +36,16 @@ if TYPE_CHECKING:
     from ganforge.training.draws import Draws
 
 
-def critic_x_loss(Cx: torch.nn.Module, x: Tensor, fake: Tensor, gp_weight: float, eps: Tensor
-                  ) -> tuple[Tensor, dict[str, Tensor]]:
-    """L_Cx for real windows ``x [N, W, 1]`` and generated ``fake`` (detached), GP interpolation weights ``eps``."""
-    real_s, fake_s = Cx(x), Cx(fake)
-    gp = penalties.gradient_penalty(Cx, x, fake, eps=eps)
-    loss = -real_s.mean() + fake_s.mean()
-    return loss + gp_weight * gp, {"loss/cx": loss.detach(), "reg/gp_x": gp.detach(),
-                                   "wasserstein/x": (real_s.mean() - fake_s.mean()).detach()}
-
-
-def critic_z_loss(Cz: torch.nn.Module, z: Tensor, encoded: Tensor, gp_weight: float, eps: Tensor
-                  ) -> tuple[Tensor, dict[str, Tensor]]:
-    """L_Cz for prior codes ``z [N, z_dim]`` ("real" for Cz) and encoded ``E(x)`` (detached)."""
-    real_s, fake_s = Cz(z), Cz(encoded)
-    gp = penalties.gradient_penalty(Cz, z, encoded, eps=eps)
-    loss = -real_s.mean() + fake_s.mean()
-    return loss + gp_weight * gp, {"loss/cz": loss.detach(), "reg/gp_z": gp.detach(),
-                                   "wasserstein/z": (real_s.mean() - fake_s.mean()).detach()}
+def critic_loss(C: torch.nn.Module, real: Tensor, fake: Tensor, gp_weight: float, eps: Tensor, space: str
+                ) -> tuple[Tensor, dict[str, Tensor]]:
+    """WGAN-GP loss of one TadGAN critic: ``space`` "x" — Cx on real windows ``x [N, W, 1]`` vs generated
+    ``G(z)`` — or "z" — Cz on prior codes ``z [N, z_dim]`` ("real" for Cz) vs encoded ``E(x)``; ``fake`` detached,
+    GP interpolation weights ``eps``. Logs ``loss/c<space>``, ``reg/gp_<space>``, ``wasserstein/<space>``."""
+    real_s, fake_s = C(real), C(fake)
+    gp = penalties.gradient_penalty(C, real, fake, eps=eps)
+    loss = adversarial.d_wasserstein(real_s, fake_s)  # E[C(fake)] − E[C(real)]
+    return loss + gp_weight * gp, {f"loss/c{space}": loss.detach(), f"reg/gp_{space}": gp.detach(),
+                                   f"wasserstein/{space}": (real_s.mean() - fake_s.mean()).detach()}
 
 
 @OBJECTIVES.register("tadgan")
@@ -110,8 +102,8 @@ class TadGANObjective(Objective):
             fake, encoded = G(z).float(), E(x).float()
         eps_x = batch.uniform(penalties.per_sample_shape(x))
         eps_z = batch.uniform(penalties.per_sample_shape(z))
-        lx, logs = critic_x_loss(Cx, x, fake, self.gp_weight, eps_x)
-        lz, logs_z = critic_z_loss(Cz, z, encoded, self.gp_weight, eps_z)
+        lx, logs = critic_loss(Cx, x, fake, self.gp_weight, eps_x, "x")
+        lz, logs_z = critic_loss(Cz, z, encoded, self.gp_weight, eps_z, "z")
         total = lx + lz
         return LossTerms(total, {"loss/d": total.detach(), **logs, **logs_z})
 
