@@ -19,6 +19,7 @@ from ganforge.builder import build_components, check_options, resolve_device
 from ganforge.config import dump_yaml, preset_names, resolve_config
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
+from ganforge.outputs import OutputError
 from ganforge.registry import DATASETS, FEATURES, METRICS, MODELS, OBJECTIVES
 from ganforge.training import distributed
 from ganforge.training.checkpoint import CheckpointError
@@ -27,7 +28,8 @@ from ganforge.training.run import Run, RunError
 from ganforge.training.threads import choose_threads
 from ganforge.training.trainer import NonFiniteLossError
 
-EXPECTED_ERRORS = (ConfigError, CheckpointError, RunError, NonFiniteLossError, FileNotFoundError, ValueError)
+EXPECTED_ERRORS = (ConfigError, CheckpointError, RunError, OutputError, NonFiniteLossError, FileNotFoundError,
+                   ValueError)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -16,7 +16,6 @@ import os
 import re
 import socket
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import ganforge
 from ganforge.builder import build_family, build_models, build_objective
 from ganforge.config import RunConfig, config_from_dict, dump_yaml
 from ganforge.models.base import DataSpec, Sampler
+from ganforge.outputs import atomic_file
 from ganforge.training import checkpoint as ckpt
 
 
@@ -180,24 +180,11 @@ def write_config(run_dir: Path, cfg: RunConfig) -> None:
     (run_dir / "config.yaml").write_text(header + dump_yaml(cfg.to_dict()))
 
 
-@contextlib.contextmanager
-def atomic_output(out: Path, flag: str = "--out") -> Iterator[Path]:
-    """A temporary path next to ``out`` (same suffix) to write to; renamed to ``out`` when the block succeeds.
-
-    On any failure the temporary file is removed and an existing ``out`` is left as it was; an ``OSError`` (disk
-    full, permission denied) becomes a one-line ``RunError`` naming ``flag``, the option that chooses the path.
-    """
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        yield tmp
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise RunError(f"cannot write {str(out)!r} ({exc.strerror or exc}); free some disk space or choose another "
-                       f"{flag}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+def atomic_output(out: Path, flag: str = "--out") -> contextlib.AbstractContextManager[Path]:
+    """``ganforge.outputs.atomic_file``: a unique temporary path next to ``out`` (same suffix), fsynced and renamed to
+    ``out`` when the block succeeds; on failure nothing is left and an existing ``out`` is kept. A link at ``out`` is
+    replaced, never written through; an ``OSError`` is a one-line ``OutputError`` naming ``flag``."""
+    return atomic_file(out, flag)
 
 
 def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir") -> Path:

@@ -1,0 +1,252 @@
+"""The one output writer: every file ganforge writes goes through ``atomic_file`` (or a helper built on it).
+
+Rules it enforces, for every command and every data kind (tested in tests/test_outputs.py):
+- a file is written under a unique temporary name in its target folder (``tempfile.mkstemp``), fsynced, then
+  ``os.replace``d onto the target: a crash, a full disk or two writers at once leave the old file or the new one,
+  never half of one, and no ``*.partial`` file behind;
+- a symbolic link at the target is replaced by the new file, never written through (``os.replace`` renames over
+  the link itself), and ganforge never creates a file inside a folder that is a link it created or was told is its own
+  (``ensure_folder(..., own=True)``);
+- ganforge never replaces a file it did not write: each folder it writes into keeps a small manifest
+  (``.ganforge-outputs.json``: name -> sha256 of what ganforge wrote). An existing target that is not in the manifest
+  with the same bytes is someone else's and is refused, naming it (``OutputFolder.claim``).
+
+This module imports only the standard library, so any layer may use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+MANIFEST = ".ganforge-outputs.json"
+_PROBE_PREFIX = ".ganforge-probe-"
+
+
+class OutputError(RuntimeError):
+    """An output that cannot or must not be written; the message names the file and the fix (one line)."""
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def ensure_folder(folder: Path, flag: str = "--out", own: bool = False) -> Path:
+    """Create ``folder`` (and its parents) if missing; one-line ``OutputError`` if it is a file or cannot be made.
+
+    ``own``: the folder is one ganforge names itself (a run directory's ``samples/``, ``plots/``, ...): a symbolic
+    link there is refused rather than followed, so ``runs/X/samples -> ~/photos`` never receives (or loses) a file.
+    """
+    folder = Path(folder)
+    if own and folder.is_symlink():
+        raise OutputError(f"{str(folder)!r} is a symbolic link; ganforge does not write through links in its own "
+                          f"folders: remove the link or choose another {flag}")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{flag} {str(folder)!r}: a file is in the way of the folder; remove it or choose another "
+                          f"{flag}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {str(folder)!r} ({_why(exc)}); choose another {flag}") from None
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) -> Iterator[Path]:
+    """A unique temporary path in ``path``'s folder (same suffix, so format-by-suffix writers work) to write to;
+    fsynced and renamed onto ``path`` when the block succeeds.
+
+    On any failure, or Ctrl-C, the temporary file is removed and an existing ``path`` is left as it was; an
+    ``OSError`` (disk full, read-only, permission denied) becomes a one-line ``OutputError`` naming ``flag``.
+    A symbolic link at ``path`` is replaced, not written through. ``own_folder``: see ``ensure_folder``.
+    """
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise OutputError(f"{flag} {str(path)!r} is a folder; pass a file name inside it instead")
+    ensure_folder(path.parent, flag, own=own_folder)
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:40]}.", suffix=f".partial{path.suffix}")
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(path)!r} ({_why(exc)}); make the folder writable or choose another "
+                          f"{flag}") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(path)!r} ({_why(exc)}); free some disk space, make the folder writable "
+                          f"or choose another {flag}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_bytes(path: Path, data: bytes, flag: str = "--out", *, own_folder: bool = False) -> Path:
+    with atomic_file(path, flag, own_folder=own_folder) as tmp:
+        tmp.write_bytes(data)
+    return path
+
+
+def write_text(path: Path, text: str, flag: str = "--out", *, own_folder: bool = False) -> Path:
+    return write_bytes(path, text.encode("utf-8"), flag, own_folder=own_folder)
+
+
+class OutputFolder:
+    """A folder ganforge writes several outputs into (``translate --out``, ``detect --out``, ``sample --format
+    png-dir``, ``style-grid --out`` ...), with the manifest that says which of its files ganforge wrote.
+
+    ``claim(names)`` refuses, before any work, a folder holding files ganforge did not write (all of them, or only
+    ``names`` with ``only_names``), naming them; ``write(name)`` is ``atomic_file`` + a manifest entry;
+    ``remove_stale(keep)`` deletes ganforge's own earlier outputs that this run did not rewrite.
+    """
+
+    def __init__(self, folder: Path, flag: str = "--out", own: bool = False) -> None:
+        self.folder, self.flag, self.own = Path(folder), flag, own
+        self._entries: dict[str, str] | None = None
+
+    # -- the manifest -------------------------------------------------------------------------------------------
+    def entries(self) -> dict[str, str]:
+        if self._entries is None:
+            self._entries = read_manifest(self.folder)
+        return self._entries
+
+    def is_own(self, name: str) -> bool:
+        """``name`` was written by ganforge and is unchanged since (same sha256 as recorded)."""
+        p = self.folder / name
+        digest = self.entries().get(name)
+        if digest is None or p.is_symlink() or not p.is_file():
+            return False
+        try:
+            return sha256_file(p) == digest
+        except OSError:
+            return False
+
+    def foreign(self, names: Iterable[str] | None = None) -> list[str]:
+        """Files in the folder that ganforge did not write (among ``names`` when given), sorted."""
+        if not self.folder.is_dir():
+            return []
+        present = sorted(p.name for p in self.folder.iterdir() if p.name != MANIFEST
+                         and not (p.name.startswith(_PROBE_PREFIX)))
+        if names is not None:
+            wanted = set(names)
+            present = [n for n in present if n in wanted]
+        return [n for n in present if not self.is_own(n)]
+
+    def claim(self, names: Iterable[str] | None = None, only_names: bool = False) -> OutputFolder:
+        """Check, before any slow work, that the folder can be written and holds no file ganforge did not write
+        (with ``only_names``: none among ``names``). One-line ``OutputError`` naming the first few otherwise."""
+        if self.folder.is_symlink() and self.own:
+            raise OutputError(f"{str(self.folder)!r} is a symbolic link; ganforge does not write through links in "
+                              f"its own folders: remove the link or choose another {self.flag}")
+        if self.folder.exists() and not self.folder.is_dir():
+            raise OutputError(f"{self.flag} {str(self.folder)!r} is a file, not a folder; pass a folder")
+        bad = self.foreign(names if only_names else None)
+        if bad:
+            shown = ", ".join(repr(n) for n in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise OutputError(f"{self.flag} {str(self.folder)!r} holds files ganforge did not write ({shown}); "
+                              f"choose an empty or new {self.flag} folder (ganforge never replaces a file it did not "
+                              "write)")
+        return self
+
+    @contextlib.contextmanager
+    def write(self, name: str) -> Iterator[Path]:
+        """``atomic_file(folder / name)``; records the new file's sha256 in the manifest once it is in place."""
+        target = self.folder / name
+        if target.exists() and not target.is_symlink() and not self.is_own(name):
+            raise OutputError(f"{str(target)!r} exists and was not written by ganforge; remove it or choose another "
+                              f"{self.flag}")
+        with atomic_file(target, self.flag, own_folder=self.own) as tmp:
+            yield tmp
+            digest = sha256_file(tmp)
+        self.entries()[name] = digest
+        self._save()
+
+    def record(self, name: str) -> None:
+        """Add an existing file that ganforge just wrote by other means to the manifest."""
+        self.entries()[name] = sha256_file(self.folder / name)
+        self._save()
+
+    def remove_stale(self, keep: Iterable[str]) -> list[str]:
+        """Delete ganforge's own unchanged outputs not in ``keep`` (an earlier, larger run's leftovers)."""
+        keep = set(keep)
+        gone = []
+        for name in list(self.entries()):
+            if name not in keep and self.is_own(name):
+                with contextlib.suppress(OSError):
+                    (self.folder / name).unlink()
+                    gone.append(name)
+            if name not in keep:
+                self.entries().pop(name, None)
+        self._save()
+        return gone
+
+    def _save(self) -> None:
+        # re-read and merge: another ganforge process may have added entries meanwhile
+        merged = {**read_manifest(self.folder), **self.entries()}
+        merged = {k: v for k, v in merged.items() if (self.folder / k).is_file()}
+        self._entries = merged
+        write_bytes(self.folder / MANIFEST, (json.dumps(merged, indent=0, sort_keys=True) + "\n").encode(), self.flag)
+
+
+def read_manifest(folder: Path) -> dict[str, str]:
+    """The manifest of ``folder`` (name -> sha256), empty when there is none or it is not ganforge's."""
+    path = Path(folder) / MANIFEST
+    try:
+        if path.is_symlink() or not path.is_file():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items() if isinstance(v, str) and "/" not in str(k)}
+
+
+def write_owned(path: Path, flag: str = "--out") -> contextlib.AbstractContextManager[Path]:
+    """A single output file the user named: written atomically, refused when an existing ``path`` is a file
+    ganforge did not write (recorded in the manifest of its folder)."""
+    path = Path(path)
+    return OutputFolder(path.parent, flag).write(path.name)
+
+
+def check_regular_input(path: Path, flag: str = "--input") -> Path:
+    """One-line ``OutputError`` unless ``path`` is an existing regular file or folder that can be read: a FIFO, a
+    socket or a device would block or stream forever."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise OutputError(f"{flag} {str(path)!r} not found; check the path") from None
+    except OSError as exc:
+        raise OutputError(f"cannot read {flag} {str(path)!r} ({_why(exc)}); check its permissions") from None
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise OutputError(f"{flag} {str(path)!r} is not a regular file or folder (a pipe, socket or device); pass a "
+                          "file")
+    if not os.access(path, os.R_OK) and os.geteuid() != 0:
+        raise OutputError(f"cannot read {flag} {str(path)!r} (permission denied); check its permissions")
+    return path
