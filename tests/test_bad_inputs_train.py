@@ -248,7 +248,11 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(run_dir: Path, mon
     good = latest.read_bytes()
 
     def full_disk(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
-        Path(f).write_bytes(b"PK\x03\x04 partial")  # half a zip, as a writer that ran out of space leaves it
+        half = b"PK\x03\x04 partial"  # half a zip, as a writer that ran out of space leaves it
+        if hasattr(f, "write"):  # save_atomic passes an open handle
+            f.write(half)
+        else:
+            Path(f).write_bytes(half)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
 
     monkeypatch.setattr(torch, "save", full_disk)
@@ -261,7 +265,9 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(run_dir: Path, mon
 
 def test_partial_checkpoints_of_a_killed_save_are_removed(run_dir: Path) -> None:
     folder = run_dir / "checkpoints"
-    for name in ("latest.pt.tmp", "step-0000030.pt.tmp", "best.pt.tmp"):
+    # today's unique temporaries (outputs.atomic_file) and the fixed names of earlier versions
+    for name in ("latest.pt.tmp", "step-0000030.pt.tmp", "best.pt.tmp", ".latest.k2_x9q0a.partial.pt",
+                 ".step-0000030.abc123.partial.pt"):
         (folder / name).write_bytes(b"PK\x03\x04 cut by kill -9")
     assert resume(run_dir, "--set", "train.steps=30", "--no-progress") == 0
     assert sorted(p.name for p in folder.iterdir()) == ["latest.pt", "step-0000020.pt", "step-0000030.pt"]

@@ -30,7 +30,14 @@ _PROBE_PREFIX = ".ganforge-probe-"
 
 
 class OutputError(RuntimeError):
-    """An output that cannot or must not be written; the message names the file and the fix (one line)."""
+    """An output that cannot or must not be written; the message names the file and the fix (one line).
+
+    ``reason``: the operating system's words for a failed write ("No space left on device"), when that was the cause,
+    so a caller that words its own message (checkpoints: "the previous latest.pt is intact") can quote them."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def sha256_file(path: Path) -> str:
@@ -83,7 +90,7 @@ def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) ->
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:40]}.", suffix=f".partial{path.suffix}")
     except OSError as exc:
         raise OutputError(f"cannot write {str(path)!r} ({_why(exc)}); make the folder writable or choose another "
-                          f"{flag}") from None
+                          f"{flag}", _why(exc)) from None
     os.close(fd)
     tmp = Path(name)
     try:
@@ -94,7 +101,7 @@ def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) ->
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"cannot write {str(path)!r} ({_why(exc)}); free some disk space, make the folder writable "
-                          f"or choose another {flag}") from None
+                          f"or choose another {flag}", _why(exc)) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -114,6 +121,15 @@ def write_bytes(path: Path, data: bytes, flag: str = "--out", *, own_folder: boo
 
 def write_text(path: Path, text: str, flag: str = "--out", *, own_folder: bool = False) -> Path:
     return write_bytes(path, text.encode("utf-8"), flag, own_folder=own_folder)
+
+
+def save_figure(fig: object, path: Path, flag: str = "--out", *, own_folder: bool = False, **savefig: object) -> Path:
+    """``fig.savefig`` (matplotlib) through ``atomic_file``; the format comes from ``path``'s suffix, which the
+    temporary keeps."""
+    path = Path(path)
+    with atomic_file(path, flag, own_folder=own_folder) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or None, **savefig)  # type: ignore[attr-defined]
+    return path
 
 
 class OutputFolder:
@@ -227,11 +243,28 @@ def read_manifest(folder: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str) and "/" not in str(k)}
 
 
-def write_owned(path: Path, flag: str = "--out") -> contextlib.AbstractContextManager[Path]:
+def write_owned(path: Path, flag: str = "--out", own: bool = False) -> contextlib.AbstractContextManager[Path]:
     """A single output file the user named: written atomically, refused when an existing ``path`` is a file
-    ganforge did not write (recorded in the manifest of its folder)."""
+    ganforge did not write (recorded in the manifest of its folder). ``own``: the folder is one ganforge names
+    itself (``RUN/samples``): a link there is refused, not followed."""
     path = Path(path)
-    return OutputFolder(path.parent, flag).write(path.name)
+    return OutputFolder(path.parent, flag, own=own).write(path.name)
+
+
+def check_owned(path: Path, flag: str = "--out", own: bool = False) -> Path:
+    """The checks ``write_owned(path)`` makes, done before any slow work: one-line ``OutputError`` when ``path`` is a
+    folder, an existing file ganforge did not write, or (``own``) in a folder that is a link. Creates nothing."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise OutputError(f"{flag} {str(path)!r} is a folder; pass a file name inside it instead")
+    folder = OutputFolder(path.parent, flag, own=own)
+    if own and path.parent.is_symlink():
+        raise OutputError(f"{str(path.parent)!r} is a symbolic link; ganforge does not write through links in its "
+                          f"own folders: remove the link or choose another {flag}")
+    if path.exists() and not path.is_symlink() and not folder.is_own(path.name):
+        raise OutputError(f"{flag} {str(path)!r} exists and was not written by ganforge; ganforge never replaces a "
+                          f"file it did not write: remove or rename it, or choose another {flag}")
+    return path
 
 
 def check_regular_input(path: Path, flag: str = "--input") -> Path:

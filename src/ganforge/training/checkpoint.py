@@ -1,12 +1,11 @@
 """Checkpoints that hold the whole training state, written atomically and loaded with ``weights_only=True``.
 
-A kill mid-write never corrupts the last good checkpoint: we write ``name.pt.tmp`` then ``os.replace`` it.
+A kill mid-write never corrupts the last good checkpoint: ``outputs.atomic_file`` writes a unique temporary then
+``os.replace``s it; ``remove_partial`` deletes what a kill left.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import re
 import shutil
@@ -17,51 +16,56 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge.outputs import OutputError, atomic_file
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable or belongs to another model."""
 
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to ``path.tmp``, fsync, rename: ``path`` is either the old file or the new one, never half."""
-    tmp = path.with_name(path.name + ".tmp")
+    """``torch.save`` through ``outputs.atomic_file`` (a unique ``.NAME.XXXX.partial.pt`` temporary, fsync, rename):
+    ``path`` is either the old file or the new one, never half, and two writers never share a temporary.
+
+    ``torch.save`` writes to an open handle, so the zip archive's inner folder is ``archive/`` whatever the temporary
+    is called (given a path it is named after the file): the bytes do not depend on the random temporary name."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, tmp)
-        with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:  # torch's zip writer reports a full disk as a RuntimeError
-        raise _write_failed(path, tmp, exc) from None
+        with atomic_file(path, "--run-dir") as tmp, open(tmp, "wb") as fh:
+            torch.save(state, fh)
+    except OutputError as exc:
+        raise _write_failed(path, exc) from None
+    except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError (the temporary is gone)
+        raise _write_failed(path, exc) from None
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` through ``dst.tmp`` (numbered and best checkpoints are copies of latest.pt)."""
-    tmp = dst.with_name(dst.name + ".tmp")
+    """Copy ``src`` to ``dst`` through ``outputs.atomic_file`` (numbered and best checkpoints are copies of
+    latest.pt)."""
     try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except OSError as exc:
-        raise _write_failed(dst, tmp, exc) from None
+        with atomic_file(dst, "--run-dir") as tmp:
+            shutil.copyfile(src, tmp)
+    except OutputError as exc:
+        raise _write_failed(dst, exc) from None
 
 
-def _write_failed(path: Path, tmp: Path, exc: BaseException) -> CheckpointError:
-    """Remove the partial ``tmp`` (a full disk stays full otherwise) and say what is intact and what to do."""
-    with contextlib.suppress(OSError):
-        tmp.unlink(missing_ok=True)
-    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
+def _write_failed(path: Path, exc: BaseException) -> CheckpointError:
+    """Say what is intact and what to do (``atomic_file`` already removed the partial temporary)."""
+    why = (getattr(exc, "reason", None) or first_line(exc))
     kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
     return CheckpointError(f"could not write checkpoint {str(path)!r} ({why}); {kept}. Free disk space or fix the "
                            "folder's permissions, then continue with --resume latest")
 
 
 CHECKPOINT_NAME = r"(latest|best|step-\d+)\.pt"  # the checkpoint files ganforge writes (and --overwrite deletes)
-TMP_PATTERN = re.compile(CHECKPOINT_NAME + r"\.tmp")
+# temporaries a killed save leaves: ``atomic_file``'s ``.latest.XXXXXXXX.partial.pt`` (mkstemp's random part is
+# letters, digits and ``_``), and the fixed ``latest.pt.tmp`` of ganforge versions before it
+TMP_PATTERN = re.compile(r"\.(latest|best|step-\d+)\.[A-Za-z0-9_]+\.partial\.pt|" + CHECKPOINT_NAME + r"\.tmp")
 
 
 def remove_partial(folder: Path) -> list[Path]:
-    """Delete ``*.pt.tmp`` files a killed save left behind (only ganforge's own names); returns them."""
-    found = [p for p in folder.glob("*.pt.tmp") if TMP_PATTERN.fullmatch(p.name)] if folder.is_dir() else []
+    """Delete the temporaries a killed save left behind (only ganforge's own names, ``TMP_PATTERN``; never a link's
+    target: a link is removed as a link); returns them."""
+    found = sorted(p for p in folder.iterdir() if TMP_PATTERN.fullmatch(p.name)) if folder.is_dir() else []
     for p in found:
         p.unlink(missing_ok=True)
     return found
