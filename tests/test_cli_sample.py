@@ -77,10 +77,14 @@ def test_sample_png_dir_and_npz_hold_the_same_images(runs: dict[str, Path], tmp_
     assert images.shape == (7, 1, 28, 28)
     for i, f in enumerate(files):
         np.testing.assert_array_equal(np.asarray(Image.open(f)), images[i, 0])
-    # a folder that already holds PNGs is never overwritten
+    # ganforge's own earlier PNGs are replaced (the folder then holds this run's 3, not 3 new + 4 stale) ...
+    assert main(["sample", str(runs["uncond"]), "--n", "3", "--format", "png-dir", "--out", str(tmp_path / "d")]) == 0
+    assert sorted(p.name for p in (tmp_path / "d").glob("*.png")) == [f"{i:05d}.png" for i in range(3)]
+    # ... but a folder holding a file ganforge did not write is refused, naming it, and left as it was
+    (tmp_path / "d" / "holiday.png").write_bytes(b"mine")
     before = snapshot(tmp_path / "d")
     rc = main(["sample", str(runs["uncond"]), "--n", "3", "--format", "png-dir", "--out", str(tmp_path / "d")])
-    one_line_error(capsys, rc, "already holds PNGs")
+    one_line_error(capsys, rc, "holiday.png", "did not write")
     assert snapshot(tmp_path / "d") == before
 
 

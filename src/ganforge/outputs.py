@@ -27,6 +27,7 @@ from pathlib import Path
 
 MANIFEST = ".ganforge-outputs.json"
 _PROBE_PREFIX = ".ganforge-probe-"
+_LIVE: set[Path] = set()  # temporaries of the atomic_file blocks now open (so nested writers do not nest renames)
 
 
 class OutputError(RuntimeError):
@@ -83,6 +84,9 @@ def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) ->
     A symbolic link at ``path`` is replaced, not written through. ``own_folder``: see ``ensure_folder``.
     """
     path = Path(path)
+    if path in _LIVE:  # already the temporary of an outer atomic_file (a writer called on it): write it directly,
+        yield path  # the outer block publishes it, and its errors name the real target
+        return
     if path.is_dir() and not path.is_symlink():
         raise OutputError(f"{flag} {str(path)!r} is a folder; pass a file name inside it instead")
     ensure_folder(path.parent, flag, own=own_folder)
@@ -93,6 +97,7 @@ def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) ->
                           f"{flag}", _why(exc)) from None
     os.close(fd)
     tmp = Path(name)
+    _LIVE.add(tmp)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
@@ -103,6 +108,7 @@ def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) ->
         raise OutputError(f"cannot write {str(path)!r} ({_why(exc)}); free some disk space, make the folder writable "
                           f"or choose another {flag}", _why(exc)) from None
     finally:
+        _LIVE.discard(tmp)
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
 
@@ -190,8 +196,9 @@ class OutputFolder:
         return self
 
     @contextlib.contextmanager
-    def write(self, name: str) -> Iterator[Path]:
-        """``atomic_file(folder / name)``; records the new file's sha256 in the manifest once it is in place."""
+    def write(self, name: str, save: bool = True) -> Iterator[Path]:
+        """``atomic_file(folder / name)``; records the new file's sha256 in the manifest once it is in place
+        (``save=False``: in memory only, until ``save()``: thousands of files need not rewrite it each time)."""
         target = self.folder / name
         if target.exists() and not target.is_symlink() and not self.is_own(name):
             raise OutputError(f"{str(target)!r} exists and was not written by ganforge; remove it or choose another "
@@ -200,6 +207,11 @@ class OutputFolder:
             yield tmp
             digest = sha256_file(tmp)
         self.entries()[name] = digest
+        if save:
+            self._save()
+
+    def save(self) -> None:
+        """Write the manifest (after ``write(..., save=False)``)."""
         self._save()
 
     def record(self, name: str) -> None:

@@ -453,11 +453,12 @@ def synthesize(G: nn.Module, transformer: TableTransformer, n: int, seed: int, d
     return transformer.decode(synthesize_encoded(G, transformer, n, seed, device, batch_size))
 
 
-def write_table(df: pd.DataFrame, out: Path) -> None:
-    """CSV or Parquet by suffix, atomically."""
-    from ganforge.training.rundir import atomic_output
+def write_table(df: pd.DataFrame, out: Path, user_named: bool = False) -> None:
+    """CSV or Parquet by suffix, through ``ganforge.outputs`` (atomic; a file the user named with ``--out``:
+    ``write_owned``, never over a file ganforge did not write)."""
+    from ganforge.commands.common import out_file
 
-    with atomic_output(out) as tmp:
+    with out_file(out, user_named) as tmp:
         if out.suffix.lower() == ".csv":
             df.to_csv(tmp, index=False)
         else:
@@ -512,19 +513,24 @@ class TableHooks(RunHooks):
                 "metrics": "column shapes (KS / TV complement), pair trends (correlation / contingency similarity), "
                            "ML efficacy: fit on synthetic (or real training) rows, score on held-out real rows"}
 
+    sample_flags = ()  # `ganforge sample` takes only --n, --seed and --out for a table (commands/sample.py)
+
     def export_samples(self, G: nn.Module, cfg: Any, run_dir: Path, args: Any, device: torch.device) -> Path:
-        from ganforge.commands.common import check_writable
+        from ganforge.commands.common import check_disk, check_memory, check_out_file, check_suffix
 
         out = args.out or run_dir / "samples" / f"sample-seed{args.seed}.csv"
-        if out.suffix.lower() not in TABLE_SUFFIXES:
-            raise ValueError(f"--out {str(out)!r}: a table run writes .csv or .parquet files; change the suffix")
-        for flag in ("label", "per_class", "truncation"):
-            if getattr(args, flag, None) not in (None, False):
-                raise ValueError(f"--{flag.replace('_', '-')} does not apply to a table run; drop it")
-        check_writable(out, "--out")
-        spec = {"modes": tuple(G.nets["G"].layout.modes), "categories": tuple(G.nets["G"].layout.categories)}
+        check_suffix(out, TABLE_SUFFIXES, "a table run's samples are")
+        check_out_file(out, args.out is not None)
+        layout = G.nets["G"].layout
+        width = sum(layout.modes) + len(layout.modes) + sum(layout.categories)  # encoded row (modes, alpha, one-hots)
+        columns = len(layout.modes) + len(layout.categories)
+        # encoded float32 rows (the network's output and its activation), the decoded frame (8 bytes a cell, plus
+        # Python strings for categories) and its CSV text (~24 bytes a cell)
+        check_memory(args.n * (8 * width + 64 * columns), f"--n {args.n} table rows", "lower --n")
+        check_disk(out, args.n * 24 * columns, f"--n {args.n} table rows", "--n")
+        spec = {"modes": tuple(layout.modes), "categories": tuple(layout.categories)}
         tf = run_transformer(run_dir, cfg, spec)
-        write_table(synthesize(G, tf, args.n, args.seed, device, cfg.train.batch_size), out)
+        write_table(synthesize(G, tf, args.n, args.seed, device, cfg.train.batch_size), out, args.out is not None)
         return out
 
 

@@ -26,7 +26,7 @@ import ganforge
 from ganforge.builder import build_family, build_models, build_objective
 from ganforge.config import RunConfig, config_from_dict, dump_yaml
 from ganforge.models.base import DataSpec, Sampler
-from ganforge.outputs import atomic_file, write_text
+from ganforge.outputs import atomic_file, write_owned, write_text
 from ganforge.training import checkpoint as ckpt
 
 
@@ -211,10 +211,13 @@ def atomic_output(out: Path, flag: str = "--out") -> contextlib.AbstractContextM
     return atomic_file(out, flag)
 
 
-def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir") -> Path:
+def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir", user_named: bool = False) -> Path:
     """A JSON record written atomically (``atomic_output``): a crash never leaves half a record behind. The one
-    writer of ``eval/*.json`` (training's ``write_eval`` and ``ganforge eval``)."""
-    with atomic_output(path, flag) as tmp:
+    writer of ``eval/*.json`` (training's ``write_eval`` and ``ganforge eval``). ``user_named``: a file the user
+    chose (``eval --out``), written with ``outputs.write_owned`` (never over a file ganforge did not write);
+    otherwise one of ganforge's names in the run's own ``eval/`` folder (a link there is refused)."""
+    writer = write_owned(path, flag) if user_named else atomic_file(path, flag, own_folder=True)
+    with writer as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
