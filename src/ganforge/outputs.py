@@ -134,7 +134,7 @@ def save_figure(fig: object, path: Path, flag: str = "--out", *, own_folder: boo
     temporary keeps."""
     path = Path(path)
     with atomic_file(path, flag, own_folder=own_folder) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or None, **savefig)  # type: ignore[attr-defined]
+        fig.savefig(tmp, **savefig)  # type: ignore[attr-defined]  (the suffix, kept by the temporary, picks the format)
     return path
 
 
