@@ -87,7 +87,8 @@ KIND_FLAGS = {"label": "--label", "per_class": "--per-class", "truncation": "--t
 
 def given_flags(args: argparse.Namespace) -> list[str]:
     """The ``KIND_FLAGS`` this command line sets (an option left at its default is not given)."""
-    return [k for k in KIND_FLAGS if getattr(args, k, None) not in (None, False)]
+    values = {k: getattr(args, k, None) for k in KIND_FLAGS}
+    return [k for k, v in values.items() if v is not None and v is not False]  # `is`: --label 0 is given
 
 
 def check_kind_flags(hooks: object, kind: str, args: argparse.Namespace) -> None:
