@@ -11,6 +11,13 @@ Rules it enforces, for every command and every data kind (tested in tests/test_o
   (``.ganforge-outputs.json``: name -> sha256 of what ganforge wrote). An existing target that is not in the manifest
   with the same bytes is someone else's and is refused, naming it (``OutputFolder.claim``).
 
+Who uses what: the run directory's files (checkpoints, config.yaml, metrics.jsonl rewrites, plots, grids, GIFs,
+eval records) are ``atomic_file`` writes of ganforge's own names in its own folders (``Run`` refuses a run directory
+with links where it writes: ``training.rundir.run_links``); a single file the user names with ``--out`` is
+``write_owned`` (checked up front with ``check_owned``); a folder of outputs (``sample --format png-dir``,
+``style-grid --out-dir``, ``bench modes --out-dir``) is an ``OutputFolder`` claimed before any slow work. Writers that
+are handed one of this module's temporaries (``save_image`` inside a grid writer) write it directly.
+
 This module imports only the standard library, so any layer may use it.
 """
 

@@ -102,6 +102,16 @@ def images_uint8(fake: Tensor, G: nn.Module) -> Tensor:
     return to_uint8(fake, getattr(G, "output_range", None)).cpu()
 
 
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed and numpy's default_rng both take every seed in [0, MAX_SEED]
+
+
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """One-line error for a seed that torch or numpy would refuse half-way (negative: numpy; past 64 bits: torch's
+    "Overflow when unpacking long long")."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{flag} {seed} is out of range; give a whole number from 0 to {MAX_SEED}")
+
+
 def check_positive(value: int | None, flag: str) -> None:
     if value is not None and value < 1:
         raise ConfigError(f"{flag} must be >= 1, got {value}")
@@ -164,7 +174,8 @@ def out_file(out: Path, user_named: bool, flag: str = "--out") -> contextlib.Abs
 def check_suffix(out: Path, allowed: tuple[str, ...], what: str, flag: str = "--out") -> None:
     """One-line error, before any work, when ``out``'s suffix is not one ``what`` is written as (``.csv``, ...)."""
     if out.suffix.lower() not in allowed:
-        raise ConfigError(f"{flag} {str(out)!r}: {what} written as {' or '.join(allowed)} files, not "
+        names = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+        raise ConfigError(f"{flag} {str(out)!r}: {what} written as {names} files, not "
                           f"{out.suffix or '(no suffix)'!r}; change the suffix")
 
 

@@ -32,6 +32,7 @@ from ganforge.commands.common import (
     check_memory,
     check_out_file,
     check_positive,
+    check_seed,
     check_writable,
     checkpoint_file,
     generator_kind,
@@ -305,6 +306,7 @@ def load_reference_images(dataset: str, split: str, run_cfg: Any) -> tuple[Tenso
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     metrics = parse_metrics(args.metrics)
+    check_seed(args.seed)
     check_positive(args.n, "--n")
     check_positive(args.batch_size, "--batch-size")
     for flag in ("k", "k_pr", "k_dc"):

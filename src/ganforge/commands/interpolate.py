@@ -31,6 +31,7 @@ from ganforge.commands.common import (
     check_out_file,
     check_picture_suffix,
     check_positive,
+    check_seed,
     check_suffix,
     images_uint8,
     load_generator,
@@ -86,6 +87,8 @@ def slerp(z0: Tensor, z1: Tensor, t: Tensor, eps: float = 1e-7) -> Tensor:
 
 def run(args: argparse.Namespace) -> int:
     check_positive(args.pairs, "--pairs")
+    check_seed(args.seed)
+
     if args.steps < 2:
         raise ConfigError(f"--steps must be >= 2 (the two endpoints), got {args.steps}")
     device = resolve_device(args.device, "--device")
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     kind = "slerp" if args.slerp else "lerp"
     root = run_root(args.run)
     is_image, numel = len(spec.shape) == 3, math.prod(spec.shape)
-    plot = not is_image and numel == 2 and (args.out is None or args.out.suffix != ".npy")
+    plot = not is_image and numel == 2 and (args.out is None or args.out.suffix.lower() != ".npy")
     out = args.out or root / "samples" / f"interp-{kind}-seed{args.seed}{'.png' if is_image or plot else '.npy'}"
     check_out_file(out, args.out is not None)
     if is_image or plot:
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     # float64 slerp temporaries per code, then G's float output, its uint8 copy and the picture per sample
     check_memory(count * (32 * z_dim + 10 * numel), f"--pairs {args.pairs} x --steps {args.steps} = {count} samples",
                  "lower --pairs or --steps")
-    if out.suffix == ".npy":
+    if out.suffix.lower() == ".npy":
         check_disk(out, count * numel * 4, f"{count} interpolated samples", "--pairs or --steps")
 
     rng = torch.Generator(device=device)

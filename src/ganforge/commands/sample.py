@@ -33,6 +33,7 @@ from ganforge.commands.common import (
     check_out_file,
     check_picture_suffix,
     check_positive,
+    check_seed,
     check_suffix,
     check_writable,
     images_uint8,
@@ -107,6 +108,8 @@ def check_kind_flags(hooks: object, kind: str, args: argparse.Namespace) -> None
 
 def run(args: argparse.Namespace) -> int:
     check_positive(args.n, "--n")
+    check_seed(args.seed)
+
     if args.label is not None and args.per_class:
         raise ConfigError("--label and --per-class contradict each other; pass one of them")
     if args.truncation is not None and not math.isfinite(args.truncation):
@@ -150,6 +153,9 @@ def check_output(out: Path, fmt: str, is_image: bool, n: int, numel: int, labell
     ``png-dir``."""
     folder = None
     if fmt == "png-dir":
+        if not user_named and out.parent.is_symlink():  # RUN/samples -> elsewhere: never written through
+            raise ConfigError(f"{str(out.parent)!r} is a symbolic link; ganforge does not write through links in its "
+                              "own folders: remove the link or pass --out")
         check_writable(out, "--out", folder=True)
         # ganforge's own earlier PNGs (in the folder's manifest) may be replaced; any other file is refused
         folder = OutputFolder(out, "--out", own=not user_named).claim()
@@ -166,7 +172,7 @@ def check_output(out: Path, fmt: str, is_image: bool, n: int, numel: int, labell
     if is_image:
         per_sample = numel + 100 if fmt == "png-dir" else numel  # PNG headers; raw pixels bound the compressed data
     else:
-        per_sample = numel * (26 if out.suffix == ".csv" and fmt == "grid" else 4)  # '%.18e,' or float32
+        per_sample = numel * (26 if out.suffix.lower() == ".csv" and fmt == "grid" else 4)  # '%.18e,' or float32
     check_disk(out, n * (per_sample + 8 * labelled), f"{n} samples", "--n")
     return folder
 
@@ -211,7 +217,7 @@ def save_samples(labelled: Iterable[tuple[torch.Tensor, torch.Tensor | None]], n
                       label_array)
         elif fmt == "npz":
             _save_npz(tmp, "samples", (n, *shape), np.float32, (b.cpu().numpy() for b in batches), label_array)
-        elif out.suffix == ".csv":
+        elif out.suffix.lower() == ".csv":
             with open(tmp, "w") as fh:
                 for b in batches:
                     np.savetxt(fh, b.cpu().numpy(), delimiter=",")

@@ -24,6 +24,7 @@ from ganforge.builder import resolve_device
 from ganforge.commands.common import (
     check_memory,
     check_positive,
+    check_seed,
     check_writable,
     images_uint8,
     load_generator,
@@ -108,6 +109,7 @@ def check_sizes(args: argparse.Namespace, n_psi: int, shape: tuple[int, ...], n_
 
 
 def run(args: argparse.Namespace) -> int:
+    check_seed(args.seed)
     for flag, value in (("--rows", args.rows), ("--cols", args.cols), ("--sweep-rows", args.sweep_rows),
                         ("--scale", args.scale)):
         check_positive(value, flag)

@@ -293,13 +293,13 @@ class FieldHooks(RunHooks):
         # normalised and physical float32 fields, and the file (NetCDF/npz hold float32)
         check_memory(args.n * numel * 4 * 3, f"--n {args.n} fields of {numel} values", "lower --n")
         check_disk(out, args.n * numel * 4, f"--n {args.n} fields of {numel} values", "--n")
-        if out.suffix == ".nc":
+        if out.suffix.lower() == ".nc":
             _netcdf4()  # a missing optional package is named before generating anything
         rng = np.random.default_rng(args.seed)
         cond = data.cond[rng.integers(0, len(data), args.n)]  # conditions drawn from the data's own
         fake = data.denormalise(generate_fields(G, cond, args.seed, device))
         with out_file(out, args.out is not None) as tmp:  # atomic; a link at --out is replaced, not written through
-            if out.suffix == ".npz":
+            if out.suffix.lower() == ".npz":
                 with open(tmp, "wb") as fh:  # a handle: np.savez would append .npz to the temporary's name
                     np.savez_compressed(fh, fields=fake, cond=cond, channels=np.array(data.channels),
                                         cond_names=np.array(data.cond_names), **data.coords)
