@@ -182,6 +182,16 @@ def test_style_grid_out_dir_with_foreign_files_is_refused(style_run: Path, tmp_p
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "style-mixing-seed0.png", "truncation-seed0.png"]
 
 
+def test_style_grid_out_dir_naming_the_runs_own_samples_is_the_default(style_run: Path) -> None:
+    (style_run / "samples").mkdir(exist_ok=True)
+    (style_run / "samples" / "step-0000001.png").write_bytes(b"a training grid")  # not in any manifest
+    argv = ["style-grid", str(style_run), "--rows", "1", "--cols", "1", "--sweep-rows", "1", "--psi", "1",
+            "--scale", "1", "--device", "cpu"]
+    assert main([*argv, "--out-dir", str(style_run / "samples")]) == 0
+    assert main(argv) == 0
+    assert (style_run / "samples" / "step-0000001.png").read_bytes() == b"a training grid"
+
+
 def test_a_link_at_out_is_replaced_never_written_through(runs: dict[str, Path], tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -204,10 +214,12 @@ SUFFIX = [
     (["sample", "{ring}", "--n", "4", "--format", "npz", "--out", "{tmp}/v.npy"], [".npz", "'.npy'"]),
     (["sample", "{mnist}", "--n", "4", "--format", "npz", "--out", "{tmp}/v.png"], [".npz", "'.png'"]),
     (["sample", "{mnist}", "--n", "4", "--out", "{tmp}/v.npz"], ["picture of type '.npz'"]),
-    (["sample", "{table}", "--n", "4", "--out", "{tmp}/v.npy"], [".csv or .parquet", "'.npy'"]),
+    (["sample", "{table}", "--n", "4", "--out", "{tmp}/v.npy"], [".csv, .parquet or .pq", "'.npy'"]),
     (["sample", "{field}", "--n", "2", "--out", "{tmp}/v.csv"], [".nc or .npz", "'.csv'"]),
     (["interpolate", "{ring}", "--out", "{tmp}/v.csv"], ["picture of type '.csv'"]),
     (["interpolate", "{mnist}", "--out", "{tmp}/v.npy"], ["picture of type '.npy'"]),
+    (["eval", "{table}", "--out", "{tmp}/v.csv"], [".json", "'.csv'"]),
+    (["sample", "{table}", "--out", "{tmp}/" + MANIFEST.replace(".json", ".csv")], []),  # a legal name: written
 ]
 
 
@@ -215,8 +227,19 @@ SUFFIX = [
 def test_an_output_suffix_that_is_not_its_format_is_refused(runs: dict[str, Path], tmp_path: Path, argv: list[str],
                                                             contains: list[str],
                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    if not contains:
+        assert main(fill(argv, runs, tmp_path)) == 0
+        return
     refused(capsys, fill(argv, runs, tmp_path), [tmp_path, *runs.values()], "--out", *contains)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"] or not any(tmp_path.iterdir())
+
+
+def test_the_manifest_name_is_never_an_output(runs: dict[str, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``eval --out .ganforge-outputs.json`` would have its record overwritten by the manifest it updates."""
+    refused(capsys, ["eval", str(runs["table"]), "--out", str(tmp_path / MANIFEST)], [tmp_path, runs["table"]],
+            "record of its outputs")
+    assert not (tmp_path / MANIFEST).exists()
 
 
 # ---- 4. options the run's data kind does not use are refused, not ignored -----------------------------------------

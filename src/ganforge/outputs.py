@@ -207,6 +207,9 @@ class OutputFolder:
         """``atomic_file(folder / name)``; records the new file's sha256 in the manifest once it is in place
         (``save=False``: in memory only, until ``save()``: thousands of files need not rewrite it each time)."""
         target = self.folder / name
+        if name == MANIFEST:
+            raise OutputError(f"{str(target)!r} is the name of ganforge's record of its outputs; choose another "
+                              f"{self.flag}")
         if target.exists() and not target.is_symlink() and not self.is_own(name):
             raise OutputError(f"{str(target)!r} exists and was not written by ganforge; remove it or choose another "
                               f"{self.flag}")
@@ -276,6 +279,9 @@ def check_owned(path: Path, flag: str = "--out", own: bool = False) -> Path:
     path = Path(path)
     if path.is_dir() and not path.is_symlink():
         raise OutputError(f"{flag} {str(path)!r} is a folder; pass a file name inside it instead")
+    if path.name == MANIFEST:
+        raise OutputError(f"{flag} {str(path)!r} is the name of ganforge's record of its outputs; choose another "
+                          f"{flag}")
     folder = OutputFolder(path.parent, flag, own=own)
     if own and path.parent.is_symlink():
         raise OutputError(f"{str(path.parent)!r} is a symbolic link; ganforge does not write through links in its "

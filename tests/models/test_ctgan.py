@@ -153,7 +153,7 @@ def test_trains_resumes_exactly_samples_and_evaluates(tmp_path: Path, capsys: py
     pd.testing.assert_frame_equal(pd.read_csv(again), pd.read_csv(tmp_path / "synth.csv"))
     capsys.readouterr()
     rc = main(["sample", str(straight), "--n", "5", "--out", str(tmp_path / "x.png")])
-    one_line_error(capsys, rc, "written as .csv or .parquet")
+    one_line_error(capsys, rc, "written as .csv, .parquet or .pq")
     rc = main(["sample", str(straight), "--n", "5", "--label", "1", "--out", str(tmp_path / "x.csv")])
     one_line_error(capsys, rc, "--label does not apply to a table run")
     assert main(["eval", str(straight)]) == 0

@@ -33,6 +33,7 @@ from ganforge.commands.common import (
     check_out_file,
     check_positive,
     check_seed,
+    check_suffix,
     check_writable,
     checkpoint_file,
     generator_kind,
@@ -360,6 +361,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_out(source, from_run, name)
     user_named = args.out is not None or not from_run  # a default beside saved samples is in the user's folder
     check_out_file(out, user_named)
+    check_suffix(out, (".json",), "evaluation records are")
     if G is not None:  # generated uint8 images + their features (float32, and float64 for the statistics)
         check_memory(n_fake * (math.prod(shape) + 12 * extractor.feature_dim), f"eval --n {n_fake}",
                      "lower --n")
@@ -456,6 +458,7 @@ def task_evaluation(source: Path, args: argparse.Namespace, loaded: tuple, devic
                           f"records), not the image protocol these options set; drop {' and '.join(unused)}")
     out = args.out or run_root(source) / "eval" / "task.json"
     check_out_file(out, args.out is not None)
+    check_suffix(out, (".json",), "evaluation records are")
     data = build_dataset(cfg)
     t0 = time.perf_counter()
     values = hooks.evaluate(sampler, data, cfg, device)

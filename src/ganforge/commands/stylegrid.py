@@ -120,8 +120,10 @@ def run(args: argparse.Namespace) -> int:
     if not hasattr(family, "style_ranges"):
         raise ConfigError(f"style-grid needs a style-based run (model.name=stylegan2); {str(args.run)!r} is a "
                           f"{cfg.model.name!r} run: use `ganforge sample` / `ganforge interpolate`")
-    user_named = args.out_dir is not None
-    out_dir = args.out_dir or run_root(args.run) / "samples"
+    default_dir = run_root(args.run) / "samples"
+    # --out-dir naming the run's own samples/ folder is the default, not a folder of the user's
+    user_named = args.out_dir is not None and args.out_dir.absolute().resolve() != default_dir.absolute().resolve()
+    out_dir = args.out_dir or default_dir
     mix_path, trunc_path = out_dir / f"style-mixing-seed{args.seed}.png", out_dir / f"truncation-seed{args.seed}.png"
     check_writable(out_dir, "--out-dir", folder=True)
     # a folder the user named must hold only ganforge's outputs (its manifest); RUN/samples is ganforge's own folder
