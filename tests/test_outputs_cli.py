@@ -119,6 +119,33 @@ def test_a_linked_part_of_the_run_dir_is_refused_and_nothing_behind_it_is_touche
     assert "never writes or deletes through a link" in line
 
 
+def test_a_new_run_into_a_folder_with_a_linked_subfolder_is_refused(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "step-0000010.png").write_bytes(b"mine")  # the name of the first sample grid training writes
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "samples").symlink_to(photos)
+    refused(capsys, ["train", "ring8", *TINY_SET, "--set", "log.sample_every=10", "--run-dir", str(tmp_path / "run"),
+                     "--no-progress"], [tmp_path], "symbolic link", "samples")
+
+
+@pytest.mark.parametrize(("argv", "folder"), [
+    (["sample", "{run}", "--n", "2"], "samples"),
+    (["sample", "{run}", "--n", "2", "--format", "npz"], "samples"),
+    (["interpolate", "{run}", "--pairs", "1", "--steps", "2"], "samples"),
+])
+def test_default_outputs_never_go_through_a_linked_run_folder(tmp_path: Path, argv: list[str], folder: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    run = make_run(["train.steps=2", "train.checkpoint_every=2"], tmp_path / "run")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(run / folder, ignore_errors=True)
+    (run / folder).symlink_to(elsewhere)
+    refused(capsys, [a.format(run=run) for a in argv], [tmp_path], "symbolic link", folder)
+    assert not any(elsewhere.iterdir())
+
+
 def test_overwrite_keeps_links_deeper_down_and_what_they_point_to(tmp_path: Path) -> None:
     run = make_run([], tmp_path / "run")
     photos = tmp_path / "photos"
