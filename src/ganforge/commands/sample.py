@@ -1,15 +1,20 @@
 """``ganforge sample RUN``: draw samples from a trained generator as a grid, a folder of PNGs or an .npz file.
 
 Images: ``--format grid`` (one PNG; ``--per-class`` puts one class per row), ``png-dir`` (``00000.png``, ... for FID
-tools; refuses a folder that already holds PNGs) or ``npz`` (``images`` uint8 ``[N, C, H, W]`` and, for conditional
-models, ``labels`` int64 ``[N]``). Vectors (toy data): ``grid`` writes ``.npy`` (or ``.csv`` if ``--out`` says so),
-``npz`` writes ``samples`` float32 ``[N, D]`` (+ ``labels``).
+tools; replaces ganforge's own earlier PNGs there, refuses a folder holding any file it did not write) or ``npz``
+(``images`` uint8 ``[N, C, H, W]`` and, for conditional models, ``labels`` int64 ``[N]``). Vectors (toy data):
+``grid`` writes ``.npy`` (or ``.csv`` if ``--out`` says so), ``npz`` writes ``samples`` float32 ``[N, D]``
+(+ ``labels``).
 
 The samples are "the n samples of seed S" (``evaluation.iter_labelled_samples``, random labels included): the images
 ``ganforge eval --seed S`` judges. They are generated and written batch by batch, so files of any size are written in
 bounded memory (only the grid needs every image at once), and an output that would not fit on disk (or a grid that
 would not fit in RAM) is refused before anything is generated. Files are written to a temporary name and renamed, so
-a failed write never replaces an existing file.
+a failed write never replaces an existing file (``ganforge.outputs``). A file named with ``--out`` that exists and was
+not written by ganforge is refused (``outputs.write_owned``); so are a suffix that is not the format's (``.npy``
+bytes in ``v.parquet``) and an option the run's data kind does not use (``--format`` on a table run, ...): the kinds
+with their own writers (``RunHooks.export_samples``: tables, fields, storm tracks) list the ones they take in
+``RunHooks.sample_flags``.
 """
 
 from __future__ import annotations
@@ -109,7 +114,6 @@ def check_kind_flags(hooks: object, kind: str, args: argparse.Namespace) -> None
 def run(args: argparse.Namespace) -> int:
     check_positive(args.n, "--n")
     check_seed(args.seed)
-
     if args.label is not None and args.per_class:
         raise ConfigError("--label and --per-class contradict each other; pass one of them")
     if args.truncation is not None and not math.isfinite(args.truncation):
