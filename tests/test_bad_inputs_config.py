@@ -225,3 +225,74 @@ def test_a_fifo_or_folder_as_config_is_refused_without_blocking(tmp_path: Path,
 def test_hostile_set_values_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str,
                                          contains: str) -> None:
     _config_and_train_refuse(tmp_path, capsys, ["ring8", "--set", override], contains)
+
+
+# ---- Ctrl-C during start-up (issue 23 item 5) -----------------------------------------------------------------------
+
+def test_a_sigint_inside_the_torch_import_lets_the_import_finish() -> None:
+    """A real SIGINT delivered while torch is importing (sent by an import hook at that moment): the import runs to its
+    end (a KeyboardInterrupt inside it left half-initialised numpy/pybind11 modules: tracebacks and aborts), then the
+    command is not run: one line, exit code 130."""
+    code = (
+        "import os, signal, sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('torch', 'numpy'):\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from ganforge.entry import main\n"
+        "rc = main(['list'])\n"
+        "import numpy, torch\n"  # both whole: a second import of a half-loaded numpy raised 'cannot load ... once'
+        "assert torch.ones(2).sum().item() == 2.0\n"
+        "sys.exit(rc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 130, out.stderr
+    assert out.stderr.strip().splitlines() == ["ganforge: interrupted while starting; nothing was run"]
+    assert out.stdout == ""  # `list` did not run
+
+
+def test_ctrl_c_at_any_moment_of_start_up_never_aborts(tmp_path: Path) -> None:
+    """SIGINT sent to `python -m ganforge list` at several moments after ganforge.entry is imported (seen through
+    ``-X importtime``): every run ends with exit code 130 and one line, or finishes normally; never a signal death
+    (the abort of pybind11's terminate), a traceback or numpy's "cannot load module more than once". Four runs
+    in parallel keep the test under 30 s (each imports torch whole: ~2 s of CPU)."""
+    import signal
+    import threading
+    import time
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
+    delays = (0.0, 0.2, 0.6, 1.2)  # seconds after entry's import; torch takes ~1-3 s to import
+    results: dict[float, tuple[int, str, str]] = {}
+
+    def one(delay: float) -> None:
+        err_path = tmp_path / f"err-{delay}.txt"
+        with open(err_path, "w") as err:
+            proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "ganforge", "list"], env=env,
+                                    stdout=subprocess.PIPE, stderr=err, text=True)
+            deadline = time.monotonic() + 60
+            while "| ganforge.entry" not in err_path.read_text() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(0.02 + delay)  # 20 ms: from entry's import to its handler being installed
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            stdout, _ = proc.communicate(timeout=60)
+        lines = [line for line in err_path.read_text().splitlines() if not line.startswith("import time:")]
+        results[delay] = (proc.returncode, stdout, "\n".join(lines))
+
+    threads = [threading.Thread(target=one, args=(d,)) for d in delays]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for delay, (rc, stdout, err) in results.items():
+        assert "Traceback" not in err, (delay, err)
+        assert "terminate called" not in err, (delay, err)
+        if rc == 0:  # the command finished before the signal
+            assert "presets:" in stdout, (delay, stdout)
+            assert err == "", (delay, err)
+        else:
+            assert rc == 130, (delay, rc, err)
+            assert err in ("ganforge: interrupted while starting; nothing was run", "ganforge: interrupted"), (delay,
+                                                                                                              err)
