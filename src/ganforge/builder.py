@@ -156,6 +156,12 @@ def check_compatibility(cfg: RunConfig, spec: DataSpec, objective: Objective, ne
 def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: Any = None) -> Components:
     """Build everything a run needs. Model weights are initialised from ``train.seed``."""
     data = data if data is not None else build_dataset(cfg)
+    check_batch = getattr(data, "check_batch", None)  # a data kind's own limits on the batch (tables: its rows)
+    if callable(check_batch):
+        try:
+            check_batch(cfg.train.batch_size)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     spec = data_spec(data)
     objective = build_objective(cfg)
     torch.manual_seed(cfg.train.seed)  # weight init is reproducible

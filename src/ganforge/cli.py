@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from ganforge import __version__, commands
 from ganforge.builder import build_components, check_options, resolve_device
 from ganforge.config import dump_yaml, preset_names, resolve_config
+from ganforge.lazy import missing_extra
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
 from ganforge.outputs import OutputError
@@ -168,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganforge: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:  # an optional package of an extra ([tabular], [fields]) in a core install
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        print(f"ganforge: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
