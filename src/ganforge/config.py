@@ -279,10 +279,26 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {key.strip()!r}: the value nests deeper than {MAX_DEPTH} levels; a config value "
                           "needs a few")
     try:
-        value = ast.literal_eval(raw)
+        tree = ast.parse(raw, mode="eval")
+        value = ast.literal_eval(tree)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         value = {"true": True, "false": False, "null": None}.get(raw.lower(), raw)
+    else:
+        _refuse_duplicate_keys(tree, key.strip())
     return keys, value
+
+
+def _refuse_duplicate_keys(tree: ast.AST, key: str) -> None:
+    """``{'a': 1, 'a': 2}`` silently keeps the last value in Python, as duplicate keys do in YAML: refused."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            seen: set[Any] = set()
+            for k in node.keys:
+                name = k.value if isinstance(k, ast.Constant) else None
+                if name is not None and name in seen:
+                    raise ConfigError(f"--set {key!r}: the key {name!r} appears twice in the value; Python would "
+                                      "silently keep the last, remove one")
+                seen.add(name)
 
 
 def _bracket_depth(text: str) -> int:
