@@ -148,6 +148,8 @@ def test_a_name_that_is_not_one_folder_is_refused(tmp_path: Path, capsys: pytest
     ("optim.g.eps=0", "optim.g.eps must be > 0"),
     ("optim.g.betas=[0.5, 1.5]", "optim.g.betas must each be in [0, 1)"),
     ("optim.d.momentum=-0.1", "optim.d.momentum must be >= 0"),
+    ("train.device=gpu", "train.device='gpu' is not a device"),
+    ("model.options.pack=3", "not a multiple of model.options.pack=3"),
 ])
 def test_config_applies_the_checks_train_applies(tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str,
                                                  contains: str) -> None:

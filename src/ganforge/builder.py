@@ -107,6 +107,18 @@ def check_options(cfg: RunConfig) -> None:
     build_options(_get(MODELS, cfg.model.name, "model.name"), cfg.model.options, "model.options")
     check_groups(cfg, build_objective(cfg))
     build_options(_get(DATASETS, cfg.data.name, "data.name"), cfg.data.options, "data.options")
+    from ganforge.training.distributed import check_batch
+
+    try:  # as Run checks it (one process here; torchrun's world size is checked when it starts)
+        check_batch(cfg.train.batch_size, 1, int(cfg.model.options.get("pack", 1)))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if cfg.train.device != "auto":  # the spelling; whether this machine has the device is train's question
+        try:
+            torch.device(cfg.train.device)
+        except RuntimeError:
+            raise ConfigError(f"train.device={cfg.train.device!r} is not a device; use auto, cpu, cuda or cuda:N") \
+                from None
 
 
 def _model_option(cfg: RunConfig, key: str) -> Any:

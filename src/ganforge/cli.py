@@ -84,6 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / cfg.name
     if args.resume and not args.overwrite:  # the run's own config (from its checkpoint) + this command's --set/--seed
         cfg = resume_config(args.preset, run_dir, args.resume, args.overrides, args.seed)
+    check_options(cfg)  # the checks `ganforge config` applies, before any data is loaded (dry run included)
     if args.dry_run:
         c = build_components(cfg, "cpu")
         print(dump_yaml(cfg.to_dict()), end="")
