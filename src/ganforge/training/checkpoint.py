@@ -116,19 +116,8 @@ def validate_state(state: dict[str, Any], path: Path) -> None:
     models = state["models"]
     if not isinstance(models, dict) or not all(isinstance(m, dict) or m is None for m in models.values()):
         raise _damaged(path, "its models entry is not a mapping of network weights")
-    spec = state.get("spec")
-    if not isinstance(spec, dict):
-        raise _damaged(path, "no data spec (shape, classes, kind)")
-    shape = spec.get("shape")
-    if (not isinstance(shape, (list, tuple)) or not 1 <= len(shape) <= 8
-            or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2**31 for d in shape)):
-        raise _damaged(path, f"spec.shape {shape!r:.80} is not a list of 1 to 8 positive sizes")
-    _counter(spec.get("num_classes"), "spec.num_classes", path, 0, 2**31)
-    fields = spec.get("fields", {})
-    if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, (list, tuple))
-                                               for k, v in fields.items()):
-        raise _damaged(path, "spec.fields is not a mapping of names to shapes")
-    _check_kind(spec.get("kind", "default"), state["config"], path)
+    if "spec" in state:  # weights-only files (an SRGAN stage's init) have none; load_run reports its absence
+        _check_spec(state["spec"], state["config"], path)
     trainer = state.get("trainer")
     if trainer is None:
         return  # the loaders that need the trainer state (resume) say so themselves
@@ -145,12 +134,36 @@ def validate_state(state: dict[str, Any], path: Path) -> None:
             raise _damaged(path, f"trainer.{key} is not a mapping")
 
 
+def _mismatch(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"checkpoint {str(path)!r} does not match its config ({what}); it was edited or damaged: "
+                           "use another checkpoint from RUN/checkpoints/ or retrain")
+
+
+def _check_spec(spec: Any, config: dict[str, Any], path: Path) -> None:
+    """The data spec the networks are rebuilt from, and the data kind that picks the sample writers."""
+    if not isinstance(spec, dict):
+        raise _mismatch(path, f"spec is {type(spec).__name__}, not a mapping of shape, classes and kind")
+    shape = spec.get("shape")
+    if (not isinstance(shape, (list, tuple)) or not 1 <= len(shape) <= 8
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2**31 for d in shape)):
+        raise _mismatch(path, f"spec.shape {shape!r:.80} is not a list of 1 to 8 positive sizes")
+    num_classes = spec.get("num_classes")
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or not 0 <= num_classes < 2**31:
+        raise _mismatch(path, f"spec.num_classes is {type(num_classes).__name__} {num_classes!r:.40}, not a whole "
+                              "number >= 0")
+    fields = spec.get("fields", {})
+    if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, (list, tuple))
+                                               for k, v in fields.items()):
+        raise _mismatch(path, "spec.fields is not a mapping of names to shapes")
+    _check_kind(spec.get("kind", "default"), config, path)
+
+
 def _check_kind(kind: Any, config: dict[str, Any], path: Path) -> None:
     """The saved data kind picks ``sample``'s writers and ``eval``'s metrics; it must be the kind of the run's own
     data (``config.data.name``) where that kind is fixed by the dataset's class, and never a kind that belongs to
     other datasets only (a ring8 checkpoint claiming "field" made the field writer fail with AttributeError)."""
     if not isinstance(kind, str) or not kind.isidentifier():
-        raise _damaged(path, f"spec.kind {kind!r:.60} is not a data kind name")
+        raise _mismatch(path, f"spec.kind {kind!r:.60} is not a data kind name")
     from ganforge.data import register_all
     from ganforge.registry import DATASETS
 
@@ -160,10 +173,11 @@ def _check_kind(kind: Any, config: dict[str, Any], path: Path) -> None:
     owners = {n: dataset_kind(DATASETS.get(n)) for n in DATASETS.names()}
     expected = owners.get(name) if isinstance(name, str) else None
     if expected is not None and kind != expected:
-        raise _damaged(path, f"spec.kind is {kind!r} but its data {name!r} is of kind {expected!r}")
+        raise _mismatch(path, f"spec.kind is {kind!r} but its data {name!r} is of kind {expected!r}")
     if expected is None and kind in set(owners.values()) and kind not in ("default", "image", "vector"):
         users = sorted(n for n, k in owners.items() if k == kind)
-        raise _damaged(path, f"spec.kind is {kind!r}, the kind of {', '.join(users[:3])}, but its data is {name!r}")
+        raise _mismatch(path, f"spec.kind is {kind!r}, the kind of {', '.join(users[:3])}, but its data is "
+                              f"{name!r}")
 
 
 def dataset_kind(dataset_cls: Any) -> str | None:
