@@ -179,8 +179,9 @@ def test_tampered_checkpoint_is_a_one_line_error(run_dir: Path, change: Callable
     (lambda s: s["trainer"].update(images_seen=-1), "trainer.images_seen = -1"),
     (lambda s: s["trainer"].update(best_step=10**6), "trainer.best_step"),
     (lambda s: s.update(config=[1, 2]), "config is not a mapping"),
+    (lambda s: s["trainer"]["schedulers"]["g"].update(last_epoch=-7), "trainer.schedulers.g.last_epoch = -7"),
 ], ids=["kind-field", "kind-table", "kind-int", "shape", "classes", "step-negative", "step-huge", "step-str",
-        "step-float", "images-seen", "best-step", "config-list"])
+        "step-float", "images-seen", "best-step", "config-list", "scheduler-step"])
 @pytest.mark.parametrize("command", ["resume", "sample"])
 def test_a_checkpoint_with_wrong_kind_counters_or_types_is_one_line(
         run_dir: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None], contains: str, command: str,

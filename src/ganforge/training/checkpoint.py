@@ -132,6 +132,9 @@ def validate_state(state: dict[str, Any], path: Path) -> None:
     for key in ("optimizers", "schedulers"):
         if not isinstance(trainer.get(key, {}), dict):
             raise _damaged(path, f"trainer.{key} is not a mapping")
+    for group, sched in trainer.get("schedulers", {}).items():  # the lr schedule's own step counter
+        if isinstance(sched, dict) and "last_epoch" in sched:
+            _counter(sched["last_epoch"], f"trainer.schedulers.{group}.last_epoch", path)
 
 
 def _mismatch(path: Path, what: str) -> CheckpointError:
