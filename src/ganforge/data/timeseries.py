@@ -225,11 +225,13 @@ class SeriesCSV(_SeriesOptions):
         args = (self.value_column, self.timestamp_column, self.label_column, self.intervals, "data.options")
         train = read_series_csv(require_file(self.path, "series CSV", "data.options.path"), *args)
         data = make_series(*train, self.window, self.step, Path(self.path).stem)
-        if split == "train" or not self.test_path:
+        if not self.test_path:
             return data
+        # read and checked when the training split loads too: a missing or bad test file was found only when the
+        # run evaluated, after training (and reported as a problem of the disk)
         test = read_series_csv(require_file(self.test_path, "test series CSV", "data.options.test_path"), *args)
         make_series(*test, self.window, self.step, Path(self.test_path).stem, scale=data.scale)  # checks length
-        return data.with_values(*test, Path(self.test_path).stem)
+        return data if split == "train" else data.with_values(*test, Path(self.test_path).stem)
 
 
 @DATASETS.register("ucr135")

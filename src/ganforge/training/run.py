@@ -144,7 +144,10 @@ class Run:
         if overwrite:
             raise RunError("--resume and --overwrite contradict each other; pass one of them")
         self.resume_path = find_checkpoint(self.run_dir, resume)
-        return ckpt.load_checkpoint(self.resume_path, map_location=self.device)
+        state = ckpt.load_checkpoint(self.resume_path, map_location=self.device)  # checked by ckpt.validate_state
+        if isinstance(state.get("trainer"), dict):  # a missing trainer state is reported as damage by the restore
+            ckpt.check_resume_step(state, self.cfg.train.steps, self.resume_path)
+        return state
 
     def _check_fresh(self, overwrite: bool) -> None:
         """A new run may not start over an existing one (checkpoint or not) without --overwrite."""
