@@ -144,8 +144,12 @@ class TableTransformer:
         """Category index of each value of discrete column ``col`` (NaN → the None category); -1 = unseen."""
         lookup = {v: i for i, v in enumerate(self.categories[col]) if v is not None}
         missing = self.categories[col].index(None) if None in self.categories[col] else -1
-        plain = [_plain(v) for v in values.tolist()]
-        return np.array([missing if v is None else lookup.get(v, -1) for v in plain], dtype=np.int64)
+        # Look up each distinct value once (a column has ≤ max_categories of them), then index: [N] codes without a
+        # Python call per row (20,850 rows × 11 columns took 0.5 s per-row; factorize keeps NaN as one value).
+        inverse, uniques = pd.factorize(values, use_na_sentinel=False)
+        plain = [_plain(v) for v in uniques.tolist()]
+        per_unique = np.array([missing if v is None else lookup.get(v, -1) for v in plain], dtype=np.int64)
+        return per_unique[inverse] if len(per_unique) else np.zeros(len(values), dtype=np.int64)
 
     def spans(self) -> list[tuple[str, int, int]]:
         """(column, start, end) of each column's block in an encoded row."""
