@@ -19,9 +19,9 @@ worker processes). Warm-up: before any timed fit, each implementation fits once 
 (imports, first calls of torch / sklearn / rdt); that warm-up is excluded for both. ``fit s/epoch`` = the whole
 clock / epochs (the transformer fit spread over the epochs).
 
-Run with one thread, e.g. (the default: ≈ 20 CPU-minutes on this machine)
+Run with one thread, e.g. (the default; ≈ 10 CPU-minutes on this machine)
 
-    OMP_NUM_THREADS=1 python bench/tabular.py --tables nasscds:5 health-insurance:10 --seeds 0 1 2 3 4
+    OMP_NUM_THREADS=1 python bench/tabular.py --tables nasscds:15 health-insurance:50 --seeds 0 1 2 3 4
 
 ``table:epochs`` pairs. Every run is printed as a JSON line; the summary (mean ± std with ddof 1 over the seeds) is
 printed as markdown; both go to bench/results/tabular.json.
@@ -76,11 +76,13 @@ def sdmetrics_quality(real: pd.DataFrame, synth: pd.DataFrame, discrete: list[st
 
 
 def score(data: Any, synth: pd.DataFrame, seed: int) -> dict[str, float]:
-    from ganforge.metrics.tabular import ml_efficacy
+    from ganforge.metrics.tabular import column_shapes, ml_efficacy
 
     disc = data.transformer.discrete
     eff = ml_efficacy(synth, data.test_frame, data.target, disc, seed)
-    return {**sdmetrics_quality(data.frame, synth, disc), **{f"efficacy/{k}": v for k, v in eff.items()}}
+    shapes = column_shapes(data.frame, synth, disc)  # per column: KS / TV complement (= sdmetrics' column shapes)
+    return {**sdmetrics_quality(data.frame, synth, disc), **{f"efficacy/{k}": v for k, v in eff.items()},
+            **{f"shape/{k}": v for k, v in shapes.items()}}
 
 
 def ganforge_config(table: str, seed: int, extra: list[str]) -> Any:
@@ -140,7 +142,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for key in dict.fromkeys((r["table"], r["epochs"], r["model"]) for r in rows):
         group = [r for r in rows if (r["table"], r["epochs"], r["model"]) == key]
         s: dict[str, Any] = {"table": key[0], "epochs": key[1], "model": key[2], "seeds": [r["seed"] for r in group]}
-        for m in METRICS:
+        for m in [*METRICS, *sorted({k for r in group for k in r if k.startswith("shape/")})]:
             v = np.array([r[m] for r in group if m in r], dtype=np.float64)
             if len(v):
                 s[m] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else float("nan")}
@@ -167,7 +169,7 @@ def markdown(summary: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tables", nargs="+", default=["nasscds:5", "health-insurance:10"], help="table:epochs")
+    p.add_argument("--tables", nargs="+", default=["nasscds:15", "health-insurance:50"], help="table:epochs")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--set", dest="extra", action="append", default=[], help="extra ganforge config override")
     p.add_argument("--out", type=Path, default=Path("bench/results/tabular.json"))
