@@ -329,6 +329,8 @@ class TableDataset:
     weight_threshold: float = 0.005  # modes with a smaller weight are dropped (CTGAN / rdt: 0.005)
     max_categories: int = 100  # discrete columns with more categories are refused (ids, free text)
     discrete_threshold: int = 10  # inferred types: numeric columns with at most this many values are discrete
+    clip_range: bool = True  # generated continuous values clipped to the training column's [min, max] (as SDV)
+    learn_rounding: bool = True  # ... and rounded to the training column's decimals (as SDV; the ctgan package: off)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.test_fraction < 1.0:
@@ -368,7 +370,8 @@ class TableDataset:
             why = f"data.options.target={target!r} is scored on held-out rows" if target else "the test split"
             raise ValueError(f"dataset {self.name!r}: test_fraction={self.test_fraction} of {len(df)} rows holds "
                              f"out no rows, but {why}; raise data.options.test_fraction (e.g. 0.2) or use more rows")
-        tf, x, codes = TableTransformer.fit(train, cont, disc, self.max_modes, self.weight_threshold, self.seed)
+        tf, x, codes = TableTransformer.fit(train, cont, disc, self.max_modes, self.weight_threshold, self.seed,
+                                            clip_range=self.clip_range, learn_rounding=self.learn_rounding)
         data = TabularData(torch.from_numpy(x), torch.from_numpy(codes), tf, train, test, target, self.name)
         if split == "test":  # the held-out rows are the data; the encoding stays the training rows'
             data.frame, data.test_frame = test, train
