@@ -10,6 +10,12 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # answered without importing torch (the CLI's import takes seconds)
+        from ganforge import __version__
+
+        print(f"ganforge {__version__}")
+        return 0
     try:
         from ganforge.cli import main as cli_main
     except KeyboardInterrupt:

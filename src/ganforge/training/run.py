@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 import ganforge
 from ganforge.builder import Components, build_components, resolve_device
