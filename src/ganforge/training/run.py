@@ -431,6 +431,9 @@ class Run:
             summary["metrics"] = metrics
         writer.close()
         self.hooks.finish(self.run_dir, cfg)
+        from ganforge.report import write_run_report  # local: the report's imports are not needed before the end
+
+        write_run_report(self.run_dir)
         return summary
 
     def _should_stop(self, step: int) -> bool:
