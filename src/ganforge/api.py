@@ -36,17 +36,22 @@ __all__ = ["CTGAN", "Model", "Run", "TadGAN", "evaluate", "load", "train"]
 
 # ---- configs ---------------------------------------------------------------------------------------------------------
 
-def _flatten(overrides: Mapping[str, Any], prefix: str = "") -> list[tuple[list[str], Any]]:
-    """``{"train.steps": 5, "optim": {"g": {"lr": 1e-4}}}`` -> ``[(["train", "steps"], 5), (["optim", "g", "lr"],
-    1e-4)]``. A nested mapping is walked down to its leaves (so ``model={"options": {...}}`` changes only the keys
-    it names, like ``--set``); ``*.options`` values that are mappings are leaves' parents too."""
+SECTIONS = ("model", "objective", "data", "optim", "train", "log")
+
+
+def _flatten(overrides: Mapping[str, Any]) -> list[tuple[list[str], Any]]:
+    """``{"train.steps": 5, "train": {"seed": 1}, "data.options": {"path": "t.csv"}}`` -> ``[(["train", "steps"],
+    5), (["train", "seed"], 1), (["data", "options"], {"path": "t.csv"})]``.
+
+    A dotted key sets its value as ``--set KEY=VALUE`` does (a mapping value replaces the whole entry, e.g. a
+    dataset's ``data.options``); a bare section name (``train=``, ``log=``, ...) with a mapping sets each of its keys
+    (``train={"steps": 50}`` is ``train.steps=50``, the rest of the section kept)."""
     out: list[tuple[list[str], Any]] = []
     for key, value in overrides.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out += _flatten(value, dotted + ".")
+        if key in SECTIONS and isinstance(value, Mapping):
+            out += [([key, *str(k).split(".")], v) for k, v in value.items()]
         else:
-            out.append((dotted.split("."), value))
+            out.append((str(key).split("."), value))
     return out
 
 

@@ -216,8 +216,18 @@ def field_maps(real: np.ndarray, fake: np.ndarray, unit: str) -> bytes:
 
 # ---- HTML -----------------------------------------------------------------------------------------------------------
 
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk (bytes 16-24, big-endian); (0, 0) if ``png`` is not a PNG."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
+        return 0, 0
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def _img(png: bytes, caption: str, alt: str | None = None) -> str:
-    return (f'<figure><img src="{data_uri(png)}" alt="{html.escape(alt or caption)}">'
+    w, _ = png_size(png)
+    # small grids (16-px translation samples, 28-px digits) are shown enlarged by a whole factor, pixels kept sharp
+    style = f' style="width:{w * max(1, 240 // w)}px"' if 0 < w < 240 else ""
+    return (f'<figure><img src="{data_uri(png)}"{style} alt="{html.escape(alt or caption)}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
