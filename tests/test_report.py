@@ -80,3 +80,17 @@ def test_report_command_puts_runs_side_by_side(runs: tuple[Path, Path], tmp_path
     assert foreign.read_text() == "my notes"
     one_line_error(capsys, main(["report", str(tmp_path)]), "holds no run")
     one_line_error(capsys, main(["report", str(runs[0]), "--out", str(tmp_path / "x.png")]), ".html")
+
+
+def test_tensorboard_gets_the_sample_grids(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sets = {"data.options": {"limit": 64}, "log.eval_digits": 64, "train.batch_size": 16, "train.steps": 4,
+            "train.checkpoint_every": 4, "log.sample_every": 2, "log.tensorboard": True, "log.n_samples": 4,
+            "model.options": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}}
+    run = ganforge.train("gan-mlp-mnist", tmp_path / "r", quiet=True, **sets).run_dir
+    events = EventAccumulator(str(run / "tb"), size_guidance={"images": 0})
+    events.Reload()
+    shots = events.Images("samples")
+    assert [s.step for s in shots] == [2, 4]
+    assert all(png_size(s.encoded_image_string) == (s.width, s.height) and s.width > 0 for s in shots)

@@ -253,10 +253,14 @@ def _kind_section(run_dir: Path, kind: str) -> str:
             import pandas as pd
 
             from ganforge import api
+            from ganforge.options import build_options
+            from ganforge.registry import DATASETS
 
-            model = api.load(run_dir)
-            png = table_distributions(model.data.frame, pd.read_csv(final))
-            return "<h3>Real vs synthetic columns (training rows vs samples/final.csv)</h3>" + _img(
+            # the raw table (all rows, before the split): building the dataset would refit the encoder (seconds)
+            cfg = api.resolve(run_dir / "config.yaml")
+            real = build_options(DATASETS.get(cfg.data.name), cfg.data.options, "data.options").table()[0]
+            png = table_distributions(real, pd.read_csv(final))
+            return "<h3>Real vs synthetic columns (the table vs samples/final.csv)</h3>" + _img(
                 png, "column distributions: real (blue) vs synthetic (orange)")
         if kind == "field":
             from ganforge import api

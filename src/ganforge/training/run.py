@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -88,6 +89,7 @@ class Run:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)  # one GPU per process
         self.stop_signal: int | None = None
+        self.tb: Any = None  # the run's TensorBoard SummaryWriter while training (log.tensorboard), for sample grids
         self.overwrite, self.resume = overwrite, resume
         self.lock = RunLock(self.run_dir)
         self.notes: list[str] = []  # one-line remarks for the user (applied config changes, kept files)
@@ -369,6 +371,7 @@ class Run:
     def _train(self) -> dict[str, Any]:
         cfg, trainer, main = self.cfg, self.trainer, self.dist.is_main
         writer = MetricsWriter(self.run_dir, cfg.log.tensorboard) if main else None
+        self.tb = writer.tb if writer is not None else None
         if writer is not None and self.config_changes:
             writer.write(trainer.step, {"config_change": self.config_changes})
         old_handlers = self._install_signal_handlers()
@@ -488,6 +491,12 @@ class Run:
         with self._isolated_rng():
             self.hooks.samples(self.eval_generator(), self.c.data, self.run_dir, step, self.cfg, self.device,
                                final=final)
+        grid = self.run_dir / "samples" / f"step-{step:07d}.png"  # the kind's grid of this step, when it writes one
+        if self.tb is not None and grid.is_file():  # TensorBoard's IMAGES tab shows it next to the scalars
+            from PIL import Image
+
+            with Image.open(grid) as im:
+                self.tb.add_image("samples", np.asarray(im.convert("RGB")), step, dataformats="HWC")
 
     def evaluate(self) -> dict[str, float]:
         with self._isolated_rng():
