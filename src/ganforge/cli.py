@@ -121,7 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"ganforge train {hint_preset(args.preset, cfg, run_dir)} --run-dir {run_dir} --resume latest",
               file=sys.stderr)
         return 128 + int(run.stop_signal or 2)
-    print(f"run directory: {run_dir}  (config.yaml, metrics.jsonl, checkpoints/, plots/, samples/, eval/)")
+    print(f"run directory: {run_dir}  (report.html, config.yaml, metrics.jsonl, checkpoints/, plots/, samples/, eval/)")
     return 0
 
 

@@ -16,6 +16,7 @@ import contextlib
 import math
 import os
 import signal
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -89,6 +90,7 @@ class Run:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)  # one GPU per process
         self.stop_signal: int | None = None
+        self.t_created = time.perf_counter()  # the summary's total_seconds: set-up, training, evaluation, report
         self.tb: Any = None  # the run's TensorBoard SummaryWriter while training (log.tensorboard), for sample grids
         self.overwrite, self.resume = overwrite, resume
         self.lock = RunLock(self.run_dir)
@@ -424,6 +426,7 @@ class Run:
         if writer is None:  # not rank 0: rank 0 writes the samples, evaluation and plots
             return summary
         if status == "finished":
+            self.status("final samples and evaluation…")  # silent for up to a minute otherwise
             self.write_samples(trainer.step, final=True)
             metrics = self.evaluate()
             if metrics:
@@ -433,11 +436,18 @@ class Run:
                            checkpoint=checkpoint_dir(self.run_dir) / "latest.pt")
             summary["metrics"] = metrics
         writer.close()
+        self.status("plots and report.html…")
         self.hooks.finish(self.run_dir, cfg)
         from ganforge.report import write_run_report  # local: the report's imports are not needed before the end
 
         write_run_report(self.run_dir)
+        summary["total_seconds"] = round(time.perf_counter() - self.t_created, 2)  # "seconds": the training loop
         return summary
+
+    def status(self, text: str) -> None:
+        """One line on stderr for a phase after the progress bar (only when the bar is shown)."""
+        if self.progress and self.dist.is_main:
+            tqdm.write(f"{self.cfg.name}: {text}", file=sys.stderr)
 
     def _should_stop(self, step: int) -> bool:
         """A stop signal ends the run after this step. Under torchrun the ranks agree on it every ``log.every``
