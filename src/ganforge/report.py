@@ -19,6 +19,7 @@ import html
 import io
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,9 @@ def field_maps(real: np.ndarray, fake: np.ndarray, unit: str) -> bytes:
     plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(7, 5.5), squeeze=False)
     for i, (name, f) in enumerate((("mean", np.nanmean), ("std", np.nanstd))):
-        a, b = f(real[:, 0], axis=0), f(fake[:, 0], axis=0)
+        with warnings.catch_warnings():  # masked cells (NaN in every real field: land, missing data) stay blank
+            warnings.simplefilter("ignore", RuntimeWarning)
+            a, b = f(real[:, 0], axis=0), f(fake[:, 0], axis=0)
         lo, hi = np.nanmin([np.nanmin(a), np.nanmin(b)]), np.nanmax([np.nanmax(a), np.nanmax(b)])
         for j, (label, m) in enumerate((("real", a), ("generated", b))):
             im = axes[i, j].imshow(m, origin="lower", vmin=lo, vmax=hi, cmap="viridis")
