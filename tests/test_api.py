@@ -93,6 +93,9 @@ def test_tadgan_fit_detect_returns_the_spike(tmp_path: Path) -> None:
     spike = 1000 + 10 * 200  # the spike's first timestamp
     assert ((found["start"] <= spike) & (spike <= found["end"])).any(), found
     assert set(found["start"]) <= set(series["timestamp"])  # Orion's shape: timestamps of the input
+    assert (tmp_path / "r" / "train-series.csv").is_file()  # the run holds what it was trained on
+    refit = est.fit(spiky_series(at=100)).detect(spiky_series(at=100), rec_error_type="point", k=2.0)
+    assert list(refit.columns) == list(found.columns)  # fit again: the run is replaced (sklearn's refit)
     with pytest.raises(ConfigError, match="not fitted"):
         ganforge.TadGAN().detect(series)
 

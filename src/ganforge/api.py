@@ -394,11 +394,10 @@ class CTGAN:
             table = Path(train_data)
             n_rows = len(pd.read_csv(table) if table.suffix.lower() == ".csv" else pd.read_parquet(table))
         elif isinstance(train_data, pd.DataFrame):
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            table = self.run_dir.parent / f"{self.run_dir.name}-train.parquet"  # beside the run: dtypes kept
-            from ganforge.outputs import atomic_file
+            from ganforge.outputs import write_owned
 
-            with atomic_file(table, "run_dir") as tmp:
+            table = self.run_dir / "train-table.parquet"  # in the run: config.yaml names it; Parquet keeps dtypes
+            with write_owned(table, "run_dir") as tmp:  # never over a file ganforge did not write
                 train_data.to_parquet(tmp, index=False)
             n_rows = len(train_data)
         else:
@@ -458,13 +457,12 @@ class TadGAN:
         values, stamps = _series(data, "value", "timestamp")
         if len(values) < self.window + 1:
             raise ConfigError(f"the series has {len(values)} points; it needs more than window_size={self.window}")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        csv = self.run_dir.parent / f"{self.run_dir.name}-train.csv"
+        csv = self.run_dir / "train-series.csv"  # in the run: config.yaml names it
         import pandas as pd
 
-        from ganforge.outputs import atomic_file
+        from ganforge.outputs import write_owned
 
-        with atomic_file(csv, "run_dir") as tmp:
+        with write_owned(csv, "run_dir") as tmp:  # never over a file ganforge did not write
             pd.DataFrame({"timestamp": stamps, "value": values}).to_csv(tmp, index=False)
         d_steps = int(self.overrides.get("train.d_steps", 5))
         windows = len(values) - self.window + 1
