@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ganforge import __version__, commands
 from ganforge.builder import build_components, check_options, resolve_device
-from ganforge.config import dump_yaml, preset_names, resolve_config
+from ganforge.config import dump_yaml, preset_header, preset_names, resolve_config
 from ganforge.lazy import missing_extra
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
@@ -122,7 +123,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"ganforge train {hint_preset(args.preset, cfg, run_dir)} --run-dir {run_dir} --resume latest",
               file=sys.stderr)
         return 128 + int(run.stop_signal or 2)
-    print(f"run directory: {run_dir}  (config.yaml, metrics.jsonl, checkpoints/, plots/, samples/, eval/)")
+    print(f"run directory: {run_dir}  (report.html, config.yaml, metrics.jsonl, checkpoints/, plots/, samples/, eval/)")
     return 0
 
 
@@ -134,14 +135,29 @@ def cmd_list(args: argparse.Namespace) -> int:
               "datasets": DATASETS.names(), "metrics": METRICS.names(),
               "features": FEATURES.names()}
     for name, items in groups.items():
-        if args.what in ("all", name):
+        if name == "presets" and args.what in ("all", "presets"):
+            print("presets:")  # one per line with the first line of its header (`ganforge config NAME`: all of it)
+            width = max(map(len, items), default=0)
+            for preset in items:
+                print(f"  {preset:<{width}}  {preset_summary(preset)}".rstrip())
+        elif args.what in ("all", name):
             print(f"{name}: {', '.join(items) if items else '(none)'}")
     return 0
+
+
+def preset_summary(name: str, width: int = 90) -> str:
+    """The first line of a preset's header comment, shortened to ``width`` characters."""
+    header = preset_header(name).splitlines()
+    line = header[0].lstrip("#").strip() if header else ""
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
 def cmd_config(args: argparse.Namespace) -> int:
     cfg = resolve_config(args.preset, args.overrides, args.seed)
     check_options(cfg)  # model / objective / data options: unknown keys and bad values fail here, as in train
+    header = preset_header(args.preset)  # what it trains, the paper, budget, measured figures (YAML comments)
+    if header:
+        print(header)
     print(dump_yaml(options_dict(cfg)), end="")
     return 0
 
@@ -176,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"ganforge: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ganforge list | head`: the reader left early; not an error, and no traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import codecs
 import copy
+import difflib
 import stat
 import typing
 from dataclasses import dataclass, field
@@ -251,11 +252,35 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
         return data
     names = preset_names()
     if name_or_path not in names:
-        raise ConfigError(f"unknown preset {name_or_path!r}; choose from: {', '.join(names)} (or pass a .yaml file)")
+        close = difflib.get_close_matches(name_or_path, names, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ConfigError(f"unknown preset {name_or_path!r}; choose from: {', '.join(names)} (or pass a .yaml file)"
+                          + hint)
     resource = resources.files("ganforge") / PRESET_DIR / f"{name_or_path}.yaml"
     data = parse_yaml(resource.read_text(encoding="utf-8"), f"preset {name_or_path!r}") or {}
     data.setdefault("name", name_or_path)
     return data
+
+
+def preset_header(name_or_path: str) -> str:
+    """The comment block at the top of a preset (or YAML file): what it trains, the paper, budget, measured figures.
+    Empty when there is none or the name is unknown."""
+    path = Path(name_or_path)
+    try:
+        if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
+            text = path.read_text()
+        elif name_or_path in preset_names():
+            text = (resources.files("ganforge") / PRESET_DIR / f"{name_or_path}.yaml").read_text()
+        else:
+            return ""
+    except OSError:
+        return ""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

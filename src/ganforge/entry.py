@@ -45,6 +45,12 @@ def _import_cli() -> tuple[Any, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # answered without importing torch (the CLI's import takes seconds)
+        from ganforge import __version__
+
+        print(f"ganforge {__version__}")
+        return 0
     try:
         cli_main, interrupted = _import_cli()
     except KeyboardInterrupt:  # another handler was installed by the embedding program and raised: still one line

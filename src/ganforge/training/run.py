@@ -16,14 +16,16 @@ import contextlib
 import math
 import os
 import signal
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 import ganforge
 from ganforge.builder import Components, build_components, resolve_device
@@ -90,6 +92,8 @@ class Run:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)  # one GPU per process
         self.stop_signal: int | None = None
+        self.t_created = time.perf_counter()  # the summary's total_seconds: set-up, training, evaluation, report
+        self.tb: Any = None  # the run's TensorBoard SummaryWriter while training (log.tensorboard), for sample grids
         self.overwrite, self.resume = overwrite, resume
         self.lock = RunLock(self.run_dir)
         self.notes: list[str] = []  # one-line remarks for the user (applied config changes, kept files)
@@ -379,6 +383,7 @@ class Run:
     def _train(self) -> dict[str, Any]:
         cfg, trainer, main = self.cfg, self.trainer, self.dist.is_main
         writer = MetricsWriter(self.run_dir, cfg.log.tensorboard) if main else None
+        self.tb = writer.tb if writer is not None else None
         if writer is not None and self.config_changes:
             writer.write(trainer.step, {"config_change": self.config_changes})
         old_handlers = self._install_signal_handlers()
@@ -431,6 +436,7 @@ class Run:
         if writer is None:  # not rank 0: rank 0 writes the samples, evaluation and plots
             return summary
         if status == "finished":
+            self.status("final samples and evaluation…")  # silent for up to a minute otherwise
             self.write_samples(trainer.step, final=True)
             metrics = self.evaluate()
             if metrics:
@@ -440,8 +446,18 @@ class Run:
                            checkpoint=checkpoint_dir(self.run_dir) / "latest.pt")
             summary["metrics"] = metrics
         writer.close()
+        self.status("plots and report.html…")
         self.hooks.finish(self.run_dir, cfg)
+        from ganforge.report import write_run_report  # local: the report's imports are not needed before the end
+
+        write_run_report(self.run_dir)
+        summary["total_seconds"] = round(time.perf_counter() - self.t_created, 2)  # "seconds": the training loop
         return summary
+
+    def status(self, text: str) -> None:
+        """One line on stderr for a phase after the progress bar (only when the bar is shown)."""
+        if self.progress and self.dist.is_main:
+            tqdm.write(f"{self.cfg.name}: {text}", file=sys.stderr)
 
     def _should_stop(self, step: int) -> bool:
         """A stop signal ends the run after this step. Under torchrun the ranks agree on it every ``log.every``
@@ -495,6 +511,12 @@ class Run:
         with self._isolated_rng():
             self.hooks.samples(self.eval_generator(), self.c.data, self.run_dir, step, self.cfg, self.device,
                                final=final)
+        grid = self.run_dir / "samples" / f"step-{step:07d}.png"  # the kind's grid of this step, when it writes one
+        if self.tb is not None and grid.is_file():  # TensorBoard's IMAGES tab shows it next to the scalars
+            from PIL import Image
+
+            with Image.open(grid) as im:
+                self.tb.add_image("samples", np.asarray(im.convert("RGB")), step, dataformats="HWC")
 
     def evaluate(self) -> dict[str, float]:
         with self._isolated_rng():

@@ -44,7 +44,7 @@ def checkpoint_dir(run_dir: Path) -> Path:
 # an events file counts as ganforge's only if it holds the `time/step_ms` scalar every ganforge run logs.
 SUBDIRS = ("checkpoints", "samples", "plots", "eval", "tb")
 OWN_NAMES = {
-    ".": re.compile(r"config\.yaml|metrics\.jsonl"),
+    ".": re.compile(r"config\.yaml|metrics\.jsonl|report\.html"),
     "checkpoints": re.compile(ckpt.CHECKPOINT_NAME + "|" + ckpt.TMP_PATTERN.pattern),
     "samples": re.compile(r"(step-\d+|final)\.png|progress\.gif"),
     "plots": re.compile(r"losses\.png|(scatter|hist|transform)-(step-\d+|final)\.png"),
@@ -78,7 +78,7 @@ def run_files(run_dir: Path) -> tuple[list[Path], list[Path]]:
     """(files ganforge wrote, other files) in the run directory's top level and its ``SUBDIRS``; the lock and other
     top-level files are in neither list (they are never touched). Links are never followed nor counted as
     ganforge's (``run_links`` refuses them before this is used to delete)."""
-    own: list[Path] = [run_dir / n for n in ("config.yaml", "metrics.jsonl")
+    own: list[Path] = [run_dir / n for n in ("config.yaml", "metrics.jsonl", "report.html")
                        if (run_dir / n).is_file() and not (run_dir / n).is_symlink()]
     foreign: list[Path] = []
     for sub in SUBDIRS:
