@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,15 @@ def check_memory(nbytes: float, what: str, fix: str) -> None:
     if free is not None and nbytes > free:
         raise ConfigError(f"{what} would need about {human_bytes(nbytes)} of memory, but only {human_bytes(free)} "
                           f"is available; {fix}")
+
+
+def claim_output_folder(out: Path, own: bool, is_output: Callable[[str], bool], flag: str = "--out") -> Any:
+    """``OutputFolder(out).claim()`` for a command that writes a set of named outputs (translate, detect): refuses,
+    naming them, files ganforge did not write; a symbolic link named like one of the command's outputs
+    (``is_output``) is allowed, since writing replaces the link itself and never follows it."""
+    from ganforge.outputs import OutputFolder
+
+    folder = OutputFolder(out, flag, own=own)
+    folder.claim([], only_names=True)  # a file in the way, a linked own folder
+    foreign = [n for n in folder.foreign() if not ((out / n).is_symlink() and is_output(n))]
+    return folder.claim(foreign, only_names=True)

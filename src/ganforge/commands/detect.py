@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ganforge.builder import build_dataset, resolve_device
-from ganforge.commands.common import check_writable, load_generator, run_root
+from ganforge.commands.common import check_writable, claim_output_folder, load_generator, run_root
 from ganforge.data.formats import check_memory, require_file
 from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES, DetectOptions
 from ganforge.options import ConfigError
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     values, timestamps, expected = read_series_csv(path, args.value_column, args.timestamp_column, args.label_column,
                                                    args.intervals)
     out: Path = args.out or run_root(args.run) / "detect" / path.stem
-    folder = OutputFolder(out, "--out", own=args.out is None).claim()  # refuses a folder holding the user's files
+    folder = claim_output_folder(out, args.out is None, OUTPUTS.__contains__)  # refuses the user's files there
     check_writable(out, "--out", folder=True)
     cfg, sampler, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
     if "Cx" not in sampler.nets or "E" not in sampler.nets:

@@ -20,13 +20,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ganforge.builder import resolve_device
-from ganforge.commands.common import check_disk, check_positive, check_writable, load_generator, run_root
+from ganforge.commands.common import (
+    check_disk,
+    check_positive,
+    check_writable,
+    claim_output_folder,
+    load_generator,
+    run_root,
+)
 from ganforge.data.formats import (
     IMAGE_EXTENSIONS,
     NPZ_ERRORS,
@@ -44,6 +52,7 @@ NAME = "translate"
 MAX_INPUTS = 10_000  # one call holds every input and output in memory: bigger sets go folder by folder
 MAX_Z_SAMPLES = 1_000  # outputs per input from new z (a grid of 1,000 is already far past what anyone reads)
 MAX_OUTPUTS = 100_000  # output images per call (inputs x references x z samples)
+OUTPUT_NAME = re.compile(r"\d{5}(-\d+)?\.png|outputs\.npz|grid\.png")  # what write_outputs writes
 MAX_SEED = 2**63 - 1 - MAX_Z_SAMPLES  # families seed output j with seed + j: keep it inside torch's int64 seeds
 
 
@@ -209,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, "--device")
     out: Path = args.out or run_root(args.run) / "translate"
     check_out_outside(out, [(args.input, "--input"), (args.reference, "--reference")])
-    folder = OutputFolder(out, "--out", own=args.out is None).claim()  # refuses a folder holding the user's files
+    folder = claim_output_folder(out, args.out is None, OUTPUT_NAME.fullmatch)  # refuses the user's files there
     check_writable(out, "--out", folder=True)
     images, names = read_images(args.input)
     references = read_images(args.reference, "--reference") if args.reference is not None else None

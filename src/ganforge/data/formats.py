@@ -267,7 +267,9 @@ def _open_checked(path: Path, load: bool) -> Any:
     require_file(str(path), "image", "the input")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, do not just warn on stderr
+            # the header size is checked just below against our own, lower limit (naming the size); Pillow's
+            # warning would only print to stderr. Over twice its limit Pillow raises at open (mapped below).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)  # reads the header only
             try:
                 w, h = im.size
@@ -281,7 +283,8 @@ def _open_checked(path: Path, load: bool) -> Any:
             return im
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         size = str(exc).split(",")[0].split(" could be")[0]
-        raise ValueError(f"image '{path}' is too large to decode safely ({size}); resize or remove it") from None
+        raise ValueError(f"image '{path}' is too large to decode safely ({size}; ganforge decodes at most "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} M pixels); resize or remove it") from None
     except ValueError as exc:
         if str(exc).startswith(f"image '{path}' is "):
             raise
