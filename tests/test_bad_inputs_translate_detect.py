@@ -363,7 +363,7 @@ def _detect_case(case: str, tmp_path: Path, csv: Path) -> tuple[list[str], list[
         return ["--input", str(f)], ["NaN"]
     if case == "inf":
         f.write_text(plain + "inf\n")
-        return ["--input", str(f)], ["NaN/inf"]
+        return ["--input", str(f)], ["NaN/non-numeric (or infinite)", f"row {N_POINTS}"]
     if case == "text-value":
         f.write_text(plain + "abc\n")
         return ["--input", str(f)], ["non-numeric", f"row {N_POINTS}"]

@@ -204,8 +204,8 @@ def read_series_csv(path: Path, value_column: str = "value", timestamp_column: s
     values = to_numbers(table[value_column])
     if not np.isfinite(values).all():
         bad = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise ValueError(f"'{path}' column {value_column!r} has {int((~np.isfinite(values)).sum())} NaN/inf/"
-                         f"non-numeric value(s) (first at row {bad}); fill or drop them before detection")
+        raise ValueError(f"'{path}' column {value_column!r} has {int((~np.isfinite(values)).sum())} NaN/non-numeric "
+                         f"(or infinite) value(s) (first at row {bad}); fill or drop them before detection")
     if timestamp_column in table.columns:
         timestamps = parse_timestamps(table[timestamp_column], f"'{path}' column {timestamp_column!r}")
         if not np.isfinite(timestamps).all() or (len(timestamps) > 1 and not (np.diff(timestamps) > 0).all()):
