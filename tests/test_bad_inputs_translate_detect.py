@@ -227,7 +227,7 @@ def _translate_case(case: str, tmp_path: Path) -> tuple[list[str], list[str]]:
     if case == "npy-huge-count":
         return ["--input", str(npy_header_only(inp / "x.npy", (10**9, 1, 16, 16)))], ["1000000000 images"]
     if case == "npy-huge-bytes":
-        return ["--input", str(npy_header_only(inp / "x.npy", (9000, 3, 8192, 8192)))], ["GB of memory"]
+        return ["--input", str(npy_header_only(inp / "x.npy", (9000, 3, 4096, 4096)))], ["GB of memory"]
     if case == "npy-truncated":
         np.save(inp / "x.npy", np.zeros((4, 1, 16, 16), np.uint8))
         (inp / "x.npy").write_bytes((inp / "x.npy").read_bytes()[:200])
@@ -247,6 +247,16 @@ def _translate_case(case: str, tmp_path: Path) -> tuple[list[str], list[str]]:
     if case == "domain-negative":
         grey_folder(inp, 1)
         return ["--input", str(inp), "--domain", "-3"], ["--domain"]
+    if case == "name-too-long":
+        grey_folder(inp, 1)
+        return ["--input", str(inp), "--out", str(tmp_path / ("o" * 300))], ["File name too long"]
+    if case == "input-name-too-long":
+        return ["--input", str(inp / ("i" * 300 + ".png"))], ["File name too long"]
+    if case == "link-loop":
+        (inp / "loop.png").symlink_to(inp / "loop.png")
+        return ["--input", str(inp / "loop.png")], ["loop.png", "cannot read"]
+    if case == "npy-image-too-large":
+        return ["--input", str(npy_header_only(inp / "x.npy", (1, 9000, 9000)))], ["9000x9000", "M pixels"]
     if case == "input-is-out-file":
         grey_folder(inp, 1)
         return ["--input", str(inp / "0.png"), "--out", str(inp / "0.png")], ["is a file"]
@@ -256,7 +266,8 @@ def _translate_case(case: str, tmp_path: Path) -> tuple[list[str], list[str]]:
 @pytest.mark.parametrize("case", ["fifo", "fifo-in-folder", "broken-link", "bomb", "bomb-pillow", "bomb-reference",
                                   "not-an-image", "npz-nan", "npz-inf", "npz-object", "npy-huge-count",
                                   "npy-huge-bytes", "npy-truncated", "npz-wrong-shape", "z-samples-huge", "seed-huge",
-                                  "seed-negative", "domain-negative", "input-is-out-file"])
+                                  "seed-negative", "domain-negative", "name-too-long",
+                                  "input-name-too-long", "link-loop", "npy-image-too-large", "input-is-out-file"])
 def test_translate_bad_inputs_are_refused_before_any_work(case: str, pix2pix: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     argv, words = _translate_case(case, tmp_path)
@@ -417,6 +428,11 @@ def _detect_case(case: str, tmp_path: Path, csv: Path) -> tuple[list[str], list[
         return ["--input", str(csv), "--intervals", str(tmp_path / "iv.csv")], ["not a regular file"]
     if case == "out-is-file":
         return ["--input", str(csv), "--out", str(csv)], ["is a file"]
+    if case == "out-name-too-long":
+        return ["--input", str(csv), "--out", str(tmp_path / ("o" * 300))], ["File name too long"]
+    if case == "spaced-header":
+        f.write_text(" value ;x\n" + "\n".join(f"nan;{i}" for i in range(30)) + "\n")
+        return ["--input", str(f)], ["column 'value'", "NaN"]
     raise AssertionError(case)
 
 
@@ -424,7 +440,8 @@ def _detect_case(case: str, tmp_path: Path, csv: Path) -> tuple[list[str], list[
     "k-inf", "k-nan", "k-negative", "k-zero", "lambda-nan", "fifo", "folder", "missing", "nan", "inf", "text-value",
     "too-short", "empty", "header-only", "not-utf8", "range-overflow", "far-outside-scaler", "bad-dates",
     "decreasing-timestamps", "labels-not-01", "interval-outside", "interval-partly-outside", "interval-reversed",
-    "interval-text", "interval-columns", "interval-missing", "interval-fifo", "out-is-file"])
+    "interval-text", "interval-columns", "interval-missing", "interval-fifo", "out-is-file",
+    "out-name-too-long", "spaced-header"])
 def test_detect_bad_inputs_are_refused_before_any_work(case: str, tadgan: tuple[Path, Path], tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     run, csv = tadgan

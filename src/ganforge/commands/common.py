@@ -197,3 +197,25 @@ def claim_output_folder(out: Path, own: bool, is_output: Callable[[str], bool], 
     folder.claim([], only_names=True)  # a file in the way, a linked own folder
     foreign = [n for n in folder.foreign() if not ((out / n).is_symlink() and is_output(n))]
     return folder.claim(foreign, only_names=True)
+
+
+def one_line_os_errors(command: Callable[..., int]) -> Callable[..., int]:
+    """Decorate a command's ``run(args)``: an ``OSError`` no check foresaw (a name too long for the file system, an
+    I/O error, a folder that vanished) or a ``MemoryError`` becomes the CLI's one-line error (exit 2), not a
+    traceback. Outputs are written by ``ganforge.outputs`` (temporary name, renamed), so nothing is half-written."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> int:
+        try:
+            return command(*args, **kwargs)
+        except MemoryError:
+            raise ConfigError("out of memory; pass fewer or smaller inputs") from None
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            name = f" {str(exc.filename)[:200]!r}" if exc.filename else ""
+            raise ConfigError(f"cannot use{name} ({exc.strerror or type(exc).__name__}); check the path, its "
+                              "permissions and the free disk space") from None
+
+    return run

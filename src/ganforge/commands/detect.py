@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from ganforge.builder import build_dataset, resolve_device
-from ganforge.commands.common import check_writable, claim_output_folder, load_generator, run_root
+from ganforge.commands.common import (
+    check_writable,
+    claim_output_folder,
+    load_generator,
+    one_line_os_errors,
+    run_root,
+)
 from ganforge.data.formats import check_memory, require_file
 from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES, DetectOptions
 from ganforge.options import ConfigError
@@ -72,6 +78,7 @@ def check_detection_memory(n_points: int, window: int) -> None:
                  "pass a shorter series (split it)")
 
 
+@one_line_os_errors
 def run(args: argparse.Namespace) -> int:
     from ganforge.data.timeseries import detect_series, make_series, read_series_csv
 

@@ -33,10 +33,12 @@ from ganforge.commands.common import (
     check_writable,
     claim_output_folder,
     load_generator,
+    one_line_os_errors,
     run_root,
 )
 from ganforge.data.formats import (
     IMAGE_EXTENSIONS,
+    MAX_IMAGE_PIXELS,
     NPZ_ERRORS,
     array_headers,
     array_to_images,
@@ -115,9 +117,11 @@ def read_images(path: Path, flag: str = "--input") -> tuple[list[np.ndarray], li
     images = []
     for f in files:
         with open_image(f) as im:  # one-line error naming a corrupt file
-            im = im.convert("L") if im.mode in ("1", "L", "LA", "I", "F") or im.mode.startswith("I;16") \
-                else im.convert("RGB")
-            a = np.asarray(im, dtype=np.uint8)
+            if im.mode.startswith("I;16"):  # 16-bit grey: v / 257 rounded, 65535 -> 255 (as formats._decode)
+                a = np.rint(np.asarray(im, dtype=np.float64) / 257.0).astype(np.uint8)
+            else:
+                a = np.asarray(im.convert("L") if im.mode in ("1", "L", "LA", "I", "F") else im.convert("RGB"),
+                               dtype=np.uint8)
         images.append(a[:, :, None] if a.ndim == 2 else a)
     return images, [f.stem for f in files]
 
@@ -138,6 +142,10 @@ def _read_array(path: Path, flag: str) -> tuple[list[np.ndarray], list[str]]:
         raise ValueError(f"{where} has shape {list(shape)}; expected images [N, H, W], [N, H, W, C] or [N, C, H, W]")
     if shape[0] > MAX_INPUTS:
         raise ValueError(f"{where} holds {shape[0]} images, more than {MAX_INPUTS} per call; split it")
+    h, w = (shape[1], shape[2]) if len(shape) == 3 or shape[-1] in (1, 3, 4) else (shape[2], shape[3])
+    if h * w > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{where} holds {w}x{h} images = {w * h / 1e6:.1f} M pixels each, more than the "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} M pixels ganforge translates; resize them")
     nbytes = float(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     check_memory(3.0 * nbytes, f"{where} ({list(shape)} {dtype})", "pass fewer images per call")
     try:
@@ -213,6 +221,7 @@ def check_sizes(args: argparse.Namespace) -> None:
         raise ConfigError(f"--domain must be >= 0 (a domain index), got {args.domain}")
 
 
+@one_line_os_errors
 def run(args: argparse.Namespace) -> int:
     check_sizes(args)
     device = resolve_device(args.device, "--device")

@@ -428,6 +428,21 @@ def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
                          "np.save / np.savez") from None
 
 
+def check_array_file(path: Path, where: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The arrays' headers of a .npy/.npz (``array_headers``), refused before loading when one is an object (pickle)
+    array or when all of them together would not fit in the available memory (a few KB of zip can declare TBs)."""
+    headers = array_headers(path)
+    for name, (shape, dtype) in headers.items():
+        if dtype.hasobject:
+            raise ValueError(f"{where}: array {name or 'of the .npy'!r} holds Python objects (dtype {dtype}); "
+                             "ganforge never unpickles data: save numbers (np.save of a numeric array)")
+        if any(d < 0 for d in shape):
+            raise ValueError(f"{where}: array {name!r} declares the impossible shape {list(shape)}; save it again")
+    nbytes = sum(float(np.prod(shape, dtype=np.float64)) * dtype.itemsize for shape, dtype in headers.values())
+    check_memory(2.0 * nbytes, f"loading {where} ({nbytes / 1e9:.1f} GB of arrays)", "pass a smaller file")
+    return headers
+
+
 def _pick_key(keys: list[str], wanted: str, defaults: tuple[str, ...], path: Path, option: str) -> str | None:
     if wanted:
         if wanted not in keys:
@@ -437,7 +452,9 @@ def _pick_key(keys: list[str], wanted: str, defaults: tuple[str, ...], path: Pat
 
 
 def read_array_file(path: Path, key: str, labels_key: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Images (and labels) from a ``.npz`` archive or a ``.npy`` array, loaded with ``allow_pickle=False``."""
+    """Images (and labels) from a ``.npz`` archive or a ``.npy`` array, loaded with ``allow_pickle=False`` after
+    ``check_array_file`` (sizes from the headers)."""
+    check_array_file(path, f"'{path}'")
     try:
         loaded = np.load(path, allow_pickle=False)
     except NPZ_ERRORS as exc:

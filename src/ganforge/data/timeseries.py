@@ -90,7 +90,9 @@ def read_csv_table(path: Path, what: str = "CSV") -> Any:
         size = path.stat().st_size
         # pandas holds a parsed CSV in about 5x its text (object columns, then float64 copies): a rough bound
         check_memory(5.0 * size, f"reading {what} '{path}' ({size / 1e6:.1f} MB)", "pass a smaller file")
-        return pd.read_csv(path, sep=sniff_separator(path), encoding="utf-8")
+        table = pd.read_csv(path, sep=sniff_separator(path), encoding="utf-8")
+        table.columns = [str(c).strip() for c in table.columns]  # "value " and " value" name the value column
+        return table
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         if isinstance(exc, UnicodeDecodeError):
             first = "not UTF-8 text"
@@ -119,9 +121,9 @@ def parse_timestamps(column: Any, where: str) -> np.ndarray:
     without a zone are read as UTC). Anything else is refused with the formats expected, naming the first bad row."""
     import pandas as pd
 
-    numbers = pd.to_numeric(column, errors="coerce")
-    if numbers.notna().all():
-        return numbers.to_numpy(dtype=np.float64)
+    numbers = to_numbers(column)
+    if np.isfinite(numbers).all():
+        return numbers
     text = column.astype(str).str.strip()
     try:
         dates = pd.to_datetime(text, utc=True, format="ISO8601")
