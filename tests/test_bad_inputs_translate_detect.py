@@ -399,6 +399,12 @@ def _detect_case(case: str, tmp_path: Path, csv: Path) -> tuple[list[str], list[
     if case == "bad-dates":
         f.write_text("timestamp,value\n" + "\n".join(f"{1 + i % 28:02d}.01.2024,{i}" for i in range(30)) + "\n")
         return ["--input", str(f)], ["ISO 8601", "row 0", "'01.01.2024'"]
+    if case == "dates-out-of-range":
+        f.write_text("timestamp,value\n" + "\n".join(f"2300-01-01 00:{i:02d}:00,{np.sin(i)}" for i in range(30)) + "\n")
+        return ["--input", str(f)], ["outside 1677-09-22..2262-04-11"]
+    if case == "us-dates":
+        f.write_text("timestamp,value\n" + "\n".join(f"03/01/2024 00:{i:02d},{np.sin(i)}" for i in range(30)) + "\n")
+        return ["--input", str(f)], ["'03/01/2024 00:00'", "ISO 8601"]
     if case == "decreasing-timestamps":
         f.write_text("timestamp,value\n" + "\n".join(f"{30 - i},{np.sin(i)}" for i in range(30)) + "\n")
         return ["--input", str(f)], ["strictly increasing"]
@@ -441,7 +447,7 @@ def _detect_case(case: str, tmp_path: Path, csv: Path) -> tuple[list[str], list[
     "too-short", "empty", "header-only", "not-utf8", "range-overflow", "far-outside-scaler", "bad-dates",
     "decreasing-timestamps", "labels-not-01", "interval-outside", "interval-partly-outside", "interval-reversed",
     "interval-text", "interval-columns", "interval-missing", "interval-fifo", "out-is-file",
-    "out-name-too-long", "spaced-header"])
+    "out-name-too-long", "spaced-header", "dates-out-of-range", "us-dates"])
 def test_detect_bad_inputs_are_refused_before_any_work(case: str, tadgan: tuple[Path, Path], tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     run, csv = tadgan

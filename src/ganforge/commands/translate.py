@@ -127,13 +127,15 @@ def read_images(path: Path, flag: str = "--input") -> tuple[list[np.ndarray], li
 
 
 def _read_array(path: Path, flag: str) -> tuple[list[np.ndarray], list[str]]:
-    """Images of an .npz (array ``images``, else ``x``, else the first) or .npy: uint8, or floats in [0, 1] /
+    """Images of an .npz (array ``images``, else ``x``, else its one image-shaped array, else the first saved) or
+    .npy: uint8, or floats in [0, 1] /
     [-1, 1] (``formats.array_to_images``: NaN/inf refused), shaped ``[N, H, W]``, ``[N, H, W, C]`` or
     ``[N, C, H, W]`` (an alpha channel is dropped). The declared shape is checked from the header before loading."""
     headers = array_headers(path)
     if not headers:
         raise ValueError(f"{flag} {str(path)!r} holds no arrays; save the images with np.savez(path, images=x)")
-    key = next((k for k in ("images", "x", "") if k in headers), sorted(headers)[0])
+    images = [k for k, (shape, _) in headers.items() if len(shape) in (3, 4)]  # arrays shaped like images
+    key = next((k for k in ("images", "x", "") if k in headers), images[0] if len(images) == 1 else next(iter(headers)))
     shape, dtype = headers[key]
     where = f"{flag} {str(path)!r}" + (f" array {key!r}" if key else "")
     if dtype.hasobject or dtype.kind not in "biuf":

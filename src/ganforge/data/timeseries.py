@@ -129,6 +129,9 @@ def parse_timestamps(column: Any, where: str) -> np.ndarray:
         dates = pd.to_datetime(text, utc=True, format="ISO8601")
         if dates.isna().any():
             raise ValueError("missing date")
+    except pd.errors.OutOfBoundsDatetime:
+        raise ValueError(f"{where} holds ISO 8601 dates outside 1677-09-22..2262-04-11, the range ganforge reads as "
+                         "dates; give them as numbers (epoch seconds or an index) instead") from None
     except (ValueError, TypeError, OverflowError):
         bad = next((i for i, v in enumerate(text) if pd.isna(pd.to_datetime(v, utc=True, format="ISO8601",
                                                                              errors="coerce"))), 0)
