@@ -133,7 +133,9 @@ def test_translate_refuses_an_out_folder_with_the_users_files_and_replaces_links
     outside = tmp_path / "outside.png"
     outside.write_bytes(b"precious")
     (out / "00001.png").symlink_to(outside)
+    elsewhere = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("out/")}
     assert main(["translate", str(pix2pix), "--input", str(inputs), "--out", str(out), "--device", "cpu"]) == 0
+    assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("out/")} == elsewhere  # only out/ changed
     assert outside.read_bytes() == b"precious"
     assert not (out / "00001.png").is_symlink()
     assert Image.open(out / "00001.png").size == (16, 16)
@@ -514,4 +516,27 @@ def test_image_folder_training_refuses_bombs_and_folders_too_big_for_memory(tmp_
     (images / "9.png").unlink()
     monkeypatch.setattr(formats, "available_memory", lambda: 100)
     refused(capsys, argv, tmp_path, "4 images", "memory", "data.options.limit")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("data", ["npz", "paired-npz"])
+def test_array_files_declaring_terabytes_are_refused_before_loading(data: str, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A .npy header declaring 10**6 x 3 x 1024 x 1024 bytes (3 TB) with no data: refused from the header, before
+    np.load would allocate it."""
+    if data == "npz":
+        path = npy_header_only(tmp_path / "x.npy", (10**6, 3, 1024, 1024))
+    else:
+        npy_header_only(tmp_path / "a.npy", (10**6, 3, 1024, 1024))
+        np.save(tmp_path / "b.npy", np.zeros((2, 16, 16), np.uint8))
+        import zipfile
+
+        path = tmp_path / "pairs.npz"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.write(tmp_path / "a.npy", "a.npy")
+            zf.write(tmp_path / "b.npy", "b.npy")
+    preset = "dcgan-mnist" if data == "npz" else "pix2pix-edges2mnist"
+    sets = [f"data.name={data}", f"data.options={{'path': '{path}'}}", "train.steps=1"]
+    refused(capsys, ["train", preset, *_sets(sets), "--run-dir", str(tmp_path / "run"), "--no-progress"], tmp_path,
+            "GB of arrays", "memory")
     assert not (tmp_path / "run").exists()

@@ -424,18 +424,15 @@ def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         with open(path, "rb") as fh:
             return {"": header(fh)}
     except (*NPZ_ERRORS, KeyError, TypeError, SyntaxError) as exc:
-        raise ValueError(f"cannot read '{path}' as .npy/.npz ({' '.join(str(exc).split())[:120]}); save it with "
+        raise ValueError(f"cannot load '{path}' as .npy/.npz ({' '.join(str(exc).split())[:120]}); save it with "
                          "np.save / np.savez") from None
 
 
 def check_array_file(path: Path, where: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """The arrays' headers of a .npy/.npz (``array_headers``), refused before loading when one is an object (pickle)
-    array or when all of them together would not fit in the available memory (a few KB of zip can declare TBs)."""
+    """The arrays' headers of a .npy/.npz (``array_headers``), refused before loading when a shape is impossible or
+    all of them together would not fit in the available memory (a few KB of zip can declare terabytes)."""
     headers = array_headers(path)
-    for name, (shape, dtype) in headers.items():
-        if dtype.hasobject:
-            raise ValueError(f"{where}: array {name or 'of the .npy'!r} holds Python objects (dtype {dtype}); "
-                             "ganforge never unpickles data: save numbers (np.save of a numeric array)")
+    for name, (shape, _dtype) in headers.items():  # object arrays: np.load(allow_pickle=False) refuses them
         if any(d < 0 for d in shape):
             raise ValueError(f"{where}: array {name!r} declares the impossible shape {list(shape)}; save it again")
     nbytes = sum(float(np.prod(shape, dtype=np.float64)) * dtype.itemsize for shape, dtype in headers.values())
