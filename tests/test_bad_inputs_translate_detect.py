@@ -336,6 +336,13 @@ def test_detect_refuses_an_out_folder_with_the_users_files_and_replaces_links(
         refused(capsys, ["detect", str(run), "--input", str(plain)], tmp_path, "symbolic link")
     finally:
         (run / "detect" / "plain").unlink()
+    (run / "detect").rmdir()
+    (run / "detect").symlink_to(tmp_path / "photos", target_is_directory=True)
+    try:
+        refused(capsys, ["detect", str(run), "--input", str(plain)], tmp_path, "symbolic link")
+        assert not list((tmp_path / "photos").iterdir())
+    finally:
+        (run / "detect").unlink()
 
 
 def test_detect_full_disk_leaves_no_partial_csv(tadgan: tuple[Path, Path], tmp_path: Path,

@@ -88,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     values, timestamps, expected = read_series_csv(path, args.value_column, args.timestamp_column, args.label_column,
                                                    args.intervals)
     out: Path = args.out or run_root(args.run) / "detect" / path.stem
+    if args.out is None and (run_root(args.run) / "detect").is_symlink():  # the run's own folder: never followed
+        raise ConfigError(f"{str(run_root(args.run) / 'detect')!r} is a symbolic link; ganforge does not write "
+                          "through links in its own folders: remove the link or pass --out")
     folder = claim_output_folder(out, args.out is None, OUTPUTS.__contains__)  # refuses the user's files there
     check_writable(out, "--out", folder=True)
     cfg, sampler, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
