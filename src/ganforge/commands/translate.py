@@ -3,7 +3,8 @@
 One command for every family that maps images to images (pix2pix, CycleGAN, colourisation, StarGAN v2,
 super-resolution): the family's ``translation_input`` says what it takes and ``translate`` does the work
 (``ganforge.models.base``: uint8 in, uint8 out), so this file knows no model. Inputs: one image file, a folder of
-images (sorted by name) or an .npz/.npy of uint8 images (``images`` or the first array). Outputs in ``--out``:
+images (sorted by name) or an .npz/.npy of images (uint8, or floats in [0, 1] / [-1, 1]; array ``images``, else ``x``,
+else the only image-shaped one). Outputs in ``--out``:
 ``00000.png`` ... (``00000-k.png`` when a family gives several outputs per input: domains, references, z samples),
 ``outputs.npz`` (uint8 ``[N, K, C, H, W]`` and the input file names) and ``grid.png`` (the family's comparison
 columns, one row per input). Wrong channels or size are refused with the shape the model expects, unless
@@ -128,9 +129,9 @@ def read_images(path: Path, flag: str = "--input") -> tuple[list[np.ndarray], li
 
 def _read_array(path: Path, flag: str) -> tuple[list[np.ndarray], list[str]]:
     """Images of an .npz (array ``images``, else ``x``, else its one image-shaped array, else the first saved) or
-    .npy: uint8, or floats in [0, 1] /
-    [-1, 1] (``formats.array_to_images``: NaN/inf refused), shaped ``[N, H, W]``, ``[N, H, W, C]`` or
-    ``[N, C, H, W]`` (an alpha channel is dropped). The declared shape is checked from the header before loading."""
+    .npy: uint8, or floats in [0, 1] / [-1, 1] (``formats.array_to_images``: NaN/inf refused), shaped ``[N, H, W]``,
+    ``[N, H, W, C]`` or ``[N, C, H, W]`` (an alpha channel is dropped). The shape declared in the header is checked
+    (count, pixels per image, memory) before anything is loaded."""
     headers = array_headers(path)
     if not headers:
         raise ValueError(f"{flag} {str(path)!r} holds no arrays; save the images with np.savez(path, images=x)")
