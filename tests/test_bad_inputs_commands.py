@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from ganforge.cli import main
+from ganforge.outputs import MANIFEST
 from helpers import TINY, make_run, one_line_error, snapshot
 
 MNIST_TINY = [
@@ -99,12 +100,17 @@ def test_outputs_of_the_wrong_kind(runs: dict[str, Path], tmp_path: Path, make: 
     assert snapshot(tmp_path) == before
 
 
-def test_a_file_written_with_another_suffix_keeps_its_name(runs: dict[str, Path], tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "x.dat"
+def test_a_vector_output_with_another_suffix_is_refused(runs: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # .npy bytes in a file called .dat (or .parquet) would mislead whoever reads it: refused before any work
+    one_line_error(capsys, main(["sample", str(runs["ring"]), "--n", "5", "--out", str(tmp_path / "x.dat")]),
+                   "'.dat'", ".npy or .csv")
+    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "x.npy"
     assert main(["sample", str(runs["ring"]), "--n", "5", "--out", str(out)]) == 0
     assert f"wrote 5 samples to {out}\n" in capsys.readouterr().out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.dat"]  # no x.dat.npy, no temporary file
+    # no temporary left; the manifest records that ganforge wrote x.npy (so a rerun may replace it)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST, "x.npy"]
     assert np.load(out).shape == (5, 2)
 
 
@@ -122,8 +128,8 @@ def test_a_full_disk_mid_write_keeps_the_previous_output(runs: dict[str, Path], 
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / ("s.png" if fmt == "grid" else "pngs")
-    if fmt == "grid":
-        out.write_bytes(b"my previous grid")
+    if fmt == "grid":  # a previous grid written by ganforge (one the user wrote is refused before any work)
+        assert main(["sample", str(runs["mnist"]), "--n", "2", "--out", str(out)]) == 0
     before = snapshot(tmp_path)
     _fail_half_way(monkeypatch)
     rc = main(["sample", str(runs["mnist"]), "--n", "4", "--format", fmt, "--out", str(out)])

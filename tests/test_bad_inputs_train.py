@@ -166,6 +166,49 @@ def test_tampered_checkpoint_is_a_one_line_error(run_dir: Path, change: Callable
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.parametrize(("change", "contains"), [
+    (lambda s: s["spec"].update(kind="field"), "spec.kind is 'field' but its data 'ring8' is of kind 'mixture2d'"),
+    (lambda s: s["spec"].update(kind="table"), "spec.kind is 'table'"),
+    (lambda s: s["spec"].update(kind=3), "spec.kind 3 is not a data kind name"),
+    (lambda s: s["spec"].update(shape=[-2]), "spec.shape"),
+    (lambda s: s["spec"].update(num_classes="ten"), "spec.num_classes is str 'ten'"),
+    (lambda s: s["trainer"].update(step=-5), "trainer.step = -5 is outside"),
+    (lambda s: s["trainer"].update(step=10**30), "trainer.step = 1000000000000000000000000000000 is outside"),
+    (lambda s: s["trainer"].update(step="20"), "trainer.step is str"),
+    (lambda s: s["trainer"].update(step=20.5), "trainer.step is float"),
+    (lambda s: s["trainer"].update(images_seen=-1), "trainer.images_seen = -1"),
+    (lambda s: s["trainer"].update(best_step=10**6), "trainer.best_step"),
+    (lambda s: s.update(config=[1, 2]), "config is not a mapping"),
+    (lambda s: s["trainer"]["schedulers"]["g"].update(last_epoch=-7), "trainer.schedulers.g.last_epoch = -7"),
+], ids=["kind-field", "kind-table", "kind-int", "shape", "classes", "step-negative", "step-huge", "step-str",
+        "step-float", "images-seen", "best-step", "config-list", "scheduler-step"])
+@pytest.mark.parametrize("command", ["resume", "sample"])
+def test_a_checkpoint_with_wrong_kind_counters_or_types_is_one_line(
+        run_dir: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None], contains: str, command: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One validation (training/checkpoint.validate_state) for every loader: resume and load_run (sample, eval,
+    ...). A ring8 checkpoint claiming the "field" kind made `sample` fail with AttributeError."""
+    _tamper(run_dir, change)
+    before = snapshot(tmp_path)
+    if command == "resume":
+        rc = resume(run_dir, "--set", "train.steps=30")
+    else:
+        rc = main(["sample", str(run_dir), "--n", "4", "--out", str(tmp_path / "s.npy")])
+    # a spec that does not fit the run's config reads as load_run's other mismatches; bad counters as damage
+    one_line_error(capsys, rc, "does not match its config" if contains.startswith("spec") else "damaged", contains)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("steps", [5, 19])
+def test_resume_with_fewer_steps_than_done_is_refused_and_rewrites_nothing(
+        run_dir: Path, steps: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """It exited 0 having trained nothing and rewrote latest.pt."""
+    before = snapshot(run_dir)
+    rc = resume(run_dir, "--set", f"train.steps={steps}")
+    one_line_error(capsys, rc, f"train.steps={steps} is below step 20", "N > 20")
+    assert snapshot(run_dir) == before
+
+
 # ---- file system: unwritable folders, full disks, leftovers of kill -9 ------------------------------------------
 
 
@@ -248,7 +291,11 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(run_dir: Path, mon
     good = latest.read_bytes()
 
     def full_disk(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
-        Path(f).write_bytes(b"PK\x03\x04 partial")  # half a zip, as a writer that ran out of space leaves it
+        half = b"PK\x03\x04 partial"  # half a zip, as a writer that ran out of space leaves it
+        if hasattr(f, "write"):  # save_atomic passes an open handle
+            f.write(half)
+        else:
+            Path(f).write_bytes(half)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
 
     monkeypatch.setattr(torch, "save", full_disk)
@@ -261,7 +308,9 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(run_dir: Path, mon
 
 def test_partial_checkpoints_of_a_killed_save_are_removed(run_dir: Path) -> None:
     folder = run_dir / "checkpoints"
-    for name in ("latest.pt.tmp", "step-0000030.pt.tmp", "best.pt.tmp"):
+    # today's unique temporaries (outputs.atomic_file) and the fixed names of earlier versions
+    for name in ("latest.pt.tmp", "step-0000030.pt.tmp", "best.pt.tmp", ".latest.k2_x9q0a.partial.pt",
+                 ".step-0000030.abc123.partial.pt"):
         (folder / name).write_bytes(b"PK\x03\x04 cut by kill -9")
     assert resume(run_dir, "--set", "train.steps=30", "--no-progress") == 0
     assert sorted(p.name for p in folder.iterdir()) == ["latest.pt", "step-0000020.pt", "step-0000030.pt"]

@@ -77,10 +77,14 @@ def test_sample_png_dir_and_npz_hold_the_same_images(runs: dict[str, Path], tmp_
     assert images.shape == (7, 1, 28, 28)
     for i, f in enumerate(files):
         np.testing.assert_array_equal(np.asarray(Image.open(f)), images[i, 0])
-    # a folder that already holds PNGs is never overwritten
+    # ganforge's own earlier PNGs are replaced (the folder then holds this run's 3, not 3 new + 4 stale) ...
+    assert main(["sample", str(runs["uncond"]), "--n", "3", "--format", "png-dir", "--out", str(tmp_path / "d")]) == 0
+    assert sorted(p.name for p in (tmp_path / "d").glob("*.png")) == [f"{i:05d}.png" for i in range(3)]
+    # ... but a folder holding a file ganforge did not write is refused, naming it, and left as it was
+    (tmp_path / "d" / "holiday.png").write_bytes(b"mine")
     before = snapshot(tmp_path / "d")
     rc = main(["sample", str(runs["uncond"]), "--n", "3", "--format", "png-dir", "--out", str(tmp_path / "d")])
-    one_line_error(capsys, rc, "already holds PNGs")
+    one_line_error(capsys, rc, "holiday.png", "did not write")
     assert snapshot(tmp_path / "d") == before
 
 
@@ -111,7 +115,11 @@ def test_sample_writes_the_n_samples_of_its_seed(runs: dict[str, Path], tmp_path
     _, G, _, _ = load_generator(runs[run], torch.device("cpu"))
     batches = list(iter_labelled_samples(G, 1030, 3, torch.device("cpu"), batch_size=250))  # eval's default batch
     with np.load(out) as data:
-        np.testing.assert_array_equal(data["images"], torch.cat([images_uint8(x, G) for x, _ in batches]).numpy())
+        # sample draws in batches of 1000, eval in 250: G's float32 outputs may differ by an ulp on another batch
+        # shape (other GEMM/conv kernels), which can move a value across a uint8 rounding boundary: one level at most
+        want = torch.cat([images_uint8(x, G) for x, _ in batches]).numpy()
+        assert np.abs(data["images"].astype(np.int16) - want.astype(np.int16)).max() <= 1
+        assert (data["images"] != want).mean() < 1e-3  # and rarely: an ulp lands on a boundary about 1e-7 of the time
         if run == "cond":
             np.testing.assert_array_equal(data["labels"], torch.cat([c for _, c in batches]).numpy())
         else:

@@ -109,3 +109,25 @@ def test_check_regular_input_refuses_a_fifo(tmp_path):
         check_regular_input(fifo)
     with pytest.raises(OutputError, match="not found"):
         check_regular_input(tmp_path / "missing.png")
+
+
+def test_checkpoints_go_through_the_writer_and_their_bytes_do_not_depend_on_the_temporary(tmp_path):
+    import torch
+
+    from ganforge.training.checkpoint import TMP_PATTERN, copy_atomic, remove_partial, save_atomic
+
+    state = {"models": {"G": {"w": torch.arange(6.0).reshape(2, 3)}}, "config": {"name": "x"}}
+    save_atomic(state, tmp_path / "latest.pt")
+    save_atomic(state, tmp_path / "best.pt")  # another (random) temporary name, the same bytes
+    assert (tmp_path / "latest.pt").read_bytes() == (tmp_path / "best.pt").read_bytes()
+    copy_atomic(tmp_path / "latest.pt", tmp_path / "step-0000002.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "latest.pt", "step-0000002.pt"]
+    # what a kill mid-save leaves (today's names and the fixed ones of earlier versions) is recognised and removed;
+    # a user's file with a similar name is not
+    left = [".latest.k2_x9q0a.partial.pt", ".step-0000004.abcdefgh.partial.pt", "latest.pt.tmp"]
+    for name in [*left, "latest.partial.pt", "notes.pt.tmp"]:
+        (tmp_path / name).write_bytes(b"cut")
+    assert all(TMP_PATTERN.fullmatch(n) for n in left)
+    assert sorted(p.name for p in remove_partial(tmp_path)) == sorted(left)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "latest.partial.pt", "latest.pt",
+                                                           "notes.pt.tmp", "step-0000002.pt"]

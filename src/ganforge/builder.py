@@ -107,6 +107,18 @@ def check_options(cfg: RunConfig) -> None:
     build_options(_get(MODELS, cfg.model.name, "model.name"), cfg.model.options, "model.options")
     check_groups(cfg, build_objective(cfg))
     build_options(_get(DATASETS, cfg.data.name, "data.name"), cfg.data.options, "data.options")
+    from ganforge.training.distributed import check_batch
+
+    try:  # as Run checks it (one process here; torchrun's world size is checked when it starts)
+        check_batch(cfg.train.batch_size, 1, int(cfg.model.options.get("pack", 1)))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if cfg.train.device != "auto":  # the spelling; whether this machine has the device is train's question
+        try:
+            torch.device(cfg.train.device)
+        except RuntimeError:
+            raise ConfigError(f"train.device={cfg.train.device!r} is not a device; use auto, cpu, cuda or cuda:N") \
+                from None
 
 
 def _model_option(cfg: RunConfig, key: str) -> Any:
@@ -156,6 +168,12 @@ def check_compatibility(cfg: RunConfig, spec: DataSpec, objective: Objective, ne
 def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: Any = None) -> Components:
     """Build everything a run needs. Model weights are initialised from ``train.seed``."""
     data = data if data is not None else build_dataset(cfg)
+    check_batch = getattr(data, "check_batch", None)  # a data kind's own limits on the batch (tables: its rows)
+    if callable(check_batch):
+        try:
+            check_batch(cfg.train.batch_size)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     spec = data_spec(data)
     objective = build_objective(cfg)
     torch.manual_seed(cfg.train.seed)  # weight init is reproducible

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from ganforge import __version__, commands
 from ganforge.builder import build_components, check_options, resolve_device
 from ganforge.config import dump_yaml, preset_names, resolve_config
+from ganforge.lazy import missing_extra
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
 from ganforge.outputs import OutputError
@@ -83,6 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / cfg.name
     if args.resume and not args.overwrite:  # the run's own config (from its checkpoint) + this command's --set/--seed
         cfg = resume_config(args.preset, run_dir, args.resume, args.overrides, args.seed)
+    check_options(cfg)  # the checks `ganforge config` applies, before any data is loaded (dry run included)
     if args.dry_run:
         c = build_components(cfg, "cpu")
         print(dump_yaml(cfg.to_dict()), end="")
@@ -168,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganforge: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:  # an optional package of an extra ([tabular], [fields]) in a core install
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        print(f"ganforge: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ objective's ``g_cost``) are plain dicts here and are validated by the component'
 from __future__ import annotations
 
 import ast
+import codecs
 import copy
+import stat
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -136,15 +139,96 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_yaml(path: Path) -> dict[str, Any]:
+MAX_CONFIG_BYTES = 1 << 20  # a preset is a few KB; a bigger "config" is a wrong file (or a bomb), refused unread
+MAX_DEPTH = 32  # nesting of sections and lists; ganforge configs use 3 or 4 levels (train.x, model.options.g_hidden)
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses what a config never needs and a hostile file uses:
+
+    * aliases (``*name``): a 1 KB "billion laughs" file expands to 10^9 nodes when walked; refusing aliases keeps
+      every loaded config a tree whose size is bounded by the file's size;
+    * nesting deeper than ``MAX_DEPTH``: the composer recurses per level, so 20,000 ``[`` would raise
+      RecursionError (and a deep tree would again in every walk of the config);
+    * duplicate keys in one mapping: YAML keeps the last silently, so a user's first value would be ignored.
+    """
+
+    source = "config"
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"{self.source} uses a YAML alias (*{event.anchor}) at line "
+                              f"{event.start_mark.line + 1}; aliases are not supported, write the value out")
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ConfigError(f"{self.source} nests deeper than {MAX_DEPTH} levels at line {mark.line + 1}; a "
+                                  "config needs a few levels (section.key.list)")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise ConfigError(f"{self.source} has the key {key!r} twice in one section (lines {seen[key]} and "
+                                  f"{line}); YAML would silently keep the last, remove one")
+            if isinstance(key, typing.Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load`` with the refusals of ``_Loader``; ``source`` names the text in errors (a file, a preset)."""
+    loader = _Loader(text)
+    loader.source = source
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"{source} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:  # belt and braces: MAX_DEPTH stops nesting long before the interpreter's limit
+        raise ConfigError(f"{source} nests too deeply; a config needs a few levels (section.key.list)") from None
+    finally:
+        loader.dispose()
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of a small regular file, or a one-line ``ConfigError`` naming the file and the problem
+    (missing, not a regular file: a FIFO would block forever, too big, not UTF-8: naming the encoding it looks
+    like)."""
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{what} {str(path)!r} is not a regular file (a folder, pipe or device); pass a YAML "
+                              "file")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{what} {str(path)!r} is {st.st_size:,} bytes; a config is at most "
+                              f"{MAX_CONFIG_BYTES:,} bytes (a few KB is usual): is it the right file?")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise ConfigError(f"{what} {str(path)!r} is UTF-16/UTF-32 encoded (it starts with a byte-order mark); save "
+                          "it as UTF-8")
+    try:
+        text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark (Windows editors) is accepted and dropped
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {str(path)!r} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start} is invalid in UTF-8; Latin-1 or another 8-bit encoding?); save it as "
+                          "UTF-8") from None
+    if "\0" in text:
+        raise ConfigError(f"{what} {str(path)!r} holds NUL bytes (a binary file?); pass a YAML text file")
+    return text
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    data = parse_yaml(read_text_file(path, "config file"), f"config file {str(path)!r}")
     if data is None:  # an empty file would silently train the default model: refuse it
         raise ConfigError(f"config file {str(path)!r} is empty; write at least the model/objective/data sections "
                           "(start from `ganforge config ring8`)")
@@ -160,7 +244,7 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
     """Raw dict of a preset name (``ring8``) or a YAML file path."""
     path = Path(name_or_path)
     if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError(f"config file {name_or_path!r} not found")
         data = load_yaml(path)
         data.setdefault("name", path.stem)
@@ -169,7 +253,7 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
     if name_or_path not in names:
         raise ConfigError(f"unknown preset {name_or_path!r}; choose from: {', '.join(names)} (or pass a .yaml file)")
     resource = resources.files("ganforge") / PRESET_DIR / f"{name_or_path}.yaml"
-    data = yaml.safe_load(resource.read_text()) or {}
+    data = parse_yaml(resource.read_text(encoding="utf-8"), f"preset {name_or_path!r}") or {}
     data.setdefault("name", name_or_path)
     return data
 
@@ -187,10 +271,47 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set key {key!r} is malformed; use dotted keys like optim.d.lr=1e-4")
     raw = raw.strip()
     try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 in argv arrive as lone surrogates (PEP 383)
+        raise ConfigError(f"--set {key.strip()!r}: the value is not UTF-8 text (the shell passed bytes of another "
+                          "encoding); write it in UTF-8") from None
+    if _bracket_depth(raw) > MAX_DEPTH:  # literal_eval recurses per level: 20,000 '[' would raise RecursionError
+        raise ConfigError(f"--set {key.strip()!r}: the value nests deeper than {MAX_DEPTH} levels; a config value "
+                          "needs a few")
+    try:
+        tree = ast.parse(raw, mode="eval")
+        value = ast.literal_eval(tree)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         value = {"true": True, "false": False, "null": None}.get(raw.lower(), raw)
+    else:
+        _refuse_duplicate_keys(tree, key.strip())
     return keys, value
+
+
+def _refuse_duplicate_keys(tree: ast.AST, key: str) -> None:
+    """``{'a': 1, 'a': 2}`` silently keeps the last value in Python, as duplicate keys do in YAML: refused."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            seen: set[Any] = set()
+            for k in node.keys:
+                name = k.value if isinstance(k, ast.Constant) else None
+                if name is not None and name in seen:
+                    raise ConfigError(f"--set {key!r}: the key {name!r} appears twice in the value; Python would "
+                                      "silently keep the last, remove one")
+                seen.add(name)
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of ``[``, ``(`` and ``{`` in ``text`` (brackets inside quotes counted too: an upper
+    bound, which is all the check needs)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[({":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "])}" and depth:
+            depth -= 1
+    return deepest
 
 
 def apply_override(data: dict[str, Any], keys: list[str], value: Any) -> None:
@@ -221,11 +342,27 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
     for section in (cfg.model, cfg.objective, cfg.data):
         if not isinstance(section.options, dict):
             raise ConfigError(f"'options' must be a mapping, got {section.options!r}")
-    _check_ranges(cfg)
+    check_config(cfg)
     return cfg
 
 
-def _check_ranges(cfg: RunConfig) -> None:
+OPTIMIZERS = ("adam", "sgd", "rmsprop")  # built by training/optim.py:build_optimizer
+
+
+def check_name(name: str) -> None:
+    """``name`` becomes the folder ``runs/<name>``: one plain path component, so a run never lands outside runs/."""
+    bad = (not name.strip() or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
+           or Path(name).is_absolute() or any(ord(ch) < 32 for ch in name))
+    if bad:
+        raise ConfigError(f"name {name!r} must be a plain folder name (it becomes runs/<name>): not empty, no '/' or "
+                          "'\\', not '.' or '..'; pick a name like my-run, or choose the folder with --run-dir")
+
+
+def check_config(cfg: RunConfig) -> None:
+    """Every check of a resolved config that needs no data, network or machine: ranges, names, optimiser choices and
+    schedules. The one validation ``train``, ``train --dry-run`` and ``ganforge config`` share (via
+    ``config_from_dict``); component options are checked by their own dataclasses (``builder.check_options``)."""
+    check_name(cfg.name)
     t = cfg.train
     checks = [
         (t.steps >= 1, "train.steps must be >= 1"),
@@ -252,7 +389,19 @@ def _check_ranges(cfg: RunConfig) -> None:
     for group, o in cfg.optim.items():
         checks += [(o.lr > 0, f"optim.{group}.lr must be > 0"),
                    (0 < o.lr_decay <= 1, f"optim.{group}.lr_decay must be in (0, 1]"),
-                   (o.lr_decay_start >= 0, f"optim.{group}.lr_decay_start must be >= 0")]
+                   (o.lr_decay_start >= 0, f"optim.{group}.lr_decay_start must be >= 0"),
+                   (o.name in OPTIMIZERS, f"unknown optimizer 'optim.{group}.name={o.name}'; choose from: "
+                                          f"{', '.join(OPTIMIZERS)}"),
+                   (o.lr_decay_end >= 0, f"optim.{group}.lr_decay_end must be >= 0 (0 = no linear decay), got "
+                                         f"{o.lr_decay_end}"),
+                   (not o.lr_decay_end or (o.lr_decay == 1.0 and o.lr_decay_end > o.lr_decay_start),
+                    f"optim.{group}.lr_decay_end={o.lr_decay_end} (linear decay to 0) needs lr_decay_end > "
+                    f"lr_decay_start={o.lr_decay_start} and lr_decay = 1 (not both schedules)"),
+                   (o.momentum >= 0, f"optim.{group}.momentum must be >= 0, got {o.momentum}"),
+                   (o.eps > 0, f"optim.{group}.eps must be > 0, got {o.eps}"),
+                   (o.weight_decay >= 0, f"optim.{group}.weight_decay must be >= 0, got {o.weight_decay}"),
+                   (all(0 <= b < 1 for b in o.betas), f"optim.{group}.betas must each be in [0, 1), got "
+                                                      f"{list(o.betas)}")]
     for ok, msg in checks:
         if not ok:
             raise ConfigError(msg)

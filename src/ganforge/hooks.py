@@ -29,6 +29,9 @@ class RunHooks:
     # True: ``ganforge eval RUN`` calls ``evaluate`` (with the run's Sampler and train-split data; load any held-out
     # split from ``cfg`` inside) instead of the FID/KID image protocol. For kinds whose metrics are their own.
     standalone_eval: bool = False
+    # the `ganforge sample` options (label, per_class, truncation, format) ``export_samples`` uses; None: the
+    # standard image/vector writer, which uses them all. Any other one given is refused, not ignored.
+    sample_flags: tuple[str, ...] | None = None
 
     def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:

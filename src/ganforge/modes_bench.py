@@ -46,6 +46,7 @@ from ganforge.data.toy import GaussianMixture2D
 from ganforge.evaluation import EVAL_SEED_OFFSET, generate_samples
 from ganforge.metrics.toy import N_EVAL
 from ganforge.options import ConfigError
+from ganforge.outputs import OutputFolder, atomic_file, ensure_folder, save_figure
 
 N_STACKED_EVAL = 26_000  # generated images per Stacked-MNIST evaluation (VEEGAN / PacGAN)
 TOY_DATASETS = ("ring8", "grid25")
@@ -184,6 +185,9 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
+RESULT_FILES = ("modes.md", "modes.csv", "results.json", "modes.png")
+
+
 def run_mode_bench(presets: Sequence[str], datasets: Sequence[str] | None, seeds: Sequence[int],
                    steps_override: int | None, out_dir: str | Path, *, overrides: Sequence[str] = (),
                    n_stacked_eval: int = N_STACKED_EVAL, picture: bool = True, verbose: bool = True,
@@ -196,7 +200,9 @@ def run_mode_bench(presets: Sequence[str], datasets: Sequence[str] | None, seeds
     if not seeds:
         raise ValueError("the mode bench needs at least one seed")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # before any training: the result files may replace only ganforge's own earlier ones (the folder's manifest)
+    results = OutputFolder(out_dir, "--out-dir").claim(RESULT_FILES, only_names=True)
+    ensure_folder(out_dir, "--out-dir")
     methods = [Method.parse(p) for p in presets]
     plan: list[tuple[str, Method]] = []
     for method in methods:
@@ -232,11 +238,15 @@ def run_mode_bench(presets: Sequence[str], datasets: Sequence[str] | None, seeds
                          **ref})
     rows.sort(key=lambda r: order[r["dataset"]])  # stable: measured rows first within each dataset
 
-    (out_dir / "modes.md").write_text(format_markdown(rows))
-    write_csv(rows, out_dir / "modes.csv")
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    with results.write("modes.md") as tmp:
+        tmp.write_text(format_markdown(rows))
+    with results.write("modes.csv") as tmp:
+        write_csv(rows, tmp)
+    with results.write("results.json") as tmp:
+        tmp.write_text(json.dumps(rows, indent=2) + "\n")
     if picture and points:
-        plot_mode_grid(points, out_dir / "modes.png")
+        with results.write("modes.png") as tmp:
+            plot_mode_grid(points, tmp)
     return rows
 
 
@@ -270,8 +280,8 @@ CSV_FIELDS = ["dataset", "method", "source", "seeds", "steps", "modes_mean", "mo
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
-    """One line per row; ``*_mean`` / ``*_std`` columns (empty where unknown)."""
-    with open(path, "w", newline="") as fh:
+    """One line per row; ``*_mean`` / ``*_std`` columns (empty where unknown); atomic (``ganforge.outputs``)."""
+    with atomic_file(Path(path), "--out-dir") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for r in rows:
@@ -318,11 +328,11 @@ def plot_mode_grid(points: dict[tuple[str, str], list[tuple[int, np.ndarray]]], 
             ax.set_title(f"seed {seed}", fontsize=8)
             if j == 0:
                 ax.set_ylabel(f"{key[0]}\n{key[1]}", fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        save_figure(fig, Path(path), "--out-dir")
+    finally:
+        plt.close(fig)
 
 
 # ---- command line ----------------------------------------------------------------------------------------------

@@ -11,6 +11,13 @@ Rules it enforces, for every command and every data kind (tested in tests/test_o
   (``.ganforge-outputs.json``: name -> sha256 of what ganforge wrote). An existing target that is not in the manifest
   with the same bytes is someone else's and is refused, naming it (``OutputFolder.claim``).
 
+Who uses what: the run directory's files (checkpoints, config.yaml, metrics.jsonl rewrites, plots, grids, GIFs,
+eval records) are ``atomic_file`` writes of ganforge's own names in its own folders (``Run`` refuses a run directory
+with links where it writes: ``training.rundir.run_links``); a single file the user names with ``--out`` is
+``write_owned`` (checked up front with ``check_owned``); a folder of outputs (``sample --format png-dir``,
+``style-grid --out-dir``, ``bench modes --out-dir``) is an ``OutputFolder`` claimed before any slow work. Writers that
+are handed one of this module's temporaries (``save_image`` inside a grid writer) write it directly.
+
 This module imports only the standard library, so any layer may use it.
 """
 
@@ -27,10 +34,18 @@ from pathlib import Path
 
 MANIFEST = ".ganforge-outputs.json"
 _PROBE_PREFIX = ".ganforge-probe-"
+_LIVE: set[Path] = set()  # temporaries of the atomic_file blocks now open (so nested writers do not nest renames)
 
 
 class OutputError(RuntimeError):
-    """An output that cannot or must not be written; the message names the file and the fix (one line)."""
+    """An output that cannot or must not be written; the message names the file and the fix (one line).
+
+    ``reason``: the operating system's words for a failed write ("No space left on device"), when that was the cause,
+    so a caller that words its own message (checkpoints: "the previous latest.pt is intact") can quote them."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def sha256_file(path: Path) -> str:
@@ -76,6 +91,9 @@ def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) ->
     A symbolic link at ``path`` is replaced, not written through. ``own_folder``: see ``ensure_folder``.
     """
     path = Path(path)
+    if path in _LIVE:  # already the temporary of an outer atomic_file (a writer called on it): write it directly,
+        yield path  # the outer block publishes it, and its errors name the real target
+        return
     if path.is_dir() and not path.is_symlink():
         raise OutputError(f"{flag} {str(path)!r} is a folder; pass a file name inside it instead")
     ensure_folder(path.parent, flag, own=own_folder)
@@ -83,9 +101,10 @@ def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) ->
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:40]}.", suffix=f".partial{path.suffix}")
     except OSError as exc:
         raise OutputError(f"cannot write {str(path)!r} ({_why(exc)}); make the folder writable or choose another "
-                          f"{flag}") from None
+                          f"{flag}", _why(exc)) from None
     os.close(fd)
     tmp = Path(name)
+    _LIVE.add(tmp)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
@@ -94,8 +113,9 @@ def atomic_file(path: Path, flag: str = "--out", *, own_folder: bool = False) ->
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"cannot write {str(path)!r} ({_why(exc)}); free some disk space, make the folder writable "
-                          f"or choose another {flag}") from None
+                          f"or choose another {flag}", _why(exc)) from None
     finally:
+        _LIVE.discard(tmp)
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
 
@@ -114,6 +134,15 @@ def write_bytes(path: Path, data: bytes, flag: str = "--out", *, own_folder: boo
 
 def write_text(path: Path, text: str, flag: str = "--out", *, own_folder: bool = False) -> Path:
     return write_bytes(path, text.encode("utf-8"), flag, own_folder=own_folder)
+
+
+def save_figure(fig: object, path: Path, flag: str = "--out", *, own_folder: bool = False, **savefig: object) -> Path:
+    """``fig.savefig`` (matplotlib) through ``atomic_file``; the format comes from ``path``'s suffix, which the
+    temporary keeps."""
+    path = Path(path)
+    with atomic_file(path, flag, own_folder=own_folder) as tmp:
+        fig.savefig(tmp, **savefig)  # type: ignore[attr-defined]  (the suffix, kept by the temporary, picks the format)
+    return path
 
 
 class OutputFolder:
@@ -174,9 +203,13 @@ class OutputFolder:
         return self
 
     @contextlib.contextmanager
-    def write(self, name: str) -> Iterator[Path]:
-        """``atomic_file(folder / name)``; records the new file's sha256 in the manifest once it is in place."""
+    def write(self, name: str, save: bool = True) -> Iterator[Path]:
+        """``atomic_file(folder / name)``; records the new file's sha256 in the manifest once it is in place
+        (``save=False``: in memory only, until ``save()``: thousands of files need not rewrite it each time)."""
         target = self.folder / name
+        if name == MANIFEST:
+            raise OutputError(f"{str(target)!r} is the name of ganforge's record of its outputs; choose another "
+                              f"{self.flag}")
         if target.exists() and not target.is_symlink() and not self.is_own(name):
             raise OutputError(f"{str(target)!r} exists and was not written by ganforge; remove it or choose another "
                               f"{self.flag}")
@@ -184,6 +217,11 @@ class OutputFolder:
             yield tmp
             digest = sha256_file(tmp)
         self.entries()[name] = digest
+        if save:
+            self._save()
+
+    def save(self) -> None:
+        """Write the manifest (after ``write(..., save=False)``)."""
         self._save()
 
     def record(self, name: str) -> None:
@@ -227,11 +265,31 @@ def read_manifest(folder: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str) and "/" not in str(k)}
 
 
-def write_owned(path: Path, flag: str = "--out") -> contextlib.AbstractContextManager[Path]:
+def write_owned(path: Path, flag: str = "--out", own: bool = False) -> contextlib.AbstractContextManager[Path]:
     """A single output file the user named: written atomically, refused when an existing ``path`` is a file
-    ganforge did not write (recorded in the manifest of its folder)."""
+    ganforge did not write (recorded in the manifest of its folder). ``own``: the folder is one ganforge names
+    itself (``RUN/samples``): a link there is refused, not followed."""
     path = Path(path)
-    return OutputFolder(path.parent, flag).write(path.name)
+    return OutputFolder(path.parent, flag, own=own).write(path.name)
+
+
+def check_owned(path: Path, flag: str = "--out", own: bool = False) -> Path:
+    """The checks ``write_owned(path)`` makes, done before any slow work: one-line ``OutputError`` when ``path`` is a
+    folder, an existing file ganforge did not write, or (``own``) in a folder that is a link. Creates nothing."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise OutputError(f"{flag} {str(path)!r} is a folder; pass a file name inside it instead")
+    if path.name == MANIFEST:
+        raise OutputError(f"{flag} {str(path)!r} is the name of ganforge's record of its outputs; choose another "
+                          f"{flag}")
+    folder = OutputFolder(path.parent, flag, own=own)
+    if own and path.parent.is_symlink():
+        raise OutputError(f"{str(path.parent)!r} is a symbolic link; ganforge does not write through links in its "
+                          f"own folders: remove the link or choose another {flag}")
+    if path.exists() and not path.is_symlink() and not folder.is_own(path.name):
+        raise OutputError(f"{flag} {str(path)!r} exists and was not written by ganforge; ganforge never replaces a "
+                          f"file it did not write: remove or rename it, or choose another {flag}")
+    return path
 
 
 def check_regular_input(path: Path, flag: str = "--input") -> Path:

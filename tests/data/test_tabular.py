@@ -153,3 +153,122 @@ def test_built_in_tables_load_offline(cls: type, columns: int, target: str) -> N
     assert data.target == target
     assert data.frame.notna().all().all()
     assert data.spec().shape == (data.transformer.dim,)
+
+
+# ---- hostile user tables through the CLI (issue 23 item 4): exit 2, one line, nothing written ----------------------
+
+TINY_CTGAN = ["--set", "model.options={'z_dim': 4, 'g_hidden': [8], 'd_hidden': [8], 'pac': 2}",
+              "--set", "train.batch_size=10", "--set", "train.steps=2", "--set", "log.progress=False",
+              "--set", "log.tensorboard=False", "--set", "data.name=table"]
+
+
+def _train_table(tmp_path: Path, options: dict, *extra: str) -> int:
+    return main(["train", "ctgan-nasscds", *TINY_CTGAN, "--set", f"data.options={options!r}", *extra,
+                 "--run-dir", str(tmp_path / "run")])
+
+
+def _refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], options: dict, *contains: str,
+             extra: tuple[str, ...] = ()) -> None:
+    """Refused before anything is written: the user's files are unchanged (hashed) and no run folder appears."""
+    from helpers import snapshot
+
+    before = snapshot(tmp_path)
+    one_line_error(capsys, _train_table(tmp_path, options, *extra), *contains)
+    assert snapshot(tmp_path) == before
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_csv_with_another_separator_is_read_by_its_columns(tmp_path: Path, sep: str) -> None:
+    """A ';'-separated file was one string column 'amount;age;colour;flag' (refused for its 240 categories)."""
+    df = small_table()
+    path = tmp_path / "semi.csv"
+    df.to_csv(path, sep=sep, index=False)
+    data = TableFile(path=str(path)).load()
+    assert list(data.frame.columns) == list(df.columns)
+    assert data.transformer.discrete == ["colour", "flag"]
+
+
+def test_a_comma_inside_quotes_does_not_pick_the_separator(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_text('"a;b";"c,d"\n' + "".join(f"{i};{i % 3}\n" for i in range(50)))
+    from ganforge.data.tabular import csv_separator
+
+    assert csv_separator(path) == ";"
+
+
+def test_huge_finite_values_are_refused_naming_the_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Values near 1e308 overflowed in the normalisation ("array must not contain infs or NaNs")."""
+    df = small_table()
+    df["amount"] = df["amount"] * 1e307
+    _refused(tmp_path, capsys, {"path": write(tmp_path, df)}, "continuous column 'amount' holds values up to",
+             "rescale")
+
+
+def test_fewer_rows_than_a_batch_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """20 rows (16 for training) with batch 500 trained silently on repeats."""
+    path = write(tmp_path, small_table(20))
+    _refused(tmp_path, capsys, {"path": path}, "train.batch_size=500 is more than the 16 training rows",
+             extra=("--set", "train.batch_size=500"))
+
+
+def test_no_held_out_rows_with_a_target_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The efficacy metric the target asks for was silently left out."""
+    path = write(tmp_path, small_table())
+    _refused(tmp_path, capsys, {"path": path, "test_fraction": 0.0, "target": "colour"}, "holds out no rows",
+             "data.options.test_fraction")
+
+
+@pytest.mark.parametrize(("dates", "declared", "contains"), [
+    ("%Y-%m-%d", True, "declared continuous but holds dates or times ('2020-01-01'"),
+    ("%Y-%m-%dT%H:%M:%S", True, "holds dates or times"),
+    ("%d/%m/%Y", True, "holds dates or times"),
+    ("%Y-%m-%d", False, "holds 240 distinct dates or times"),
+])
+def test_datetime_columns_are_refused_with_the_expected_format(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               dates: str, declared: bool, contains: str) -> None:
+    df = small_table()
+    df["when"] = pd.date_range("2020-01-01", periods=len(df), freq="D").strftime(dates)
+    options = {"path": write(tmp_path, df), **({"continuous": ["when"]} if declared else {})}
+    _refused(tmp_path, capsys, options, contains, "days since 1970-01-01", "ISO 8601")
+
+
+def test_a_few_distinct_dates_stay_categories(tmp_path: Path) -> None:
+    df = small_table()
+    df["month"] = np.where(np.arange(len(df)) % 2, "2020-01-01", "2020-02-01")
+    data = TableFile(path=write(tmp_path, df)).load()
+    assert "month" in data.transformer.discrete
+
+
+@pytest.mark.parametrize(("hidden", "suffix", "extra"), [
+    (("pandas",), ".csv", "tabular"),
+    (("pyarrow", "fastparquet"), ".parquet", "tabular"),
+])
+def test_a_missing_optional_package_names_the_extra(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch, hidden: tuple[str, ...],
+                                                    suffix: str, extra: str) -> None:
+    """A core install (no pandas/pyarrow) got a ModuleNotFoundError traceback; simulated by hiding the modules
+    (``sys.modules[name] = None`` makes ``import name`` fail as if it were not installed)."""
+    import sys
+
+    from ganforge.data import tabular
+    from ganforge.lazy import LazyModule
+
+    path = write(tmp_path, small_table(), f"t{suffix}")
+    for name in hidden:
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            monkeypatch.setitem(sys.modules, module, None)
+        monkeypatch.setitem(sys.modules, name, None)
+    if "pandas" in hidden:
+        monkeypatch.setattr(tabular, "pd", LazyModule("pandas"))  # the module's handle, not yet imported
+    _refused(tmp_path, capsys, {"path": path}, f"pip install 'ganforge[{extra}]'", f"{hidden[0]!r}")
+
+
+def test_a_missing_netcdf4_names_the_fields_extra(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "netCDF4", None)
+    rc = main(["train", "cgan-fields-a1b", "--dry-run", "--run-dir", str(tmp_path / "run")])
+    one_line_error(capsys, rc, "'netCDF4'", "pip install 'ganforge[fields]'")
+    assert not (tmp_path / "run").exists()

@@ -101,3 +101,17 @@ def test_intervals_file_and_its_errors(tmp_path: Path) -> None:
         SeriesCSV(path=str(path), intervals=str(bad)).load()
     with pytest.raises(ValueError, match="window must be >= 2"):
         SeriesCSV(path=str(path), window=1)
+
+
+def test_a_missing_test_path_is_refused_before_training(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """It was read only when the run evaluated, after training, and reported as a problem of the disk."""
+    from ganforge.cli import main
+    from helpers import one_line_error
+
+    train = write_csv(tmp_path / "train.csv", np.sin(np.arange(300) / 5))
+    rc = main(["train", "tadgan-ucr135", "--set", "data.name=series-csv", "--set",
+               f"data.options={{'path': '{train}', 'test_path': '{tmp_path / 'nope.csv'}', 'window': 20}}",
+               "--run-dir", str(tmp_path / "run")])
+    one_line_error(capsys, rc, "test series CSV", "nope.csv", "not found", "data.options.test_path")
+    assert not (tmp_path / "run").exists()

@@ -98,7 +98,9 @@ def test_translate_contract() -> None:
     s = nets["F"](torch.zeros(1, 2), torch.tensor([0]))
     assert refs.outputs.shape == (2, 3, 1, 16, 16)
     assert all_refs.outputs.shape == (2, 3, 1, 16, 16)
-    assert torch.equal(refs.outputs[:, 0], refs.outputs[:, 2])  # the same reference gives the same style
+    # the same reference gives the same style: rows 0 and 2 of one batched E pass may take different GEMM tails (an
+    # ulp apart), so the uint8 images may differ by one rounding level, never more
+    assert (refs.outputs[:, 0].int() - refs.outputs[:, 2].int()).abs().max() <= 1
     assert s.shape == (1, 3)
     for request, match in ((TranslateRequest(domain=3), "--domain 3 is out of range: this model has domains 0..2"),
                            (TranslateRequest(domain=-1), "out of range"),

@@ -4,6 +4,7 @@ and the up-front checks that refuse an output before any slow work (unwritable, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -18,6 +19,7 @@ from ganforge.config import RunConfig
 from ganforge.data.base import to_uint8
 from ganforge.models.base import DataSpec
 from ganforge.options import ConfigError
+from ganforge.outputs import atomic_file, check_owned, write_owned
 from ganforge.training.checkpoint import CheckpointError
 from ganforge.training.rundir import (  # noqa: F401  (atomic_output: re-exported for the commands)
     RunError,
@@ -101,6 +103,16 @@ def images_uint8(fake: Tensor, G: nn.Module) -> Tensor:
     return to_uint8(fake, getattr(G, "output_range", None)).cpu()
 
 
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed and numpy's default_rng both take every seed in [0, MAX_SEED]
+
+
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """One-line error for a seed that torch or numpy would refuse half-way (negative: numpy; past 64 bits: torch's
+    "Overflow when unpacking long long")."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{flag} {seed} is out of range; give a whole number from 0 to {MAX_SEED}")
+
+
 def check_positive(value: int | None, flag: str) -> None:
     if value is not None and value < 1:
         raise ConfigError(f"{flag} must be >= 1, got {value}")
@@ -139,6 +151,33 @@ def check_writable(path: Path, flag: str, folder: bool = False) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot write {flag} {str(path)!r}: {str(where)!r} is not writable "
                           f"({exc.strerror or exc}); choose another {flag}") from None
+
+
+def check_out_file(out: Path, user_named: bool, flag: str = "--out") -> None:
+    """Before any slow work: ``out`` can be written, and is not a file ganforge did not write. A ``user_named`` file
+    follows ``outputs.write_owned`` (an existing file must be one ganforge wrote, per its folder's manifest); a
+    default output is one of ganforge's own names in a folder of the run (``RUN/samples``, ``RUN/eval``), which must
+    not be a link."""
+    if user_named:
+        check_owned(out, flag)
+    elif out.parent.is_symlink():
+        raise ConfigError(f"{str(out.parent)!r} is a symbolic link; ganforge does not write through links in its own "
+                          f"folders: remove the link or pass {flag}")
+    check_writable(out, flag)
+
+
+def out_file(out: Path, user_named: bool, flag: str = "--out") -> contextlib.AbstractContextManager[Path]:
+    """The temporary to write ``out`` through (``check_out_file``'s rules): ``write_owned`` for a file the user
+    named, ``atomic_file`` in ganforge's own folder for a default output."""
+    return write_owned(out, flag) if user_named else atomic_file(out, flag, own_folder=True)
+
+
+def check_suffix(out: Path, allowed: tuple[str, ...], what: str, flag: str = "--out") -> None:
+    """One-line error, before any work, when ``out``'s suffix is not one ``what`` is written as (``.csv``, ...)."""
+    if out.suffix.lower() not in allowed:
+        names = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+        raise ConfigError(f"{flag} {str(out)!r}: {what} written as {names} files, not "
+                          f"{out.suffix or '(no suffix)'!r}; change the suffix")
 
 
 def check_picture_suffix(out: Path, plot: bool) -> None:

@@ -30,7 +30,10 @@ from tqdm.auto import tqdm
 from ganforge.builder import resolve_device
 from ganforge.commands.common import (
     check_memory,
+    check_out_file,
     check_positive,
+    check_seed,
+    check_suffix,
     check_writable,
     checkpoint_file,
     generator_kind,
@@ -102,10 +105,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="record file (default RUN/eval/<name>.json)")
     p.add_argument("--no-ema", action="store_true", help="evaluate the raw generator instead of its EMA")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    DEFAULTS.update({a.dest: a.default for a in p._actions})
     return p
 
 
 # ---- argument checks (all before anything slow) ---------------------------------------------------------------
+
+
+# the image protocol's options (FID/KID/PR/DC on generated images); a run whose kind evaluates itself (tables,
+# series, fields, tracks, translation) uses none of them, and refuses them when given (not left at DEFAULTS)
+IMAGE_EVAL_FLAGS = ("metrics", "n", "n_real", "protocol", "ref", "features", "seed", "batch_size", "k_pr", "k_dc",
+                    "k", "cache", "name")
+DEFAULTS: dict[str, Any] = {}  # the parser's defaults, filled by add_parser
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -296,6 +307,7 @@ def load_reference_images(dataset: str, split: str, run_cfg: Any) -> tuple[Tenso
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     metrics = parse_metrics(args.metrics)
+    check_seed(args.seed)
     check_positive(args.n, "--n")
     check_positive(args.batch_size, "--batch-size")
     for flag in ("k", "k_pr", "k_dc"):
@@ -347,7 +359,9 @@ def run(args: argparse.Namespace) -> int:
     check_shape(extractor, shape)
     name = args.name or f"{extractor.name}_{dataset}-{split}_n{n_fake}"
     out = args.out or default_out(source, from_run, name)
-    check_writable(out, "--out")
+    user_named = args.out is not None or not from_run  # a default beside saved samples is in the user's folder
+    check_out_file(out, user_named)
+    check_suffix(out, (".json",), "evaluation records are")
     if G is not None:  # generated uint8 images + their features (float32, and float64 for the statistics)
         check_memory(n_fake * (math.prod(shape) + 12 * extractor.feature_dim), f"eval --n {n_fake}",
                      "lower --n")
@@ -420,7 +434,7 @@ def run(args: argparse.Namespace) -> int:
                                      f"{LATENT_CHUNK} from torch.Generator().manual_seed(seed), whatever the batch "
                                      "size: the images `ganforge sample --seed` writes"})
     write_record(out, eval_record(values, protocol, source_sha256=source_sha256(source_file),
-                                  batch_size=args.batch_size), flag="--out")
+                                  batch_size=args.batch_size), flag="--out", user_named=user_named)
     print_table(values, protocol, out)
     return 0
 
@@ -437,16 +451,22 @@ def task_evaluation(source: Path, args: argparse.Namespace, loaded: tuple, devic
     hooks = hooks_for(state.get("spec", {}).get("kind", "default"))  # the kind is saved with the checkpoint
     if not getattr(hooks, "standalone_eval", False):
         return None
+    kind = state.get("spec", {}).get("kind", "default")
+    unused = [f"--{k.replace('_', '-')}" for k in IMAGE_EVAL_FLAGS if getattr(args, k, None) != DEFAULTS.get(k)]
+    if unused:  # ignored silently, the record would not be what the user asked for
+        raise ConfigError(f"{', '.join(unused)}: a {kind} run is evaluated by its own metrics (the ones training "
+                          f"records), not the image protocol these options set; drop {' and '.join(unused)}")
+    out = args.out or run_root(source) / "eval" / "task.json"
+    check_out_file(out, args.out is not None)
+    check_suffix(out, (".json",), "evaluation records are")
     data = build_dataset(cfg)
     t0 = time.perf_counter()
     values = hooks.evaluate(sampler, data, cfg, device)
     step = (state.get("trainer") or {}).get("step", 0)
     protocol = {**hooks.protocol(data, cfg, generator_kind(state, not args.no_ema), step),
                 "source": str(source), "source_kind": "run", "seconds": {"total": round(time.perf_counter() - t0, 3)}}
-    out = args.out or run_root(source) / "eval" / "task.json"
-    check_writable(out, "--out")
     write_record(out, eval_record(values, protocol, source_sha256=source_sha256(checkpoint_file(source))),
-                 flag="--out")
+                 flag="--out", user_named=args.out is not None)
     print(f"{cfg.name}: {data.kind} evaluation (step {step}, {protocol['generator']})")
     print(f"{'metric':<28} {'value':>12}")
     for k, v in values.items():

@@ -25,18 +25,22 @@ from torch import Tensor
 
 from ganforge.builder import resolve_device
 from ganforge.commands.common import (
-    atomic_output,
     check_disk,
     check_label,
     check_memory,
+    check_out_file,
     check_picture_suffix,
     check_positive,
-    check_writable,
+    check_seed,
+    check_suffix,
     images_uint8,
     load_generator,
+    out_file,
     run_root,
 )
+from ganforge.hooks import hooks_for
 from ganforge.options import ConfigError
+from ganforge.outputs import save_figure
 
 BATCH = 1000  # G runs on at most this many codes at once (a single batch at the default sizes)
 
@@ -83,25 +87,33 @@ def slerp(z0: Tensor, z1: Tensor, t: Tensor, eps: float = 1e-7) -> Tensor:
 
 def run(args: argparse.Namespace) -> int:
     check_positive(args.pairs, "--pairs")
+    check_seed(args.seed)
+
     if args.steps < 2:
         raise ConfigError(f"--steps must be >= 2 (the two endpoints), got {args.steps}")
     device = resolve_device(args.device, "--device")
-    _, G, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
+    _, G, spec, state = load_generator(args.run, device, use_ema=not args.no_ema)
+    data_kind = state.get("spec", {}).get("kind", "default")
+    if getattr(hooks_for(data_kind), "sample_flags", None) is not None:  # the kind writes its samples its own way
+        raise ConfigError(f"interpolate draws images or points from z alone; a {data_kind} run's samples need its own "
+                          "writer (units, columns, conditions): use `ganforge sample RUN`")
     check_label(G, args.label)
     kind = "slerp" if args.slerp else "lerp"
     root = run_root(args.run)
     is_image, numel = len(spec.shape) == 3, math.prod(spec.shape)
-    plot = not is_image and numel == 2 and (args.out is None or args.out.suffix != ".npy")
+    plot = not is_image and numel == 2 and (args.out is None or args.out.suffix.lower() != ".npy")
     out = args.out or root / "samples" / f"interp-{kind}-seed{args.seed}{'.png' if is_image or plot else '.npy'}"
-    check_writable(out, "--out")
+    check_out_file(out, args.out is not None)
     if is_image or plot:
         check_picture_suffix(out, plot)
+    else:
+        check_suffix(out, (".npy",), f"interpolations of {numel}-D vectors are")
     count = args.pairs * args.steps
     z_dim = int(G.z_dim)
     # float64 slerp temporaries per code, then G's float output, its uint8 copy and the picture per sample
     check_memory(count * (32 * z_dim + 10 * numel), f"--pairs {args.pairs} x --steps {args.steps} = {count} samples",
                  "lower --pairs or --steps")
-    if out.suffix == ".npy":
+    if out.suffix.lower() == ".npy":
         check_disk(out, count * numel * 4, f"{count} interpolated samples", "--pairs or --steps")
 
     rng = torch.Generator(device=device)
@@ -131,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
 
     with torch.no_grad():
         fake = torch.cat([generate(i).float().cpu() for i in range(0, count, BATCH)])
-    with atomic_output(out) as tmp:
+    with out_file(out, args.out is not None) as tmp:
         if is_image:
             from ganforge.viz.images import save_grid
 
@@ -158,6 +170,7 @@ def plot_trajectories(points: np.ndarray, out: Path, title: str) -> None:
         ax.plot(row[0, 0], row[0, 1], "s", color=color, markersize=6)
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=9)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        save_figure(fig, out, bbox_inches="tight")
+    finally:
+        plt.close(fig)

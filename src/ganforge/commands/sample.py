@@ -1,20 +1,26 @@
 """``ganforge sample RUN``: draw samples from a trained generator as a grid, a folder of PNGs or an .npz file.
 
 Images: ``--format grid`` (one PNG; ``--per-class`` puts one class per row), ``png-dir`` (``00000.png``, ... for FID
-tools; refuses a folder that already holds PNGs) or ``npz`` (``images`` uint8 ``[N, C, H, W]`` and, for conditional
-models, ``labels`` int64 ``[N]``). Vectors (toy data): ``grid`` writes ``.npy`` (or ``.csv`` if ``--out`` says so),
-``npz`` writes ``samples`` float32 ``[N, D]`` (+ ``labels``).
+tools; replaces ganforge's own earlier PNGs there, refuses a folder holding any file it did not write) or ``npz``
+(``images`` uint8 ``[N, C, H, W]`` and, for conditional models, ``labels`` int64 ``[N]``). Vectors (toy data):
+``grid`` writes ``.npy`` (or ``.csv`` if ``--out`` says so), ``npz`` writes ``samples`` float32 ``[N, D]``
+(+ ``labels``).
 
 The samples are "the n samples of seed S" (``evaluation.iter_labelled_samples``, random labels included): the images
 ``ganforge eval --seed S`` judges. They are generated and written batch by batch, so files of any size are written in
 bounded memory (only the grid needs every image at once), and an output that would not fit on disk (or a grid that
 would not fit in RAM) is refused before anything is generated. Files are written to a temporary name and renamed, so
-a failed write never replaces an existing file.
+a failed write never replaces an existing file (``ganforge.outputs``). A file named with ``--out`` that exists and was
+not written by ganforge is refused (``outputs.write_owned``); so are a suffix that is not the format's (``.npy``
+bytes in ``v.parquet``) and an option the run's data kind does not use (``--format`` on a table run, ...): the kinds
+with their own writers (``RunHooks.export_samples``: tables, fields, storm tracks) list the ones they take in
+``RunHooks.sample_flags``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -26,20 +32,24 @@ import torch
 
 from ganforge.builder import resolve_device
 from ganforge.commands.common import (
-    atomic_output,
     check_disk,
     check_label,
     check_memory,
+    check_out_file,
     check_picture_suffix,
     check_positive,
+    check_seed,
+    check_suffix,
     check_writable,
     images_uint8,
     load_generator,
+    out_file,
     run_root,
 )
 from ganforge.evaluation import iter_labelled_samples
 from ganforge.hooks import hooks_for
 from ganforge.options import ConfigError
+from ganforge.outputs import MANIFEST, OutputError, OutputFolder, ensure_folder
 from ganforge.training.run import RunError
 
 FORMATS = ("grid", "png-dir", "npz")
@@ -54,7 +64,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None,
                    help="output file or folder (default: RUN/samples/sample-seedN.png|.npz|/ or .npy for vectors)")
-    p.add_argument("--format", choices=FORMATS, default="grid", help="grid (one PNG), png-dir or npz")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="grid (one PNG; the default), png-dir or npz: images and vectors only")
     p.add_argument("--label", type=int, default=None, help="conditional models: generate only class k")
     p.add_argument("--per-class", action="store_true", help="conditional models: n // classes samples per class, "
                    "one class per grid row")
@@ -76,55 +87,98 @@ def sample_labels(c_dim: int, n: int, label: int | None, per_class: bool) -> tup
     return None, None
 
 
+# the options ``sample`` has beyond --n/--seed/--out, and the attribute ``args`` keeps them in
+KIND_FLAGS = {"label": "--label", "per_class": "--per-class", "truncation": "--truncation", "format": "--format"}
+
+
+def given_flags(args: argparse.Namespace) -> list[str]:
+    """The ``KIND_FLAGS`` this command line sets (an option left at its default is not given)."""
+    values = {k: getattr(args, k, None) for k in KIND_FLAGS}
+    return [k for k, v in values.items() if v is not None and v is not False]  # `is`: --label 0 is given
+
+
+def check_kind_flags(hooks: object, kind: str, args: argparse.Namespace) -> None:
+    """Refuse, before any work, an option the run's data kind does not use (``RunHooks.sample_flags``; None: the
+    standard image/vector writer, which uses them all): ignored silently, it would give samples the user did not
+    ask for."""
+    used = getattr(hooks, "sample_flags", None)
+    if used is None:
+        return
+    unused = [KIND_FLAGS[k] for k in given_flags(args) if k not in used]
+    if unused:
+        raise ConfigError(f"{', '.join(unused)} do{'es' if len(unused) == 1 else ''} not apply to a {kind} run "
+                          f"(its samples take {', '.join(KIND_FLAGS[k] for k in used) or 'only --n, --seed and --out'}"
+                          f"); drop {' and '.join(unused)}")
+
+
 def run(args: argparse.Namespace) -> int:
     check_positive(args.n, "--n")
+    check_seed(args.seed)
     if args.label is not None and args.per_class:
         raise ConfigError("--label and --per-class contradict each other; pass one of them")
+    if args.truncation is not None and not math.isfinite(args.truncation):
+        raise ConfigError(f"--truncation {args.truncation}: give a finite number")
     device = resolve_device(args.device, "--device")
     cfg, G, spec, state = load_generator(args.run, device, use_ema=not args.no_ema)
+    kind = state.get("spec", {}).get("kind", "default")
+    hooks = hooks_for(kind)
+    check_kind_flags(hooks, kind, args)
     G.set_truncation(args.truncation)
-    hooks = hooks_for(state.get("spec", {}).get("kind", "default"))
     written = hooks.export_samples(G, cfg, run_root(args.run), args, device)
     if written is not None:  # tables, fields, series: the data kind writes its own files (original units, columns)
         print(f"wrote {args.n} samples to {written}")
         return 0
+    fmt = args.format or "grid"
     check_label(G, args.label)
     c_dim = int(getattr(G, "c_dim", 0) or 0)
     if args.per_class and c_dim == 0:
         raise ConfigError("--per-class: this model is unconditional (trained without labels); drop --per-class")
     is_image = len(spec.shape) == 3
-    if args.format == "png-dir" and not is_image:
+    if fmt == "png-dir" and not is_image:
         raise ConfigError(f"--format png-dir needs image data; this run generates vectors of shape {list(spec.shape)}"
                           " (use --format grid for .npy/.csv or npz)")
     n = c_dim * max(1, args.n // c_dim) if args.per_class else args.n  # the size sample_labels gives
-    out = args.out or default_out(run_root(args.run), args.format, args.seed, is_image)
-    check_output(out, args.format, is_image, n, math.prod(spec.shape), bool(c_dim))
+    user_named = args.out is not None
+    out = args.out or default_out(run_root(args.run), fmt, args.seed, is_image)
+    folder = check_output(out, fmt, is_image, n, math.prod(spec.shape), bool(c_dim), user_named)
 
     labels, per_row = sample_labels(c_dim, args.n, args.label, args.per_class)
     # the n samples of seed S, exactly as `ganforge eval --seed S` draws them (random labels come with them)
     batches = iter_labelled_samples(G, n, args.seed, device, labels=labels)
-    save_samples(batches, n, spec.shape, G, bool(c_dim), out, args.format, is_image, per_row)
+    save_samples(batches, n, spec.shape, G, bool(c_dim), out, fmt, is_image, per_row, folder, user_named)
     print(f"wrote {n} samples to {out}")
     return 0
 
 
-def check_output(out: Path, fmt: str, is_image: bool, n: int, numel: int, labelled: bool) -> None:
-    """Refuse, before generating anything, an output that cannot be written or would not fit on disk or in RAM."""
+def check_output(out: Path, fmt: str, is_image: bool, n: int, numel: int, labelled: bool,
+                 user_named: bool = True) -> OutputFolder | None:
+    """Refuse, before generating anything, an output that cannot be written, is not ganforge's to replace, has a
+    suffix its format is not written as, or would not fit on disk or in RAM. Returns the claimed folder of
+    ``png-dir``."""
+    folder = None
     if fmt == "png-dir":
+        if not user_named and out.parent.is_symlink():  # RUN/samples -> elsewhere: never written through
+            raise ConfigError(f"{str(out.parent)!r} is a symbolic link; ganforge does not write through links in its "
+                              "own folders: remove the link or pass --out")
         check_writable(out, "--out", folder=True)
-        if out.is_dir() and any(out.glob("*.png")):
-            raise ConfigError(f"output folder {str(out)!r} already holds PNGs; choose another --out or remove them")
+        # ganforge's own earlier PNGs (in the folder's manifest) may be replaced; any other file is refused
+        folder = OutputFolder(out, "--out", own=not user_named).claim()
     else:
-        check_writable(out, "--out")
+        check_out_file(out, user_named)
     if is_image and fmt == "grid":
         check_picture_suffix(out, plot=False)
         # the grid holds every image at once: G's float output, the uint8 images and the picture
         check_memory(n * numel * 6, f"a grid of {n} images", "lower --n or use --format png-dir / npz")
+    elif fmt == "npz":
+        check_suffix(out, (".npz",), "--format npz samples are")
+    elif not is_image:
+        check_suffix(out, (".npy", ".csv"), "vector samples (--format grid) are")
     if is_image:
         per_sample = numel + 100 if fmt == "png-dir" else numel  # PNG headers; raw pixels bound the compressed data
     else:
-        per_sample = numel * (26 if out.suffix == ".csv" and fmt == "grid" else 4)  # '%.18e,' or float32
+        per_sample = numel * (26 if out.suffix.lower() == ".csv" and fmt == "grid" else 4)  # '%.18e,' or float32
     check_disk(out, n * (per_sample + 8 * labelled), f"{n} samples", "--n")
+    return folder
 
 
 def default_out(root: Path, fmt: str, seed: int, is_image: bool) -> Path:
@@ -138,7 +192,7 @@ def default_out(root: Path, fmt: str, seed: int, is_image: bool) -> Path:
 
 def save_samples(labelled: Iterable[tuple[torch.Tensor, torch.Tensor | None]], n: int, shape: tuple[int, ...],
                  G: torch.nn.Module, labelled_model: bool, out: Path, fmt: str, is_image: bool,
-                 per_row: int | None) -> None:
+                 per_row: int | None, folder: OutputFolder | None = None, user_named: bool = True) -> None:
     """Write ``n`` samples arriving in ``labelled`` batches ``(G's float output, labels or None)`` to ``out`` in
     format ``fmt``; the labels of a conditional model (``labelled_model``) go to the .npz, after the samples."""
     from ganforge.viz.images import save_grid
@@ -157,9 +211,9 @@ def save_samples(labelled: Iterable[tuple[torch.Tensor, torch.Tensor | None]], n
         return np.concatenate(label_chunks) if labelled_model else None
 
     if is_image and fmt == "png-dir":
-        _save_png_dir((images_uint8(b, G) for b in batches), out)
+        _save_png_dir((images_uint8(b, G) for b in batches), folder or OutputFolder(out, "--out").claim())
         return
-    with atomic_output(out) as tmp:
+    with out_file(out, user_named) as tmp:
         if is_image and fmt == "grid":
             save_grid(torch.cat([images_uint8(b, G) for b in batches]), tmp, nrow=per_row)
         elif is_image:
@@ -167,7 +221,7 @@ def save_samples(labelled: Iterable[tuple[torch.Tensor, torch.Tensor | None]], n
                       label_array)
         elif fmt == "npz":
             _save_npz(tmp, "samples", (n, *shape), np.float32, (b.cpu().numpy() for b in batches), label_array)
-        elif out.suffix == ".csv":
+        elif out.suffix.lower() == ".csv":
             with open(tmp, "w") as fh:
                 for b in batches:
                     np.savetxt(fh, b.cpu().numpy(), delimiter=",")
@@ -197,25 +251,34 @@ def _save_npz(path: Path, key: str, shape: tuple[int, ...], dtype: type, chunks:
                 _write_npy(fh, labels.shape, np.int64, [labels])
 
 
-def _save_png_dir(batches: Iterator[torch.Tensor], folder: Path) -> None:
-    """``00000.png``, ``00001.png``, ... batch by batch; on failure the PNGs written so far are removed (the folder
-    held none before: ``check_output`` refuses one that does)."""
+def _save_png_dir(batches: Iterator[torch.Tensor], folder: OutputFolder) -> None:
+    """``00000.png``, ``00001.png``, ... batch by batch, each through ``folder.write`` (atomic, recorded in the
+    folder's manifest); ganforge's own PNGs of an earlier, larger run that this one did not rewrite are removed at
+    the end (a folder of samples must hold this run's). On failure the PNGs written so far are removed: the folder
+    held nothing but ganforge's outputs (``OutputFolder.claim``)."""
     from ganforge.viz.images import save_image
 
-    created = not folder.exists()
-    written: list[Path] = []
+    created = not folder.folder.exists()
+    written: list[str] = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        ensure_folder(folder.folder, "--out", own=folder.own)
         for batch in batches:
             for img in batch.numpy():
-                written.append(folder / f"{len(written):05d}.png")
-                save_image(img.transpose(1, 2, 0), written[-1])
+                name = f"{len(written):05d}.png"
+                with folder.write(name, save=False) as tmp:
+                    save_image(img.transpose(1, 2, 0), tmp)
+                written.append(name)
+        folder.remove_stale(written)  # saves the manifest
     except BaseException as exc:
-        for p in written:
-            p.unlink(missing_ok=True)
-        if created and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        for name in written:
+            (folder.folder / name).unlink(missing_ok=True)
+        with contextlib.suppress(OutputError, OSError):
+            folder.save()
+        if created and folder.folder.is_dir():
+            with contextlib.suppress(OSError):
+                (folder.folder / MANIFEST).unlink(missing_ok=True)
+                folder.folder.rmdir()
         if isinstance(exc, OSError):
-            raise RunError(f"cannot write PNGs to {str(folder)!r} ({exc.strerror or exc}); free some disk space or "
-                           "choose another --out") from None
+            raise RunError(f"cannot write PNGs to {str(folder.folder)!r} ({exc.strerror or exc}); free some disk "
+                           "space or choose another --out") from None
         raise

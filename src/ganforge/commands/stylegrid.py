@@ -14,6 +14,7 @@ Writes ``RUN/samples/style-mixing-seedS.png`` and ``RUN/samples/truncation-seedS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 from pathlib import Path
 
@@ -21,17 +22,20 @@ import torch
 
 from ganforge.builder import resolve_device
 from ganforge.commands.common import (
-    atomic_output,
+    check_memory,
     check_positive,
+    check_seed,
     check_writable,
     images_uint8,
     load_generator,
     run_root,
 )
 from ganforge.options import ConfigError
+from ganforge.outputs import OutputFolder, atomic_file
 
 NAME = "style-grid"
 DEFAULT_PSI = "1,0.85,0.7,0.5,0.3,0,-0.5"
+MAX_PSI = 10.0  # |ψ| beyond this only extrapolates w far outside the mapping network's range (Karras et al. use ≤ 1)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -56,6 +60,11 @@ def parse_psi(text: str) -> list[float]:
         raise ConfigError(f"--psi {text!r}: give comma-separated numbers, e.g. {DEFAULT_PSI}") from None
     if not values or not all(math.isfinite(v) for v in values):
         raise ConfigError(f"--psi {text!r}: give at least one finite number, e.g. {DEFAULT_PSI}")
+    big = [v for v in values if abs(v) > MAX_PSI]
+    if big:
+        raise ConfigError(f"--psi {big[0]:g} is outside [-{MAX_PSI:g}, {MAX_PSI:g}]: w' = w̄ + ψ·(w − w̄) that far "
+                          f"from w̄ is nothing G was trained on (and overflows float32 for huge ψ); use values such as "
+                          f"{DEFAULT_PSI}")
     return values
 
 
@@ -80,7 +89,27 @@ def mixing_grid(family, nets: dict, z_a: torch.Tensor, z_b: torch.Tensor) -> tup
     return torch.cat(cells), names
 
 
+def _write(folder: OutputFolder, path: Path, user_named: bool) -> contextlib.AbstractContextManager[Path]:
+    """``folder.write`` (manifest) in a folder the user named, ``atomic_file`` in the run's own ``samples/``."""
+    return folder.write(path.name) if user_named else atomic_file(path, "--out-dir", own_folder=True)
+
+
+def check_sizes(args: argparse.Namespace, n_psi: int, shape: tuple[int, ...], n_ranges: int) -> None:
+    """Refuse, before generating anything, grids that would not fit in memory, naming their size.
+
+    Mixing grid: ``(1 + K·rows)·(1 + cols)`` cells (K non-empty style ranges), the sweep ``sweep_rows·n_psi``; each
+    cell is G's float32 output ``C·H·W`` (4 bytes a value, twice: the images and the batch they come from), its
+    uint8 copy, and ``scale²`` uint8 pixels per value in the upscaled picture (Pillow holds it and its PNG rows)."""
+    values = math.prod(shape)
+    cells = (1 + n_ranges * args.rows) * (1 + args.cols) + args.sweep_rows * n_psi
+    need = cells * values * (8 + 1 + 2 * args.scale**2)
+    check_memory(need, f"style-grid with --rows {args.rows} --cols {args.cols} --sweep-rows {args.sweep_rows}, "
+                 f"{n_psi} --psi values and --scale {args.scale} ({cells} images of {list(shape)})",
+                 "lower --rows, --cols, --sweep-rows, the number of --psi values or --scale")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_seed(args.seed)
     for flag, value in (("--rows", args.rows), ("--cols", args.cols), ("--sweep-rows", args.sweep_rows),
                         ("--scale", args.scale)):
         check_positive(value, flag)
@@ -91,10 +120,21 @@ def run(args: argparse.Namespace) -> int:
     if not hasattr(family, "style_ranges"):
         raise ConfigError(f"style-grid needs a style-based run (model.name=stylegan2); {str(args.run)!r} is a "
                           f"{cfg.model.name!r} run: use `ganforge sample` / `ganforge interpolate`")
-    out_dir = args.out_dir or run_root(args.run) / "samples"
+    default_dir = run_root(args.run) / "samples"
+    # --out-dir naming the run's own samples/ folder is the default, not a folder of the user's
+    user_named = args.out_dir is not None and args.out_dir.absolute().resolve() != default_dir.absolute().resolve()
+    out_dir = args.out_dir or default_dir
     mix_path, trunc_path = out_dir / f"style-mixing-seed{args.seed}.png", out_dir / f"truncation-seed{args.seed}.png"
-    for path in (mix_path, trunc_path):
-        check_writable(path, "--out-dir")
+    check_writable(out_dir, "--out-dir", folder=True)
+    # a folder the user named must hold only ganforge's outputs (its manifest); RUN/samples is ganforge's own folder
+    # (a link there is refused), where these two names are ganforge's
+    folder = OutputFolder(out_dir, "--out-dir", own=not user_named)
+    if user_named:
+        folder.claim()
+    elif out_dir.is_symlink():
+        raise ConfigError(f"{str(out_dir)!r} is a symbolic link; ganforge does not write through links in its own "
+                          "folders: remove the link or pass --out-dir")
+    check_sizes(args, len(psis), _spec.shape, sum(1 for idx in family.style_ranges(G.nets["G"]).values() if idx))
     nets = dict(G.nets.items())
     rng = torch.Generator(device=device).manual_seed(args.seed)
     z = G.sample_z(args.rows + args.cols + args.sweep_rows, rng, device)
@@ -104,9 +144,9 @@ def run(args: argparse.Namespace) -> int:
     with torch.no_grad():
         mix, names = mixing_grid(family, nets, z_a, z_b)
         sweep = torch.stack([family.generate(nets, z_s, truncation=psi) for psi in psis], 1)  # [S, P, C, H, W]
-    with atomic_output(mix_path) as tmp:
+    with _write(folder, mix_path, user_named) as tmp:
         save_grid(images_uint8(mix, G), tmp, nrow=args.cols + 1, scale=args.scale)
-    with atomic_output(trunc_path) as tmp:
+    with _write(folder, trunc_path, user_named) as tmp:
         save_grid(images_uint8(sweep.flatten(0, 1), G), tmp, nrow=len(psis), scale=args.scale)
     print(f"wrote style mixing ({args.rows} A x {args.cols} B, ranges {', '.join(names)}) to {mix_path}")
     print(f"wrote truncation sweep ({args.sweep_rows} seeds x psi {', '.join(map(str, psis))}) to {trunc_path}")

@@ -16,6 +16,7 @@ not months) under each of the A1B and E1 scenarios (480 samples);
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from ganforge.data.base import TensorData
 from ganforge.data.formats import NPZ_ERRORS, require_file
 from ganforge.data.timeseries import package_file
 from ganforge.hooks import SAMPLE_SEED_OFFSET, RunHooks
+from ganforge.outputs import save_figure
 from ganforge.registry import DATASETS, RUN_HOOKS
 
 if TYPE_CHECKING:
@@ -271,34 +273,54 @@ class FieldHooks(RunHooks):
         axes[1, 0].set_ylabel("generated")
         fig.suptitle(f"{cfg.name} step {step} ({data.channels[0] if data.channels else 'channel 0'})", fontsize=9)
         path = run_dir / "samples" / ("final.png" if final else f"step-{step:07d}.png")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
+        try:
+            save_figure(fig, path, dpi=90)  # atomic (ganforge.outputs)
+        finally:
+            plt.close(fig)
+
+    sample_flags = ()  # `ganforge sample` takes only --n, --seed and --out for fields (commands/sample.py)
 
     def export_samples(self, G: torch.nn.Module, cfg: RunConfig, run_dir: Path, args: Any,
                        device: torch.device) -> Path | None:
         from ganforge.builder import build_dataset
+        from ganforge.commands.common import check_disk, check_memory, check_out_file, check_suffix, out_file
 
+        out = Path(args.out) if args.out else run_dir / "samples" / f"fields-seed{args.seed}.nc"
+        check_suffix(out, (".nc", ".npz"), "field samples are")
+        check_out_file(out, args.out is not None)
         data = build_dataset(cfg)
+        numel = math.prod(data.raw.shape[1:])  # values of one field [C, H, W]
+        # normalised and physical float32 fields, and the file (NetCDF/npz hold float32)
+        check_memory(args.n * numel * 4 * 3, f"--n {args.n} fields of {numel} values", "lower --n")
+        check_disk(out, args.n * numel * 4, f"--n {args.n} fields of {numel} values", "--n")
+        if out.suffix.lower() == ".nc":
+            _netcdf4()  # a missing optional package is named before generating anything
         rng = np.random.default_rng(args.seed)
         cond = data.cond[rng.integers(0, len(data), args.n)]  # conditions drawn from the data's own
         fake = data.denormalise(generate_fields(G, cond, args.seed, device))
-        out = Path(args.out) if args.out else run_dir / "samples" / f"fields-seed{args.seed}.nc"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".npz":
-            np.savez_compressed(out, fields=fake, cond=cond, channels=np.array(data.channels),
-                                cond_names=np.array(data.cond_names), **data.coords)
-        elif out.suffix == ".nc":
-            write_netcdf(out, fake, cond, data)
-        else:
-            raise ValueError(f"--out {str(out)!r}: field samples are written as .nc (NetCDF) or .npz; use one of "
-                             "those suffixes")
+        with out_file(out, args.out is not None) as tmp:  # atomic; a link at --out is replaced, not written through
+            if out.suffix.lower() == ".npz":
+                with open(tmp, "wb") as fh:  # a handle: np.savez would append .npz to the temporary's name
+                    np.savez_compressed(fh, fields=fake, cond=cond, channels=np.array(data.channels),
+                                        cond_names=np.array(data.cond_names), **data.coords)
+            else:
+                write_netcdf(tmp, fake, cond, data)
         return out
+
+
+def _netcdf4() -> Any:
+    """The netCDF4 module, or a one-line error naming the extra that installs it."""
+    try:
+        import netCDF4
+    except ImportError:
+        raise ValueError("writing .nc files needs the netCDF4 package (pip install 'ganforge[fields]' or pip install "
+                         "netCDF4); or write .npz with --out NAME.npz") from None
+    return netCDF4
 
 
 def write_netcdf(path: Path, fields: np.ndarray, cond: np.ndarray, data: FieldData) -> None:
     """Generated fields ``[N, C, H, W]`` (physical units) and their conditions as a NetCDF4 file."""
-    import netCDF4
+    netCDF4 = _netcdf4()
 
     n, c, h, w = fields.shape
     with netCDF4.Dataset(path, "w") as ds:

@@ -30,6 +30,7 @@ from ganforge.data.tabular import rdataset
 from ganforge.hooks import RunHooks
 from ganforge.lazy import pandas as pd
 from ganforge.models.base import DataSpec
+from ganforge.outputs import save_figure
 from ganforge.registry import DATASETS, RUN_HOOKS
 
 STATIC = ("lat0", "long0", "wind0", "pressure0", "log_lifetime")
@@ -203,9 +204,10 @@ def track_map(real: np.ndarray, real_y: np.ndarray, fake: np.ndarray, fake_y: np
     axes[1, 0].set_ylabel("latitude")
     fig.suptitle(f"{title}: real (grey) vs generated (red)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=90)  # atomic (ganforge.outputs)
+    finally:
+        plt.close(fig)
 
 
 @RUN_HOOKS.register("tracks")
@@ -244,16 +246,24 @@ class TrackHooks(RunHooks):
                            "storms vs training storms (the sampling-noise floor); category_match = share of storms "
                            "whose max wind lies in the Saffir-Simpson band of the asked category"}
 
+    sample_flags = ("label", "per_class")  # `ganforge sample` options a track run uses (commands/sample.py)
+
     def export_samples(self, G: nn.Module, cfg: Any, run_dir: Path, args: Any, device: torch.device) -> Path:
         from ganforge.builder import build_dataset
-        from ganforge.commands.common import check_label, check_writable
+        from ganforge.commands.common import check_disk, check_label, check_memory, check_out_file, check_suffix
         from ganforge.data.tabular import write_table
 
         out = args.out or run_dir / "samples" / f"tracks-seed{args.seed}.csv"
-        if out.suffix.lower() not in (".csv", ".parquet"):
-            raise ValueError(f"--out {str(out)!r}: a storm-track run writes .csv or .parquet files; change the suffix")
+        check_suffix(out, (".csv", ".parquet"), "a storm-track run's samples are")
         check_label(G, args.label)
-        check_writable(out, "--out")
+        check_out_file(out, args.out is not None)
+        n = N_CATEGORIES * max(1, args.n // N_CATEGORIES) if args.per_class else args.n
+        steps = int(dict(cfg.data.options).get("steps", 24))
+        rows = n * steps  # the long frame: one row per (storm, step), 8 columns (``tracks_frame``)
+        # generated vectors, decoded tracks and the frame (float32/float64 per cell), then its CSV text (~24 bytes a
+        # cell)
+        check_memory(rows * 8 * (4 + 8 + 8), f"--n {args.n} storms of {steps} steps", "lower --n")
+        check_disk(out, rows * 8 * 24, f"--n {args.n} storms of {steps} steps", "--n")
         data = build_dataset(cfg)
         if args.per_class:
             labels = torch.arange(N_CATEGORIES).repeat_interleave(max(1, args.n // N_CATEGORIES))
@@ -262,5 +272,5 @@ class TrackHooks(RunHooks):
         else:  # the training storms' category mix
             labels = data.y[torch.randint(len(data.y), (args.n,), generator=torch.Generator().manual_seed(args.seed))]
         tracks, lifetimes = generate_tracks(G, data, labels, args.seed, device)
-        write_table(tracks_frame(tracks, lifetimes, labels.numpy()), out)
+        write_table(tracks_frame(tracks, lifetimes, labels.numpy()), out, args.out is not None)
         return out

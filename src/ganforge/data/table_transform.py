@@ -200,10 +200,10 @@ class TableTransformer:
         return cls(d["columns"], d["dtypes"], d["continuous"], d["discrete"], norms, d["categories"], d["counts"])
 
     def save(self, path: Path) -> None:
-        """Write the JSON atomically (a temporary name, then rename)."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1))
-        tmp.replace(path)
+        """Write the JSON atomically (``outputs.atomic_file``: a unique temporary name, fsync, rename)."""
+        from ganforge.outputs import write_text
+
+        write_text(path, json.dumps(self.to_dict(), indent=1), "--run-dir")
 
     @classmethod
     def load(cls, path: Path) -> TableTransformer:

@@ -54,7 +54,7 @@ def read_table(path: str | Path, option: str = "data.options.path") -> pd.DataFr
         raise ValueError(f"table file {str(p)!r} has suffix {suffix or '(none)'!r}; {option} must be a "
                          f"{'/'.join(TABLE_SUFFIXES)} file")
     try:
-        df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
+        df = pd.read_csv(p, sep=csv_separator(p)) if suffix == ".csv" else pd.read_parquet(p)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
         detail = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise ValueError(f"cannot read table {str(p)!r} ({detail}); check that it is a valid {suffix[1:]} file") \
@@ -62,6 +62,28 @@ def read_table(path: str | Path, option: str = "data.options.path") -> pd.DataFr
     if df.empty or len(df.columns) == 0:
         raise ValueError(f"table {str(p)!r} has no rows or no columns; pass a table with data")
     return df
+
+
+CSV_SEPARATORS = (",", ";", "\t", "|")  # comma first: the CSV default; ";" where the decimal mark is a comma
+
+
+def csv_separator(path: Path) -> str:
+    """The separator of a CSV file, from its header line: the candidate of ``CSV_SEPARATORS`` that occurs most often
+    outside quotes (ties and a one-column header: ","). A ";"-separated file read with "," was one string column
+    named 'age;colour;flag'."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            header = f.readline(1 << 16)
+    except OSError:
+        return ","  # read_csv reports the problem
+    counts, quoted = dict.fromkeys(CSV_SEPARATORS, 0), False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(CSV_SEPARATORS, key=lambda sep: counts[sep])  # max keeps the first of equals: "," on a tie
+    return best if counts[best] > 0 else ","
 
 
 def package_file(package: str, *parts: str) -> Path:
@@ -103,6 +125,9 @@ def resolve_types(df: pd.DataFrame, discrete: list[str], continuous: list[str], 
         if col in continuous:
             if not numeric:
                 examples = ", ".join(repr(str(v)) for v in s.dropna().unique()[:2])
+                if looks_like_dates(s):
+                    raise ValueError(f"column {col!r} is declared continuous but holds dates or times ({examples}); "
+                                     f"{DATES_FIX}")
                 raise ValueError(f"column {col!r} is declared continuous but holds non-numeric values ({examples}); "
                                  "declare it discrete or convert it to numbers")
             cont.append(col)
@@ -111,6 +136,33 @@ def resolve_types(df: pd.DataFrame, discrete: list[str], continuous: list[str], 
         else:
             cont.append(col)
     return cont, disc
+
+
+DATES_FIX = ("CTGAN models numbers and categories, not timestamps: convert the column to a number before training "
+             "(e.g. days since 1970-01-01, from ISO 8601 dates YYYY-MM-DD[THH:MM:SS]), or declare it discrete when "
+             "it holds a few distinct dates")
+MAX_ABS = 1e150  # |x| beyond this overflows float64 when squared (variance, VGM fit): about 1.3e154 is the limit
+
+
+def looks_like_dates(s: pd.Series) -> bool:
+    """True when a non-numeric column's values (a sample of 50) all parse as dates or date-times, ISO 8601 or one
+    format pandas infers, month- or day-first ("2020-01-03", "2020-01-03T10:00:00", "13/01/2020")."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return True
+    values = s.dropna().astype(str).unique()[:50]
+    if len(values) == 0 or not any(ch.isdigit() for ch in values[0]):
+        return False
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": then it is not one consistent date format
+        for how in ({"format": "ISO8601"}, {}, {"dayfirst": True}):  # ISO, then inferred month- or day-first
+            try:
+                pd.to_datetime(pd.Series(values), **how)
+                return True
+            except (ValueError, TypeError, OverflowError):
+                continue
+    return False
 
 
 def check_columns(df: pd.DataFrame, continuous: list[str], discrete: list[str], drop_na: bool,
@@ -128,8 +180,14 @@ def check_columns(df: pd.DataFrame, continuous: list[str], discrete: list[str], 
         if n_nan:
             raise ValueError(f"continuous column {col!r} has {n_nan} NaN values; set data.options.drop_na=true to "
                              "drop those rows, or fill them before training")
-        if not np.isfinite(df[col].to_numpy(dtype=np.float64)).all():
+        values = df[col].to_numpy(dtype=np.float64)
+        if not np.isfinite(values).all():
             raise ValueError(f"continuous column {col!r} holds inf values; replace them before training")
+        biggest = float(np.abs(values).max()) if len(values) else 0.0
+        if biggest > MAX_ABS:
+            raise ValueError(f"continuous column {col!r} holds values up to {biggest:.3g} in magnitude; the "
+                             f"normalisation squares them and float64 overflows beyond about 1e154: rescale the "
+                             f"column (other units) so that |values| <= {MAX_ABS:.0e}")
     for col in df.columns:
         values = df[col].dropna().unique()
         if len(values) <= 1 and df[col].notna().all():
@@ -138,6 +196,9 @@ def check_columns(df: pd.DataFrame, continuous: list[str], discrete: list[str], 
                              "data.options.columns")
     for col in discrete:
         n = df[col].nunique(dropna=False)
+        if n > max_categories and looks_like_dates(df[col]):
+            raise ValueError(f"column {col!r} holds {n} distinct dates or times (e.g. {str(df[col].iloc[0])!r}); "
+                             f"{DATES_FIX}")
         if n > max_categories:
             raise ValueError(f"discrete column {col!r} has {n} categories (> data.options.max_categories="
                              f"{max_categories}); declare it continuous, drop it (an id?), or raise max_categories")
@@ -170,6 +231,13 @@ class TabularData:
 
     def __len__(self) -> int:
         return len(self.x)
+
+    def check_batch(self, batch_size: int) -> None:
+        """A batch larger than the table would draw most rows several times per step (training-by-sampling draws
+        with replacement) and silently train on repeats: refused, naming the largest batch that fits."""
+        if batch_size > len(self):
+            raise ValueError(f"train.batch_size={batch_size} is more than the {len(self)} training rows of table "
+                             f"{self.name!r}; set train.batch_size <= {len(self)} or use a larger table")
 
 
 def category_probs(counts: list[list[int]], log_frequency: bool = True) -> Tensor:
@@ -296,6 +364,10 @@ class TableDataset:
         if len(train) < 2:
             raise ValueError(f"dataset {self.name!r} leaves {len(train)} training rows; use more rows or a smaller "
                              "data.options.test_fraction")
+        if n_test == 0 and (target or split == "test"):  # efficacy (or the test split) would silently be empty
+            why = f"data.options.target={target!r} is scored on held-out rows" if target else "the test split"
+            raise ValueError(f"dataset {self.name!r}: test_fraction={self.test_fraction} of {len(df)} rows holds "
+                             f"out no rows, but {why}; raise data.options.test_fraction (e.g. 0.2) or use more rows")
         tf, x, codes = TableTransformer.fit(train, cont, disc, self.max_modes, self.weight_threshold, self.seed)
         data = TabularData(torch.from_numpy(x), torch.from_numpy(codes), tf, train, test, target, self.name)
         if split == "test":  # the held-out rows are the data; the encoding stays the training rows'
@@ -453,11 +525,12 @@ def synthesize(G: nn.Module, transformer: TableTransformer, n: int, seed: int, d
     return transformer.decode(synthesize_encoded(G, transformer, n, seed, device, batch_size))
 
 
-def write_table(df: pd.DataFrame, out: Path) -> None:
-    """CSV or Parquet by suffix, atomically."""
-    from ganforge.training.rundir import atomic_output
+def write_table(df: pd.DataFrame, out: Path, user_named: bool = False) -> None:
+    """CSV or Parquet by suffix, through ``ganforge.outputs`` (atomic; a file the user named with ``--out``:
+    ``write_owned``, never over a file ganforge did not write)."""
+    from ganforge.commands.common import out_file
 
-    with atomic_output(out) as tmp:
+    with out_file(out, user_named) as tmp:
         if out.suffix.lower() == ".csv":
             df.to_csv(tmp, index=False)
         else:
@@ -512,19 +585,24 @@ class TableHooks(RunHooks):
                 "metrics": "column shapes (KS / TV complement), pair trends (correlation / contingency similarity), "
                            "ML efficacy: fit on synthetic (or real training) rows, score on held-out real rows"}
 
+    sample_flags = ()  # `ganforge sample` takes only --n, --seed and --out for a table (commands/sample.py)
+
     def export_samples(self, G: nn.Module, cfg: Any, run_dir: Path, args: Any, device: torch.device) -> Path:
-        from ganforge.commands.common import check_writable
+        from ganforge.commands.common import check_disk, check_memory, check_out_file, check_suffix
 
         out = args.out or run_dir / "samples" / f"sample-seed{args.seed}.csv"
-        if out.suffix.lower() not in TABLE_SUFFIXES:
-            raise ValueError(f"--out {str(out)!r}: a table run writes .csv or .parquet files; change the suffix")
-        for flag in ("label", "per_class", "truncation"):
-            if getattr(args, flag, None) not in (None, False):
-                raise ValueError(f"--{flag.replace('_', '-')} does not apply to a table run; drop it")
-        check_writable(out, "--out")
-        spec = {"modes": tuple(G.nets["G"].layout.modes), "categories": tuple(G.nets["G"].layout.categories)}
+        check_suffix(out, TABLE_SUFFIXES, "a table run's samples are")
+        check_out_file(out, args.out is not None)
+        layout = G.nets["G"].layout
+        width = sum(layout.modes) + len(layout.modes) + sum(layout.categories)  # encoded row (modes, alpha, one-hots)
+        columns = len(layout.modes) + len(layout.categories)
+        # encoded float32 rows (the network's output and its activation), the decoded frame (8 bytes a cell, plus
+        # Python strings for categories) and its CSV text (~24 bytes a cell)
+        check_memory(args.n * (8 * width + 64 * columns), f"--n {args.n} table rows", "lower --n")
+        check_disk(out, args.n * 24 * columns, f"--n {args.n} table rows", "--n")
+        spec = {"modes": tuple(layout.modes), "categories": tuple(layout.categories)}
         tf = run_transformer(run_dir, cfg, spec)
-        write_table(synthesize(G, tf, args.n, args.seed, device, cfg.train.batch_size), out)
+        write_table(synthesize(G, tf, args.n, args.seed, device, cfg.train.batch_size), out, args.out is not None)
         return out
 
 

@@ -341,13 +341,15 @@ class SeriesCSV(_SeriesOptions):
         data = make_series(*train, self.window, self.step, Path(self.path).stem)
         if not self.test_path:
             return data
+        # read and checked when the training split loads too: a missing or bad test file was found only when the
+        # run evaluated, after training (and reported as a problem of the disk)
         test = read_series_csv(require_file(self.test_path, "test series CSV", "data.options.test_path"), *args)
         if shared:
             check_intervals_fit(Path(self.intervals).expanduser(), train[1], test[1])
         if split == "train":
             return data
         make_series(*test, self.window, self.step, Path(self.test_path).stem, scale=data.scale)  # checks length
-        return data.with_values(*test, Path(self.test_path).stem)
+        return data if split == "train" else data.with_values(*test, Path(self.test_path).stem)
 
 
 @DATASETS.register("ucr135")

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from ganforge.data import formats
 from ganforge.data.mnist import load_mnist_raw
 from ganforge.data.paired import TASK_METRICS, TranslationData, check_train_split, translate_uint8
+from ganforge.outputs import OutputError, atomic_file
 from ganforge.registry import DATASETS
 
 # real colour photographs bundled with scikit-image (synthetic ones: color.png, phantom.png, chessboard are left out)
@@ -184,10 +185,9 @@ def mnistm_classifier() -> nn.Module:
     data = mnist2mnistm_data(MNIST_HALF, 1, 0)
     model = train_digit_classifier(data.b, data.labels["b"])
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)
-    except OSError:
+        with atomic_file(path, "the cache") as tmp, open(tmp, "wb") as fh:  # a handle: bytes independent of the name
+            torch.save(model.state_dict(), fh)
+    except (OSError, OutputError):
         pass  # a read-only cache only costs the retraining next time
     return model
 

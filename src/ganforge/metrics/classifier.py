@@ -15,9 +15,7 @@ import functools
 import hashlib
 import io
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge.outputs import write_bytes
 from ganforge.registry import FEATURES
 
 WEIGHTS_FORMAT = "ganforge-mnist-classifier/1"
@@ -402,17 +401,9 @@ def save_mnist_classifier(model: MnistClassifier, path: str | Path, meta: dict |
     }
     # plain builtins only: torch.__version__ is a str subclass (TorchVersion) that weights_only loading refuses
     meta = {k: _plain(v) for k, v in (meta or {}).items() if isinstance(v, (int, float, str, bool))}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        buffer = io.BytesIO()
-        torch.save({"format": WEIGHTS_FORMAT, "state_dict": state, "meta": meta}, buffer)
-        Path(tmp).write_bytes(buffer.getvalue())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the asset must stay readable once installed
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    buffer = io.BytesIO()
+    torch.save({"format": WEIGHTS_FORMAT, "state_dict": state, "meta": meta}, buffer)
+    write_bytes(path, buffer.getvalue())  # ganforge.outputs: unique temporary, fsync, rename, readable (0644)
 
 
 def main(argv: list[str] | None = None) -> dict:

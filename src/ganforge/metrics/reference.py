@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 import warnings
 import zipfile
@@ -33,6 +32,7 @@ import torch
 from torch import Tensor
 
 from ganforge.metrics.fid import feature_statistics
+from ganforge.outputs import atomic_file
 
 FORMAT = "ganforge-reference-stats/2"  # /2: images_sha256 and arrays_sha256 in meta
 MAX_STORED_FEATURES = 20000
@@ -129,26 +129,17 @@ def arrays_sha256(mu: np.ndarray, sigma: np.ndarray, features: np.ndarray | None
 
 
 def save_reference(stats: ReferenceStats, path: str | Path) -> Path:
-    """Write ``stats`` to ``path`` (.npz, loadable without pickle) atomically: temporary file, fsync, rename. The
+    """Write ``stats`` to ``path`` (.npz, loadable without pickle) atomically (``outputs.atomic_file``). The
     meta gets ``arrays_sha256`` of the arrays written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     mu, sigma = np.asarray(stats.mu, dtype=np.float64), np.asarray(stats.sigma, dtype=np.float64)
     features = None if stats.features is None else np.asarray(stats.features, dtype=np.float32)
     stats.meta = {**stats.meta, "arrays_sha256": arrays_sha256(mu, sigma, features)}
     arrays: dict[str, np.ndarray] = {"mu": mu, "sigma": sigma, "meta": np.array(json.dumps(stats.meta, sort_keys=True))}
     if features is not None:
         arrays["features"] = features
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_file(path, "--cache") as tmp, open(tmp, "wb") as fh:  # ganforge.outputs: the one writer
+        np.savez(fh, **arrays)  # a handle: np.savez would append .npz to the temporary's name
     stats.path = path
     return path
 

@@ -1,12 +1,11 @@
 """Checkpoints that hold the whole training state, written atomically and loaded with ``weights_only=True``.
 
-A kill mid-write never corrupts the last good checkpoint: we write ``name.pt.tmp`` then ``os.replace`` it.
+A kill mid-write never corrupts the last good checkpoint: ``outputs.atomic_file`` writes a unique temporary then
+``os.replace``s it; ``remove_partial`` deletes what a kill left.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import re
 import shutil
@@ -17,51 +16,56 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge.outputs import OutputError, atomic_file
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable or belongs to another model."""
 
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to ``path.tmp``, fsync, rename: ``path`` is either the old file or the new one, never half."""
-    tmp = path.with_name(path.name + ".tmp")
+    """``torch.save`` through ``outputs.atomic_file`` (a unique ``.NAME.XXXX.partial.pt`` temporary, fsync, rename):
+    ``path`` is either the old file or the new one, never half, and two writers never share a temporary.
+
+    ``torch.save`` writes to an open handle, so the zip archive's inner folder is ``archive/`` whatever the temporary
+    is called (given a path it is named after the file): the bytes do not depend on the random temporary name."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, tmp)
-        with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:  # torch's zip writer reports a full disk as a RuntimeError
-        raise _write_failed(path, tmp, exc) from None
+        with atomic_file(path, "--run-dir") as tmp, open(tmp, "wb") as fh:
+            torch.save(state, fh)
+    except OutputError as exc:
+        raise _write_failed(path, exc) from None
+    except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError (the temporary is gone)
+        raise _write_failed(path, exc) from None
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` through ``dst.tmp`` (numbered and best checkpoints are copies of latest.pt)."""
-    tmp = dst.with_name(dst.name + ".tmp")
+    """Copy ``src`` to ``dst`` through ``outputs.atomic_file`` (numbered and best checkpoints are copies of
+    latest.pt)."""
     try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except OSError as exc:
-        raise _write_failed(dst, tmp, exc) from None
+        with atomic_file(dst, "--run-dir") as tmp:
+            shutil.copyfile(src, tmp)
+    except OutputError as exc:
+        raise _write_failed(dst, exc) from None
 
 
-def _write_failed(path: Path, tmp: Path, exc: BaseException) -> CheckpointError:
-    """Remove the partial ``tmp`` (a full disk stays full otherwise) and say what is intact and what to do."""
-    with contextlib.suppress(OSError):
-        tmp.unlink(missing_ok=True)
-    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
+def _write_failed(path: Path, exc: BaseException) -> CheckpointError:
+    """Say what is intact and what to do (``atomic_file`` already removed the partial temporary)."""
+    why = (getattr(exc, "reason", None) or first_line(exc))
     kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
     return CheckpointError(f"could not write checkpoint {str(path)!r} ({why}); {kept}. Free disk space or fix the "
                            "folder's permissions, then continue with --resume latest")
 
 
 CHECKPOINT_NAME = r"(latest|best|step-\d+)\.pt"  # the checkpoint files ganforge writes (and --overwrite deletes)
-TMP_PATTERN = re.compile(CHECKPOINT_NAME + r"\.tmp")
+# temporaries a killed save leaves: ``atomic_file``'s ``.latest.XXXXXXXX.partial.pt`` (mkstemp's random part is
+# letters, digits and ``_``), and the fixed ``latest.pt.tmp`` of ganforge versions before it
+TMP_PATTERN = re.compile(r"\.(latest|best|step-\d+)\.[A-Za-z0-9_]+\.partial\.pt|" + CHECKPOINT_NAME + r"\.tmp")
 
 
 def remove_partial(folder: Path) -> list[Path]:
-    """Delete ``*.pt.tmp`` files a killed save left behind (only ganforge's own names); returns them."""
-    found = [p for p in folder.glob("*.pt.tmp") if TMP_PATTERN.fullmatch(p.name)] if folder.is_dir() else []
+    """Delete the temporaries a killed save left behind (only ganforge's own names, ``TMP_PATTERN``; never a link's
+    target: a link is removed as a link); returns them."""
+    found = sorted(p for p in folder.iterdir() if TMP_PATTERN.fullmatch(p.name)) if folder.is_dir() else []
     for p in found:
         p.unlink(missing_ok=True)
     return found
@@ -82,7 +86,131 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         ) from None
     if not isinstance(state, dict) or "models" not in state or "config" not in state:
         raise CheckpointError(f"checkpoint {str(path)!r} is not a ganforge checkpoint (no models/config entries)")
+    validate_state(state, path)
     return state
+
+
+# ---- what a loaded checkpoint must hold (every loader: resume, load_run, sample/eval/translate, SRGAN init) ----------
+
+MAX_STEP = 2**53  # steps and counters beyond this are not exact as float64 (lr schedules compute with float(step))
+
+
+def _damaged(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"checkpoint {str(path)!r} is damaged: {what}; resume from another file in checkpoints/ "
+                           "or start a new run")
+
+
+def _counter(value: Any, key: str, path: Path, low: int = 0, high: int = MAX_STEP) -> int:
+    """A saved counter: a Python int (or a 0-d integer tensor) in [low, high)."""
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _damaged(path, f"{key} is {type(value).__name__} {value!r:.60}, not a whole number")
+    if not low <= value < high:
+        raise _damaged(path, f"{key} = {value} is outside [{low}, {high:,})")
+    return value
+
+
+def validate_state(state: dict[str, Any], path: Path) -> None:
+    """Types and ranges of what the loaders read before the networks do, so a tampered or foreign checkpoint is one
+    ``CheckpointError`` instead of an AttributeError deep in a data kind's writer, or a negative / 10^30 step that
+    trains nothing and rewrites latest.pt. Loading the weights themselves checks their names and shapes."""
+    if not isinstance(state["config"], dict):
+        raise _damaged(path, "its config is not a mapping")
+    models = state["models"]
+    if not isinstance(models, dict) or not all(isinstance(m, dict) or m is None for m in models.values()):
+        raise _damaged(path, "its models entry is not a mapping of network weights")
+    if "spec" in state:  # weights-only files (an SRGAN stage's init) have none; load_run reports its absence
+        _check_spec(state["spec"], state["config"], path)
+    trainer = state.get("trainer")
+    if trainer is None:
+        return  # the loaders that need the trainer state (resume) say so themselves
+    if not isinstance(trainer, dict):
+        raise _damaged(path, "its trainer entry is not a mapping")
+    step = _counter(trainer.get("step"), "trainer.step", path)
+    _counter(trainer.get("images_seen", 0), "trainer.images_seen", path, 0, 2**63)
+    _counter(trainer.get("best_step", 0), "trainer.best_step", path, 0, step + 1)
+    best = trainer.get("best")
+    if best is not None and (not isinstance(best, (int, float)) or isinstance(best, bool)):
+        raise _damaged(path, f"trainer.best is {type(best).__name__}, not a number")
+    for key in ("optimizers", "schedulers"):
+        if not isinstance(trainer.get(key, {}), dict):
+            raise _damaged(path, f"trainer.{key} is not a mapping")
+    for group, sched in trainer.get("schedulers", {}).items():  # the lr schedule's own step counter
+        if isinstance(sched, dict) and "last_epoch" in sched:
+            _counter(sched["last_epoch"], f"trainer.schedulers.{group}.last_epoch", path)
+
+
+def _mismatch(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"checkpoint {str(path)!r} does not match its config ({what}); it was edited or damaged: "
+                           "use another checkpoint from RUN/checkpoints/ or retrain")
+
+
+def _check_spec(spec: Any, config: dict[str, Any], path: Path) -> None:
+    """The data spec the networks are rebuilt from, and the data kind that picks the sample writers."""
+    if not isinstance(spec, dict):
+        raise _mismatch(path, f"spec is {type(spec).__name__}, not a mapping of shape, classes and kind")
+    shape = spec.get("shape")
+    if (not isinstance(shape, (list, tuple)) or not 1 <= len(shape) <= 8
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2**31 for d in shape)):
+        raise _mismatch(path, f"spec.shape {shape!r:.80} is not a list of 1 to 8 positive sizes")
+    num_classes = spec.get("num_classes")
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or not 0 <= num_classes < 2**31:
+        raise _mismatch(path, f"spec.num_classes is {type(num_classes).__name__} {num_classes!r:.40}, not a whole "
+                              "number >= 0")
+    fields = spec.get("fields", {})
+    if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, (list, tuple))
+                                               for k, v in fields.items()):
+        raise _mismatch(path, "spec.fields is not a mapping of names to shapes")
+    _check_kind(spec.get("kind", "default"), config, path)
+
+
+def _check_kind(kind: Any, config: dict[str, Any], path: Path) -> None:
+    """The saved data kind picks ``sample``'s writers and ``eval``'s metrics; it must be the kind of the run's own
+    data (``config.data.name``) where that kind is fixed by the dataset's class, and never a kind that belongs to
+    other datasets only (a ring8 checkpoint claiming "field" made the field writer fail with AttributeError)."""
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise _mismatch(path, f"spec.kind {kind!r:.60} is not a data kind name")
+    from ganforge.data import register_all
+    from ganforge.registry import DATASETS
+
+    register_all()
+    data = config.get("data")
+    name = data.get("name") if isinstance(data, dict) else None
+    owners = {n: dataset_kind(DATASETS.get(n)) for n in DATASETS.names()}
+    expected = owners.get(name) if isinstance(name, str) else None
+    if expected is not None and kind != expected:
+        raise _mismatch(path, f"spec.kind is {kind!r} but its data {name!r} is of kind {expected!r}")
+    if expected is None and kind in set(owners.values()) and kind not in ("default", "image", "vector"):
+        users = sorted(n for n, k in owners.items() if k == kind)
+        raise _mismatch(path, f"spec.kind is {kind!r}, the kind of {', '.join(users[:3])}, but its data is "
+                              f"{name!r}")
+
+
+def dataset_kind(dataset_cls: Any) -> str | None:
+    """The data kind a registered dataset loads when its class fixes it: a ``kind`` string on the dataset class
+    (toy distributions are their own data) or on the class its ``load`` returns; None when it depends on the data
+    (``TensorData`` is "image" or "vector"; wrappers such as pyramid compute it)."""
+    import inspect
+    import typing
+
+    kind = inspect.getattr_static(dataset_cls, "kind", None)
+    if isinstance(kind, str):
+        return kind
+    try:
+        loaded = typing.get_type_hints(dataset_cls.load).get("return")
+    except Exception:  # an unresolvable annotation: the kind is not known statically
+        return None
+    kind = inspect.getattr_static(loaded, "kind", None) if isinstance(loaded, type) else None
+    return kind if isinstance(kind, str) else None
+
+
+def check_resume_step(state: dict[str, Any], steps: int, path: Path) -> None:
+    """``train.steps`` below the checkpoint's step would train nothing and rewrite latest.pt: refused."""
+    step = int(state["trainer"]["step"])
+    if steps < step:
+        raise CheckpointError(f"train.steps={steps} is below step {step} of checkpoint {str(path)!r}, so resuming "
+                              f"would train nothing; pass --set train.steps=N with N > {step} to continue")
 
 
 def first_line(exc: BaseException) -> str:

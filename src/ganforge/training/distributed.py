@@ -136,4 +136,24 @@ def destroy(synchronize: bool = False) -> None:
     if dist.is_available() and dist.is_initialized():
         if synchronize:
             dist.barrier()
+            _all_left_the_barrier()
         dist.destroy_process_group()
+
+
+def _all_left_the_barrier(timeout_s: float = 300.0) -> None:
+    """Wait, through the rendezvous key-value store (TCP, outside gloo), until every rank has *returned* from the
+    final barrier. A gloo barrier returns on one rank while the last message to a peer may still be unread; if that
+    rank then closed its sockets (destroy, exit) with data pending, the kernel resets the connection and the peer's gloo
+    thread throws inside C++: ``terminate`` → SIGABRT of rank 1, seen under load, when the peer was descheduled
+    between the two. Once every rank has counted itself out of the barrier here, no gloo operation is in flight."""
+    import time
+
+    try:
+        store = dist.distributed_c10d._get_default_store()
+    except (AttributeError, RuntimeError, ValueError):  # another torch: the barrier alone (the old behaviour)
+        return
+    world = dist.get_world_size()
+    store.add("ganforge/left-final-barrier", 1)
+    deadline = time.monotonic() + timeout_s
+    while store.add("ganforge/left-final-barrier", 0) < world and time.monotonic() < deadline:
+        time.sleep(0.005)

@@ -8,11 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganforge.config import OptimizerConfig
+from ganforge.config import OPTIMIZERS, OptimizerConfig
 from ganforge.options import ConfigError
-
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-
 
 CAPTURABLE = ("adam", "rmsprop")  # optimisers whose step can be recorded in a CUDA graph
 

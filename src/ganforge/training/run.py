@@ -31,6 +31,7 @@ from ganforge.config import RunConfig
 from ganforge.data.source import make_source
 from ganforge.hooks import hooks_for
 from ganforge.models.base import Sampler
+from ganforge.outputs import OutputError
 from ganforge.training import checkpoint as ckpt
 from ganforge.training import distributed
 from ganforge.training.draws import Draws
@@ -46,6 +47,7 @@ from ganforge.training.rundir import (
     find_checkpoint,
     holds_run,
     probe_writable,
+    refuse_links,
     run_files,
     write_config,
     write_eval,
@@ -131,6 +133,7 @@ class Run:
             if parent.exists() and not parent.is_dir():
                 raise RunError(f"{str(parent)!r} is a file, so run directory {str(self.run_dir)!r} cannot be created "
                                "under it; choose another --run-dir")
+        refuse_links(self.run_dir)
         for sub in SUBDIRS:
             if (self.run_dir / sub).exists() and not (self.run_dir / sub).is_dir():
                 raise RunError(f"{str(self.run_dir / sub)!r} is a file where the run keeps a folder; move it away or "
@@ -141,7 +144,10 @@ class Run:
         if overwrite:
             raise RunError("--resume and --overwrite contradict each other; pass one of them")
         self.resume_path = find_checkpoint(self.run_dir, resume)
-        return ckpt.load_checkpoint(self.resume_path, map_location=self.device)
+        state = ckpt.load_checkpoint(self.resume_path, map_location=self.device)  # checked by ckpt.validate_state
+        if isinstance(state.get("trainer"), dict):  # a missing trainer state is reported as damage by the restore
+            ckpt.check_resume_step(state, self.cfg.train.steps, self.resume_path)
+        return state
 
     def _check_fresh(self, overwrite: bool) -> None:
         """A new run may not start over an existing one (checkpoint or not) without --overwrite."""
@@ -330,6 +336,9 @@ class Run:
                                    f"{failure.filename}); fix it or choose another --run-dir") from None
                 raise failure or RunError("rank 0 could not prepare the run directory (see its error)")
             return self._train()
+        except OutputError as exc:  # a plot, sample grid or record could not be written (ganforge.outputs)
+            raise RunError(f"{exc} (at step {self.trainer.step}); the last checkpoint is intact: continue with "
+                           "--resume latest once fixed") from None
         except OSError as exc:  # a full disk or a folder made read-only mid-run: the last checkpoint is intact
             raise RunError(f"could not write to run directory {str(self.run_dir)!r} at step {self.trainer.step} "
                            f"({exc.strerror or exc}: {exc.filename}); the last checkpoint is intact: free disk space "
@@ -355,6 +364,7 @@ class Run:
         self.lock.acquire()
         if self.resume is None:
             self._check_fresh(self.overwrite)  # again under the lock: another process may have started meanwhile
+        refuse_links(self.run_dir)  # again under the lock, before anything is deleted or written
         ckpt.remove_partial(checkpoint_dir(self.run_dir))  # left by a kill -9 mid-save
         if self.overwrite:
             for p in run_files(self.run_dir)[0]:

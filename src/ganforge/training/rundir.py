@@ -26,7 +26,7 @@ import ganforge
 from ganforge.builder import build_family, build_models, build_objective
 from ganforge.config import RunConfig, config_from_dict, dump_yaml
 from ganforge.models.base import DataSpec, Sampler
-from ganforge.outputs import atomic_file
+from ganforge.outputs import atomic_file, write_owned, write_text
 from ganforge.training import checkpoint as ckpt
 
 
@@ -45,7 +45,7 @@ def checkpoint_dir(run_dir: Path) -> Path:
 SUBDIRS = ("checkpoints", "samples", "plots", "eval", "tb")
 OWN_NAMES = {
     ".": re.compile(r"config\.yaml|metrics\.jsonl"),
-    "checkpoints": re.compile(ckpt.CHECKPOINT_NAME + r"(\.tmp)?"),
+    "checkpoints": re.compile(ckpt.CHECKPOINT_NAME + "|" + ckpt.TMP_PATTERN.pattern),
     "samples": re.compile(r"(step-\d+|final)\.png|progress\.gif"),
     "plots": re.compile(r"losses\.png|(scatter|hist|transform)-(step-\d+|final)\.png"),
     "eval": re.compile(r"final\.json"),
@@ -55,17 +55,41 @@ TB_MARK = b"time/step_ms"
 LOCK_NAME = "ganforge.lock"
 
 
+def run_links(run_dir: Path) -> list[Path]:
+    """Symbolic links where the run writes: ``config.yaml``, ``metrics.jsonl`` (appended to), the lock and the
+    ``SUBDIRS`` themselves. Training writes into, appends to and (with --overwrite) deletes files there, so a link
+    would let it write into, or empty, a folder outside the run (``runs/X/samples -> ~/photos``): ``Run`` refuses
+    such a run directory, naming the links. (Links deeper down are the user's: never followed, never deleted.)"""
+    names = ("config.yaml", "metrics.jsonl", LOCK_NAME, *SUBDIRS)
+    return [run_dir / n for n in names if (run_dir / n).is_symlink()]
+
+
+def refuse_links(run_dir: Path) -> None:
+    """One-line ``RunError`` naming the links ``run_links`` finds."""
+    links = run_links(run_dir)
+    if links:
+        shown = ", ".join(f"{str(p)!r} -> {os.readlink(p)!r}" for p in links[:3])
+        raise RunError(f"run directory {str(run_dir)!r} has symbolic links where ganforge writes ({shown}); ganforge "
+                       "never writes or deletes through a link: replace the link by a real folder/file or choose "
+                       "another --run-dir")
+
+
 def run_files(run_dir: Path) -> tuple[list[Path], list[Path]]:
     """(files ganforge wrote, other files) in the run directory's top level and its ``SUBDIRS``; the lock and other
-    top-level files are in neither list (they are never touched)."""
-    own: list[Path] = [run_dir / n for n in ("config.yaml", "metrics.jsonl") if (run_dir / n).is_file()]
+    top-level files are in neither list (they are never touched). Links are never followed nor counted as
+    ganforge's (``run_links`` refuses them before this is used to delete)."""
+    own: list[Path] = [run_dir / n for n in ("config.yaml", "metrics.jsonl")
+                       if (run_dir / n).is_file() and not (run_dir / n).is_symlink()]
     foreign: list[Path] = []
     for sub in SUBDIRS:
         folder = run_dir / sub
-        for p in sorted(folder.rglob("*")) if folder.is_dir() else []:
-            if p.is_dir():
-                continue
-            mine = p.parent == folder and OWN_NAMES[sub].fullmatch(p.name) is not None
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        found = []
+        for top, dirs, files in os.walk(folder, followlinks=False):
+            found += [Path(top) / n for n in files] + [Path(top) / n for n in dirs if (Path(top) / n).is_symlink()]
+        for p in sorted(found):
+            mine = p.parent == folder and not p.is_symlink() and OWN_NAMES[sub].fullmatch(p.name) is not None
             if mine and sub == "tb":
                 with open(p, "rb") as fh:  # the first scalars are near the start; event files can be large
                     mine = TB_MARK in fh.read(1 << 20)
@@ -177,7 +201,7 @@ def find_checkpoint(run_dir: Path, resume: str) -> Path:
 def write_config(run_dir: Path, cfg: RunConfig) -> None:
     header = (f"# resolved config written by ganforge {ganforge.__version__} (torch {torch.__version__}); "
               f"seed {cfg.train.seed}\n# re-run with: ganforge train {run_dir / 'config.yaml'}\n")
-    (run_dir / "config.yaml").write_text(header + dump_yaml(cfg.to_dict()))
+    write_text(run_dir / "config.yaml", header + dump_yaml(cfg.to_dict()), "--run-dir")
 
 
 def atomic_output(out: Path, flag: str = "--out") -> contextlib.AbstractContextManager[Path]:
@@ -187,10 +211,13 @@ def atomic_output(out: Path, flag: str = "--out") -> contextlib.AbstractContextM
     return atomic_file(out, flag)
 
 
-def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir") -> Path:
+def write_record(path: Path, record: dict[str, Any], flag: str = "--run-dir", user_named: bool = False) -> Path:
     """A JSON record written atomically (``atomic_output``): a crash never leaves half a record behind. The one
-    writer of ``eval/*.json`` (training's ``write_eval`` and ``ganforge eval``)."""
-    with atomic_output(path, flag) as tmp:
+    writer of ``eval/*.json`` (training's ``write_eval`` and ``ganforge eval``). ``user_named``: a file the user
+    chose (``eval --out``), written with ``outputs.write_owned`` (never over a file ganforge did not write);
+    otherwise one of ganforge's names in the run's own ``eval/`` folder (a link there is refused)."""
+    writer = write_owned(path, flag) if user_named else atomic_file(path, flag, own_folder=True)
+    with writer as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     return path
 

@@ -7,6 +7,7 @@ every ``log.every`` steps instead of one per scalar per step).
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from ganforge.outputs import write_text
 
 
 class Accumulator:
@@ -41,11 +44,15 @@ class Accumulator:
 
 
 class MetricsWriter:
-    """Appends one JSON object per logged step to ``metrics.jsonl`` (flushed) and mirrors scalars to TensorBoard."""
+    """Appends one JSON object per logged step to ``metrics.jsonl`` (flushed) and mirrors scalars to TensorBoard.
+
+    The one file ganforge appends to rather than replaces (``outputs.atomic_file``): opened with ``O_NOFOLLOW``, so a
+    link at ``metrics.jsonl`` is an error (``Run`` refuses it up front, naming it), never written through."""
 
     def __init__(self, run_dir: Path, tensorboard: bool) -> None:
         self.path = run_dir / "metrics.jsonl"
-        self.fh = open(self.path, "a")  # noqa: SIM115 - closed in close()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        self.fh = os.fdopen(fd, "a")  # closed in close()
         self.tb = None
         if tensorboard:
             try:
@@ -81,7 +88,7 @@ def truncate_metrics(path: Path, last_step: int) -> None:
                 kept.append(line)
         except json.JSONDecodeError:
             continue  # a line cut by a kill mid-write
-    path.write_text("".join(line + "\n" for line in kept))
+    write_text(path, "".join(line + "\n" for line in kept), "--run-dir")  # atomic: a kill keeps the old file
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ganforge.outputs import atomic_file
+
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
@@ -79,8 +81,8 @@ def save_image(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     if scale > 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pil.save(path)
+    with atomic_file(path) as tmp:  # ganforge.outputs: a unique temporary, renamed when complete
+        pil.save(tmp, format=Image.registered_extensions().get(path.suffix.lower()))
     return path
 
 
@@ -96,8 +98,8 @@ def save_gif(frames: Sequence[np.ndarray], path: str | Path, duration_ms: int = 
     if len({p.size for p in pils}) > 1:
         raise ValueError(f"all GIF frames must have the same size, got {sorted({p.size for p in pils})}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pils[0].save(path, format="GIF", save_all=True, append_images=pils[1:], duration=duration_ms, loop=0)
+    with atomic_file(path) as tmp:
+        pils[0].save(tmp, format="GIF", save_all=True, append_images=pils[1:], duration=duration_ms, loop=0)
     return path
 
 

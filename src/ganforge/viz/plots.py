@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from ganforge.outputs import save_figure
+
 
 def scatter_2d(
     real: np.ndarray, fake: np.ndarray, path: Path, title: str = "", means: np.ndarray | None = None
@@ -74,7 +76,8 @@ def loss_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> N
 
 
 def _save(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        save_figure(fig, path)  # atomic: a kill or a full disk never leaves half a PNG
+    finally:
+        plt.close(fig)

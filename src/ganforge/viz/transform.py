@@ -22,6 +22,7 @@ from scipy import stats
 from torch import nn
 
 from ganforge.data.toy import Distribution1D
+from ganforge.outputs import save_figure
 
 U_EPS = 1e-3  # the grid stays inside (0, 1): F⁻¹ is infinite at 0 or 1 for unbounded targets
 
@@ -108,9 +109,9 @@ def plot_inverse_transform(G: nn.Module, target: Distribution1D, path: str | Pat
     ax_h.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        save_figure(fig, Path(path))  # atomic (ganforge.outputs)
+    finally:
+        plt.close(fig)
     return {"direction": direction, "transform_mae": mae}
