@@ -33,7 +33,7 @@ from ganforge.commands.common import (
 from ganforge.data.formats import check_memory, require_file
 from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES, DetectOptions
 from ganforge.options import ConfigError
-from ganforge.outputs import OutputFolder
+from ganforge.outputs import OutputFolder, save_figure
 
 NAME = "detect"
 
@@ -177,6 +177,7 @@ def plot_detection(path: Path, series: Any, detection: Any, title: str) -> None:
     axes[2].set_yticks([0.25, 0.75], ["detected", "labelled"])
     axes[2].set_xlabel("index")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:  # through the one writer: a temporary renamed onto ``path`` (RUN/plots/ is ganforge's own folder)
+        save_figure(fig, path, own_folder=True, dpi=100)
+    finally:
+        plt.close(fig)

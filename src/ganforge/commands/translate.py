@@ -284,9 +284,10 @@ def write_outputs(out: OutputFolder | Path, outputs: torch.Tensor, names: list[s
     for i in range(len(names)):
         for j in range(k):
             name = f"{i:05d}.png" if k == 1 else f"{i:05d}-{j}.png"
-            with folder.write(name) as tmp:
+            with folder.write(name, save=False) as tmp:  # the manifest is written once, below
                 save_image(outputs[i, j].permute(1, 2, 0).numpy(), tmp)
             written.append(name)
+    folder.save()
     with folder.write("outputs.npz") as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, outputs=outputs.numpy(), names=np.array(names))
     written.append("outputs.npz")

@@ -346,8 +346,6 @@ class SeriesCSV(_SeriesOptions):
         test = read_series_csv(require_file(self.test_path, "test series CSV", "data.options.test_path"), *args)
         if shared:
             check_intervals_fit(Path(self.intervals).expanduser(), train[1], test[1])
-        if split == "train":
-            return data
         make_series(*test, self.window, self.step, Path(self.test_path).stem, scale=data.scale)  # checks length
         return data if split == "train" else data.with_values(*test, Path(self.test_path).stem)
 
