@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +224,37 @@ def check_memory(nbytes: float, what: str, fix: str) -> None:
     if free is not None and nbytes > free:
         raise ConfigError(f"{what} would need about {human_bytes(nbytes)} of memory, but only {human_bytes(free)} "
                           f"is available; {fix}")
+
+
+def claim_output_folder(out: Path, own: bool, is_output: Callable[[str], bool], flag: str = "--out") -> Any:
+    """``OutputFolder(out).claim()`` for a command that writes a set of named outputs (translate, detect): refuses,
+    naming them, files ganforge did not write; a symbolic link named like one of the command's outputs
+    (``is_output``) is allowed, since writing replaces the link itself and never follows it."""
+    from ganforge.outputs import OutputFolder
+
+    folder = OutputFolder(out, flag, own=own)
+    folder.claim([], only_names=True)  # a file in the way, a linked own folder
+    foreign = [n for n in folder.foreign() if not ((out / n).is_symlink() and is_output(n))]
+    return folder.claim(foreign, only_names=True)
+
+
+def one_line_os_errors(command: Callable[..., int]) -> Callable[..., int]:
+    """Decorate a command's ``run(args)``: an ``OSError`` no check foresaw (a name too long for the file system, an
+    I/O error, a folder that vanished) or a ``MemoryError`` becomes the CLI's one-line error (exit 2), not a
+    traceback. Outputs are written by ``ganforge.outputs`` (temporary name, renamed), so nothing is half-written."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> int:
+        try:
+            return command(*args, **kwargs)
+        except MemoryError:
+            raise ConfigError("out of memory; pass fewer or smaller inputs") from None
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            name = f" {str(exc.filename)[:200]!r}" if exc.filename else ""
+            raise ConfigError(f"cannot use{name} ({exc.strerror or type(exc).__name__}); check the path, its "
+                              "permissions and the free disk space") from None
+
+    return run

@@ -6,22 +6,34 @@ as Orion's ``fit_detect``), cut into the run's windows, reconstructed as G(E(x))
 (``metrics.anomaly``). Writes ``intervals.csv`` (start, end, their timestamps, score), ``scores.csv`` (per point:
 value, reconstruction in the input's units, critic, score), ``detection.png`` (signal and reconstruction, score,
 detected vs labelled intervals) and, when the input has labels, ``metrics.json`` (Orion's overlap F1).
+
+Checked before any work: the input is a readable regular CSV (separator sniffed, timestamps numbers or ISO 8601
+dates, finite values, labelled intervals inside the series), --k is finite and positive, and --out holds no file
+ganforge did not write; every output goes through ``ganforge.outputs.OutputFolder`` (temporary name, renamed).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ganforge.builder import build_dataset, resolve_device
-from ganforge.commands.common import check_writable, load_generator, run_root
-from ganforge.data.formats import require_file
+from ganforge.commands.common import (
+    check_writable,
+    claim_output_folder,
+    load_generator,
+    one_line_os_errors,
+    run_root,
+)
+from ganforge.data.formats import check_memory, require_file
 from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES, DetectOptions
 from ganforge.options import ConfigError
+from ganforge.outputs import OutputFolder, save_figure
 
 NAME = "detect"
 
@@ -47,23 +59,47 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+OUTPUTS = ("intervals.csv", "scores.csv", "detection.png", "metrics.json")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Numbers refused before any work: --lambda-rec outside [0, 1], --k not a finite positive number."""
+    if not 0.0 <= args.lambda_rec <= 1.0:  # also refuses nan
+        raise ConfigError(f"--lambda-rec must be in [0, 1], got {args.lambda_rec}")
+    if not (math.isfinite(args.k) and args.k > 0):
+        raise ConfigError(f"--k must be a finite number > 0 (threshold mean + k·std), got {args.k}")
+
+
+def check_detection_memory(n_points: int, window: int) -> None:
+    """Detection holds every window ``[T − window + 1, window]`` several times (float32 input and reconstruction,
+    float64 copies for the scores): about 40 bytes a window value. Refused up front when that is not available."""
+    n_windows = max(0, n_points - window + 1)
+    check_memory(40.0 * n_windows * window, f"detection on {n_points} points ({n_windows} windows of {window})",
+                 "pass a shorter series (split it)")
+
+
+@one_line_os_errors
 def run(args: argparse.Namespace) -> int:
     from ganforge.data.timeseries import detect_series, make_series, read_series_csv
 
-    if not 0.0 <= args.lambda_rec <= 1.0:
-        raise ConfigError(f"--lambda-rec must be in [0, 1], got {args.lambda_rec}")
-    if not args.k > 0:
-        raise ConfigError(f"--k must be > 0 (threshold mean + k·std), got {args.k}")
+    check_options(args)
     device = resolve_device(args.device, "--device")
     path = require_file(str(args.input), "input series", "--input")
     values, timestamps, expected = read_series_csv(path, args.value_column, args.timestamp_column, args.label_column,
                                                    args.intervals)
     out: Path = args.out or run_root(args.run) / "detect" / path.stem
+    if args.out is None and (run_root(args.run) / "detect").is_symlink():  # the run's own folder: never followed
+        raise ConfigError(f"{str(run_root(args.run) / 'detect')!r} is a symbolic link; ganforge does not write "
+                          "through links in its own folders: remove the link or pass --out")
+    folder = claim_output_folder(out, args.out is None, OUTPUTS.__contains__)  # refuses the user's files there
     check_writable(out, "--out", folder=True)
     cfg, sampler, spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
     if "Cx" not in sampler.nets or "E" not in sampler.nets:
         raise ConfigError(f"run {str(args.run)!r} is a {cfg.model.name} run; `ganforge detect` needs a TadGAN run "
                           "(train one with `ganforge train tadgan-ucr135`)")
+    window = int(spec.shape[0])
+    if len(values) >= window:
+        check_detection_memory(len(values), window)
     scale = None
     if args.scale == "train":
         try:
@@ -71,18 +107,22 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot reload the run's training series for its scaler ({exc}); pass --scale input"
                               ) from None
-    series = make_series(values, timestamps, expected, int(spec.shape[0]), 1, path.stem, scale=scale)
+    series = make_series(values, timestamps, expected, window, 1, path.stem, scale=scale)
     options = DetectOptions(rec_error_type=args.rec_error, comb=args.comb, lambda_rec=args.lambda_rec, k=args.k)
     detection = detect_series(sampler, series, options)
-    out.mkdir(parents=True, exist_ok=True)
-    write_outputs(out, series, detection)
-    plot_detection(out / "detection.png", series, detection, f"{cfg.name}: {path.name}")
+    write_outputs(folder, series, detection)
+    with folder.write("detection.png") as tmp:
+        plot_detection(tmp, series, detection, f"{cfg.name}: {path.name}")
+    written = ["intervals.csv", "scores.csv", "detection.png"]
     summary = f"{len(detection.intervals)} anomalous interval(s)"
     if expected:
         metrics = detection.metrics(expected)
-        (out / "metrics.json").write_text(json.dumps({"metrics": metrics, "detection": vars(options)}, indent=2))
+        with folder.write("metrics.json") as tmp:
+            tmp.write_text(json.dumps({"metrics": metrics, "detection": vars(options)}, indent=2))
+        written.append("metrics.json")
         summary += (f"; vs {len(expected)} labelled: F1 {metrics['f1']:.3f} (precision {metrics['precision']:.3f}, "
                     f"recall {metrics['recall']:.3f})")
+    folder.remove_stale(written)  # e.g. metrics.json of an earlier, labelled input
     print(f"{summary} -> {out}/ (intervals.csv, scores.csv, detection.png{', metrics.json' if expected else ''})")
     return 0
 
@@ -93,17 +133,23 @@ def unscale(x: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
     return (np.asarray(x) + 1.0) / 2.0 * (hi - lo) + lo
 
 
-def write_outputs(out: Path, series: Any, detection: Any) -> None:
+def write_outputs(out: OutputFolder | Path, series: Any, detection: Any) -> None:
+    """``intervals.csv`` and ``scores.csv`` in ``out``, each through ``OutputFolder.write`` (a temporary name,
+    renamed; a link at the target is replaced, a file ganforge did not write is refused)."""
     import pandas as pd
 
+    folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "--out").claim(OUTPUTS, only_names=True)
     ts = series.timestamps
     rows = [{"start": a, "end": b, "start_timestamp": ts[a], "end_timestamp": ts[b], "score": s}
             for a, b, s in detection.intervals]
-    pd.DataFrame(rows, columns=["start", "end", "start_timestamp", "end_timestamp", "score"]).to_csv(
-        out / "intervals.csv", index=False)
+    with folder.write("intervals.csv") as tmp:
+        pd.DataFrame(rows, columns=["start", "end", "start_timestamp", "end_timestamp", "score"]).to_csv(
+            tmp, index=False)
     s = detection.scores
-    pd.DataFrame({"timestamp": ts, "value": series.values, "reconstruction": unscale(s.reconstruction, series.scale),
-                  "critic": s.critic, "score": s.score}).to_csv(out / "scores.csv", index=False)
+    with folder.write("scores.csv") as tmp:
+        pd.DataFrame({"timestamp": ts, "value": series.values,
+                      "reconstruction": unscale(s.reconstruction, series.scale), "critic": s.critic,
+                      "score": s.score}).to_csv(tmp, index=False)
 
 
 def plot_detection(path: Path, series: Any, detection: Any, title: str) -> None:
@@ -131,6 +177,7 @@ def plot_detection(path: Path, series: Any, detection: Any, title: str) -> None:
     axes[2].set_yticks([0.25, 0.75], ["detected", "labelled"])
     axes[2].set_xlabel("index")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:  # through the one writer: a temporary renamed onto ``path`` (RUN/plots/ is ganforge's own folder)
+        save_figure(fig, path, own_folder=True, dpi=100)
+    finally:
+        plt.close(fig)

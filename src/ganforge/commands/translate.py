@@ -3,29 +3,60 @@
 One command for every family that maps images to images (pix2pix, CycleGAN, colourisation, StarGAN v2,
 super-resolution): the family's ``translation_input`` says what it takes and ``translate`` does the work
 (``ganforge.models.base``: uint8 in, uint8 out), so this file knows no model. Inputs: one image file, a folder of
-images (sorted by name) or an .npz/.npy of uint8 images (``images`` or the first array). Outputs in ``--out``:
+images (sorted by name) or an .npz/.npy of images (uint8, or floats in [0, 1] / [-1, 1]; array ``images``, else ``x``,
+else the only image-shaped one). Outputs in ``--out``:
 ``00000.png`` ... (``00000-k.png`` when a family gives several outputs per input: domains, references, z samples),
 ``outputs.npz`` (uint8 ``[N, K, C, H, W]`` and the input file names) and ``grid.png`` (the family's comparison
 columns, one row per input). Wrong channels or size are refused with the shape the model expects, unless
-``--resize`` converts them. Files are written under temporary names and renamed: a failure replaces nothing.
+``--resize`` converts them.
+
+Checked before any work: every input is a readable regular file (a FIFO would block), no image is over
+``formats.MAX_IMAGE_PIXELS`` (from its header, before decoding), an .npz declares a sane shape and holds no NaN/inf,
+inputs and outputs fit in memory and on disk, and ``--out`` is not an input folder (nor inside one) and holds no file
+ganforge did not write (``ganforge.outputs.OutputFolder``). Files are written under temporary names and renamed: a
+failure replaces nothing, and a link at a target is replaced, never written through.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ganforge.builder import resolve_device
-from ganforge.commands.common import atomic_output, check_positive, check_writable, load_generator, run_root
-from ganforge.data.formats import IMAGE_EXTENSIONS, open_image
+from ganforge.commands.common import (
+    check_disk,
+    check_positive,
+    check_writable,
+    claim_output_folder,
+    load_generator,
+    one_line_os_errors,
+    run_root,
+)
+from ganforge.data.formats import (
+    IMAGE_EXTENSIONS,
+    MAX_IMAGE_PIXELS,
+    NPZ_ERRORS,
+    array_headers,
+    array_to_images,
+    check_memory,
+    image_size,
+    open_image,
+)
 from ganforge.models.base import TranslateRequest
 from ganforge.options import ConfigError
+from ganforge.outputs import OutputFolder, check_regular_input
 
 NAME = "translate"
 MAX_INPUTS = 10_000  # one call holds every input and output in memory: bigger sets go folder by folder
+MAX_Z_SAMPLES = 1_000  # outputs per input from new z (a grid of 1,000 is already far past what anyone reads)
+MAX_OUTPUTS = 100_000  # output images per call (inputs x references x z samples)
+OUTPUT_NAME = re.compile(r"\d{5}(-\d+)?\.png|outputs\.npz|grid\.png")  # what write_outputs writes
+MAX_SEED = 2**63 - 1 - MAX_Z_SAMPLES  # families seed output j with seed + j: keep it inside torch's int64 seeds
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -47,44 +78,95 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def image_files(folder: Path, flag: str = "--input") -> list[Path]:
+    """The image files directly in ``folder`` (sorted by name; hidden files and sub-folders skipped), each checked to
+    be a readable regular file (a FIFO named ``x.png`` would block the read forever); at most ``MAX_INPUTS``."""
+    files = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            p = Path(entry.path)
+            if entry.name.startswith(".") or p.suffix.lower() not in IMAGE_EXTENSIONS or p.is_dir():
+                continue
+            check_regular_input(p, f"{flag} file")
+            files.append(p)
+            if len(files) > MAX_INPUTS:
+                raise ValueError(f"{flag} {str(folder)!r} holds more than {MAX_INPUTS} images; translate at most "
+                                 f"{MAX_INPUTS} per call (split the folder)")
+    if not files:
+        raise ValueError(f"{flag} {str(folder)!r} holds no images ({'/'.join(IMAGE_EXTENSIONS)}); point it at a "
+                         "folder of images")
+    return sorted(files)
+
+
 def read_images(path: Path, flag: str = "--input") -> tuple[list[np.ndarray], list[str]]:
-    """``([uint8 [H, W, C]] , names)`` from an image file, a folder of images or an .npz/.npy of uint8 images."""
-    if not path.exists():
-        raise FileNotFoundError(f"{flag} {str(path)!r} not found; pass an image file, a folder of images or an .npz")
-    if path.suffix.lower() in (".npz", ".npy"):
+    """``([uint8 [H, W, C]] , names)`` from an image file, a folder of images or an .npz/.npy of images.
+
+    Checked before anything is decoded: the path is a readable regular file or folder, every image's header size is
+    at most ``MAX_IMAGE_PIXELS`` and all of them fit in the available memory (``N × H × W × 3`` bytes, twice)."""
+    check_regular_input(path, flag)
+    if path.suffix.lower() in (".npz", ".npy") and not path.is_dir():
         return _read_array(path, flag)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
-        if not files:
-            raise ValueError(f"{flag} {str(path)!r} holds no images ({'/'.join(IMAGE_EXTENSIONS)}); point it at a "
-                             "folder of images")
+        files = image_files(path, flag)
     elif path.suffix.lower() in IMAGE_EXTENSIONS:
         files = [path]
     else:
         raise ValueError(f"{flag} {str(path)!r}: unknown file type {path.suffix!r}; pass an image, a folder or .npz")
-    if len(files) > MAX_INPUTS:
-        raise ValueError(f"{flag} {str(path)!r} holds {len(files)} images, more than {MAX_INPUTS} per call; split it")
+    pixels = sum(w * h for w, h in (image_size(f) for f in files))  # headers only: bombs refused here
+    check_memory(2.0 * 3 * pixels, f"{flag}: decoding {len(files)} image(s) of {pixels / 1e6:.1f} M pixels in all",
+                 f"pass fewer images per {flag}")
     images = []
     for f in files:
         with open_image(f) as im:  # one-line error naming a corrupt file
-            im = im.convert("L") if im.mode in ("1", "L", "LA", "I", "F") or im.mode.startswith("I;16") \
-                else im.convert("RGB")
-            a = np.asarray(im, dtype=np.uint8)
+            if im.mode.startswith("I;16"):  # 16-bit grey: v / 257 rounded, 65535 -> 255 (as formats._decode)
+                a = np.rint(np.asarray(im, dtype=np.float64) / 257.0).astype(np.uint8)
+            else:
+                a = np.asarray(im.convert("L") if im.mode in ("1", "L", "LA", "I", "F") else im.convert("RGB"),
+                               dtype=np.uint8)
         images.append(a[:, :, None] if a.ndim == 2 else a)
     return images, [f.stem for f in files]
 
 
 def _read_array(path: Path, flag: str) -> tuple[list[np.ndarray], list[str]]:
-    """uint8 images of an .npz (``images`` or the first array) or .npy, read as ``ganforge eval`` reads samples."""
-    from ganforge.commands.eval import read_npz
-
+    """Images of an .npz (array ``images``, else ``x``, else its one image-shaped array, else the first saved) or
+    .npy: uint8, or floats in [0, 1] / [-1, 1] (``formats.array_to_images``: NaN/inf refused), shaped ``[N, H, W]``,
+    ``[N, H, W, C]`` or ``[N, C, H, W]`` (an alpha channel is dropped). The shape declared in the header is checked
+    (count, pixels per image, memory) before anything is loaded."""
+    headers = array_headers(path)
+    if not headers:
+        raise ValueError(f"{flag} {str(path)!r} holds no arrays; save the images with np.savez(path, images=x)")
+    images = [k for k, (shape, _) in headers.items() if len(shape) in (3, 4)]  # arrays shaped like images
+    key = next((k for k in ("images", "x", "") if k in headers), images[0] if len(images) == 1 else next(iter(headers)))
+    shape, dtype = headers[key]
+    where = f"{flag} {str(path)!r}" + (f" array {key!r}" if key else "")
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise ValueError(f"{where} has dtype {dtype}; expected uint8 images or floats in [0, 1] / [-1, 1]")
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{where} has shape {list(shape)}; expected images [N, H, W], [N, H, W, C] or [N, C, H, W]")
+    if shape[0] > MAX_INPUTS:
+        raise ValueError(f"{where} holds {shape[0]} images, more than {MAX_INPUTS} per call; split it")
+    h, w = (shape[1], shape[2]) if len(shape) == 3 or shape[-1] in (1, 3, 4) else (shape[2], shape[3])
+    if h * w > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{where} holds {w}x{h} images = {w * h / 1e6:.1f} M pixels each, more than the "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} M pixels ganforge translates; resize them")
+    nbytes = float(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    check_memory(3.0 * nbytes, f"{where} ({list(shape)} {dtype})", "pass fewer images per call")
     try:
-        x = read_npz(path)  # uint8 [N, C, H, W], C in 1, 3; one-line errors for unreadable or non-uint8 files
-    except ValueError as exc:
-        raise ValueError(f"{flag}: {exc}") from None
-    if x.shape[0] > MAX_INPUTS:
-        raise ValueError(f"{flag} {str(path)!r} holds {x.shape[0]} images, more than {MAX_INPUTS} per call; split it")
-    return list(x.permute(0, 2, 3, 1).numpy()), [f"{i:05d}" for i in range(x.shape[0])]
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):  # a .npy
+            x = loaded
+        else:
+            with loaded:
+                x = loaded[key]
+    except (*NPZ_ERRORS, KeyError) as exc:
+        raise ValueError(f"{where} cannot be read ({' '.join(str(exc).split())[:120]}); it may be truncated: save "
+                         "it again") from None
+    if x.ndim == 4 and x.shape[-1] == 4 and x.shape[1] not in (1, 3):  # RGBA channels-last: drop alpha
+        x = x[..., :3]
+    elif x.ndim == 4 and x.shape[1] == 4:
+        x = x[:, :3]
+    x = array_to_images(x, where)  # uint8 [N, C, H, W]; NaN/inf and out-of-range values refused
+    return list(x.transpose(0, 2, 3, 1)), [f"{i:05d}" for i in range(x.shape[0])]
 
 
 def fit_images(images: list[np.ndarray], names: list[str], shape: tuple[int, ...], resize: bool,
@@ -110,18 +192,58 @@ def fit_images(images: list[np.ndarray], names: list[str], shape: tuple[int, ...
     return torch.from_numpy(np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2)))
 
 
-def run(args: argparse.Namespace) -> int:
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a link loop (RuntimeError before Python 3.13)
+        return path.absolute()
+
+
+def check_out_outside(out: Path, inputs: list[tuple[Path | None, str]]) -> None:
+    """One-line error when ``--out`` is an input folder or lies inside one: outputs named ``00000.png`` would land
+    among (or over) the user's own images, and the next call would read them back as inputs."""
+    target = _real(out)
+    for path, flag in inputs:
+        if path is None or not path.is_dir():
+            continue
+        src = _real(path)
+        if target == src or src in target.parents:
+            raise ConfigError(f"--out {str(out)!r} is {'the' if target == src else 'inside the'} {flag} folder "
+                              f"{str(path)!r}; choose an --out folder outside your inputs")
+
+
+def check_sizes(args: argparse.Namespace) -> None:
+    """Sizes refused before any work, with the size: the number of outputs per input and the seed range."""
     check_positive(args.z_samples, "--z-samples")
+    if args.z_samples is not None and args.z_samples > MAX_Z_SAMPLES:
+        raise ConfigError(f"--z-samples {args.z_samples} is too many: at most {MAX_Z_SAMPLES} outputs per input per "
+                          "call")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be in 0..{MAX_SEED}, got {args.seed}")
+    if args.domain is not None and args.domain < 0:
+        raise ConfigError(f"--domain must be >= 0 (a domain index), got {args.domain}")
+
+
+@one_line_os_errors
+def run(args: argparse.Namespace) -> int:
+    check_sizes(args)
     device = resolve_device(args.device, "--device")
+    out: Path = args.out or run_root(args.run) / "translate"
+    check_out_outside(out, [(args.input, "--input"), (args.reference, "--reference")])
+    folder = claim_output_folder(out, args.out is None, OUTPUT_NAME.fullmatch)  # refuses the user's files there
+    check_writable(out, "--out", folder=True)
     images, names = read_images(args.input)
     references = read_images(args.reference, "--reference") if args.reference is not None else None
-    out: Path = args.out or run_root(args.run) / "translate"
-    check_writable(out, "--out", folder=True)
+    per_input = (args.z_samples or 1) * (len(references[0]) if references is not None else 1)
+    if len(names) * per_input > MAX_OUTPUTS:
+        raise ConfigError(f"{len(names)} input(s) x {per_input} output(s) each = {len(names) * per_input} images, "
+                          f"more than {MAX_OUTPUTS} per call; pass fewer inputs, references or --z-samples")
     _, sampler, _, _ = load_generator(args.run, device, use_ema=not args.no_ema)
     family, nets = sampler.family, dict(sampler.nets.items())
     request = TranslateRequest(direction=args.direction, domain=args.domain, z_samples=args.z_samples,
                                seed=args.seed)
     shape = tuple(family.translation_input(nets, request))
+    check_output_size(out, len(names), per_input, nets, args.domain, shape)
     x = fit_images(images, names, shape, args.resize)
     if references is not None:
         request.reference = fit_images(*references, shape, args.resize, flag="--reference").to(device)
@@ -131,26 +253,47 @@ def run(args: argparse.Namespace) -> int:
     if outputs.dtype != torch.uint8 or outputs.ndim != 5 or outputs.shape[0] != x.shape[0]:
         raise ConfigError(f"{type(family).__name__}.translate returned {outputs.dtype} {list(outputs.shape)}; "
                           f"expected uint8 [{x.shape[0]}, K, C, H, W] (a bug in the family: report it)")
-    write_outputs(out, outputs, names, result.columns)
+    write_outputs(folder, outputs, names, result.columns)
     k = outputs.shape[1]
     print(f"translated {len(names)} image(s) ({k} output(s) each, {outputs.shape[-2]}x{outputs.shape[-1]}) -> "
           f"{out}/ (PNGs, outputs.npz" + (", grid.png)" if result.columns else ")"))
     return 0
 
 
-def write_outputs(out: Path, outputs: torch.Tensor, names: list[str], columns: list) -> None:
+def check_output_size(out: Path, n: int, per_input: int, nets: dict, domain: int | None,
+                      shape: tuple[int, ...]) -> None:
+    """Refuse before translating when the outputs would not fit in memory or on disk. Estimate: ``n × K`` images of
+    ``shape`` (``K`` = per-input outputs × the model's domains when no ``--domain`` is chosen), held as uint8 and as
+    float32 (5 bytes a value), and at most that many bytes again on disk (PNGs + outputs.npz, uncompressed bound)."""
+    domains = max(1, int(getattr(nets.get("G"), "c_dim", 0) or 0)) if domain is None else 1
+    values = float(n) * per_input * domains * float(np.prod(shape))
+    check_memory(5.0 * values, f"{n} input(s) x {per_input * domains} output(s) of {list(shape)}",
+                 "pass fewer inputs, references or --z-samples, or choose a --domain")
+    check_disk(out / "outputs.npz", 2.0 * values, f"{n * per_input * domains} translated images", "the inputs")
+
+
+def write_outputs(out: OutputFolder | Path, outputs: torch.Tensor, names: list[str], columns: list) -> None:
+    """``00000.png`` ... (``00000-k.png`` for K > 1), ``outputs.npz`` and ``grid.png`` in ``out``, each written by
+    ``OutputFolder.write`` (a temporary name, renamed; recorded in the folder's manifest); ganforge's own earlier
+    outputs that this call did not rewrite (a larger earlier input) are removed, nothing else is touched."""
     from ganforge.viz.images import comparison_grid, save_image
 
-    out.mkdir(parents=True, exist_ok=True)
+    folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "--out").claim()
     k = outputs.shape[1]
+    written = []
     for i in range(len(names)):
         for j in range(k):
-            target = out / (f"{i:05d}.png" if k == 1 else f"{i:05d}-{j}.png")
-            with atomic_output(target) as tmp:
+            name = f"{i:05d}.png" if k == 1 else f"{i:05d}-{j}.png"
+            with folder.write(name, save=False) as tmp:  # the manifest is written once, below
                 save_image(outputs[i, j].permute(1, 2, 0).numpy(), tmp)
-    with atomic_output(out / "outputs.npz") as tmp, open(tmp, "wb") as fh:
+            written.append(name)
+    folder.save()
+    with folder.write("outputs.npz") as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, outputs=outputs.numpy(), names=np.array(names))
+    written.append("outputs.npz")
     if columns:
         grid = comparison_grid([c for _, c in columns])
-        with atomic_output(out / "grid.png") as tmp:
+        with folder.write("grid.png") as tmp:
             save_image(grid, tmp)
+        written.append("grid.png")
+    folder.remove_stale(written)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import os
 import pickle
+import stat
 import warnings
 import zipfile
 import zlib
@@ -22,6 +24,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_CLASSES = 100_000  # labels above this are ids, not class indices: a conditional model would need K embeddings
 # what a truncated or corrupt .npz / .npy can raise while loading (zip directory, member CRC, inflate, header)
 NPZ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+# Largest image decoded, in pixels (width x height): 64 Mpx = 192 MB as RGB uint8, before any conversion. A PNG
+# of a few KB can declare 100,000 x 100,000 pixels (a "decompression bomb"): the header is checked before decoding.
+MAX_IMAGE_PIXELS = 64_000_000
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _EXTENSIONS_TEXT = "/".join(IMAGE_EXTENSIONS)
 
@@ -37,14 +42,23 @@ IDX_DTYPES: dict[int, np.dtype] = {
 
 
 def require_file(path: str, what: str, option: str) -> Path:
-    """``Path(path)`` if it is an existing file, else a one-line error telling the user which option to set."""
+    """``Path(path)`` if it is an existing, readable regular file, else a one-line error telling the user which
+    option to set. A pipe, socket or device is refused (reading a FIFO blocks forever)."""
     if not path:
         raise ValueError(f"no {what} given; set {option} to its path")
     p = Path(path).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"{what} '{p}' not found; check {option}")
-    if not p.is_file():
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} '{p}' not found; check {option}") from None
+    except OSError as exc:  # a link loop, a name too long, a folder we may not enter
+        raise ValueError(f"cannot read {what} '{p}' ({exc.strerror or exc}); check {option}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise ValueError(f"{what} '{p}' is a folder, not a file; point {option} at the file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{what} '{p}' is not a regular file (a pipe, socket or device); point {option} at a file")
+    if not os.access(p, os.R_OK):
+        raise ValueError(f"cannot read {what} '{p}' (permission denied); check its permissions")
     return p
 
 
@@ -239,30 +253,61 @@ def list_image_folder(root: Path) -> tuple[list[Path], list[int] | None, list[st
 _GRAY_MODES = ("1", "L", "LA", "I", "F")
 
 
-def open_image(path: Path) -> Any:
-    """A fully decoded ``PIL.Image`` of ``path`` (use it in a ``with``), or a one-line ``ValueError`` naming the file.
+def _too_large(path: Path, width: int, height: int) -> ValueError:
+    return ValueError(f"image '{path}' is {width}x{height} = {width * height / 1e6:.1f} M pixels, more than the "
+                      f"{MAX_IMAGE_PIXELS / 1e6:.0f} M pixels ganforge decodes (a decompression bomb guard); resize "
+                      "or remove it")
 
-    Covers unreadable, truncated and corrupt files, and decompression bombs: an image over Pillow's
-    ``MAX_IMAGE_PIXELS`` (about 89 M pixels, 268 MB as RGB) is refused before its pixels are decoded, since one
-    such file (a few KB of PNG) can decode to gigabytes.
-    """
+
+def _open_checked(path: Path, load: bool) -> Any:
+    """``PIL.Image.open(path)`` after checking it is a readable regular file, with its header size checked against
+    ``MAX_IMAGE_PIXELS`` before any pixel is decoded; decoded too with ``load``. One-line ``ValueError`` otherwise."""
     from PIL import Image, UnidentifiedImageError
 
+    require_file(str(path), "image", "the input")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, do not just warn on stderr
-            im = Image.open(path)
+            # the header size is checked just below against our own, lower limit (naming the size); Pillow's
+            # warning would only print to stderr. Over twice its limit Pillow raises at open (mapped below).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)  # reads the header only
             try:
-                im.load()
+                w, h = im.size
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise _too_large(path, w, h)
+                if load:
+                    im.load()
             except BaseException:
                 im.close()
                 raise
             return im
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         size = str(exc).split(",")[0].split(" could be")[0]
-        raise ValueError(f"image '{path}' is too large to decode safely ({size}); resize or remove it") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
+        raise ValueError(f"image '{path}' is too large to decode safely ({size}; ganforge decodes at most "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} M pixels); resize or remove it") from None
+    except ValueError as exc:
+        if str(exc).startswith(f"image '{path}' is "):
+            raise
         raise ValueError(f"cannot read image '{path}' ({exc}); delete or replace the file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError, zlib.error, MemoryError) as exc:
+        raise ValueError(f"cannot read image '{path}' ({exc}); delete or replace the file") from None
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of an image file from its header alone (nothing decoded); one-line ``ValueError`` for
+    an unreadable file or one over ``MAX_IMAGE_PIXELS``."""
+    with _open_checked(path, load=False) as im:
+        return im.size
+
+
+def open_image(path: Path) -> Any:
+    """A fully decoded ``PIL.Image`` of ``path`` (use it in a ``with``), or a one-line ``ValueError`` naming the file.
+
+    Covers unreadable, non-regular (a FIFO would block), truncated and corrupt files, and decompression bombs: an
+    image over ``MAX_IMAGE_PIXELS`` (64 M pixels) is refused from its header, before its pixels are decoded, since
+    one such file (a few KB of PNG) can decode to gigabytes.
+    """
+    return _open_checked(path, load=True)
 
 
 def _decode(path: Path, size: int | None, channels: int) -> tuple[np.ndarray, bool]:
@@ -296,14 +341,43 @@ def _decode(path: Path, size: int | None, channels: int) -> tuple[np.ndarray, bo
             raise ValueError(f"cannot convert image '{path}' ({exc}); re-save it as PNG") from None
 
 
+def available_memory() -> int | None:
+    """Bytes of RAM available to new allocations (Linux ``MemAvailable``), None when unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(nbytes: float, what: str, fix: str) -> None:
+    """One-line ``ValueError`` when ``nbytes`` of RAM are not available: refuse up front rather than swap for an hour
+    or be killed by the OOM killer half-way."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ValueError(f"{what} would need about {nbytes / 1e9:.1f} GB of memory, but only {free / 1e9:.1f} GB is "
+                         f"available; {fix}")
+
+
 def read_image_folder(
     root: Path, size: int | None, channels: int, limit: int
 ) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """Decode every image under ``root`` -> ``uint8 [N, C, H, W]``, ``int64 [N]`` labels or None, class names."""
+    """Decode every image under ``root`` -> ``uint8 [N, C, H, W]``, ``int64 [N]`` labels or None, class names.
+
+    Before decoding, the memory the result needs is estimated from the first image's header (without ``size`` all
+    images must share its size, else they are refused below): ``N × H × W × 3`` bytes, twice (the decoded list and
+    the stacked array), and refused when it is not available.
+    """
     files, labels, names = list_image_folder(root)
     if limit:
         files = files[:limit]
         labels = labels[:limit] if labels is not None else None
+    w, h = (size, size) if size is not None else image_size(files[0])
+    check_memory(2.0 * len(files) * w * h * 3, f"decoding the {len(files)} images of '{root}' ({w}x{h})",
+                 "set data.options.limit to use fewer, or data.options.size to shrink them")
     arrays: list[np.ndarray] = []
     all_gray = True
     for f in files:
@@ -327,6 +401,45 @@ def read_image_folder(
 # ---------------------------------------------------------------------------------------------------- .npz / .npy
 
 
+def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """``{name: (shape, dtype)}`` of the arrays in a ``.npy`` (name ``""``) or ``.npz``, read from their headers alone,
+    so that a file declaring ``(10**9, 3, 64, 64)`` can be refused before it is decompressed into memory."""
+    from numpy.lib import format as npformat
+
+    def header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
+        version = npformat.read_magic(fh)
+        read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+        shape, _fortran, dtype = read(fh, max_header_size=10_000)
+        return tuple(int(d) for d in shape), dtype
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                out = {}
+                for info in zf.infolist():
+                    if info.filename.endswith(".npy"):
+                        with zf.open(info) as fh:
+                            out[info.filename.removesuffix(".npy")] = header(fh)
+                return out
+        with open(path, "rb") as fh:
+            return {"": header(fh)}
+    except (*NPZ_ERRORS, KeyError, TypeError, SyntaxError) as exc:
+        raise ValueError(f"cannot load '{path}' as .npy/.npz ({' '.join(str(exc).split())[:120]}); save it with "
+                         "np.save / np.savez") from None
+
+
+def check_array_file(path: Path, where: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The arrays' headers of a .npy/.npz (``array_headers``), refused before loading when a shape is impossible or
+    all of them together would not fit in the available memory (a few KB of zip can declare terabytes)."""
+    headers = array_headers(path)
+    for name, (shape, _dtype) in headers.items():  # object arrays: np.load(allow_pickle=False) refuses them
+        if any(d < 0 for d in shape):
+            raise ValueError(f"{where}: array {name!r} declares the impossible shape {list(shape)}; save it again")
+    nbytes = sum(float(np.prod(shape, dtype=np.float64)) * dtype.itemsize for shape, dtype in headers.values())
+    check_memory(2.0 * nbytes, f"loading {where} ({nbytes / 1e9:.1f} GB of arrays)", "pass a smaller file")
+    return headers
+
+
 def _pick_key(keys: list[str], wanted: str, defaults: tuple[str, ...], path: Path, option: str) -> str | None:
     if wanted:
         if wanted not in keys:
@@ -336,7 +449,9 @@ def _pick_key(keys: list[str], wanted: str, defaults: tuple[str, ...], path: Pat
 
 
 def read_array_file(path: Path, key: str, labels_key: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Images (and labels) from a ``.npz`` archive or a ``.npy`` array, loaded with ``allow_pickle=False``."""
+    """Images (and labels) from a ``.npz`` archive or a ``.npy`` array, loaded with ``allow_pickle=False`` after
+    ``check_array_file`` (sizes from the headers)."""
+    check_array_file(path, f"'{path}'")
     try:
         loaded = np.load(path, allow_pickle=False)
     except NPZ_ERRORS as exc:

@@ -291,6 +291,7 @@ class PairedNPZ:
     def load(self, split: str = "train") -> TranslationData:
         check_train_split("paired-npz", split)
         path = formats.require_file(self.path, "pairs file", "data.options.path")
+        formats.check_array_file(path, f"pairs file '{path}'")
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}

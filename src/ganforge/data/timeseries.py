@@ -65,60 +65,162 @@ def intervals_to_labels(intervals: list[tuple[int, int]], length: int) -> np.nda
     return out
 
 
-def read_intervals(path: Path, timestamps: np.ndarray) -> list[tuple[int, int]]:
-    """An intervals CSV with columns ``start,end`` (timestamps of the series, inclusive) → index intervals."""
+SEPARATORS = (",", ";", "\t", "|")
+TIMESTAMP_FORMATS = "numbers (epoch seconds or an index) or ISO 8601 dates (2024-01-31 or 2024-01-31 12:00:00)"
+
+
+def sniff_separator(path: Path) -> str:
+    """The field separator of a CSV: the one of ``, ; TAB |`` that occurs most often in its header line (``,`` for
+    a one-column file). European spreadsheets write ``;`` (with ``,`` as the decimal mark)."""
+    with open(path, "rb") as fh:
+        head = fh.readline(1 << 16).decode("utf-8", errors="replace")
+    counts = {sep: head.count(sep) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: counts[sep])  # ties go to the earlier, "," first
+    return best if counts[best] else ","
+
+
+def read_csv_table(path: Path, what: str = "CSV") -> Any:
+    """A ``pandas.DataFrame`` of a CSV with a header row and a sniffed separator; one-line ``ValueError`` for an
+    unreadable, empty, non-UTF-8 or malformed file, and for one too big for the available memory."""
     import pandas as pd
 
-    table = pd.read_csv(path)
+    from ganforge.data.formats import check_memory
+
+    try:
+        size = path.stat().st_size
+        # pandas holds a parsed CSV in about 5x its text (object columns, then float64 copies): a rough bound
+        check_memory(5.0 * size, f"reading {what} '{path}' ({size / 1e6:.1f} MB)", "pass a smaller file")
+        table = pd.read_csv(path, sep=sniff_separator(path), encoding="utf-8")
+        table.columns = [str(c).strip() for c in table.columns]  # "value " and " value" name the value column
+        return table
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            first = "not UTF-8 text"
+        else:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{what} '{path}' is not a readable CSV ({first}); pass a UTF-8 CSV with a header row")\
+            from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} '{path}' ({exc.strerror or exc}); check the file") from None
+
+
+def to_numbers(column: Any) -> np.ndarray:
+    """float64 values of a CSV column; text like ``1,5`` (a decimal comma) is read as 1.5. Unparseable -> NaN."""
+    import pandas as pd
+
+    values = pd.to_numeric(column, errors="coerce")
+    if column.dtype == object and values.isna().any():
+        comma = pd.to_numeric(column.astype(str).str.strip().str.replace(",", ".", regex=False), errors="coerce")
+        if comma.notna().sum() > values.notna().sum():
+            values = comma
+    return values.to_numpy(dtype=np.float64)
+
+
+def parse_timestamps(column: Any, where: str) -> np.ndarray:
+    """float64 timestamps of a column: numbers as they are, ISO 8601 dates as seconds since 1970-01-01 UTC (dates
+    without a zone are read as UTC). Anything else is refused with the formats expected, naming the first bad row."""
+    import pandas as pd
+
+    numbers = to_numbers(column)
+    if np.isfinite(numbers).all():
+        return numbers
+    text = column.astype(str).str.strip()
+    try:
+        dates = pd.to_datetime(text, utc=True, format="ISO8601")
+        if dates.isna().any():
+            raise ValueError("missing date")
+    except pd.errors.OutOfBoundsDatetime:
+        raise ValueError(f"{where} holds ISO 8601 dates outside 1677-09-22..2262-04-11, the range ganforge reads as "
+                         "dates; give them as numbers (epoch seconds or an index) instead") from None
+    except (ValueError, TypeError, OverflowError):
+        bad = next((i for i, v in enumerate(text) if pd.isna(pd.to_datetime(v, utc=True, format="ISO8601",
+                                                                             errors="coerce"))), 0)
+        shown = str(column.iloc[bad])
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ValueError(f"{where} row {bad} holds {shown!r}; timestamps must be {TIMESTAMP_FORMATS}") from None
+    return (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64)
+
+
+def read_intervals(path: Path, timestamps: np.ndarray, must_fit: bool = True) -> list[tuple[int, int]]:
+    """An intervals CSV with columns ``start,end`` (timestamps of the series, inclusive; numbers or ISO 8601 dates
+    as the series' timestamps) → index intervals.
+
+    ``must_fit``: an interval that is not inside the series (``timestamps[0] <= start <= end <= timestamps[-1]``)
+    or holds none of its points is refused, naming it and the series' range; without it (one intervals file shared
+    by a training and a test series) such intervals are dropped, and ``check_intervals_fit`` checks the union.
+    """
+    table = read_csv_table(path, "intervals file")
     missing = [c for c in ("start", "end") if c not in table.columns]
     if missing:
         raise ValueError(f"intervals file '{path}' has no column(s) {missing} (it has {list(table.columns)}); "
                          "write one anomaly per row as start,end")
+    starts = parse_timestamps(table["start"], f"intervals file '{path}' column 'start'")
+    ends = parse_timestamps(table["end"], f"intervals file '{path}' column 'end'")
     out = []
-    for a, b in zip(table["start"].to_numpy(), table["end"].to_numpy(), strict=True):
+    for row, (a, b) in enumerate(zip(starts, ends, strict=True)):
         if not (np.isfinite(a) and np.isfinite(b)) or b < a:
-            raise ValueError(f"intervals file '{path}': interval ({a}, {b}) is empty or not numeric; give start <= end")
+            raise ValueError(f"intervals file '{path}' row {row}: interval ({a:g}, {b:g}) is empty or not finite; "
+                             "give start <= end")
         i, j = int(np.searchsorted(timestamps, a, "left")), int(np.searchsorted(timestamps, b, "right")) - 1
-        if j >= i:
+        inside = len(timestamps) > 0 and timestamps[0] <= a and b <= timestamps[-1] and j >= i
+        if inside:
             out.append((i, j))
+        elif must_fit:
+            span = f"{timestamps[0]:g}..{timestamps[-1]:g}" if len(timestamps) else "empty"
+            raise ValueError(f"intervals file '{path}' row {row}: interval ({a:g}, {b:g}) is not inside the series "
+                             f"(timestamps {span}) or holds none of its points; fix or drop that row")
     return out
+
+
+def check_intervals_fit(path: Path, *timestamps: np.ndarray) -> None:
+    """Each interval of an intervals file lies inside (and holds a point of) at least one of the series."""
+    table = read_csv_table(path, "intervals file")
+    if "start" not in table.columns or "end" not in table.columns:
+        return  # read_intervals has reported it
+    starts = parse_timestamps(table["start"], f"intervals file '{path}' column 'start'")
+    ends = parse_timestamps(table["end"], f"intervals file '{path}' column 'end'")
+    for row, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        if not any(len(ts) and ts[0] <= a and b <= ts[-1] and np.searchsorted(ts, b, "right") >
+                   np.searchsorted(ts, a, "left") for ts in timestamps):
+            raise ValueError(f"intervals file '{path}' row {row}: interval ({a:g}, {b:g}) is not inside the training "
+                             "or the test series, or holds none of their points; fix or drop that row")
 
 
 # ---- reading and windowing ------------------------------------------------------------------------------------------
 
 
 def read_series_csv(path: Path, value_column: str = "value", timestamp_column: str = "timestamp",
-                    label_column: str = "is_anomaly", intervals: str = "", option: str = "--input"
-                    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+                    label_column: str = "is_anomaly", intervals: str = "", option: str = "--input",
+                    intervals_must_fit: bool = True) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """(values float64 [T], timestamps float64 [T], anomaly intervals) from a CSV.
 
-    ``value_column`` must exist; a missing ``timestamp_column`` means 0..T-1; labels come from ``intervals`` (a
-    start,end CSV) when given, else from ``label_column`` when the file has it, else there are none.
+    The separator is sniffed (``, ; TAB |``; with ``;`` a decimal comma is understood). ``value_column`` must exist
+    and hold finite numbers; a missing ``timestamp_column`` means 0..T-1, else it holds strictly increasing numbers
+    or ISO 8601 dates (read as seconds since 1970 UTC); labels come from ``intervals`` (a start,end CSV, see
+    ``read_intervals``) when given, else from ``label_column`` when the file has it, else there are none.
     """
     import pandas as pd
 
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"'{path}' is not a readable CSV ({first}); pass a CSV with a header row") from None
+    path = require_file(str(path), "series CSV", option)  # a FIFO or a folder is refused before reading
+    table = read_csv_table(path, "series CSV")
     if value_column not in table.columns:
-        raise ValueError(f"'{path}' has no value column {value_column!r} (columns: {list(table.columns)}); "
+        raise ValueError(f"'{path}' has no value column {value_column!r} (columns: {list(table.columns)[:10]}); "
                          f"name it with {'--value-column' if option == '--input' else 'data.options.value_column'}")
-    values = pd.to_numeric(table[value_column], errors="coerce").to_numpy(dtype=np.float64)
+    values = to_numbers(table[value_column])
     if not np.isfinite(values).all():
         bad = int(np.flatnonzero(~np.isfinite(values))[0])
         raise ValueError(f"'{path}' column {value_column!r} has {int((~np.isfinite(values)).sum())} NaN/non-numeric "
-                         f"value(s) (first at row {bad}); fill or drop them before detection")
+                         f"(or infinite) value(s) (first at row {bad}); fill or drop them before detection")
     if timestamp_column in table.columns:
-        timestamps = pd.to_numeric(table[timestamp_column], errors="coerce").to_numpy(dtype=np.float64)
+        timestamps = parse_timestamps(table[timestamp_column], f"'{path}' column {timestamp_column!r}")
         if not np.isfinite(timestamps).all() or (len(timestamps) > 1 and not (np.diff(timestamps) > 0).all()):
-            raise ValueError(f"'{path}' column {timestamp_column!r} must hold increasing numbers (epoch seconds or an "
-                             "index); sort the rows or drop the column")
+            raise ValueError(f"'{path}' column {timestamp_column!r} must hold strictly increasing {TIMESTAMP_FORMATS}; "
+                             "sort the rows, drop duplicates or drop the column")
     else:
         timestamps = np.arange(len(values), dtype=np.float64)
     if intervals:
-        found = read_intervals(require_file(intervals, "intervals file", "data.options.intervals"), timestamps)
+        found = read_intervals(require_file(intervals, "intervals file", "--intervals" if option == "--input" else
+                                            "data.options.intervals"), timestamps, intervals_must_fit)
     elif label_column in table.columns:
         labels = pd.to_numeric(table[label_column], errors="coerce").to_numpy()
         if not np.isin(labels, (0, 1)).all():
@@ -191,6 +293,15 @@ def make_series(values: np.ndarray, timestamps: np.ndarray, intervals: list[tupl
     lo, hi = scale if scale is not None else (float(values.min()), float(values.max()))
     if not hi > lo:
         raise ValueError(f"series {name!r} is constant ({lo}); there is nothing to model")
+    if not np.isfinite(hi - lo):
+        raise ValueError(f"series {name!r} spans {lo:g}..{hi:g}, a range float64 cannot hold (max - min overflows); "
+                         "rescale the values")
+    # the windows are float32: a value far outside the scaler's range (a test series scaled with the training
+    # scaler) must still be a finite float32 after 2 (v − lo) / (hi − lo) − 1
+    extreme = float(np.abs(minmax_scale(np.array([values.min(), values.max()]), lo, hi)).max())
+    if not extreme < float(np.finfo(np.float32).max):
+        raise ValueError(f"series {name!r} holds values ({values.min():g}..{values.max():g}) too far outside the "
+                         f"scaler's range {lo:g}..{hi:g} to scale in float32; pass --scale input or rescale them")
     return SeriesData(values, timestamps, intervals, (lo, hi), window, step, name)
 
 
@@ -222,7 +333,10 @@ class SeriesCSV(_SeriesOptions):
     def load(self, split: str = "train") -> SeriesData:
         if split not in ("train", "test"):
             raise ValueError(f"unknown split {split!r} for series-csv; choose from: train, test")
-        args = (self.value_column, self.timestamp_column, self.label_column, self.intervals, "data.options")
+        # one intervals file may label both series: each interval must fit the training or the test series
+        shared = bool(self.test_path and self.intervals)
+        args = (self.value_column, self.timestamp_column, self.label_column, self.intervals, "data.options",
+                not shared)
         train = read_series_csv(require_file(self.path, "series CSV", "data.options.path"), *args)
         data = make_series(*train, self.window, self.step, Path(self.path).stem)
         if not self.test_path:
@@ -230,6 +344,8 @@ class SeriesCSV(_SeriesOptions):
         # read and checked when the training split loads too: a missing or bad test file was found only when the
         # run evaluated, after training (and reported as a problem of the disk)
         test = read_series_csv(require_file(self.test_path, "test series CSV", "data.options.test_path"), *args)
+        if shared:
+            check_intervals_fit(Path(self.intervals).expanduser(), train[1], test[1])
         make_series(*test, self.window, self.step, Path(self.test_path).stem, scale=data.scale)  # checks length
         return data if split == "train" else data.with_values(*test, Path(self.test_path).stem)
 
