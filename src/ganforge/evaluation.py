@@ -169,9 +169,9 @@ def evaluate_digits(G: nn.Module, seed: int, device: torch.device, n: int | None
                     reference: TensorData | None = None) -> dict[str, float]:
     """``confident_percent``, ``class_entropy`` and ``pixel_std`` of ``n`` (default ``N_DIGITS``) digits from G
     (sampled with ``seed``), judged by ``classifier`` (default: the shipped mnist-classifier on ``device``). With
-    ``reference`` (the training data), also ``fid``: the Fréchet distance between classifier features (128-d) of the generated
-    digits and of the first ``n`` reference digits — a cheap in-training FID (``ganforge eval`` gives the
-    Inception one); ``log.best=min:fid`` keeps the best checkpoint by it.
+    ``reference`` (the training data), also ``fid``: the Fréchet distance between classifier features (128-d) of
+    the generated digits and of the first ``n`` reference digits — a cheap in-training FID (``ganforge eval``
+    gives the Inception one); ``log.best=min:fid`` keeps the best checkpoint by it.
 
     G's output is mapped to uint8 with ``G.output_range`` ((-1, 1) for tanh, (0, 1) for sigmoid), exactly as a
     saved image would be, and classified in chunks of ``batch_size`` so memory stays O(batch).
