@@ -111,7 +111,8 @@ def test_ema_averages_batchnorm_statistics_and_copies_counters_and_spectral_vect
     assert not torch.equal(bn_ema.running_mean, bn.running_mean)  # really averaged, not copied
     assert bn_ema.num_batches_tracked.item() == bn.num_batches_tracked.item() == 1
     sn, sn_ema = G[0].parametrizations.weight[0], ema[0].parametrizations.weight[0]
-    assert torch.equal(sn_ema._u, sn._u) and torch.equal(sn_ema._v, sn._v)
+    assert torch.equal(sn_ema._u, sn._u)
+    assert torch.equal(sn_ema._v, sn._v)
     update_ema(ema, G, 0.0)  # before ema_start: everything copied
     assert torch.equal(bn_ema.running_var, bn.running_var)
 
