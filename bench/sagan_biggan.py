@@ -12,6 +12,14 @@ Three parts (sub-commands), all on the shipped MNIST classifier (``metrics/class
                 ``--run-root`` are reused.
 ``attention``   the paper's attention-map figure from a trained SAGAN run: a few generated digits, three query
                 pixels each on G's 14×14 attention grid, and where each query attends (β row, eq. 1) → PNG.
+``table``       the label-following table (issue 24): ``sagan-mnist`` and ``biggan-mnist`` at their preset budgets
+                and the conditional DCGAN (``dcgan-mnist`` + projection D, G gets the label with z: the
+                like-for-like convolutional model — ``cgan-mnist`` / ``acgan-mnist`` are MLPs) trained to the SAME
+                CPU seconds as each of them (1 thread; resumed in segments, exact). Each generator (the EMA copy
+                where the preset keeps one, as ``ganforge sample`` uses) makes ``--per-class`` digits of every label;
+                from those: label accuracy (chance 10 %), classifier FID against the first 10 × ``--per-class``
+                training digits, confident %, class entropy and pixel std over z (real digits 0.193) →
+                ``bench/results/sagan_biggan_table.json`` and a Markdown table (``.md``).
 ``truncation``  BigGAN's truncation trade-off from a trained BigGAN run (EMA G): for each threshold t, z is redrawn
                 until |z_i| <= t (``Sampler``), and FID, precision / recall (k = 5, classifier features), the mean
                 pairwise feature distance (diversity), confident % and label accuracy are measured → JSON + plot of
@@ -22,6 +30,7 @@ Three parts (sub-commands), all on the shipped MNIST classifier (``metrics/class
 Results go to ``bench/results/sagan_biggan.json`` (one entry per part / model, with the command, CPU and wall time).
 
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py compare --steps 300 --n 2000 --per-class 200 --run-root runs/sb
+    OMP_NUM_THREADS=1 python bench/sagan_biggan.py table --run-root runs/sbt --per-class 1000
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py attention --run runs/sb/sagan-cond
     OMP_NUM_THREADS=1 ganforge train biggan-mnist --set train.steps=600 --run-dir runs/sb/biggan
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py truncation --run runs/sb/biggan --n 2000 --per-class 100
@@ -45,7 +54,7 @@ from mnist_quality import hardware
 from ganforge.config import resolve_config
 from ganforge.data.base import to_uint8
 from ganforge.data.images import MNIST
-from ganforge.evaluation import evaluate_digits, generate_samples
+from ganforge.evaluation import evaluate_digits, generate_samples, pixel_std
 from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
 from ganforge.metrics.fid import fid_from_features
 from ganforge.metrics.prdc import prdc
@@ -139,6 +148,131 @@ def cmd_compare(args: argparse.Namespace) -> None:
                "command": _command()}
         save_result(f"compare/{name}/{args.steps}", row)
         print(json.dumps({name: row}, indent=2), flush=True)
+
+
+# ---- table: label accuracy and quality at equal CPU time -----------------------------------------------------------
+
+TABLE = RESULTS.with_name("sagan_biggan_table.json")
+PRESETS = ("sagan-mnist", "biggan-mnist")
+CDCGAN = ("dcgan-mnist", ["model.options.conditioning=projection"])  # the conditional DCGAN (projection D)
+
+
+def same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two run configs train identically: all but ``log`` and ``name`` equal (evaluations use their own RNG)."""
+    return {k: v for k, v in a.items() if k not in ("log", "name")} == \
+        {k: v for k, v in b.items() if k not in ("log", "name")}
+
+
+def train_preset(preset: str, run_dir: Path) -> dict[str, Any]:
+    """Train ``preset`` as shipped (quiet logging) or reuse a finished run of the same training config whose
+    ``bench_train.json`` holds its CPU seconds."""
+    cfg = resolve_config(preset, QUIET)
+    info_file = run_dir / "bench_train.json"
+    if info_file.is_file():
+        import yaml
+
+        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+        if same_training(saved, cfg.to_dict()):
+            return json.loads(info_file.read_text())
+    cpu0 = time.process_time()
+    summary = Run(cfg, run_dir, overwrite=True, progress=False).train()
+    info = {"preset": preset, "steps": summary["step"], "images_seen": summary["images_seen"],
+            "train_cpu_s": round(time.process_time() - cpu0, 1), "train_wall_s": summary["seconds"]}
+    info_file.write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def train_to_cpu(run_dir: Path, targets: list[float], probe_steps: int = 100) -> list[dict[str, Any]]:
+    """The conditional DCGAN trained until its training CPU seconds reach each of ``targets`` (ascending): a probe
+    of ``probe_steps`` measures CPU s/step, then the run is resumed (bit-exact) to the step count that the rate
+    predicts for each target. Returns one ``{steps, train_cpu_s}`` per target, the run left at the last."""
+    preset, overrides = CDCGAN
+    cfg = resolve_config(preset, [*overrides, *QUIET, f"train.steps={probe_steps}"])
+    cpu0 = time.process_time()
+    Run(cfg, run_dir, overwrite=True, progress=False).train()
+    cpu = time.process_time() - cpu0
+    steps, out = probe_steps, []
+    for target in targets:
+        want = max(steps, round(target / (cpu / steps)))
+        if want > steps:
+            from ganforge.training.resume import resume_config
+
+            rcfg = resume_config(preset, run_dir, "latest", [*overrides, *QUIET, f"train.steps={want}"], None)
+            cpu0 = time.process_time()
+            Run(rcfg, run_dir, resume="latest", progress=False).train()
+            cpu += time.process_time() - cpu0
+            steps = want
+        out.append({"steps": steps, "train_cpu_s": round(cpu, 1)})
+        save_snapshot(run_dir, steps)
+    return out
+
+
+def save_snapshot(run_dir: Path, steps: int) -> None:
+    """Keep the checkpoint of ``steps`` as ``checkpoints/at-<steps>.pt`` (resuming further replaces latest.pt)."""
+    import shutil
+
+    src = run_dir / "checkpoints" / "latest.pt"
+    shutil.copyfile(src, src.with_name(f"at-{steps}.pt"))
+
+
+def judge(G: torch.nn.Module, per_class: int, reference: torch.Tensor) -> dict[str, Any]:
+    """``per_class`` digits of every label from G → label accuracy, FID, confident %, entropy, pixel std."""
+    model = load_mnist_classifier()
+    labels = torch.arange(G.c_dim).repeat_interleave(per_class)  # [K·N]
+    images = to_uint8(generate_samples(G, len(labels), EVAL_SEED, CPU, labels=labels), G.output_range)
+    probs = classify(model, images)
+    quality = digit_quality(probs)
+    fake = features(model, images).double().numpy()
+    real = features(model, reference[:len(labels)]).double().numpy()
+    return {"label_accuracy_percent": round(100 * float((probs.argmax(1) == labels).double().mean()), 2),
+            "fid": round(fid_from_features(real, fake), 2),
+            "confident_percent": round(100 * quality["confident"], 2),
+            "class_entropy": round(quality["entropy"] + 0.0, 4), "pixel_std": round(pixel_std(images), 4),
+            "n": len(labels)}
+
+
+def load_generator(run: Path) -> tuple[torch.nn.Module, str]:
+    """The EMA generator of a run directory or checkpoint file where one is saved, else G."""
+    _, G, _, state = load_run(run, use_ema=True)
+    return G, "G_ema" if state["models"].get("G_ema") is not None else "G"
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    torch.set_num_threads(1)
+    reference = MNIST().load("train").x
+    rows: list[dict[str, Any]] = []
+    budgets = {}
+    for preset in PRESETS:
+        run_dir = args.run_root / preset
+        info = train_preset(preset, run_dir)
+        budgets[preset] = info["train_cpu_s"]
+        G, which = load_generator(run_dir)
+        rows.append({"model": preset, "generator": which, **info, **judge(G, args.per_class, reference),
+                     "run_dir": str(run_dir)})
+        print(json.dumps(rows[-1]), flush=True)
+    order = sorted(budgets, key=budgets.get)
+    cdir = args.run_root / "cdcgan"
+    for preset, seg in zip(order, train_to_cpu(cdir, [budgets[p] for p in order]), strict=True):
+        G, which = load_generator(cdir / "checkpoints" / f"at-{seg['steps']}.pt")
+        rows.append({"model": f"conditional DCGAN (= {preset}'s CPU)", "generator": which, "preset": CDCGAN[0],
+                     "overrides": CDCGAN[1], **seg, **judge(G, args.per_class, reference), "run_dir": str(cdir)})
+        print(json.dumps(rows[-1]), flush=True)
+    result = {"rows": rows, "per_class": args.per_class, "hardware": hardware(CPU), "command": _command(),
+              "real_digits": {"pixel_std": round(pixel_std(reference), 4)}}
+    TABLE.write_text(json.dumps(result, indent=2) + "\n")
+    TABLE.with_suffix(".md").write_text(markdown_table(result))
+    print(markdown_table(result))
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    head = ("| model | generator | steps | train CPU s | label acc. % (chance 10) | FID (classifier) | confident % "
+            "| class entropy | pixel std (real {real}) |\n|---|---|---|---|---|---|---|---|---|\n")
+    lines = [head.format(real=result["real_digits"]["pixel_std"])]
+    for r in result["rows"]:
+        lines.append(f"| {r['model']} | {r['generator']} | {r['steps']} | {r['train_cpu_s']} | "
+                     f"{r['label_accuracy_percent']} | {r['fid']} | {r['confident_percent']} | {r['class_entropy']} "
+                     f"| {r['pixel_std']} |\n")
+    return "".join(lines) + f"\n{result['per_class']} digits per label; {result['hardware']}; `{result['command']}`\n"
 
 
 # ---- attention maps -------------------------------------------------------------------------------------------------
@@ -287,6 +421,9 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--only", action="append", default=[], help=f"one of: {', '.join(MODELS)} (repeatable)")
     c.add_argument("--n", type=int, default=5000, help="generated digits for FID / quality")
     c.add_argument("--per-class", type=int, default=500, help="digits per label for label accuracy")
+    tb = sub.add_parser("table", help="sagan-mnist, biggan-mnist and the conditional DCGAN at equal CPU time")
+    tb.add_argument("--run-root", type=Path, required=True)
+    tb.add_argument("--per-class", type=int, default=1000, help="digits per label (10 × this in all)")
     a = sub.add_parser("attention", help="attention maps of a SAGAN run's generator (PNG)")
     a.add_argument("--run", type=Path, required=True)
     a.add_argument("--samples", type=int, default=4)
@@ -301,7 +438,8 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--no-ema", action="store_true", help="sweep the raw generator instead of its EMA copy")
     t.add_argument("--replot", action="store_true", help="only redraw the plot from bench/results/sagan_biggan.json")
     args = p.parse_args(argv)
-    {"compare": cmd_compare, "attention": cmd_attention, "truncation": cmd_truncation}[args.part](args)
+    parts = {"compare": cmd_compare, "table": cmd_table, "attention": cmd_attention, "truncation": cmd_truncation}
+    parts[args.part](args)
 
 
 if __name__ == "__main__":
