@@ -351,15 +351,27 @@ def mean_pairwise_distance(feats: np.ndarray, m: int = 1000) -> float:
     return float(d[np.triu_indices(len(f), 1)].mean())
 
 
-def plot_truncation(rows: list[dict[str, Any]], out: Path) -> None:
+def plot_truncation(rows: list[dict[str, Any]], out: Path, strips: dict[str, np.ndarray] | None = None) -> None:
     """FID against a quality score (confident %, the role IS plays in the paper's Fig. 2/17) and against a diversity
-    score (mean pairwise feature distance), one point per truncation threshold."""
+    score (mean pairwise feature distance), one point per truncation threshold; with ``strips`` (threshold name ->
+    uint8 digits [10, 28, 28], labels 0..9, one z per column) the samples below the plots."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    if strips:
+        fig = plt.figure(figsize=(10, 4 + 1.1 * len(strips)))
+        grid = fig.add_gridspec(2, 1, height_ratios=[4, 1.1 * len(strips)])
+        axes = grid[0].subgridspec(1, 2).subplots()
+        ax = fig.add_subplot(grid[1])
+        rows_img = [np.concatenate(list(strip), axis=1) for strip in strips.values()]  # [28, 280] each
+        ax.imshow(np.concatenate(rows_img, axis=0), cmap="gray", vmin=0, vmax=255)
+        ax.set_yticks([14 + 28 * i for i in range(len(strips))], [f"t={k}" for k in strips])
+        ax.set_xticks([14 + 28 * i for i in range(10)], [f"y={i}" for i in range(10)])
+        ax.set_title("EMA G(z, y), one sample per label y = 0..9 at each threshold t", fontsize=9)
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key, label in ((axes[0], "confident_percent", "quality: confident % (top class p >= 0.9)"),
                            (axes[1], "mean_pairwise_distance", "diversity: mean pairwise feature distance")):
         xs, ys = [r[key] for r in rows], [r["fid"] for r in rows]
@@ -388,9 +400,13 @@ def cmd_truncation(args: argparse.Namespace) -> None:
     real = features(model, _reference(args.n)).numpy()
     _, G, _, state = load_run(args.run, use_ema=not args.no_ema)
     generator = "G" if args.no_ema or state["models"].get("G_ema") is None else "G_ema"
-    rows = []
+    rows, strips = [], {}
     for t in [*args.thresholds, None]:
         G.set_truncation(t)
+        if t in (0.5, 1.0, None):
+            labels = torch.arange(10) if G.c_dim else None
+            strip = generate_samples(G, 10, EVAL_SEED + 1, CPU, labels=labels)
+            strips["none" if t is None else str(t)] = to_uint8(strip, G.output_range)[:, 0].numpy()
         images = to_uint8(generate_samples(G, args.n, EVAL_SEED, CPU), G.output_range)
         fake = features(model, images).numpy()
         quality = digit_quality(classify(model, images))
@@ -405,7 +421,7 @@ def cmd_truncation(args: argparse.Namespace) -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     out = args.out or IMG / "biggan_truncation.png"
-    plot_truncation(rows, out)
+    plot_truncation(rows, out, strips)
     result = {"run": str(args.run), "step": int(state["trainer"]["step"]) if "trainer" in state else None,
               "n": args.n, "rows": rows, "png": str(out), "generator": generator,
               "wall_s": round(time.perf_counter() - t0, 1), "hardware": hardware(CPU), "command": _command()}
