@@ -185,7 +185,8 @@ def train_preset(preset: str, run_dir: Path) -> dict[str, Any]:
 def train_to_cpu(run_dir: Path, targets: list[float], probe_steps: int = 100) -> list[dict[str, Any]]:
     """The conditional DCGAN trained until its training CPU seconds reach each of ``targets`` (ascending): a probe
     of ``probe_steps`` measures CPU s/step, then the run is resumed (bit-exact) to the step count that the rate
-    predicts for each target, again while it is more than 2 % short. Returns one ``{steps, train_cpu_s}`` per target, the run left at the last."""
+    predicts for each target, again while it is more than 2 % short. Returns one ``{steps, train_cpu_s}`` per
+    target, the run left at the last."""
     preset, overrides = CDCGAN
     cfg = resolve_config(preset, [*overrides, *QUIET, f"train.steps={probe_steps}"])
     cpu0 = time.process_time()
