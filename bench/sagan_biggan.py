@@ -12,6 +12,14 @@ Three parts (sub-commands), all on the shipped MNIST classifier (``metrics/class
                 ``--run-root`` are reused.
 ``attention``   the paper's attention-map figure from a trained SAGAN run: a few generated digits, three query
                 pixels each on G's 14×14 attention grid, and where each query attends (β row, eq. 1) → PNG.
+``table``       the label-following table (issue 24): ``sagan-mnist`` and ``biggan-mnist`` at their preset budgets
+                and the conditional DCGAN (``dcgan-mnist`` + projection D, G gets the label with z: the
+                like-for-like convolutional model — ``cgan-mnist`` / ``acgan-mnist`` are MLPs) trained to the SAME
+                CPU seconds as each of them (1 thread; resumed in segments, exact). Each generator (the EMA copy
+                where the preset keeps one, as ``ganforge sample`` uses) makes ``--per-class`` digits of every label;
+                from those: label accuracy (chance 10 %), classifier FID against the first 10 × ``--per-class``
+                training digits, confident %, class entropy and pixel std over z (real digits 0.193) →
+                ``bench/results/sagan_biggan_table.json`` and a Markdown table (``.md``).
 ``truncation``  BigGAN's truncation trade-off from a trained BigGAN run (EMA G): for each threshold t, z is redrawn
                 until |z_i| <= t (``Sampler``), and FID, precision / recall (k = 5, classifier features), the mean
                 pairwise feature distance (diversity), confident % and label accuracy are measured → JSON + plot of
@@ -22,6 +30,7 @@ Three parts (sub-commands), all on the shipped MNIST classifier (``metrics/class
 Results go to ``bench/results/sagan_biggan.json`` (one entry per part / model, with the command, CPU and wall time).
 
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py compare --steps 300 --n 2000 --per-class 200 --run-root runs/sb
+    OMP_NUM_THREADS=1 python bench/sagan_biggan.py table --run-root runs/sbt --per-class 1000
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py attention --run runs/sb/sagan-cond
     OMP_NUM_THREADS=1 ganforge train biggan-mnist --set train.steps=600 --run-dir runs/sb/biggan
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py truncation --run runs/sb/biggan --n 2000 --per-class 100
@@ -45,7 +54,7 @@ from mnist_quality import hardware
 from ganforge.config import resolve_config
 from ganforge.data.base import to_uint8
 from ganforge.data.images import MNIST
-from ganforge.evaluation import evaluate_digits, generate_samples
+from ganforge.evaluation import evaluate_digits, generate_samples, pixel_std
 from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
 from ganforge.metrics.fid import fid_from_features
 from ganforge.metrics.prdc import prdc
@@ -141,6 +150,137 @@ def cmd_compare(args: argparse.Namespace) -> None:
         print(json.dumps({name: row}, indent=2), flush=True)
 
 
+# ---- table: label accuracy and quality at equal CPU time -----------------------------------------------------------
+
+TABLE = RESULTS.with_name("sagan_biggan_table.json")
+PRESETS = ("sagan-mnist", "biggan-mnist")
+CDCGAN = ("dcgan-mnist", ["model.options.conditioning=projection"])  # the conditional DCGAN (projection D)
+
+
+def same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two run configs train identically: all but ``log`` and ``name`` equal (evaluations use their own RNG)."""
+    return {k: v for k, v in a.items() if k not in ("log", "name")} == \
+        {k: v for k, v in b.items() if k not in ("log", "name")}
+
+
+def train_preset(preset: str, run_dir: Path) -> dict[str, Any]:
+    """Train ``preset`` as shipped (quiet logging) or reuse a finished run of the same training config whose
+    ``bench_train.json`` holds its CPU seconds."""
+    cfg = resolve_config(preset, QUIET)
+    info_file = run_dir / "bench_train.json"
+    if info_file.is_file():
+        import yaml
+
+        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+        if same_training(saved, cfg.to_dict()):
+            return json.loads(info_file.read_text())
+    cpu0 = time.process_time()
+    summary = Run(cfg, run_dir, overwrite=True, progress=False).train()
+    info = {"preset": preset, "steps": summary["step"], "images_seen": summary["images_seen"],
+            "train_cpu_s": round(time.process_time() - cpu0, 1), "train_wall_s": summary["seconds"]}
+    info_file.write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def train_to_cpu(run_dir: Path, targets: list[float], probe_steps: int = 100) -> list[dict[str, Any]]:
+    """The conditional DCGAN trained until its training CPU seconds reach each of ``targets`` (ascending): a probe
+    of ``probe_steps`` measures CPU s/step, then the run is resumed (bit-exact) to the step count that the rate
+    predicts for each target, again while it is more than 2 % short. Returns one ``{steps, train_cpu_s}`` per
+    target, the run left at the last."""
+    preset, overrides = CDCGAN
+    cfg = resolve_config(preset, [*overrides, *QUIET, f"train.steps={probe_steps}"])
+    cpu0 = time.process_time()
+    Run(cfg, run_dir, overwrite=True, progress=False).train()
+    cpu = time.process_time() - cpu0
+    steps, out = probe_steps, []
+    from ganforge.training.resume import resume_config
+
+    for target in targets:
+        # each resume pays the run's setup again, so the first prediction falls short: resume until within 2 %
+        while cpu < 0.98 * target:
+            want = steps + max(1, round((target - cpu) / (cpu / steps)))
+            rcfg = resume_config(preset, run_dir, "latest", [*overrides, *QUIET, f"train.steps={want}"], None)
+            cpu0 = time.process_time()
+            Run(rcfg, run_dir, resume="latest", progress=False).train()
+            cpu += time.process_time() - cpu0
+            steps = want
+        out.append({"steps": steps, "train_cpu_s": round(cpu, 1)})
+        save_snapshot(run_dir, steps)
+    return out
+
+
+def save_snapshot(run_dir: Path, steps: int) -> None:
+    """Keep the checkpoint of ``steps`` as ``checkpoints/at-<steps>.pt`` (resuming further replaces latest.pt)."""
+    import shutil
+
+    src = run_dir / "checkpoints" / "latest.pt"
+    shutil.copyfile(src, src.with_name(f"at-{steps}.pt"))
+
+
+def judge(G: torch.nn.Module, per_class: int, reference: torch.Tensor) -> dict[str, Any]:
+    """``per_class`` digits of every label from G → label accuracy, FID, confident %, entropy, pixel std."""
+    model = load_mnist_classifier()
+    labels = torch.arange(G.c_dim).repeat_interleave(per_class)  # [K·N]
+    images = to_uint8(generate_samples(G, len(labels), EVAL_SEED, CPU, labels=labels), G.output_range)
+    probs = classify(model, images)
+    quality = digit_quality(probs)
+    fake = features(model, images).double().numpy()
+    real = features(model, reference[:len(labels)]).double().numpy()
+    return {"label_accuracy_percent": round(100 * float((probs.argmax(1) == labels).double().mean()), 2),
+            "fid": round(fid_from_features(real, fake), 2),
+            "confident_percent": round(100 * quality["confident"], 2),
+            "class_entropy": round(quality["entropy"] + 0.0, 4), "pixel_std": round(pixel_std(images), 4),
+            "n": len(labels)}
+
+
+def load_generators(run: Path) -> list[tuple[torch.nn.Module, str]]:
+    """[(EMA G, "G_ema"), (raw G, "G")] of a run directory or checkpoint file, [(G, "G")] when no EMA is saved:
+    both are judged (dcgan-mnist's EMA, 0.999 from step 500, still lags its raw G at ~1,000 steps)."""
+    _, G, _, state = load_run(run, use_ema=True)
+    if state["models"].get("G_ema") is None:
+        return [(G, "G")]
+    return [(G, "G_ema"), (load_run(run, use_ema=False)[1], "G")]
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    torch.set_num_threads(1)
+    reference = MNIST().load("train").x
+    rows: list[dict[str, Any]] = []
+    budgets = {}
+    for preset in PRESETS:
+        run_dir = args.run_root / preset
+        info = train_preset(preset, run_dir)
+        budgets[preset] = info["train_cpu_s"]
+        for G, which in load_generators(run_dir):
+            rows.append({"model": preset, "generator": which, **info, **judge(G, args.per_class, reference),
+                         "run_dir": str(run_dir)})
+            print(json.dumps(rows[-1]), flush=True)
+    order = sorted(budgets, key=budgets.get)
+    cdir = args.run_root / "cdcgan"
+    for preset, seg in zip(order, train_to_cpu(cdir, [budgets[p] for p in order]), strict=True):
+        for G, which in load_generators(cdir / "checkpoints" / f"at-{seg['steps']}.pt"):
+            rows.append({"model": f"conditional DCGAN (≈ {preset}'s CPU)", "generator": which,
+                         "preset": CDCGAN[0], "overrides": CDCGAN[1], **seg, **judge(G, args.per_class, reference),
+                         "run_dir": str(cdir)})
+            print(json.dumps(rows[-1]), flush=True)
+    result = {"rows": rows, "per_class": args.per_class, "hardware": hardware(CPU), "command": _command(),
+              "real_digits": {"pixel_std": round(pixel_std(reference), 4)}}
+    TABLE.write_text(json.dumps(result, indent=2) + "\n")
+    TABLE.with_suffix(".md").write_text(markdown_table(result))
+    print(markdown_table(result))
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    head = ("| model | generator | steps | train CPU s | label acc. % (chance 10) | FID (classifier) | confident % "
+            "| class entropy | pixel std (real {real}) |\n|---|---|---|---|---|---|---|---|---|\n")
+    lines = [head.format(real=result["real_digits"]["pixel_std"])]
+    for r in result["rows"]:
+        lines.append(f"| {r['model']} | {r['generator']} | {r['steps']} | {r['train_cpu_s']} | "
+                     f"{r['label_accuracy_percent']} | {r['fid']} | {r['confident_percent']} | {r['class_entropy']} "
+                     f"| {r['pixel_std']} |\n")
+    return "".join(lines) + f"\n{result['per_class']} digits per label; {result['hardware']}; `{result['command']}`\n"
+
+
 # ---- attention maps -------------------------------------------------------------------------------------------------
 
 
@@ -217,15 +357,27 @@ def mean_pairwise_distance(feats: np.ndarray, m: int = 1000) -> float:
     return float(d[np.triu_indices(len(f), 1)].mean())
 
 
-def plot_truncation(rows: list[dict[str, Any]], out: Path) -> None:
+def plot_truncation(rows: list[dict[str, Any]], out: Path, strips: dict[str, np.ndarray] | None = None) -> None:
     """FID against a quality score (confident %, the role IS plays in the paper's Fig. 2/17) and against a diversity
-    score (mean pairwise feature distance), one point per truncation threshold."""
+    score (mean pairwise feature distance), one point per truncation threshold; with ``strips`` (threshold name ->
+    uint8 digits [10, 28, 28], labels 0..9, one z per column) the samples below the plots."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    if strips:
+        fig = plt.figure(figsize=(10, 4 + 1.1 * len(strips)))
+        grid = fig.add_gridspec(2, 1, height_ratios=[4, 1.1 * len(strips)])
+        axes = grid[0].subgridspec(1, 2).subplots()
+        ax = fig.add_subplot(grid[1])
+        rows_img = [np.concatenate(list(strip), axis=1) for strip in strips.values()]  # [28, 280] each
+        ax.imshow(np.concatenate(rows_img, axis=0), cmap="gray", vmin=0, vmax=255)
+        ax.set_yticks([14 + 28 * i for i in range(len(strips))], [f"t={k}" for k in strips])
+        ax.set_xticks([14 + 28 * i for i in range(10)], [f"y={i}" for i in range(10)])
+        ax.set_title("EMA G(z, y), one sample per label y = 0..9 at each threshold t", fontsize=9)
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key, label in ((axes[0], "confident_percent", "quality: confident % (top class p >= 0.9)"),
                            (axes[1], "mean_pairwise_distance", "diversity: mean pairwise feature distance")):
         xs, ys = [r[key] for r in rows], [r["fid"] for r in rows]
@@ -254,9 +406,13 @@ def cmd_truncation(args: argparse.Namespace) -> None:
     real = features(model, _reference(args.n)).numpy()
     _, G, _, state = load_run(args.run, use_ema=not args.no_ema)
     generator = "G" if args.no_ema or state["models"].get("G_ema") is None else "G_ema"
-    rows = []
+    rows, strips = [], {}
     for t in [*args.thresholds, None]:
         G.set_truncation(t)
+        if t in (0.5, 1.0, None):
+            labels = torch.arange(10) if G.c_dim else None
+            strip = generate_samples(G, 10, EVAL_SEED + 1, CPU, labels=labels)
+            strips["none" if t is None else str(t)] = to_uint8(strip, G.output_range)[:, 0].numpy()
         images = to_uint8(generate_samples(G, args.n, EVAL_SEED, CPU), G.output_range)
         fake = features(model, images).numpy()
         quality = digit_quality(classify(model, images))
@@ -271,7 +427,7 @@ def cmd_truncation(args: argparse.Namespace) -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     out = args.out or IMG / "biggan_truncation.png"
-    plot_truncation(rows, out)
+    plot_truncation(rows, out, strips)
     result = {"run": str(args.run), "step": int(state["trainer"]["step"]) if "trainer" in state else None,
               "n": args.n, "rows": rows, "png": str(out), "generator": generator,
               "wall_s": round(time.perf_counter() - t0, 1), "hardware": hardware(CPU), "command": _command()}
@@ -287,6 +443,9 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--only", action="append", default=[], help=f"one of: {', '.join(MODELS)} (repeatable)")
     c.add_argument("--n", type=int, default=5000, help="generated digits for FID / quality")
     c.add_argument("--per-class", type=int, default=500, help="digits per label for label accuracy")
+    tb = sub.add_parser("table", help="sagan-mnist, biggan-mnist and the conditional DCGAN at equal CPU time")
+    tb.add_argument("--run-root", type=Path, required=True)
+    tb.add_argument("--per-class", type=int, default=1000, help="digits per label (10 × this in all)")
     a = sub.add_parser("attention", help="attention maps of a SAGAN run's generator (PNG)")
     a.add_argument("--run", type=Path, required=True)
     a.add_argument("--samples", type=int, default=4)
@@ -301,7 +460,8 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--no-ema", action="store_true", help="sweep the raw generator instead of its EMA copy")
     t.add_argument("--replot", action="store_true", help="only redraw the plot from bench/results/sagan_biggan.json")
     args = p.parse_args(argv)
-    {"compare": cmd_compare, "attention": cmd_attention, "truncation": cmd_truncation}[args.part](args)
+    parts = {"compare": cmd_compare, "table": cmd_table, "attention": cmd_attention, "truncation": cmd_truncation}
+    parts[args.part](args)
 
 
 if __name__ == "__main__":

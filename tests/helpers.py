@@ -138,3 +138,15 @@ def layer_summary(net: nn.Module, bn_details: bool) -> list[tuple]:
         elif isinstance(m, (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Flatten, nn.AdaptiveMaxPool2d)):
             rows.append((type(m).__name__,))
     return rows
+
+
+def label_and_z_variance(G: torch.nn.Module, z_dim: int, n: int = 8, k: int = 10) -> tuple[float, float]:
+    """(variance of G's pixels over the k labels at fixed z, variance over n z's at fixed label), each averaged:
+    how strongly G's output follows the label compared with the latent. G in eval mode after one training batch
+    (BN running statistics of a real forward pass)."""
+    G.train()(torch.randn(32, z_dim), torch.arange(32) % k)
+    G.eval()
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        x = torch.stack([G(z, torch.full((n,), c)) for c in range(k)])  # [k, n, 1, 28, 28]
+    return x.var(0).mean().item(), x.var(1).mean().item()

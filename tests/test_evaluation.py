@@ -51,7 +51,7 @@ def test_digits() -> Tensor:
 
 def test_real_digits_are_confident_and_balanced(test_digits):
     m = ev.evaluate_digits(ReplayG(test_digits), seed=0, device=CPU, n=300, batch_size=128)
-    assert set(m) == {"confident_percent", "class_entropy"}
+    assert set(m) == {"confident_percent", "class_entropy", "pixel_std"}
     assert m["confident_percent"] > 95.0  # the classifier is 99.5 % accurate on these
     assert m["class_entropy"] > 0.98  # the first 300 test digits cover all ten classes about evenly
 
@@ -68,6 +68,20 @@ def test_one_image_repeated_has_zero_entropy(test_digits):
     assert m["class_entropy"] == 0.0
     assert str(m["class_entropy"]) == "0.0"
     assert m["confident_percent"] in (0.0, 100.0)  # every sample is the same image
+
+
+def test_pixel_std_is_zero_for_one_image_and_matches_torch_std_for_real_digits(test_digits):
+    """pixel_std separates "one image for every z" (0) from real variety. The streaming float64 E[x²] − E[x]²
+    agrees with torch's two-pass std (unbiased=False) to ~1e-12 (float64 rounding of 300 terms in [0, 1]); 1e-9
+    leaves room for that."""
+    one = ev.evaluate_digits(ReplayG(test_digits[:1]), 0, CPU, n=50)
+    assert one["pixel_std"] < 1e-6  # the same image 50 times: every pixel constant (clamped rounding residue)
+    m = ev.evaluate_digits(ReplayG(test_digits), 0, CPU, n=300, batch_size=128)
+    expected = (test_digits.double() / 255).flatten(1).std(0, unbiased=False).mean().item()
+    assert abs(m["pixel_std"] - expected) < 1e-9
+    assert 0.15 < m["pixel_std"] < 0.25  # real digits (0.193 over the whole training split)
+    chunks = ev.PixelMoments().add(test_digits[:100]).add(test_digits[100:])
+    assert abs(chunks.std() - ev.pixel_std(test_digits)) < 1e-9  # chunking does not change it (float64 sums)
 
 
 def test_blank_images_are_not_counted_as_balanced_digits():
@@ -93,7 +107,7 @@ def test_evaluate_generator_dispatches_on_the_data(test_digits, monkeypatch):
     mnist_like = TensorData(test_digits[:8])
     assert ev.is_digit_data(mnist_like)
     assert set(ev.evaluate_generator(ReplayG(test_digits), mnist_like, 0, CPU)) == {"confident_percent",
-                                                                                    "class_entropy", "fid"}
+                                                                                    "class_entropy", "pixel_std", "fid"}
     assert ev.evaluate_generator(ReplayG(test_digits), mnist_like, 0, CPU, n_digits=20) != {}
     assert ev.eval_protocol(mnist_like, n_digits=20)["n_fake"] == 20
     rgb = TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8))

@@ -6,8 +6,11 @@ here because they are cheap enough for every training run:
 - analytic toy targets (ring of Gaussians, 1-D densities): ``metrics.toy.evaluate_toy`` on ``N_EVAL`` samples;
 - MNIST-like images (``uint8 [N, 1, 28, 28]``): the shipped ``mnist-classifier`` judges ``N_DIGITS`` generated
   digits -> ``confident_percent`` (% with top class probability >= ``CONFIDENCE``) and ``class_entropy``
-  (normalised entropy of the predicted-class histogram; 1.0 = all ten digits equally often). About 2 M multiply-adds
-  per digit, so the classifier adds ~1 s on one CPU core; sampling G dominates.
+  (normalised entropy of the predicted-class histogram; 1.0 = all ten digits equally often), and ``pixel_std``
+  (how much the images vary over z: ``pixel_std`` below; 0.193 for the MNIST training digits). About 2 M
+  multiply-adds per digit, so the classifier adds ~1 s on one CPU core; sampling G dominates. Confident % and
+  entropy alone cannot tell collapsed from not-yet-digits (random-weight blobs can score > 50 % confident), so the
+  FID and the pixel std stand beside them in every record.
 
 ``eval_protocol(data)`` describes what ``evaluate_generator`` computes for ``data`` (sample count, seed offset,
 batch size, classifier and its sha256), for ``eval/*.json`` records. FID/KID/PR stay in ``ganforge eval``.
@@ -116,6 +119,38 @@ def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labe
     return torch.cat(list(iter_samples(G, n, seed, device, labels, batch_size)))
 
 
+def pixel_std(images: Tensor) -> float:
+    """Mean over pixels of the per-pixel standard deviation over samples, images in [0, 1]:
+
+        pixel_std = (1 / P) Σ_p sqrt( (1 / N) Σ_n (x_np − x̄_p)² ),   x = uint8 / 255, ``images [N, C, H, W]``.
+
+    0 for a generator that ignores z (one image repeated); 0.193 for the 60,000 MNIST training digits. Float64 so
+    that a large N does not lose precision in the sums."""
+    return PixelMoments().add(images).std()
+
+
+class PixelMoments:
+    """Streaming Σx and Σx² per pixel (float64), for ``pixel_std`` over chunks of uint8 images."""
+
+    def __init__(self) -> None:
+        self.n, self.s1, self.s2 = 0, None, None
+
+    def add(self, images: Tensor) -> PixelMoments:
+        x = images.detach().cpu().double().flatten(1) / 255.0  # [m, P] in [0, 1]
+        s1, s2 = x.sum(0), x.square().sum(0)
+        self.s1 = s1 if self.s1 is None else self.s1 + s1
+        self.s2 = s2 if self.s2 is None else self.s2 + s2
+        self.n += x.shape[0]
+        return self
+
+    def std(self) -> float:
+        if not self.n:
+            raise ValueError("pixel_std needs at least one image")
+        mean = self.s1 / self.n  # [P]
+        var = (self.s2 / self.n - mean.square()).clamp_min(0.0)  # E[x²] − E[x]², clamped against rounding
+        return float(var.sqrt().mean())
+
+
 def is_digit_data(data: TensorData | Distribution) -> bool:
     """True for image data shaped like MNIST (``uint8 [N, 1, 28, 28]``), which the mnist-classifier can judge."""
     return isinstance(data, TensorData) and data.is_image and tuple(data.shape) == DIGIT_SHAPE
@@ -132,11 +167,11 @@ def _digit_classifier(device: str) -> nn.Module:
 def evaluate_digits(G: nn.Module, seed: int, device: torch.device, n: int | None = None,
                     classifier: nn.Module | None = None, batch_size: int = 1000,
                     reference: TensorData | None = None) -> dict[str, float]:
-    """``confident_percent`` and ``class_entropy`` of ``n`` (default ``N_DIGITS``) digits from G (sampled with
-    ``seed``), judged by ``classifier`` (default: the shipped mnist-classifier on ``device``). With ``reference``
-    (the training data), also ``fid``: the Fréchet distance between classifier features (128-d) of the generated
-    digits and of the first ``n`` reference digits — a cheap in-training FID (``ganforge eval`` gives the
-    Inception one); ``log.best=min:fid`` keeps the best checkpoint by it.
+    """``confident_percent``, ``class_entropy`` and ``pixel_std`` of ``n`` (default ``N_DIGITS``) digits from G
+    (sampled with ``seed``), judged by ``classifier`` (default: the shipped mnist-classifier on ``device``). With
+    ``reference`` (the training data), also ``fid``: the Fréchet distance between classifier features (128-d) of
+    the generated digits and of the first ``n`` reference digits — a cheap in-training FID (``ganforge eval``
+    gives the Inception one); ``log.best=min:fid`` keeps the best checkpoint by it.
 
     G's output is mapped to uint8 with ``G.output_range`` ((-1, 1) for tanh, (0, 1) for sigmoid), exactly as a
     saved image would be, and classified in chunks of ``batch_size`` so memory stays O(batch).
@@ -148,17 +183,19 @@ def evaluate_digits(G: nn.Module, seed: int, device: torch.device, n: int | None
         raise ValueError(f"evaluate_digits needs n >= 1 samples, got {n}")
     model = classifier if classifier is not None else _digit_classifier(str(device))
     output_range = getattr(G, "output_range", None)
-    probs, feats = [], []
+    probs, feats, moments = [], [], PixelMoments()
     with torch.no_grad():
         # the n samples of seed ``seed`` (conditional G: uniformly random labels, so the class balance is G's own)
         for x, _ in iter_labelled_samples(G, n, seed, device, batch_size=batch_size):  # [m, 1, 28, 28]
             images = to_uint8(x, output_range)  # uint8 [m, 1, 28, 28]
             probs.append(classify(model, images, batch_size))  # [m, 10]
+            moments.add(images)
             if reference is not None:
                 feats.append(features(model, images, batch_size))  # [m, 128]
     quality = digit_quality(torch.cat(probs), CONFIDENCE)
     # + 0.0 turns the -0.0 of a single-class histogram into 0.0
-    out = {"confident_percent": 100.0 * quality["confident"], "class_entropy": quality["entropy"] + 0.0}
+    out = {"confident_percent": 100.0 * quality["confident"], "class_entropy": quality["entropy"] + 0.0,
+           "pixel_std": moments.std()}
     if reference is not None:
         from ganforge.metrics.fid import feature_statistics, frechet_distance
 
@@ -214,6 +251,8 @@ def eval_protocol(data: TensorData | Distribution, n_digits: int | None = None) 
             "classifier_sha256": weights_sha256(DEFAULT_WEIGHTS),
             "confidence_threshold": CONFIDENCE,
             "class_entropy": "normalised entropy of the argmax-class histogram over 10 classes (1 = uniform)",
+            "pixel_std": "mean over pixels of the per-pixel std over the n_fake samples, images in [0, 1] "
+                         "(MNIST train: 0.193)",
             "image_conversion": "to_uint8(G(z), G.output_range)",
             "fid": "Fréchet distance of 128-d mnist-classifier features, n_fake generated vs the first n_fake digits "
                    "of the training data (not comparable with Inception FID)",

@@ -277,7 +277,7 @@ def test_keras_preset_trains_and_reports_digit_quality(tmp_path, monkeypatch):
     assert summary["status"] == "finished"
     assert summary["images_seen"] == 24
     metrics = summary["metrics"]
-    assert set(metrics) == {"confident_percent", "class_entropy", "fid"}
+    assert set(metrics) == {"confident_percent", "class_entropy", "pixel_std", "fid"}
     assert metrics["fid"] > 0
     assert 0.0 <= metrics["confident_percent"] <= 100.0
     assert 0.0 <= metrics["class_entropy"] <= 1.0

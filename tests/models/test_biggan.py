@@ -21,7 +21,7 @@ from ganforge.models.base import DataSpec, Sampler
 from ganforge.models.biggan import BigGANConfig, GBlock
 from ganforge.models.layers import has_spectral_norm
 from ganforge.models.sagan import ConditionalBatchNorm2d
-from helpers import assert_same_models, one_line_error, train_straight_and_resumed
+from helpers import assert_same_models, label_and_z_variance, one_line_error, train_straight_and_resumed
 
 SPEC = DataSpec((1, 28, 28), num_classes=10)
 SMALL = {"z_dim": 6, "shared_dim": 4, "g_channels": (8, 4, 4), "d_channels": (4, 4, 4)}
@@ -97,6 +97,20 @@ def test_non_hierarchical_and_unconditional_variants() -> None:
     assert D(G(torch.randn(2, 6))).shape == (2, 1)
 
 
+def test_shared_embedding_is_as_strong_as_a_z_chunk() -> None:
+    """The bug: an orthogonally initialised [10, 32] shared embedding has rows of norm 1, next to z chunks of norm
+    √20, so each CBN's class part was ~4× weaker than its z part and G's output varied 15.6× more with z than with
+    the label at init (the preset's networks). Rows ~ N(0, I) (norm ≈ √32) bring that to ~1.4×."""
+    torch.manual_seed(0)
+    cfg = resolve_config("biggan-mnist")
+    G = BigGANConfig(**cfg.model.options).build(SPEC)["G"]
+    rows = G.shared.weight.norm(dim=1)  # chi with 32 d.o.f.: 3.5..8 with probability ≈ 1
+    assert rows.min() > 3.5
+    assert rows.max() < 8.0
+    by_label, by_z = label_and_z_variance(G, G.z_dim)
+    assert by_z < 3.0 * by_label  # measured 1.4× (orthogonal rows: 15.6×)
+
+
 def test_orthogonal_init() -> None:
     """Orthogonal rows (filters) for every weight whose rows fit (out <= in·k·k), before spectral norm rescales."""
     G = _nets(g_spectral_norm=False, spectral_norm=False)["G"]
@@ -120,7 +134,7 @@ def test_orthogonal_penalty_matches_its_formula_and_gradient() -> None:
     assert orthogonal_penalty(3.0 * q.T).item() < 1e-20  # norms are free (BigGAN's variant), only angles count
 
 
-def test_objective_adds_beta_times_the_regulariser_to_the_hinge_generator_loss() -> None:
+def test_objective_adds_half_beta_times_the_regulariser_to_the_hinge_generator_loss() -> None:
     G, D = _nets().values()
     weights = regularised_weights(G)
     assert all(w.dim() >= 2 for w in weights)
@@ -132,12 +146,34 @@ def test_objective_adds_beta_times_the_regulariser_to_the_hinge_generator_loss()
     terms = BigGANObjective(ortho_weight=1e-4).g_loss(G, D, batch)
     adv = g_hinge(D(G(batch.z, batch.fake_labels), batch.fake_labels))
     reg = sum(orthogonal_penalty(w) for w in weights)
-    torch.testing.assert_close(terms.total, adv + 1e-4 * reg)
+    torch.testing.assert_close(terms.total, adv + 0.5e-4 * reg)
     torch.testing.assert_close(terms.logs["reg/ortho"], orthogonal_regularisation(G).detach())
     torch.testing.assert_close(terms.logs["loss/g"], adv.detach())
     assert "reg/ortho" not in BigGANObjective(ortho_weight=0.0).g_loss(G, D, batch).logs
     with pytest.raises(ValueError, match="ortho_weight must be a finite number >= 0"):
         BigGANObjective(ortho_weight=-1.0)
+
+
+class ZeroD(nn.Module):
+    """A critic whose output does not depend on its input: the hinge term then adds no gradient to G."""
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.zeros(x.shape[0], 1, dtype=x.dtype)
+
+
+def test_regulariser_gradient_is_biggan_pytorchs() -> None:
+    """The bug: autograd of β‖W Wᵀ ⊙ (1 − I)‖² is 4β (W Wᵀ ⊙ (1 − I)) W, twice BigGAN-PyTorch's utils.ortho update
+    2β (W Wᵀ ⊙ (1 − I)) W. With a critic that ignores G, G's gradient is the regulariser's alone and must equal the
+    reference's update for every regularised weight. Float64 throughout: both sides are a few matrix products of
+    O(1) numbers, equal up to ~1e-15 relative; assert_close's float64 default (rtol 1e-7) is far above that."""
+    G = _nets()["G"].double()
+    beta = 1e-4
+    batch = Batch(real=None, z=torch.randn(4, 6, dtype=torch.float64), fake_labels=torch.tensor([0, 1, 2, 3]))
+    BigGANObjective(ortho_weight=beta).g_loss(G, ZeroD(), batch).total.backward()
+    for w in regularised_weights(G):
+        W = w.detach().flatten(1)  # [out, rest]
+        off = (W @ W.T) * (1 - torch.eye(W.shape[0], dtype=W.dtype))
+        torch.testing.assert_close(w.grad.flatten(1), 2 * beta * off @ W)
 
 
 def test_truncation_trick_through_the_sampler() -> None:

@@ -17,7 +17,7 @@ from ganforge.models.layers import has_spectral_norm
 from ganforge.models.sagan import ConditionalBatchNorm2d, SAGANConfig
 from ganforge.options import ConfigError
 from ganforge.training.run import Run
-from helpers import one_line_error
+from helpers import label_and_z_variance, one_line_error
 
 SPEC = DataSpec((1, 28, 28), num_classes=10)
 SMALL = {"z_dim": 8, "g_channels": (8, 4), "d_channels": (4, 8)}
@@ -133,6 +133,30 @@ def test_conditional_bn_uses_the_label_row() -> None:
     torch.testing.assert_close(y[1], normed[1])
 
 
+def test_the_label_reaches_the_generator_at_init() -> None:
+    """The bug: with the label only in 2 conditional-BN layers whose tables start at Γ = 1, B = 0, G's output does
+    not depend on the label at all at init (and at the paper's lr barely after 1,000 steps: 12.9 % label accuracy).
+    ``label_dim`` concatenates a N(0, I) class embedding to z at G's input, as large as z (128 = z_dim), so the
+    label moves G's output about as much as z does from step 0. The preset uses it."""
+    torch.manual_seed(0)
+    paper = SAGANConfig(**{**SMALL, "z_dim": 16}).build(SPEC)["G"]
+    by_label, by_z = label_and_z_variance(paper, 16)
+    assert by_label == 0.0  # identity tables: the label changes nothing
+    assert by_z > 0.0
+    cfg = resolve_config("sagan-mnist")
+    assert cfg.model.options["label_dim"] == cfg.model.options["z_dim"]
+    torch.manual_seed(0)
+    G = SAGANConfig(**{**SMALL, "z_dim": 16, "label_dim": 16}).build(SPEC)["G"]
+    assert not has_spectral_norm(G.label_embed)  # a class table, not a linear map of a feature
+    rows = G.label_embed.weight.norm(dim=1)  # N(0, I) rows: norm ≈ √16 = 4 (chi with 16 d.o.f.: 2.5..5.5 w.p. ≈ 1)
+    assert rows.min() > 2.0
+    assert rows.max() < 6.0
+    by_label, by_z = label_and_z_variance(G, 16)
+    assert by_label > 0.25 * by_z  # same-size inputs: comparable variance (measured 1.0× at the preset's size)
+    with pytest.raises(ValueError, match="pass class labels"):
+        G(torch.randn(2, 16))
+
+
 def test_unconditional_and_no_attention_variants() -> None:
     nets = SAGANConfig(**SMALL, conditioning="none", attention_res=-1).build(SPEC)
     assert nets["G"].c_dim == 0
@@ -155,7 +179,7 @@ def test_bad_options_are_one_line_errors() -> None:
 
 def test_preset_trains_samples_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = resolve_config("sagan-mnist")
-    assert (cfg.optim.d.lr, cfg.optim.g.lr, tuple(cfg.optim.d.betas)) == (4e-4, 1e-4, (0.0, 0.9))  # TTUR, §4.2
+    assert (cfg.optim.d.lr, cfg.optim.g.lr, tuple(cfg.optim.d.betas)) == (4e-4, 2e-4, (0.0, 0.9))  # paper G: 1e-4
     assert cfg.objective.name == "hinge"
     assert cfg.train.d_steps == 1
     sets = [a for o in [*TINY, "train.steps=3"] for a in ("--set", o)]

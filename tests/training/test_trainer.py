@@ -95,6 +95,28 @@ def test_ema_formula_and_start() -> None:
     assert not ema.weight.requires_grad
 
 
+def test_ema_averages_batchnorm_statistics_and_copies_counters_and_spectral_vectors() -> None:
+    """BN running mean / var are averaged like the weights (BigGAN-PyTorch's utils.ema averages the whole
+    state_dict); the integer counter and spectral norm's u, v are copied. The old EMA copied the running statistics,
+    pairing averaged weights with the raw G's activation statistics."""
+    G = torch.nn.Sequential(torch.nn.utils.parametrizations.spectral_norm(torch.nn.Linear(3, 4)),
+                            torch.nn.BatchNorm1d(4))
+    ema = make_ema(G)
+    mean0, var0 = ema[1].running_mean.clone(), ema[1].running_var.clone()
+    G.train()(torch.randn(8, 3, generator=torch.Generator().manual_seed(0)))  # moves BN stats and SN's u, v
+    update_ema(ema, G, 0.9)
+    bn, bn_ema = G[1], ema[1]
+    torch.testing.assert_close(bn_ema.running_mean, 0.9 * mean0 + 0.1 * bn.running_mean)
+    torch.testing.assert_close(bn_ema.running_var, 0.9 * var0 + 0.1 * bn.running_var)
+    assert not torch.equal(bn_ema.running_mean, bn.running_mean)  # really averaged, not copied
+    assert bn_ema.num_batches_tracked.item() == bn.num_batches_tracked.item() == 1
+    sn, sn_ema = G[0].parametrizations.weight[0], ema[0].parametrizations.weight[0]
+    assert torch.equal(sn_ema._u, sn._u)
+    assert torch.equal(sn_ema._v, sn._v)
+    update_ema(ema, G, 0.0)  # before ema_start: everything copied
+    assert torch.equal(bn_ema.running_var, bn.running_var)
+
+
 def test_ema_tracks_generator_in_training(tmp_path) -> None:
     run = Run(tiny_config("train.ema=0.5", "train.ema_start=3"), tmp_path / "r")
     for _ in range(3):

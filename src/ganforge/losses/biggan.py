@@ -11,6 +11,11 @@ original Brock et al. 2017 term β‖WᵀW − I‖²_F also pins them to 1, whi
 code exempts the shared class embedding); with spectral norm that is the unnormalised weight the optimiser updates.
 The regulariser is added to G's loss at every step (``loss/g`` stays the adversarial part; ``reg/ortho`` is the
 unweighted sum Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F).
+
+Gradient scale: BigGAN-PyTorch (``utils.ortho``) does not differentiate the penalty; it adds
+``2β (W Wᵀ ⊙ (1 − I)) W`` to each weight's gradient. Autograd of β‖W Wᵀ ⊙ (1 − I)‖²_F gives twice that,
+4β (W Wᵀ ⊙ (1 − I)) W (each off-diagonal pair (i, j) appears twice in the Gram matrix), so G's loss gets
+(β / 2) · Σ_W ‖…‖²_F: the reference's update at the paper's β = 1e-4.
 """
 
 from __future__ import annotations
@@ -52,8 +57,9 @@ def orthogonal_regularisation(G: nn.Module) -> Tensor:
 @OBJECTIVES.register("biggan")
 @dataclass
 class BigGANObjective(HingeObjective):
-    """Hinge loss (D: E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G: −E[D(G(z))]) + ``ortho_weight`` ·
-    Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F on G (BigGAN §3.1, β = 1e-4). Optional R1 as every hinge objective."""
+    """Hinge loss (D: E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G: −E[D(G(z))]) + ``ortho_weight`` / 2 ·
+    Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F on G (BigGAN §3.1, β = 1e-4; the 1/2 makes the gradient BigGAN-PyTorch's
+    2β (W Wᵀ ⊙ (1 − I)) W, see the module docstring). Optional R1 as every hinge objective."""
 
     ortho_weight: float = 1e-4  # β
 
@@ -67,4 +73,5 @@ class BigGANObjective(HingeObjective):
             return terms
         reg = orthogonal_regularisation(G)
         terms.logs["reg/ortho"] = reg.detach()
-        return LossTerms(terms.total + self.ortho_weight * reg, terms.logs)
+        # ∂/∂W of (β/2)‖W Wᵀ ⊙ (1 − I)‖² = 2β (W Wᵀ ⊙ (1 − I)) W, BigGAN-PyTorch's utils.ortho
+        return LossTerms(terms.total + 0.5 * self.ortho_weight * reg, terms.logs)

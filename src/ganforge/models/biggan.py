@@ -149,7 +149,7 @@ class BigGANConfig(ModelFamily):
         image_shape(spec, "biggan")
         check_conditioning(self.conditioning, spec)
         G, D = BigGANGenerator(self, spec), BigGANDiscriminator(self, spec)
-        plain = (G.shared,) if G.shared is not None else ()
+        plain = (G.shared,) if G.shared is not None else ()  # plain, N(0, I) rows (init_class_embedding)
         return finish_networks({"G": G, "D": D}, self.init, {"G": self.g_spectral_norm, "D": self.spectral_norm},
                                plain)
 

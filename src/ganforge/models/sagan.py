@@ -95,16 +95,28 @@ def init_orthogonal(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def init_class_embedding(embedding: nn.Embedding) -> None:
+    """Class-embedding rows ~ N(0, I): each row has norm ≈ √dim, the norm of a z of the same size, so the label's
+    part of a layer's input is as strong as the latent's at init. (An orthogonal or Xavier init of a [K, dim] table
+    gives rows of norm ≤ 1: next to a 20-d z chunk of norm √20 the label then moves G ~4× less than z does, and
+    with few training steps it never catches up.)"""
+    nn.init.normal_(embedding.weight, 0.0, 1.0)
+
+
 def finish_networks(nets: dict[str, nn.Module], init: str, spectral: dict[str, bool],
                     plain: tuple[nn.Module, ...] = ()) -> dict[str, nn.Module]:
     """Initialise every network (``init``), reset the conditional-BN tables, then wrap conv / linear / embedding
-    layers in spectral norm where ``spectral[name]`` — except the CBN tables and ``plain`` modules (e.g. BigGAN's
-    shared class embedding). Spectral norm comes last: afterwards ``.weight`` is a computed tensor."""
+    layers in spectral norm where ``spectral[name]`` — except the CBN tables and ``plain`` modules (class
+    embeddings: BigGAN's shared one, SAGAN's input one), which get ``init_class_embedding``. Spectral norm comes
+    last: afterwards ``.weight`` is a computed tensor."""
     for name, net in nets.items():
         if init == "orthogonal":
             init_orthogonal(net)
         else:
             init_weights(net, init)
+        for m in plain:
+            if isinstance(m, nn.Embedding) and any(m is sub for sub in net.modules()):
+                init_class_embedding(m)
         skip = {id(m) for m in plain}
         for m in net.modules():
             if isinstance(m, ConditionalBatchNorm2d):
@@ -160,6 +172,7 @@ class SAGANConfig(ModelFamily):
     key_ratio: int = 8  # C̄ = C / 8 for the query / key convs (paper §3)
     value_ratio: int = 8  # channels of h(x): C / 8 as eq. 2 (the released code: 2)
     conditioning: str = "projection"  # projection: CBN in G + projection D (class-conditional SAGAN) | none
+    label_dim: int = 0  # > 0: a learned N(0, I) class embedding of this size is concatenated to z at G's input
     d_pool: str = "sum"  # sum over H, W (the projection discriminator's global sum pooling) | flatten
     leaky_slope: float = 0.1  # SAGAN's D uses LeakyReLU(0.1)
     g_spectral_norm: bool = True  # §4.1: spectral norm in G as well as D
@@ -172,6 +185,8 @@ class SAGANConfig(ModelFamily):
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from: {', '.join(allowed)}")
         if self.z_dim < 1 or self.key_ratio < 1 or self.value_ratio < 1:
             raise ValueError("z_dim, key_ratio and value_ratio must be >= 1")
+        if self.label_dim < 0:
+            raise ValueError(f"label_dim must be >= 0 (0 = labels only through conditional BN), got {self.label_dim}")
         for name in ("g_channels", "d_channels"):
             value = getattr(self, name)
             if len(value) < (2 if name == "g_channels" else 1) or min(value) < 1:
@@ -187,8 +202,10 @@ class SAGANConfig(ModelFamily):
         """{"G", "D"} for images ``spec.shape = (C, H, W)``; spectral norm on both (``g_spectral_norm``)."""
         image_shape(spec, "sagan")
         check_conditioning(self.conditioning, spec)
-        nets: dict[str, nn.Module] = {"G": SAGANGenerator(self, spec), "D": SAGANDiscriminator(self, spec)}
-        return finish_networks(nets, self.init, {"G": self.g_spectral_norm, "D": self.spectral_norm})
+        G = SAGANGenerator(self, spec)
+        nets: dict[str, nn.Module] = {"G": G, "D": SAGANDiscriminator(self, spec)}
+        plain = (G.label_embed,) if G.label_embed is not None else ()
+        return finish_networks(nets, self.init, {"G": self.g_spectral_norm, "D": self.spectral_norm}, plain)
 
 
 class SAGANGenerator(Generator):
@@ -204,7 +221,10 @@ class SAGANGenerator(Generator):
         K = spec.num_classes if cfg.conditioning == "projection" else 0
         self.z_dim, self.z_dist, self.c_dim, self.output_range = cfg.z_dim, "normal", K, (-1.0, 1.0)
         h0, w0 = H // 2**ups, W // 2**ups
-        self.dense = nn.Linear(cfg.z_dim, cfg.g_channels[0] * h0 * w0)
+        # label_dim > 0: [z, e_c] -> dense, e_c ~ N(0, I) learned (not the paper: see docs/sagan_biggan.md)
+        self.label_embed = nn.Embedding(K, cfg.label_dim) if K and cfg.label_dim else None
+        z_in = cfg.z_dim + (cfg.label_dim if self.label_embed is not None else 0)
+        self.dense = nn.Linear(z_in, cfg.g_channels[0] * h0 * w0)
         self.start = (cfg.g_channels[0], h0, w0)
         sizes = [h0 * 2**i for i in range(ups)]  # heights after the dense layer and each hidden block
         self.attention_at = -1 if cfg.attention_res == -1 else middle_resolution(
@@ -219,6 +239,10 @@ class SAGANGenerator(Generator):
         self.attention = SelfAttention(channels, cfg.key_ratio, cfg.value_ratio) if channels else None
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        if self.label_embed is not None:
+            if c is None:
+                raise ValueError("this generator is conditional: pass class labels c [N] (int64)")
+            z = torch.cat([z, self.label_embed(c.long())], dim=1)  # [N, z_dim + label_dim]
         h = self.dense(z).view(-1, *self.start)  # [N, c0, h0, w0]
         for i, (norm, conv) in enumerate(zip(self.norms, self.convs, strict=True)):
             h = torch.relu(norm(h, c) if self.c_dim else norm(h))
