@@ -91,6 +91,7 @@ class TrainConfig:
     seed: int = 0
     ema: float = 0.0  # decay of the generator's exponential moving average; 0 = off
     ema_start: int = 0  # steps before the EMA starts tracking (it copies G until then)
+    ema_buffers: str = "copy"  # BN running stats in the EMA: copy (NVlabs) or average (BigGAN-PyTorch utils.ema)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     checkpoint_every: int = 1000  # steps; a checkpoint is also written at the end and on SIGINT/SIGTERM
     keep_checkpoints: int = 2  # numbered checkpoints kept besides latest.pt
@@ -399,6 +400,7 @@ def check_config(cfg: RunConfig) -> None:
                                   f"latest.pt), got {t.keep_checkpoints}"),
         (0 <= t.seed < 2**63, f"train.seed must be in [0, 2**63), got {t.seed}"),
         (t.ema_start >= 0, "train.ema_start must be >= 0"),
+        (t.ema_buffers in ("copy", "average"), f"train.ema_buffers must be 'copy' or 'average', got {t.ema_buffers!r}"),
         (t.fake_labels in ("uniform", "real"), "train.fake_labels must be 'uniform' or 'real'"),
         (t.precision in ("auto", "fp32", "bf16"), f"train.precision must be auto, fp32 or bf16, got {t.precision!r}"),
         (t.threads == "auto" or (isinstance(t.threads, int) and t.threads >= 1),

@@ -96,15 +96,15 @@ def test_ema_formula_and_start() -> None:
 
 
 def test_ema_averages_batchnorm_statistics_and_copies_counters_and_spectral_vectors() -> None:
-    """BN running mean / var are averaged like the weights (BigGAN-PyTorch's utils.ema averages the whole
-    state_dict); the integer counter and spectral norm's u, v are copied. The old EMA copied the running statistics,
-    pairing averaged weights with the raw G's activation statistics."""
+    """With buffers="average" (the BigGAN/SAGAN presets; BigGAN-PyTorch's utils.ema averages the whole state_dict) BN
+    running mean / var are averaged like the weights; the integer counter and spectral norm's u, v are copied. The
+    default, "copy" (NVlabs), copies the running statistics."""
     G = torch.nn.Sequential(torch.nn.utils.parametrizations.spectral_norm(torch.nn.Linear(3, 4)),
                             torch.nn.BatchNorm1d(4))
     ema = make_ema(G)
     mean0, var0 = ema[1].running_mean.clone(), ema[1].running_var.clone()
     G.train()(torch.randn(8, 3, generator=torch.Generator().manual_seed(0)))  # moves BN stats and SN's u, v
-    update_ema(ema, G, 0.9)
+    update_ema(ema, G, 0.9, buffers="average")
     bn, bn_ema = G[1], ema[1]
     torch.testing.assert_close(bn_ema.running_mean, 0.9 * mean0 + 0.1 * bn.running_mean)
     torch.testing.assert_close(bn_ema.running_var, 0.9 * var0 + 0.1 * bn.running_var)
@@ -113,8 +113,23 @@ def test_ema_averages_batchnorm_statistics_and_copies_counters_and_spectral_vect
     sn, sn_ema = G[0].parametrizations.weight[0], ema[0].parametrizations.weight[0]
     assert torch.equal(sn_ema._u, sn._u)
     assert torch.equal(sn_ema._v, sn._v)
-    update_ema(ema, G, 0.0)  # before ema_start: everything copied
+    update_ema(ema, G, 0.0, buffers="average")  # before ema_start: everything copied
     assert torch.equal(bn_ema.running_var, bn.running_var)
+
+
+def test_ema_copies_batchnorm_statistics_by_default_and_the_biggan_presets_average_them() -> None:
+    from ganforge.config import resolve_config
+
+    assert resolve_config("dcgan-mnist", [], None).train.ema_buffers == "copy"
+    assert resolve_config("biggan-mnist", [], None).train.ema_buffers == "average"
+    assert resolve_config("sagan-mnist", [], None).train.ema_buffers == "average"
+    G = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    ema = make_ema(G)
+    G.train()(torch.randn(8, 3, generator=torch.Generator().manual_seed(0)))
+    update_ema(ema, G, 0.9)
+    assert torch.equal(ema[1].running_mean, G[1].running_mean)  # copied, as NVlabs' G_ema does
+    with pytest.raises(ValueError, match="copy"):
+        update_ema(ema, G, 0.9, buffers="mean")
 
 
 def test_ema_tracks_generator_in_training(tmp_path) -> None:

@@ -223,7 +223,8 @@ class Run:
                       channels_last=cfg.train.channels_last, fake_labels=cfg.train.fake_labels)
         self.trainer = Trainer(c.nets, objective, objective.phases(c.nets, cfg.train.d_steps), self.groups,
                                self.optimizers, draws, device=self.device, schedulers=self.schedulers, ema=self.ema,
-                               ema_decay=cfg.train.ema, ema_start=cfg.train.ema_start, dist=self.dist,
+                               ema_decay=cfg.train.ema, ema_start=cfg.train.ema_start,
+                               ema_buffers=cfg.train.ema_buffers, dist=self.dist,
                                amp_dtype=autocast_dtype(cfg.train.precision, self.device), cuda_graph=graphed)
 
     # the two-player names, kept for code and tests that train a G/D pair

@@ -38,12 +38,13 @@ class Trainer:
     def __init__(self, nets: Nets, objective: Objective, phases: list[Phase], groups: dict[str, tuple[str, ...]],
                  optimizers: dict[str, Optimizer], draws: Draws, *, device: torch.device,
                  schedulers: dict[str, Any] | None = None, ema: dict[str, nn.Module] | None = None,
-                 ema_decay: float = 0.0, ema_start: int = 0, dist: DistContext = SINGLE,
+                 ema_decay: float = 0.0, ema_start: int = 0, ema_buffers: str = "copy", dist: DistContext = SINGLE,
                  amp_dtype: torch.dtype | None = None, cuda_graph: bool = False) -> None:
         self.nets, self.objective, self.phases, self.groups = nets, objective, phases, groups
         self.optimizers, self.draws, self.device = optimizers, draws, device
         self.schedulers = schedulers or {}
         self.ema, self.ema_decay, self.ema_start = ema or {}, ema_decay, ema_start
+        self.ema_buffers = ema_buffers
         self.dist = dist  # the global batch is sharded over ranks (training.distributed); gradients are averaged
         self.amp_dtype = amp_dtype  # torch.bfloat16: forward passes under autocast; None: plain float32
         # CUDA graphs (training.graphs; the caller enables them only on CUDA in a single process, with capturable
@@ -79,7 +80,8 @@ class Trainer:
                 self.stats.add(terms.logs)
         decay = self.objective.ema_decay(self.ema_decay, self.step, self.draws.batch_size)
         for name, ema in self.ema.items():
-            update_ema(ema, self.nets[name], decay if self.step >= self.ema_start else 0.0)
+            update_ema(ema, self.nets[name], decay if self.step >= self.ema_start else 0.0,
+                       self.ema_buffers)
         for sched in self.schedulers.values():
             sched.step()
         self.step += 1
