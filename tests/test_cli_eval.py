@@ -334,3 +334,38 @@ def test_n_real_all_and_the_fid50k_full_protocol(cache: Path, tmp_path: Path, mo
     assert "fid" in p["warnings"]  # 12 training images are still a small n
     one_line_error(capsys, main([*base[:-2], "npz:test", "--no-progress", "--protocol", "fid50k_full"]),
                    "compares with the training split; use --ref npz:train")
+
+
+def test_eval_without_features_picks_the_digit_classifier_for_digits_and_says_so(
+        runs: dict[str, Path], cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ganforge.commands.eval import default_features
+
+    assert default_features((1, 28, 28)) == "mnist-classifier"
+    assert default_features((3, 32, 32)) == "inception-fid"
+    assert default_features((1, 32, 32)) == "inception-fid"
+    rc = main(["eval", str(runs["mnist"]), "--metrics", "fid", "--n", "20", "--ref", "mnist:test", "--no-progress"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "features mnist-classifier (28x28 grey digits; --features inception-fid to choose another)" in err
+    record = json.loads((runs["mnist"] / "eval" / "mnist-classifier_mnist-test_n20.json").read_text())
+    assert record["protocol"]["extractor"] == "mnist-classifier"
+
+
+def test_eval_prints_an_estimate_before_a_job_of_over_a_minute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import ganforge.commands.eval as ev
+
+    clock = iter([0.0, 2.0, 10.0, 10.001])  # first probe: 2 s for 4 images (0.5 s each); second: 0.25 ms each
+
+    class Slow:
+        name = "inception-fid"
+
+        def __call__(self, images):
+            return images
+
+    monkeypatch.setattr(ev.time, "perf_counter", lambda: next(clock))
+    ev.print_estimate(Slow(), (3, 32, 32), 200, 100, "cifar", "train", tmp_path)
+    # 0.5 s x (200 generated + 100 real, no cached statistics) = 150 s
+    assert "about 2 min of inception-fid features for 200 generated + 100 real images" in capsys.readouterr().err
+    ev.print_estimate(Slow(), (3, 32, 32), 200, 100, "cifar", "train", tmp_path)  # 0.075 s: no line
+    assert capsys.readouterr().err == ""

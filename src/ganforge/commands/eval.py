@@ -89,7 +89,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "published FID protocol, StyleGAN's name); the record names the protocol either way")
     p.add_argument("--ref", default=None, metavar="DATASET:SPLIT",
                    help="real data to compare with, e.g. mnist:train (default: the run's dataset, train split)")
-    p.add_argument("--features", default="inception-fid", help="feature extractor: inception-fid or mnist-classifier")
+    p.add_argument("--features", default=None,
+                   help="feature extractor: inception-fid or mnist-classifier (default: mnist-classifier for 28x28 "
+                   "grey digits, the standard inception-fid otherwise)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generator's latent codes (and KID subsets)")
     p.add_argument("--batch-size", type=int, default=250,
                    help="generation and feature-extraction batch size (recorded; the samples do not depend on it)")
@@ -268,6 +270,32 @@ def _to_nchw(x: np.ndarray, where: str) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(x))
 
 
+def default_features(shape: tuple[int, ...]) -> str:
+    """The extractor ``eval`` uses without ``--features``: the shipped MNIST classifier for images of its input shape
+    (1×28×28 digits: seconds on a CPU, FID comparable with this project's figures), the standard TF-2015 Inception
+    otherwise (the published-FID protocol; hours for 10,000 images on a CPU)."""
+    from ganforge.metrics.classifier import MnistClassifierFeatures
+
+    return "mnist-classifier" if tuple(shape) == tuple(MnistClassifierFeatures.input_shape) else "inception-fid"
+
+
+def print_estimate(extractor: Any, shape: tuple[int, ...], n_fake: int, n_real: int, ref_key: str, split: str,
+                   cache: Path | None) -> None:
+    """Time a few images through the extractor and say, before a job of over a minute, about how long the features
+    will take (the real side only when its statistics are not cached)."""
+    probe = torch.zeros((4, *shape), dtype=torch.uint8)
+    t = time.perf_counter()
+    inner = extractor.inner if isinstance(extractor, ProgressExtractor) else extractor
+    inner(probe)
+    per_image = (time.perf_counter() - t) / probe.shape[0]
+    cached = reference_path(ref_key, split, extractor.name, n_real, cache).is_file()
+    seconds = per_image * (n_fake + (0 if cached else n_real))
+    if seconds > 60:
+        print(f"ganforge: eval: about {seconds / 60:.0f} min of {extractor.name} features for {n_fake} generated"
+              + ("" if cached else f" + {n_real} real") + " images on this device; lower --n, or use --features "
+              "mnist-classifier for digits", file=sys.stderr)
+
+
 def check_shape(extractor: Any, shape: tuple[int, ...]) -> None:
     want = getattr(extractor.inner if isinstance(extractor, ProgressExtractor) else extractor, "input_shape", None)
     if len(shape) != 3:
@@ -329,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--ref DATASET:SPLIT is required when evaluating saved samples (e.g. --ref mnist:train)")
     ref = parse_ref(args.ref) if args.ref is not None else None
     needs_probs = _requested(metrics, "needs_probabilities")
-    if args.features == "inception-fid" and needs_probs:
+    if args.features == "inception-fid" and needs_probs:  # asked for explicitly (the default is chosen below)
         raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but inception-fid has no logits (its "
                           f"network ends at pool3); use --features mnist-classifier or drop {needs_probs[0]!r} from "
                           "--metrics")
@@ -351,7 +379,12 @@ def run(args: argparse.Namespace) -> int:
     dataset, split = ref or parse_ref(f"{cfg.data.name}:train")
     if args.protocol == "fid50k_full" and split != "train":
         raise ConfigError(f"--protocol fid50k_full compares with the training split; use --ref {dataset}:train")
-    inner = make_extractor(args.features, device, args.batch_size)
+    features = args.features or default_features(shape)
+    if args.features is None:
+        why, other = ("28x28 grey digits", "inception-fid") if features != "inception-fid" else ("the standard FID "
+                                                                                               "network", "NAME")
+        print(f"ganforge: eval: features {features} ({why}; --features {other} to choose another)", file=sys.stderr)
+    inner = make_extractor(features, device, args.batch_size)
     if needs_probs and getattr(inner, "num_classes", None) is None:
         raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but {inner.name} has none; use "
                           f"--features mnist-classifier or drop {needs_probs[0]!r} from --metrics")
@@ -396,6 +429,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{'/'.join(small)} need more than {need - 1} fake and real images (k-nearest "
                           f"neighbours), got {n_fake} and {n_real}; raise --n or drop {','.join(small)} from --metrics")
     check_cache(reference_path(ref_key, split, extractor.name, n_real, args.cache), args.cache)
+    print_estimate(extractor, shape, n_fake, n_real, ref_key, split, args.cache)
 
     t_ref = time.perf_counter()
     reference = reference_statistics(extractor, ref_key, split, n_real, lambda: real_all[:n_real], root=args.cache)
