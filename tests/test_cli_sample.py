@@ -252,3 +252,27 @@ def test_unavailable_device_names_the_flag(runs: dict[str, Path], tmp_path: Path
     rc = main(["sample", str(runs["ring"]), "--n", "4", "--device", "cuda", "--out", str(tmp_path / "x.npy")])
     one_line_error(capsys, rc, "--device=cuda but CUDA is not available; use --device=cpu or auto")
     assert not (tmp_path / "x.npy").exists()
+
+
+def test_each_sample_mode_has_its_own_default_name_and_scale_enlarges_the_grid(runs: dict[str, Path]) -> None:
+    cond = runs["cond"]
+    assert main(["sample", str(cond), "--n", "20", "--per-class", "--scale", "3"]) == 0
+    assert main(["sample", str(cond), "--n", "4", "--label", "7", "--truncation", "0.7"]) == 0
+    assert main(["sample", str(cond), "--n", "4"]) == 0
+    per_class = cond / "samples" / "sample-seed0-per-class.png"
+    assert Image.open(per_class).size == tuple(3 * v for v in grid_size(10, 2))  # nearest upscaling of the grid
+    assert (cond / "samples" / "sample-seed0-label7-t0.7.png").is_file()
+    assert (cond / "samples" / "sample-seed0.png").is_file()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--scale", "0"], "--scale 0: give an integer from 1 to 16"),
+    (["--scale", "2", "--format", "npz"], "--scale applies to a grid of images"),
+])
+def test_bad_scale_is_one_line(runs: dict[str, Path], tmp_path: Path, args: list[str], message: str,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sample", str(runs["cond"]), "--n", "4", "--out", str(tmp_path / "x.npz"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert message in err[0]
+    assert not (tmp_path / "x.npz").exists()

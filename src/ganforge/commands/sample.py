@@ -63,9 +63,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=64, help="number of samples (with --per-class: about n per grid)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None,
-                   help="output file or folder (default: RUN/samples/sample-seedN.png|.npz|/ or .npy for vectors)")
+                   help="output file or folder (default: RUN/samples/sample-seedN[-per-class|-labelK|-tT].png|.npz|/ "
+                   "or .npy for vectors: each mode its own name)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="grid (one PNG; the default), png-dir or npz: images and vectors only")
+    p.add_argument("--scale", type=int, default=None, metavar="K",
+                   help=f"grid of images: nearest-neighbour upscaling K x (1..{MAX_SCALE}; default 1)")
     p.add_argument("--label", type=int, default=None, help="conditional models: generate only class k")
     p.add_argument("--per-class", action="store_true", help="conditional models: n // classes samples per class, "
                    "one class per grid row")
@@ -88,7 +91,9 @@ def sample_labels(c_dim: int, n: int, label: int | None, per_class: bool) -> tup
 
 
 # the options ``sample`` has beyond --n/--seed/--out, and the attribute ``args`` keeps them in
-KIND_FLAGS = {"label": "--label", "per_class": "--per-class", "truncation": "--truncation", "format": "--format"}
+KIND_FLAGS = {"label": "--label", "per_class": "--per-class", "truncation": "--truncation", "format": "--format",
+              "scale": "--scale"}
+MAX_SCALE = 16
 
 
 def given_flags(args: argparse.Namespace) -> list[str]:
@@ -129,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.n} samples to {written}")
         return 0
     fmt = args.format or "grid"
+    scale = 1 if args.scale is None else args.scale
+    if not 1 <= scale <= MAX_SCALE:
+        raise ConfigError(f"--scale {scale}: give an integer from 1 to {MAX_SCALE}")
+    if args.scale is not None and (fmt != "grid" or len(spec.shape) != 3):
+        raise ConfigError("--scale applies to a grid of images (--format grid on an image run); drop --scale")
     check_label(G, args.label)
     c_dim = int(getattr(G, "c_dim", 0) or 0)
     if args.per_class and c_dim == 0:
@@ -139,13 +149,13 @@ def run(args: argparse.Namespace) -> int:
                           " (use --format grid for .npy/.csv or npz)")
     n = c_dim * max(1, args.n // c_dim) if args.per_class else args.n  # the size sample_labels gives
     user_named = args.out is not None
-    out = args.out or default_out(run_root(args.run), fmt, args.seed, is_image)
-    folder = check_output(out, fmt, is_image, n, math.prod(spec.shape), bool(c_dim), user_named)
+    out = args.out or default_out(run_root(args.run), fmt, args.seed, is_image, mode_suffix(args))
+    folder = check_output(out, fmt, is_image, n, math.prod(spec.shape) * scale * scale, bool(c_dim), user_named)
 
     labels, per_row = sample_labels(c_dim, args.n, args.label, args.per_class)
     # the n samples of seed S, exactly as `ganforge eval --seed S` draws them (random labels come with them)
     batches = iter_labelled_samples(G, n, args.seed, device, labels=labels)
-    save_samples(batches, n, spec.shape, G, bool(c_dim), out, fmt, is_image, per_row, folder, user_named)
+    save_samples(batches, n, spec.shape, G, bool(c_dim), out, fmt, is_image, per_row, folder, user_named, scale)
     print(f"wrote {n} samples to {out}")
     return 0
 
@@ -181,18 +191,27 @@ def check_output(out: Path, fmt: str, is_image: bool, n: int, numel: int, labell
     return folder
 
 
-def default_out(root: Path, fmt: str, seed: int, is_image: bool) -> Path:
-    stem = root / "samples" / f"sample-seed{seed}"
+def mode_suffix(args: argparse.Namespace) -> str:
+    """What sets these samples apart in a default file name: ``-per-class``, ``-labelK``, ``-tT`` (truncation), so
+    the modes of one seed never replace each other's files."""
+    parts = ["-per-class" if args.per_class else "", f"-label{args.label}" if args.label is not None else "",
+             f"-t{args.truncation:g}" if args.truncation is not None else "", "-raw" if args.no_ema else ""]
+    return "".join(parts)
+
+
+def default_out(root: Path, fmt: str, seed: int, is_image: bool, suffix: str = "") -> Path:
+    stem = root / "samples" / f"sample-seed{seed}{suffix}"
     if fmt == "png-dir":
         return stem
     if fmt == "npz":
-        return stem.with_suffix(".npz")
-    return stem.with_suffix(".png" if is_image else ".npy")
+        return stem.with_name(stem.name + ".npz")  # not with_suffix: "-t0.7" holds a dot
+    return stem.with_name(stem.name + (".png" if is_image else ".npy"))
 
 
 def save_samples(labelled: Iterable[tuple[torch.Tensor, torch.Tensor | None]], n: int, shape: tuple[int, ...],
                  G: torch.nn.Module, labelled_model: bool, out: Path, fmt: str, is_image: bool,
-                 per_row: int | None, folder: OutputFolder | None = None, user_named: bool = True) -> None:
+                 per_row: int | None, folder: OutputFolder | None = None, user_named: bool = True,
+                 scale: int = 1) -> None:
     """Write ``n`` samples arriving in ``labelled`` batches ``(G's float output, labels or None)`` to ``out`` in
     format ``fmt``; the labels of a conditional model (``labelled_model``) go to the .npz, after the samples."""
     from ganforge.viz.images import save_grid
@@ -215,7 +234,7 @@ def save_samples(labelled: Iterable[tuple[torch.Tensor, torch.Tensor | None]], n
         return
     with out_file(out, user_named) as tmp:
         if is_image and fmt == "grid":
-            save_grid(torch.cat([images_uint8(b, G) for b in batches]), tmp, nrow=per_row)
+            save_grid(torch.cat([images_uint8(b, G) for b in batches]), tmp, nrow=per_row, scale=scale)
         elif is_image:
             _save_npz(tmp, "images", (n, *shape), np.uint8, (images_uint8(b, G).numpy() for b in batches),
                       label_array)
