@@ -137,3 +137,12 @@ def test_missing_run_is_a_one_line_error(command: str, tmp_path: Path, capsys: p
 def test_run_without_checkpoint_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty").mkdir()
     one_line_error(capsys, main(["sample", str(tmp_path / "empty")]), "no checkpoint in")
+
+
+def test_help_shows_defaults(capsys) -> None:
+    assert main(["sample", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--seed SEED seed of the latent codes (the samples `eval --seed` judges) (default: 0)" in out
+    assert "--n N number of samples (with --per-class: about n per grid) (default: 64)" in out
+    assert "--no-ema use the raw generator instead of its EMA" in out
+    assert "(default: False)" not in out

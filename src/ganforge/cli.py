@@ -34,8 +34,24 @@ EXPECTED_ERRORS = (ConfigError, CheckpointError, RunError, OutputError, NonFinit
                    ValueError)
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` shows each option's default, unless the help text already says it or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is False or default == argparse.SUPPRESS
+                or not action.option_strings or (isinstance(default, list) and not default)):
+            return text
+        return text + " (default: %(default)s)"
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with the CLI's one-line error format (no usage block): ``ganforge: error: ...``, exit code 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         print(f"ganforge: error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
@@ -52,7 +68,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="ganforge", description="Train, evaluate and use GANs.")
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     p = sub.add_parser("train", help="train a preset or a YAML config")
     _add_config_args(p)

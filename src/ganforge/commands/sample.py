@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="draw samples from a trained run (grid PNG, PNG folder or .npz)")
     p.add_argument("run", type=Path, help="run directory or checkpoint file")
     p.add_argument("--n", type=int, default=64, help="number of samples (with --per-class: about n per grid)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent codes (the samples `eval --seed` judges)")
     p.add_argument("--out", type=Path, default=None,
                    help="output file or folder (default: RUN/samples/sample-seedN[-per-class|-labelK|-tT].png|.npz|/ "
                    "or .npy for vectors: each mode its own name)")
