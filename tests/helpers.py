@@ -36,7 +36,11 @@ def tiny_config(*overrides: str, preset: str = "ring8") -> RunConfig:
 
 def make_run(overrides: list[str], run_dir: Path) -> Path:
     """A trained run directory without the end-of-run plots (the slow part): config.yaml + checkpoints/latest.pt."""
-    cfg = tiny_config(*overrides)
+    return train_config(tiny_config(*overrides), run_dir)
+
+
+def train_config(cfg: RunConfig, run_dir: Path) -> Path:
+    """``run_dir`` trained for ``cfg.train.steps`` with its config and checkpoint, without the end-of-run work."""
     run = Run(cfg, run_dir)
     run_dir.mkdir(parents=True)
     write_config(run_dir, cfg)

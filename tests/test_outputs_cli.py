@@ -21,8 +21,7 @@ import pytest
 from ganforge.cli import main
 from ganforge.config import resolve_config
 from ganforge.outputs import MANIFEST
-from ganforge.training.run import Run, write_config
-from helpers import TINY, make_run, one_line_error, snapshot
+from helpers import TINY, make_run, one_line_error, snapshot, train_config
 
 TINY_SET = [arg for o in TINY for arg in ("--set", o)]
 MNIST_TINY = ["data.name=mnist", "data.options={'limit': 64}", "train.steps=2", "train.checkpoint_every=2",
@@ -40,14 +39,7 @@ HUGE = str(10**10)
 
 def trained(preset: str, sets: list[str], run_dir: Path) -> Path:
     """A run directory trained for ``train.steps`` with its checkpoint (no end-of-run plots)."""
-    cfg = resolve_config(preset, sets)
-    run = Run(cfg, run_dir)
-    run_dir.mkdir(parents=True)
-    write_config(run_dir, cfg)
-    while run.trainer.step < cfg.train.steps:
-        run.trainer.train_step()
-    run.save_checkpoint()
-    return run_dir
+    return train_config(resolve_config(preset, sets), run_dir)
 
 
 @pytest.fixture(scope="module")

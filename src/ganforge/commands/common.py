@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from torch import Tensor, nn
 
 from ganforge.config import RunConfig
 from ganforge.data.base import to_uint8
+from ganforge.data.formats import available_memory
 from ganforge.models.base import DataSpec
 from ganforge.options import ConfigError
 from ganforge.outputs import atomic_file, check_owned, write_owned
@@ -203,19 +203,6 @@ def check_disk(path: Path, nbytes: float, what: str, flag: str) -> None:
                           f"free at {str(_existing_ancestor(path.parent))!r}; lower {flag} or choose another --out")
 
 
-def available_memory() -> int | None:
-    """Bytes of RAM available to new allocations (Linux MemAvailable, else free pages), None if unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def check_memory(nbytes: float, what: str, fix: str) -> None:

@@ -342,7 +342,7 @@ def _decode(path: Path, size: int | None, channels: int) -> tuple[np.ndarray, bo
 
 
 def available_memory() -> int | None:
-    """Bytes of RAM available to new allocations (Linux ``MemAvailable``), None when unknown."""
+    """Bytes of RAM available to new allocations (Linux ``MemAvailable``, else free pages), None when unknown."""
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -350,7 +350,10 @@ def available_memory() -> int | None:
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def check_memory(nbytes: float, what: str, fix: str) -> None:

@@ -10,7 +10,6 @@ Layout (design.md §19): ``config.yaml`` (resolved; loadable as a preset), ``che
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -26,7 +25,7 @@ import ganforge
 from ganforge.builder import build_family, build_models, build_objective
 from ganforge.config import RunConfig, config_from_dict, dump_yaml
 from ganforge.models.base import DataSpec, Sampler
-from ganforge.outputs import atomic_file, write_owned, write_text
+from ganforge.outputs import atomic_file, sha256_file, write_owned, write_text
 from ganforge.training import checkpoint as ckpt
 
 
@@ -243,13 +242,7 @@ def write_eval(run_dir: Path, name: str, metrics: dict[str, Any], protocol: dict
     return write_record(run_dir / "eval" / f"{name}.json", eval_record(metrics, protocol, source_sha256=digest))
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+file_sha256 = sha256_file  # sha256 of a file's bytes (ganforge.outputs), under the name the commands import
 
 
 # ---- loading a trained generator ------------------------------------------------------------------------------
