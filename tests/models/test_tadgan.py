@@ -152,3 +152,30 @@ def test_detection_options_come_from_the_preset() -> None:
     cfg = resolve_config("tadgan-mitdb", [])
     assert (cfg.train.batch_size, cfg.train.d_steps) == (64, 5)  # 64 windows for each of the 5 critic steps
     assert detect_options(cfg).comb == "mult"
+
+
+def test_reconstruction_warmup_trains_the_autoencoder_and_leaves_the_critics(tmp_path: Path) -> None:
+    from ganforge.config import resolve_config
+    from ganforge.training.run import Run
+
+    sets = tiny_sets(tiny_series(tmp_path / "s.csv"))
+    overrides = [sets[i + 1] for i in range(0, len(sets), 2)] + ["objective.options={'recon_warmup': 2}"]
+    run = Run(resolve_config("tadgan-ucr135", overrides), tmp_path / "r")
+    nets = run.trainer.nets
+    critics = {k: [p.detach().clone() for p in nets[k].parameters()] for k in ("Cx", "Cz")}
+    g_before = [p.detach().clone() for p in nets["G"].parameters()]
+    for _ in range(2):  # the two warm-up steps
+        run.trainer.train_step()
+    for k, before in critics.items():  # no gradient reached the critics: Adam left them exactly as they were
+        assert all(torch.equal(a, b) for a, b in zip(before, nets[k].parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, nets["G"].parameters(), strict=True))
+    run.trainer.train_step()  # step 2: the adversarial game starts and the critics train
+    assert any(not torch.equal(a, b) for a, b in zip(critics["Cx"], nets["Cx"].parameters(), strict=True))
+    E, G = nets["E"], nets["G"]
+    x = torch.rand(3, 16, 1) * 2 - 1
+    G.eval()
+    E.eval()  # no dropout: the same forward twice
+    warm = TadGANObjective(recon_warmup=5).eg_loss(E, G, nets["Cx"], nets["Cz"], Batch(real=x, z=None, step=4))
+    torch.testing.assert_close(warm.total, 10 * (G(E(x)) - x).square().mean())
+    with pytest.raises(ValueError, match="recon_warmup"):
+        TadGANObjective(recon_warmup=-1)
