@@ -2,15 +2,16 @@
 
     OMP_NUM_THREADS=1 python bench/tadgan.py                          # ucr135, yahoo, mitdb: every row
     OMP_NUM_THREADS=1 python bench/tadgan.py --datasets yahoo         # one series
-    OMP_NUM_THREADS=1 python bench/tadgan.py --steps mitdb=805        # Orion's 35 epochs on mitdb (default 230)
+    OMP_NUM_THREADS=1 python bench/tadgan.py --steps mitdb=1105       # Orion's 35 epochs on mitdb (default 5)
 
 Rows per series (the same sliding-window threshold, ``metrics.anomaly.find_anomalies``, for every score):
 
-- TadGAN: the ``tadgan-<series>`` preset trained by ``ganforge train`` (a subprocess; its CPU seconds are the
+- TadGAN: the ``tadgan-<series>`` preset (300 reconstruction warm-up steps, then Orion's adversarial steps; mitdb:
+  5 epochs = 115 instead of the preset's 35) trained by ``ganforge train`` (a subprocess; its CPU seconds are the
   child's user + sys time), scored with the preset's ``comb`` / ``rec_error_type`` (Orion's pipeline settings).
 - LSTM autoencoder: TadGAN's own E and G (same widths, Keras initialisation) trained as a plain autoencoder on
-  MSE(G(E(x)), x), Adam 5e-4, batches of 64, 5× the TadGAN step count (the same number of windows seen), scored
-  with the same reconstruction error and ``comb="rec"`` (no critic).
+  MSE(G(E(x)), x), Adam 5e-4, batches of 64, for the preset's ``recon_warmup`` steps — TadGAN's warm-up alone, i.e.
+  the run without its adversarial part — scored with the same reconstruction error and ``comb="rec"`` (no critic).
 - AR(50): a least-squares one-step predictor fitted on the training split (Orion's regression-error protocol).
 - moving z-score: |x − trailing mean| / trailing std over 100 points.
 - chance levels: "random score" (i.i.d. uniform scores through the same threshold, mean over 5 seeds) and "flag
@@ -47,7 +48,7 @@ from ganforge.metrics.anomaly import (
 from ganforge.registry import DATASETS
 
 DATASETS_ALL = ("ucr135", "yahoo", "mitdb")
-BENCH_STEPS = {"ucr135": 105, "yahoo": 140, "mitdb": 230}  # ucr135/yahoo: the presets (Orion's epochs); mitdb: 10
+BENCH_STEPS = {"ucr135": 405, "yahoo": 440, "mitdb": 415}  # 300 warm-up + Orion's epochs (mitdb: 5 of its 35)
 
 
 def load(name: str, split: str):
@@ -146,6 +147,12 @@ def autoencoder_row(name: str, steps: int, seed: int = 0) -> dict:
                cpu_self() - t0, train_mse=round(float(loss), 4))
 
 
+def warmup_steps(name: str) -> int:
+    from ganforge.config import resolve_config
+
+    return int(resolve_config(f"tadgan-{name}", []).objective.options.get("recon_warmup", 0))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=list(DATASETS_ALL), choices=DATASETS_ALL)
@@ -160,13 +167,18 @@ def main() -> int:
     for name in args.datasets:
         if not args.no_gan:
             rows.append(tadgan_row(name, steps[name], args.runs))
-            rows.append(autoencoder_row(name, 5 * steps[name]))
+            rows.append(autoencoder_row(name, warmup_steps(name)))
         rows += baselines(name)
         print_rows([r for r in rows if r["dataset"] == name])
     from ganforge.outputs import write_text
 
-    write_text(args.out, json.dumps({"rows": rows, "argv": sys.argv[1:], "threads": torch.get_num_threads(),
-                                     "numpy": np.__version__, "torch": torch.__version__}, indent=2), "--out")
+    # rows of the series not benched now are kept from the previous file, with the command that made them
+    old = json.loads(args.out.read_text())["rows"] if args.out.is_file() else []
+    argv = " ".join(["python bench/tadgan.py", *sys.argv[1:]])
+    rows = [r for r in old if r["dataset"] not in args.datasets] + [{**r, "bench": argv} for r in rows]
+    rows.sort(key=lambda r: DATASETS_ALL.index(r["dataset"]))
+    write_text(args.out, json.dumps({"rows": rows, "threads": torch.get_num_threads(), "numpy": np.__version__,
+                                     "torch": torch.__version__}, indent=2), "--out")
     return 0
 
 
