@@ -2,15 +2,16 @@
 
     OMP_NUM_THREADS=1 python bench/tadgan.py                          # ucr135, yahoo, mitdb: every row
     OMP_NUM_THREADS=1 python bench/tadgan.py --datasets yahoo         # one series
-    OMP_NUM_THREADS=1 python bench/tadgan.py --steps mitdb=1105       # Orion's 35 epochs on mitdb (default 5)
+    OMP_NUM_THREADS=1 python bench/tadgan.py --steps mitdb=805        # Orion's 35 epochs on mitdb (default 115)
 
 Rows per series (the same sliding-window threshold, ``metrics.anomaly.find_anomalies``, for every score):
 
-- TadGAN: the ``tadgan-<series>`` preset (300 reconstruction warm-up steps, then Orion's adversarial steps; mitdb:
-  5 epochs = 115 instead of the preset's 35) trained by ``ganforge train`` (a subprocess; its CPU seconds are the
-  child's user + sys time), scored with the preset's ``comb`` / ``rec_error_type`` (Orion's pipeline settings).
+- TadGAN: the ``tadgan-<series>`` preset (Orion's adversarial steps, then 300 reconstruction-only steps; mitdb:
+  5 epochs = 115 adversarial steps instead of the preset's 35) trained by ``ganforge train`` (a subprocess; its
+  CPU seconds are the child's user + sys time), scored with the preset's ``comb`` / ``rec_error_type`` (Orion's
+  pipeline settings).
 - LSTM autoencoder: TadGAN's own E and G (same widths, Keras initialisation) trained as a plain autoencoder on
-  MSE(G(E(x)), x), Adam 5e-4, batches of 64, for the preset's ``recon_warmup`` steps — TadGAN's warm-up alone, i.e.
+  MSE(G(E(x)), x), Adam 5e-4, batches of 64, for as many steps as the preset's reconstruction-only steps (300) —
   the run without its adversarial part — scored with the same reconstruction error and ``comb="rec"`` (no critic).
 - AR(50): a least-squares one-step predictor fitted on the training split (Orion's regression-error protocol).
 - moving z-score: |x − trailing mean| / trailing std over 100 points.
@@ -48,7 +49,8 @@ from ganforge.metrics.anomaly import (
 from ganforge.registry import DATASETS
 
 DATASETS_ALL = ("ucr135", "yahoo", "mitdb")
-BENCH_STEPS = {"ucr135": 405, "yahoo": 440, "mitdb": 415}  # 300 warm-up + Orion's epochs (mitdb: 5 of its 35)
+ADVERSARIAL = {"ucr135": 105, "yahoo": 140, "mitdb": 115}  # Orion's epochs in E/G steps (mitdb: 5 of its 35)
+RECON = 300  # the presets' reconstruction-only steps after the game (recon_after)
 
 
 def load(name: str, split: str):
@@ -93,7 +95,8 @@ def baselines(name: str, window: int = 100, order: int = 50) -> list[dict]:
 
 def train_tadgan(name: str, steps: int, run: Path) -> tuple[dict, float]:
     cmd = [sys.executable, "-m", "ganforge", "train", f"tadgan-{name}", "--run-dir", str(run), "--overwrite",
-           "--no-progress", "--set", f"train.steps={steps}", "--set", "log.tensorboard=False"]
+           "--no-progress", "--set", f"train.steps={steps + RECON}", "--set", f"objective.options.recon_after={steps}",
+           "--set", "log.tensorboard=False"]
     before = cpu_children()
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
     return {"command": " ".join(["ganforge", *cmd[3:]])}, cpu_children() - before
@@ -110,7 +113,7 @@ def tadgan_row(name: str, steps: int, runs: Path) -> dict:
     t0 = cpu_self()
     options = detect_options(cfg)
     det = detect_series(sampler, test, options)
-    return row(name, f"TadGAN ({steps} steps, comb={options.comb}, {options.rec_error_type})", test.intervals,
+    return row(name, f"TadGAN ({steps}+{RECON} steps, {options.comb}, {options.rec_error_type})", test.intervals,
                det.intervals, cpu + cpu_self() - t0, **info)
 
 
@@ -144,30 +147,24 @@ def autoencoder_row(name: str, steps: int, seed: int = 0) -> dict:
     options = DetectOptions(rec_error_type=family.rec_error_type, comb="rec")
     det = detect_windows(test.x[..., 0].double().numpy(), y_hat, critic, options)
     return row(name, f"LSTM autoencoder ({steps} steps, {options.rec_error_type})", test.intervals, det.intervals,
-               cpu_self() - t0, train_mse=round(float(loss), 4))
-
-
-def warmup_steps(name: str) -> int:
-    from ganforge.config import resolve_config
-
-    return int(resolve_config(f"tadgan-{name}", []).objective.options.get("recon_warmup", 0))
+               cpu_self() - t0, train_mse=round(float(loss.detach()), 4))
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=list(DATASETS_ALL), choices=DATASETS_ALL)
-    p.add_argument("--steps", nargs="*", default=[], metavar="NAME=STEPS", help="TadGAN steps per dataset")
+    p.add_argument("--steps", nargs="*", default=[], metavar="NAME=STEPS", help="TadGAN adversarial steps per series")
     p.add_argument("--no-gan", action="store_true", help="baselines only (no training)")
     p.add_argument("--runs", type=Path, default=Path("runs/bench-tadgan"))
     p.add_argument("--out", type=Path, default=Path("bench/results/tadgan.json"))
     args = p.parse_args()
     torch.set_num_threads(1)
-    steps = {**BENCH_STEPS, **{k: int(v) for k, v in (s.split("=", 1) for s in args.steps)}}
+    steps = {**ADVERSARIAL, **{k: int(v) for k, v in (s.split("=", 1) for s in args.steps)}}
     rows: list[dict] = []
     for name in args.datasets:
         if not args.no_gan:
             rows.append(tadgan_row(name, steps[name], args.runs))
-            rows.append(autoencoder_row(name, warmup_steps(name)))
+            rows.append(autoencoder_row(name, RECON))
         rows += baselines(name)
         print_rows([r for r in rows if r["dataset"] == name])
     from ganforge.outputs import write_text

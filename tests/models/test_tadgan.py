@@ -177,5 +177,11 @@ def test_reconstruction_warmup_trains_the_autoencoder_and_leaves_the_critics(tmp
     E.eval()  # no dropout: the same forward twice
     warm = TadGANObjective(recon_warmup=5).eg_loss(E, G, nets["Cx"], nets["Cz"], Batch(real=x, z=None, step=4))
     torch.testing.assert_close(warm.total, 10 * (G(E(x)) - x).square().mean())
+    # recon_after: the game first, reconstruction-only from that step on; 0 = never (Orion)
+    assert [TadGANObjective(recon_after=3).recon_only(s) for s in range(5)] == [False, False, False, True, True]
+    assert [TadGANObjective(recon_warmup=2).recon_only(s) for s in range(4)] == [True, True, False, False]
+    assert not any(TadGANObjective().recon_only(s) for s in range(4))
     with pytest.raises(ValueError, match="recon_warmup"):
         TadGANObjective(recon_warmup=-1)
+    with pytest.raises(ValueError, match="recon_after"):
+        TadGANObjective(recon_after=-1)
