@@ -167,16 +167,20 @@ def main() -> int:
             rows.append(autoencoder_row(name, RECON))
         rows += baselines(name)
         print_rows([r for r in rows if r["dataset"] == name])
+        save(args.out, [r for r in rows if r["dataset"] == name], name)  # after each series: a long run keeps some
+    return 0
+
+
+def save(out: Path, rows: list[dict], name: str) -> None:
+    """Replace ``name``'s rows in ``out``; other series' rows stay, each with the command that made it."""
     from ganforge.outputs import write_text
 
-    # rows of the series not benched now are kept from the previous file, with the command that made them
-    old = json.loads(args.out.read_text())["rows"] if args.out.is_file() else []
+    old = json.loads(out.read_text())["rows"] if out.is_file() else []
     argv = " ".join(["python bench/tadgan.py", *sys.argv[1:]])
-    rows = [r for r in old if r["dataset"] not in args.datasets] + [{**r, "bench": argv} for r in rows]
+    rows = [r for r in old if r["dataset"] != name] + [{**r, "bench": argv} for r in rows]
     rows.sort(key=lambda r: DATASETS_ALL.index(r["dataset"]))
-    write_text(args.out, json.dumps({"rows": rows, "threads": torch.get_num_threads(), "numpy": np.__version__,
-                                     "torch": torch.__version__}, indent=2), "--out")
-    return 0
+    write_text(out, json.dumps({"rows": rows, "threads": torch.get_num_threads(), "numpy": np.__version__,
+                                "torch": torch.__version__}, indent=2), "--out")
 
 
 def print_rows(rows: list[dict]) -> None:
