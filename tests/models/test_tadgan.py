@@ -107,3 +107,81 @@ def test_trains_from_the_cli_resumes_exactly_and_detects(tmp_path: Path, capsys:
     assert y_hat.shape == (3, 16)
     assert critic.shape == (3,)
     capsys.readouterr()
+
+
+def test_keras_initialisation() -> None:
+    """Glorot-uniform kernels within ±sqrt(6 / (fan_in + fan_out)), zero biases, orthogonal recurrent kernels and the
+    LSTM forget-gate bias 1 (Keras' defaults, which Orion's networks get)."""
+    torch.manual_seed(0)
+    nets = TadGANConfig(**SMALL).build(SPEC)
+    E, G, Cx = nets["E"], nets["G"], nets["Cx"]
+    h = E.lstm.hidden_size
+    for name, p in E.lstm.named_parameters():
+        if name.startswith("weight_hh"):  # [4H, H] with orthonormal columns: pᵀp = I up to float32 rounding
+            # each entry of pᵀp sums 4H = 16 products of O(1) numbers: 16 · 2⁻²⁴ ≈ 1e-6; 1e-5 leaves 10× slack
+            torch.testing.assert_close(p.T @ p, torch.eye(h), rtol=0, atol=1e-5)
+        elif name.startswith("bias_ih"):
+            assert p[h : 2 * h].eq(1).all()
+            assert p[:h].eq(0).all()
+            assert p[2 * h :].eq(0).all()
+        elif name.startswith("bias_hh"):
+            assert p.eq(0).all()
+        else:  # weight_ih [4H, 1]: fan_in 1, fan_out 4H
+            assert p.abs().max() <= (6 / (1 + 4 * h)) ** 0.5
+    conv = Cx.body[0]  # Conv1d(1 → 4, k=5): fan_in 5, fan_out 20
+    assert conv.weight.abs().max() <= (6 / (5 + 20)) ** 0.5
+    assert conv.bias.eq(0).all()
+    assert G.dense.bias.eq(0).all()
+    torch.manual_seed(0)
+    plain = TadGANConfig(**SMALL, init="torch").build(SPEC)
+    assert plain["G"].dense.bias.abs().sum() > 0  # PyTorch's default: a uniform fan-in bias
+    with pytest.raises(ValueError, match="unknown init"):
+        TadGANConfig(**SMALL, init="he")
+    with pytest.raises(ValueError, match="unknown comb"):
+        TadGANConfig(**SMALL, comb="max")
+
+
+def test_detection_options_come_from_the_preset() -> None:
+    from ganforge.config import resolve_config
+    from ganforge.data.timeseries import detect_options
+
+    ucr = detect_options(resolve_config("tadgan-ucr135", []))
+    assert (ucr.rec_error_type, ucr.comb, ucr.lambda_rec) == ("dtw", "sum", 0.5)  # Orion's tadgan_ucr.json
+    yahoo = detect_options(resolve_config("tadgan-yahoo", []), comb="rec")  # a CLI flag overrides the preset
+    assert (yahoo.rec_error_type, yahoo.comb) == ("area", "rec")
+    cfg = resolve_config("tadgan-mitdb", [])
+    assert (cfg.train.batch_size, cfg.train.d_steps) == (64, 5)  # 64 windows for each of the 5 critic steps
+    assert detect_options(cfg).comb == "mult"
+
+
+def test_reconstruction_warmup_trains_the_autoencoder_and_leaves_the_critics(tmp_path: Path) -> None:
+    from ganforge.config import resolve_config
+    from ganforge.training.run import Run
+
+    sets = tiny_sets(tiny_series(tmp_path / "s.csv"))
+    overrides = [sets[i + 1] for i in range(0, len(sets), 2)] + ["objective.options={'recon_warmup': 2}"]
+    run = Run(resolve_config("tadgan-ucr135", overrides), tmp_path / "r")
+    nets = run.trainer.nets
+    critics = {k: [p.detach().clone() for p in nets[k].parameters()] for k in ("Cx", "Cz")}
+    g_before = [p.detach().clone() for p in nets["G"].parameters()]
+    for _ in range(2):  # the two warm-up steps
+        run.trainer.train_step()
+    for k, before in critics.items():  # no gradient reached the critics: Adam left them exactly as they were
+        assert all(torch.equal(a, b) for a, b in zip(before, nets[k].parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, nets["G"].parameters(), strict=True))
+    run.trainer.train_step()  # step 2: the adversarial game starts and the critics train
+    assert any(not torch.equal(a, b) for a, b in zip(critics["Cx"], nets["Cx"].parameters(), strict=True))
+    E, G = nets["E"], nets["G"]
+    x = torch.rand(3, 16, 1) * 2 - 1
+    G.eval()
+    E.eval()  # no dropout: the same forward twice
+    warm = TadGANObjective(recon_warmup=5).eg_loss(E, G, nets["Cx"], nets["Cz"], Batch(real=x, z=None, step=4))
+    torch.testing.assert_close(warm.total, 10 * (G(E(x)) - x).square().mean())
+    # recon_after: the game first, reconstruction-only from that step on; 0 = never (Orion)
+    assert [TadGANObjective(recon_after=3).recon_only(s) for s in range(5)] == [False, False, False, True, True]
+    assert [TadGANObjective(recon_warmup=2).recon_only(s) for s in range(4)] == [True, True, False, False]
+    assert not any(TadGANObjective().recon_only(s) for s in range(4))
+    with pytest.raises(ValueError, match="recon_warmup"):
+        TadGANObjective(recon_warmup=-1)
+    with pytest.raises(ValueError, match="recon_after"):
+        TadGANObjective(recon_after=-1)

@@ -31,7 +31,7 @@ from ganforge.commands.common import (
     run_root,
 )
 from ganforge.data.formats import check_memory, require_file
-from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES, DetectOptions
+from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder, save_figure
 
@@ -50,9 +50,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--intervals", default="", help="labelled anomalies as a start,end CSV (timestamps)")
     p.add_argument("--scale", choices=["train", "input"], default="train",
                    help="min-max scaler of the training series (default) or fitted on the input")
-    p.add_argument("--rec-error", choices=REC_ERROR_TYPES, default="dtw", help="reconstruction error (Orion: dtw)")
-    p.add_argument("--comb", choices=COMBINATIONS, default="mult", help="combine with the critic: mult, sum, rec")
-    p.add_argument("--lambda-rec", type=float, default=0.5, help="α of --comb sum (weight of reconstruction)")
+    p.add_argument("--rec-error", choices=REC_ERROR_TYPES, default=None,
+                   help="reconstruction error (default: the run's model.options.rec_error_type; Orion: dtw)")
+    p.add_argument("--comb", choices=COMBINATIONS, default=None,
+                   help="combine with the critic: mult, sum, rec (default: the run's model.options.comb)")
+    p.add_argument("--lambda-rec", type=float, default=None,
+                   help="α of --comb sum, the weight of reconstruction (default: the run's model.options.lambda_rec)")
     p.add_argument("--k", type=float, default=4.0, help="threshold = mean + k·std in each window (default 4)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--no-ema", action="store_true", help="use the raw networks instead of their EMA copies")
@@ -64,7 +67,7 @@ OUTPUTS = ("intervals.csv", "scores.csv", "detection.png", "metrics.json")
 
 def check_options(args: argparse.Namespace) -> None:
     """Numbers refused before any work: --lambda-rec outside [0, 1], --k not a finite positive number."""
-    if not 0.0 <= args.lambda_rec <= 1.0:  # also refuses nan
+    if args.lambda_rec is not None and not 0.0 <= args.lambda_rec <= 1.0:  # also refuses nan
         raise ConfigError(f"--lambda-rec must be in [0, 1], got {args.lambda_rec}")
     if not (math.isfinite(args.k) and args.k > 0):
         raise ConfigError(f"--k must be a finite number > 0 (threshold mean + k·std), got {args.k}")
@@ -80,7 +83,7 @@ def check_detection_memory(n_points: int, window: int) -> None:
 
 @one_line_os_errors
 def run(args: argparse.Namespace) -> int:
-    from ganforge.data.timeseries import detect_series, make_series, read_series_csv
+    from ganforge.data.timeseries import detect_options, detect_series, make_series, read_series_csv
 
     check_options(args)
     device = resolve_device(args.device, "--device")
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot reload the run's training series for its scaler ({exc}); pass --scale input"
                               ) from None
     series = make_series(values, timestamps, expected, window, 1, path.stem, scale=scale)
-    options = DetectOptions(rec_error_type=args.rec_error, comb=args.comb, lambda_rec=args.lambda_rec, k=args.k)
+    options = detect_options(cfg, rec_error_type=args.rec_error, comb=args.comb, lambda_rec=args.lambda_rec, k=args.k)
     detection = detect_series(sampler, series, options)
     write_outputs(folder, series, detection)
     with folder.write("detection.png") as tmp:

@@ -420,6 +420,17 @@ def detect_series(sampler: torch.nn.Module, series: SeriesData, options: Any = N
     return detect_windows(series.x[..., 0].double().numpy(), y_hat, critic, options)
 
 
+def detect_options(cfg: RunConfig, **overrides: Any) -> Any:
+    """``metrics.anomaly.DetectOptions`` of a run: the model family's ``rec_error_type`` / ``comb`` / ``lambda_rec``
+    when it declares them (TadGAN: Orion's UCR defaults dtw, sum, 0.5), then ``overrides`` (CLI flags given)."""
+    from ganforge.builder import build_family
+    from ganforge.metrics.anomaly import DetectOptions
+
+    family = build_family(cfg)
+    declared = {k: getattr(family, k) for k in ("rec_error_type", "comb", "lambda_rec") if hasattr(family, k)}
+    return DetectOptions(**{**declared, **{k: v for k, v in overrides.items() if v is not None}})
+
+
 @RUN_HOOKS.register("series")
 class SeriesHooks(RunHooks):
     """Series: F1 / precision / recall of the detected intervals on the test split (``eval/final.json``), and a
@@ -434,14 +445,12 @@ class SeriesHooks(RunHooks):
 
     def evaluate(self, G: torch.nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
         test = self._test(cfg)
-        return detect_series(G, test).metrics(test.intervals)
+        return detect_series(G, test, detect_options(cfg)).metrics(test.intervals)
 
     def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
-        from ganforge.metrics.anomaly import DetectOptions
-
         return {"dataset": cfg.data.name, "split": "test", "generator": generator, "step": step,
                 "metric": "Orion overlapping-segment precision/recall/F1 (contextual, weighted=False)",
-                "detection": vars(DetectOptions())}
+                "detection": vars(detect_options(cfg))}
 
     def samples(self, G: torch.nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:
@@ -450,4 +459,5 @@ class SeriesHooks(RunHooks):
         from ganforge.commands.detect import plot_detection
 
         test = self._test(cfg)
-        plot_detection(run_dir / "plots" / "detection.png", test, detect_series(G, test), f"{cfg.name} step {step}")
+        plot_detection(run_dir / "plots" / "detection.png", test, detect_series(G, test, detect_options(cfg)),
+                       f"{cfg.name} step {step}")

@@ -15,9 +15,16 @@ each critic's own), each with GP weight 10 on interpolates x̂ = εx + (1 − ε
 
 Encoder/generator loss (group ``g`` over E and G):  L_EG = −E[Cx(G(z))] − E[Cz(E(x))] + λ·MSE(G(E(x)), x).
 
-Phases as Orion: the critics ×``train.d_steps`` (5) per E/G step, each on its own mini-batch and z; the E/G step
-reuses the last critic mini-batch and its z (``eg_batch="last_critic"``), as Orion's loop does. Orion's Adam(5e-4)
-with Keras' defaults (β = 0.9, 0.999) is set in the preset.
+Phases as Orion: the critics ×``train.d_steps`` (5) per E/G step, each on its own mini-batch of ``train.batch_size``
+windows (64: Orion slices a minibatch of batch_size · iterations_critic into one batch per critic step) and its own
+z; the E/G step reuses the last critic mini-batch and its z (``eg_batch="last_critic"``), as Orion's loop does.
+Orion's Adam(5e-4) with Keras' defaults (β = 0.9, 0.999) is set in the preset.
+
+``recon_warmup`` (not in Orion; 0 = off): the first ``recon_warmup`` steps train E and G on λ·V_L2 alone and skip
+the critics (their loss is a constant, so they get no gradient and Adam leaves them untouched) — a plain LSTM
+autoencoder warm start, for CPU budgets too small for the adversarial game to reach a usable reconstruction.
+``recon_after`` (0 = never): from that step on, the same reconstruction-only steps (critics frozen) — the game first,
+then E and G fine-tuned as an autoencoder while Cx keeps what the game taught it.
 """
 
 from __future__ import annotations
@@ -51,17 +58,27 @@ def critic_loss(C: torch.nn.Module, real: Tensor, fake: Tensor, gp_weight: float
 @OBJECTIVES.register("tadgan")
 @dataclass
 class TadGANObjective(Objective):
-    """Options: ``gp_weight`` (10), ``cycle_weight`` λ (10), ``eg_batch`` ("last_critic" as Orion, or "new")."""
+    """Options: ``gp_weight`` (10), ``cycle_weight`` λ (10), ``eg_batch`` ("last_critic" as Orion, or "new"),
+    ``recon_warmup`` (reconstruction-only steps before the adversarial game; 0 as Orion)."""
 
     gp_weight: float = 10.0
     cycle_weight: float = 10.0
     eg_batch: str = "last_critic"
+    recon_warmup: int = 0
+    recon_after: int = 0
 
     def __post_init__(self) -> None:
         check_weight("gp_weight", self.gp_weight)
         check_weight("cycle_weight", self.cycle_weight)
         check_choice("eg_batch", self.eg_batch, ("last_critic", "new"))
+        for name in ("recon_warmup", "recon_after"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 steps, got {getattr(self, name)}")
         self._last: tuple[int, Tensor, Tensor] | None = None  # (step, x, z) of this step's last critic batch
+
+    def recon_only(self, step: int) -> bool:
+        """Whether ``step`` is a reconstruction-only step (warm-up, or after ``recon_after``)."""
+        return step < self.recon_warmup or 0 < self.recon_after <= step
 
     def networks(self) -> tuple[str, ...]:
         return ("E", "G", "Cx", "Cz")
@@ -98,6 +115,8 @@ class TadGANObjective(Objective):
     def critic_loss(self, E: torch.nn.Module, G: torch.nn.Module, Cx: torch.nn.Module, Cz: torch.nn.Module,
                     batch: Batch) -> LossTerms:
         x, z = batch.real, batch.z
+        if self.recon_only(batch.step):  # no critic update (a constant loss has no gradient)
+            return LossTerms(x.new_zeros((), requires_grad=True), {})
         with torch.no_grad():  # the critics' step trains Cx and Cz only
             fake, encoded = G(z).float(), E(x).float()
         eps_x = batch.uniform(penalties.per_sample_shape(x))
@@ -110,6 +129,9 @@ class TadGANObjective(Objective):
     def eg_loss(self, E: torch.nn.Module, G: torch.nn.Module, Cx: torch.nn.Module, Cz: torch.nn.Module,
                 batch: Batch) -> LossTerms:
         x, z = batch.real, batch.z
+        if self.recon_only(batch.step):  # the autoencoder x → E → G alone
+            cycle = (G(E(x)).float() - x).square().mean()
+            return LossTerms(self.cycle_weight * cycle, {"loss/cycle": cycle.detach()})
         fake, encoded = G(z).float(), E(x).float()
         cycled = G(encoded).float()  # x → z → x
         x_cost, z_cost = -Cx(fake).float().mean(), -Cz(encoded).float().mean()

@@ -6,7 +6,8 @@ From window reconstructions to scored intervals, as Orion's TadGAN pipeline does
    predictions (Orion ``reconstruction_errors``), its critic value the mode of a Gaussian KDE over the Cx scores of
    those windows (``critic_per_point``; Orion ``score_anomalies``).
 2. ``reconstruction_errors``: point-wise |x − x̂|, area (difference of trapezoid areas over ``score_window``), or DTW
-   (over windows of ``score_window`` + 1 points), then a centred rolling mean over 1 % of the series.
+   (over windows of ``score_window`` + 1 points), then a centred rolling mean over 1 % of the number of windows N
+   (Orion ``score_anomalies``: ``math.trunc(y.shape[0] * 0.01)`` with ``y`` the windows ``[N, W]``, not the series).
 3. ``score_anomalies``: z-scores — reconstruction z-scores clipped at 0 plus 1, critic |z| + 1 (the mean taken
    over the inter-quartile range), smoothed — combined by product (``mult``) or convex sum with weight α
    (``sum``: (1 − α)·(critic − 1) + α·(rec − 1)), paper §III-C eq. for a(x).
@@ -130,7 +131,7 @@ def _rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
 def reconstruction_errors(true: np.ndarray, pred: np.ndarray, rec_error_type: str = "point", score_window: int = 10,
                           smoothing_window: int | None = None, smooth: bool = True) -> np.ndarray:
     """Per-point reconstruction error ``[T]`` (Orion ``reconstruction_errors``); the smoothing window defaults to
-    min(1 % of T, 200)."""
+    min(1 % of T, 200) (Orion's float default); ``score_anomalies`` passes an integer, 1 % of the window count."""
     if rec_error_type not in REC_ERROR_TYPES:
         raise ValueError(f"unknown rec_error_type {rec_error_type!r}; choose from: {', '.join(REC_ERROR_TYPES)}")
     true, pred = np.asarray(true, dtype=np.float64), np.asarray(pred, dtype=np.float64)
@@ -184,7 +185,9 @@ def score_anomalies(windows: np.ndarray, y_hat: np.ndarray, critic: np.ndarray, 
     """The TadGAN anomaly score from windows ``[N, W]``, their reconstructions ``[N, W]`` and Cx scores ``[N]``.
 
     ``comb``: "mult" = critic z-score × reconstruction z-score; "sum" = (1 − α)(critic − 1) + α(rec − 1) with
-    α = ``lambda_rec``; "rec" = the reconstruction z-score alone. Smoothing windows default to 1 % of the series.
+    α = ``lambda_rec``; "rec" = the reconstruction z-score alone. Both smoothing windows default to
+    ⌊0.01·N⌋ for N windows (Orion: ``math.trunc(y.shape[0] * 0.01)``; at least 1 here, where Orion's pandas
+    rolling(0) would give NaN), not 1 % of the T = N + W − 1 points.
     """
     if comb not in COMBINATIONS:
         raise ValueError(f"unknown comb {comb!r}; choose from: {', '.join(COMBINATIONS)}")
@@ -192,10 +195,10 @@ def score_anomalies(windows: np.ndarray, y_hat: np.ndarray, critic: np.ndarray, 
         raise ValueError(f"lambda_rec must be in [0, 1], got {lambda_rec}")
     windows, y_hat = np.asarray(windows, dtype=np.float64), np.asarray(y_hat, dtype=np.float64)
     true, pred = windows_to_series(windows), window_median(y_hat)
-    smooth = smooth_window or math.trunc(len(true) * 0.01)
+    smooth = smooth_window or math.trunc(len(windows) * 0.01)  # 1 % of the number of windows N (Orion)
     crit = critic_per_point(critic, windows.shape[1])
     c_scores = critic_scores(crit, smooth)
-    rec = reconstruction_errors(true, pred, rec_error_type, score_window, smooth)
+    rec = reconstruction_errors(true, pred, rec_error_type, score_window, smoothing_window=max(1, smooth))
     r_scores = np.clip(zscore(rec), 0, None) + 1
     if comb == "mult":
         score = c_scores * r_scores

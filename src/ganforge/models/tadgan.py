@@ -7,8 +7,15 @@ Networks", §III-B, Fig. 2), with the layer sizes of Orion's reference implement
     Cx : x [N, W, 1] → 4 × (Conv1d(64, k=5, valid) → LeakyReLU(0.2) → Dropout(0.25)) → Dense(1)   → [N, 1]
     Cz : z [N, z_dim] → 2 × (Dense(100) → LeakyReLU(0.2) → Dropout(0.2)) → Dense(1)                → [N, 1]
 
-W = 100 and z_dim = 20 in the paper. Orion's generator LSTMs also use recurrent dropout 0.2, which PyTorch's fused
-LSTM does not have: here ``g_dropout`` drops the LSTM inputs only (noted in docs/tadgan.md).
+W = 100 and z_dim = 20 in the paper. Cz's hidden width is Orion's ``dense_units`` = 20 since Orion 0.2 (2021-10;
+100 before). Orion's generator LSTMs also use recurrent dropout 0.2, which PyTorch's fused LSTM does not have: here
+``g_dropout`` drops the LSTM inputs only (noted in docs/tadgan.md).
+
+Initialisation (``init="keras"``, the default): Orion builds the networks with Keras' layer defaults, which differ
+from PyTorch's — Dense/Conv1D kernels glorot-uniform U(±sqrt(6 / (fan_in + fan_out))) with zero biases (torch:
+kaiming-uniform with a = sqrt(5) and a fan-in bias), LSTM input kernels glorot-uniform, recurrent kernels orthogonal,
+biases zero except the forget gate's 1 (``unit_forget_bias=True``; Jozefowicz et al. 2015 §2.2). ``init="torch"`` keeps
+PyTorch's defaults.
 """
 
 from __future__ import annotations
@@ -94,10 +101,45 @@ class CriticZ(Discriminator):
         return self.body(z)
 
 
+INITS = ("keras", "torch")
+
+
+def keras_init(module: nn.Module) -> None:
+    """Keras' default initialisers on every Linear, Conv1d and LSTM inside ``module`` (in place).
+
+    Linear ``[out, in]`` and Conv1d ``[out, in, k]``: xavier_uniform_ computes fan_in = in·k, fan_out = out·k, as
+    Keras' glorot_uniform does on its ``[k, in, out]`` kernel. LSTM: ``weight_ih [4H, in]`` glorot-uniform (Keras'
+    kernel ``[in, 4H]``, same fans), ``weight_hh [4H, H]`` orthogonal (Keras' ``[H, 4H]`` recurrent kernel transposed:
+    orthonormal columns here = orthonormal rows there), gate order i, f, g, o in both, so the forget gate is rows
+    H..2H; PyTorch has two biases b_ih + b_hh: b_ih[H:2H] = 1, everything else 0 (their sum = Keras' one bias).
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv1d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LSTM):
+            h = m.hidden_size
+            for name, p in m.named_parameters():
+                if name.startswith("weight_ih"):
+                    nn.init.xavier_uniform_(p)
+                elif name.startswith("weight_hh"):
+                    nn.init.orthogonal_(p)
+                elif name.startswith("bias"):
+                    nn.init.zeros_(p)
+                    if name.startswith("bias_ih"):
+                        with torch.no_grad():
+                            p[h : 2 * h] = 1.0
+
+
 @MODELS.register("tadgan")
 @dataclass
 class TadGANConfig(ModelFamily):
-    """Options of the TadGAN family (``model.options``; defaults = Orion's). Networks: E, G, Cx, Cz."""
+    """Options of the TadGAN family (``model.options``; defaults = Orion's). Networks: E, G, Cx, Cz.
+
+    ``comb`` / ``lambda_rec`` / ``rec_error_type``: how detection (``ganforge detect`` / ``eval``) scores this run's
+    series (``metrics.anomaly.score_anomalies``); defaults = Orion's UCR pipeline (``tadgan_ucr.json``: dtw, sum, 0.5).
+    """
 
     networks: ClassVar[tuple[str, ...]] = ("E", "G", "Cx", "Cz")
     sampling_networks: ClassVar[tuple[str, ...]] = ("G", "E", "Cx")  # detection reconstructs G(E(x)) and reads Cx
@@ -109,8 +151,12 @@ class TadGANConfig(ModelFamily):
     cx_channels: int = 64
     cx_layers: int = 4
     cx_dropout: float = 0.25
-    cz_hidden: int = 100
+    cz_hidden: int = 20
     cz_dropout: float = 0.2
+    init: str = "keras"
+    rec_error_type: str = "dtw"
+    comb: str = "sum"
+    lambda_rec: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("z_dim", "e_hidden", "g_hidden", "cx_channels", "cx_layers", "cz_hidden"):
@@ -119,16 +165,31 @@ class TadGANConfig(ModelFamily):
         for name in ("g_dropout", "cx_dropout", "cz_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; choose from: {', '.join(INITS)}")
+        from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES
+
+        if self.comb not in COMBINATIONS:
+            raise ValueError(f"unknown comb {self.comb!r}; choose from: {', '.join(COMBINATIONS)}")
+        if self.rec_error_type not in REC_ERROR_TYPES:
+            raise ValueError(f"unknown rec_error_type {self.rec_error_type!r}; choose from: "
+                             f"{', '.join(REC_ERROR_TYPES)}")
+        if not 0.0 <= self.lambda_rec <= 1.0:
+            raise ValueError(f"lambda_rec must be in [0, 1], got {self.lambda_rec}")
 
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         if len(spec.shape) != 2 or spec.shape[1] != 1:
             raise ValueError(f"tadgan models univariate windows [W, 1]; this data has samples of shape "
                              f"{list(spec.shape)}: use a series dataset (ucr135, yahoo, mitdb, series-csv)")
         w = spec.shape[0]
-        return {"E": TadGANEncoder(w, self.z_dim, self.e_hidden),
-                "G": TadGANGenerator(w, self.z_dim, self.g_hidden, self.g_dropout),
-                "Cx": CriticX(w, self.cx_channels, self.cx_layers, self.cx_dropout),
-                "Cz": CriticZ(self.z_dim, self.cz_hidden, self.cz_dropout)}
+        nets: dict[str, nn.Module] = {"E": TadGANEncoder(w, self.z_dim, self.e_hidden),
+                                      "G": TadGANGenerator(w, self.z_dim, self.g_hidden, self.g_dropout),
+                                      "Cx": CriticX(w, self.cx_channels, self.cx_layers, self.cx_dropout),
+                                      "Cz": CriticZ(self.z_dim, self.cz_hidden, self.cz_dropout)}
+        if self.init == "keras":
+            for net in nets.values():
+                keras_init(net)
+        return nets
 
 
 @torch.no_grad()
