@@ -6,7 +6,8 @@ prints one markdown table per task next to the trivial baselines:
                  L1 / PSNR / SSIM, digit accuracy and FID on the mnist-classifier's features
   mnist2mnistm   CycleGAN vs no translation (the source image judged as if it were the target):
                  label preservation A→B, B→A, the cycles, FID in each target domain
-  colorize       ours vs the grey input (as RGB): PSNR / SSIM / colourfulness, plus a grey | ours | truth grid
+  colorize       ours vs the trivial colourisations (grey input as RGB, Lab(L, 0, 0), the training mean ab):
+                 L1 / PSNR / SSIM / colourfulness, plus a grey | ours | truth grid
 
     OMP_NUM_THREADS=1 python bench/translation.py --run-root runs/translation [--train] [--device cpu]
 
@@ -125,23 +126,28 @@ def mnist2mnistm(root: Path, device: torch.device, out: dict) -> str:
 
 
 def colorize(root: Path, device: torch.device, out: dict) -> str:
-    from ganforge.data.paired import paired_metrics, translate_uint8
+    from ganforge.data.paired import translate_uint8
+    from ganforge.data.translation_tasks import colour_baselines
     from ganforge.metrics.translation import colourfulness
     from ganforge.viz.images import comparison_grid, save_image
 
     cfg, G, data, hooks, step = load(root / "colorize-photos", device)
-    ours = {**hooks.evaluate(G, data, cfg, device), "step": step}
-    grey = data.test_a.expand(-1, 3, -1, -1).contiguous()
-    base = {**paired_metrics(grey, data.test_b), "colourfulness": colourfulness(grey)}
-    out["colorize"] = {"ours": ours, "grey input": base}
-    idx = torch.linspace(0, len(data.test_a) - 1, 12).long()  # crops from both unseen photographs
+    ours = {**hooks.evaluate(G, data, cfg, device), "step": step}  # includes baseline/<name>/<metric>
+    images = colour_baselines(data)
+    names = {"grey_input": "grey input (g as RGB)", "lab_l00": "Lab(L, 0, 0)", "mean_ab": "constant mean ab"}
+    base = {names[n]: {k: ours[f"baseline/{n}/{k}"] for k in ("l1", "psnr", "ssim")}
+            | {"colourfulness": colourfulness(im)} for n, im in images.items()}
+    out["colorize"] = {"ours": ours, **base, "split": cfg.data.options.get("split", "photo")}
+    grey = images["grey_input"]
+    idx = torch.linspace(0, len(data.test_a) - 1, 12).long()  # crops from every held-out photograph / region
     pred, _ = translate_uint8(G, data.test_a[idx], device)
     save_image(comparison_grid([grey[idx], pred, data.test_b[idx]]), root / "colorize-grid.png")
     keys = ("l1", "psnr", "ssim", "colourfulness")
-    rows = [("ours (Lab, self-attention)", *(fmt(ours[k]) for k in keys)),
-            ("grey input", *(fmt(base[k]) for k in keys)),
-            ("truth", "0", "∞", "1", fmt(ours["colourfulness_truth"]))]
-    return table(rows, ("colorize-photos (200 crops of 2 unseen photos)", "L1 ↓", "PSNR dB ↑", "SSIM ↑",
+    rows = [("ours (Lab, self-attention)", *(fmt(ours[k]) for k in keys))]
+    rows += [(name, *(fmt(v[k]) for k in keys)) for name, v in base.items()]
+    rows += [("truth", "0", "∞", "1", fmt(ours["colourfulness_truth"]))]
+    what = {"photo": "unseen photos", "region": "unseen regions"}[out["colorize"]["split"]]
+    return table(rows, (f"colorize-photos ({len(data.test_a)} crops of {what})", "L1 ↓", "PSNR dB ↑", "SSIM ↑",
                         "colourfulness"))
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ganforge.data.paired import PairedFolder, PairedNPZ, TranslationData, UnpairedFolder
-from ganforge.data.translation_tasks import ColorizePhotos, mnistm, sobel_edges
+from ganforge.data.translation_tasks import ColorizePhotos, colour_baselines, mnistm, region_split, sobel_edges
 
 
 def side_by_side(folder: Path, n: int, size: int = 8) -> None:
@@ -154,3 +154,35 @@ def test_colorize_photos_split_by_file_for_a_user_folder(tmp_path: Path) -> None
     (tmp_path / "only").mkdir()
     with pytest.raises(ValueError, match="at least 2"):
         ColorizePhotos(folder=str(tmp_path / "only")).load()
+
+
+def test_colorize_region_split_holds_out_unseen_columns() -> None:
+    image = np.arange(40 * 60 * 3, dtype=np.int64).reshape(40, 60, 3)
+    left, right = region_split(image, 16, 0.25)
+    assert left.shape == (40, 44, 3)  # 60 − max(16, round(60 · 0.25))
+    assert right.shape == (40, 16, 3)  # round(60 · 0.25) = 15 < 16: at least one crop wide
+    assert np.array_equal(np.concatenate([left, right], 1), image)  # disjoint columns, nothing lost
+    assert not np.isin(right, left).any()
+    with pytest.raises(ValueError, match="short_side"):
+        region_split(image[:, :20], 16, 0.25)
+    with pytest.raises(ValueError, match="unknown split"):
+        ColorizePhotos(split="pixels")
+
+
+def test_colour_baselines_reproduce_a_constant_colour() -> None:
+    """On photos of one colour the mean-ab baseline is that colour (up to the uint8 L* input: g = round(2.55·L*)
+    leaves ≤ 0.2 L* of error, under 1 uint8 level of sRGB here, plus rounding of the output: ≤ 2 levels), while
+    Lab(L, 0, 0) is the grey of the same lightness and the grey input is g itself."""
+    from ganforge.data.paired import TranslationData
+    from ganforge.models.colorize import grey_l_star
+
+    colour = torch.tensor([200, 120, 60], dtype=torch.uint8).view(1, 3, 1, 1)
+    b = colour.expand(6, 3, 16, 16).contiguous()
+    data = TranslationData(grey_l_star(b), b, grey_l_star(b[:2]), b[:2], paired=True, name="t", task="colorize")
+    base = colour_baselines(data)
+    assert set(base) == {"grey_input", "lab_l00", "mean_ab"}
+    assert (base["mean_ab"].int() - data.test_b.int()).abs().max() <= 2
+    grey = base["lab_l00"].int()
+    assert (grey.amax(1) - grey.amin(1)).max() <= 1  # neutral: R = G = B up to rounding
+    assert torch.equal(base["grey_input"], data.test_a.expand(-1, 3, -1, -1))
+    assert (grey_l_star(base["lab_l00"]).int() - data.test_a.int()).abs().max() <= 1  # same lightness

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ganforge.data.storms import Normalisation, StormTracks, decode, encode, resample_tracks, tracks_frame
-from ganforge.metrics.tracks import category_of, compare_tracks, haversine_km, summaries
+from ganforge.metrics.tracks import category_chance, category_of, compare_tracks, haversine_km, summaries
 
 
 def test_resample_encode_decode_round_trip() -> None:
@@ -66,3 +66,9 @@ def test_track_metrics() -> None:
     assert same["ks/max_wind"] == 0.0
     assert same["w1/lifetime"] == 0.0
     assert same["category_match"] == 100.0
+    assert same["category_chance"] == 100.0  # every storm asked and real in category 1
+    # chance = Σ_k P(asked k)·P(real k): asked half 0 / half 1 against real all 1 → 50 %; a 1/2, 1/4, 1/4 mix
+    # against itself → ¼ + 1/16 + 1/16 = 37.5 % (exact binary fractions)
+    assert category_chance(np.array([0, 1] * 5), np.ones(7, int)) == 50.0
+    mix = np.array([0, 0, 3, 5])
+    assert category_chance(mix, mix) == 37.5

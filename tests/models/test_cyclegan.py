@@ -74,6 +74,12 @@ def test_losses_follow_the_equations() -> None:
         + 3.0 * ((Fn(G(a)) - a).abs().mean() + (G(Fn(b)) - b).abs().mean()) \
         + 1.5 * ((G(b) - b).abs().mean() + (Fn(a) - a).abs().mean())
     torch.testing.assert_close(g.total, want)
+    # the B → A → B cycle weighted apart: only that term changes, by (w_B − 1)·λ·‖G(F(b)) − b‖₁
+    g_w = CycleGANObjective(lambda_cycle=3.0, lambda_identity=0.5, pool_size=0, cycle_b_weight=0.2).g_loss_cycle(
+        G, Fn, D_A, D_B, batch)
+    torch.testing.assert_close(g_w.total, want + (0.2 - 1.0) * 3.0 * (G(Fn(b)) - b).abs().mean())
+    with pytest.raises(ValueError, match="cycle_b_weight"):
+        CycleGANObjective(cycle_b_weight=-1.0)
     d = obj.d_loss_pools(G, Fn, D_A, D_B, batch)  # pool 0: judges the G step's own fakes
     with torch.no_grad():
         fb, fa = G(a), Fn(b)

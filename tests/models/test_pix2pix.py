@@ -17,7 +17,7 @@ from ganforge.losses.objectives import Batch
 from ganforge.losses.translation import Pix2PixObjective
 from ganforge.models.base import DataSpec, TranslateRequest
 from ganforge.models.colorize import ColorizeConfig
-from ganforge.models.pix2pix import Pix2PixConfig
+from ganforge.models.pix2pix import Pix2PixConfig, translate_chunks
 from ganforge.models.translation_blocks import PatchDiscriminator, UNetGenerator, patch_receptive_field
 from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
@@ -43,7 +43,7 @@ def tiny_sets(npz: Path, *extra: str) -> list[str]:
 def test_unet_pads_odd_sizes_and_patchgan_receptive_field() -> None:
     G = UNetGenerator(1, 3, ngf=4, depth=5)
     assert G(torch.zeros(2, 1, 28, 28)).shape == (2, 3, 28, 28)  # padded to 32, cropped back
-    assert sum(isinstance(m, torch.nn.Dropout) for m in G.modules()) == 3  # CD on the first three decoder layers
+    assert not any(isinstance(m, torch.nn.Dropout) for m in G.modules())  # depth 5: no dropout (the reference)
     assert patch_receptive_field(3) == 70  # the paper's 70×70 PatchGAN
     assert [patch_receptive_field(n) for n in (1, 2)] == [16, 34]
     # the field measured: the gradient of one logit reaches exactly a 16×16 window of the input
@@ -56,6 +56,21 @@ def test_unet_pads_odd_sizes_and_patchgan_receptive_field() -> None:
     assert int(cols.max() - cols.min() + 1) <= 16
     with pytest.raises(ValueError, match="lower d_layers"):
         PatchDiscriminator(1, 2, n_layers=3)(torch.zeros(1, 1, 16, 16))
+
+
+def test_unet_dropout_sits_where_the_reference_puts_it() -> None:
+    """junyanz/pytorch-CycleGAN-and-pix2pix UnetGenerator: innermost block (no dropout), then ``num_downs − 5``
+    ngf·8 blocks with dropout after their up-conv, then the ngf·4, ·2, ·1 and outermost blocks without."""
+    for depth, levels in [(5, []), (6, [4]), (7, [4, 5]), (8, [4, 5, 6])]:
+        G = UNetGenerator(1, 3, ngf=2, depth=depth)
+        with_dropout = [i for i, up in enumerate(G.up) if any(isinstance(m, torch.nn.Dropout) for m in up)]
+        assert with_dropout == levels, depth
+        assert len(levels) == max(0, depth - 5)  # the reference's range(num_downs - 5)
+        assert depth - 1 not in with_dropout  # never on the innermost block
+        for i in levels:  # Dropout(0.5) is the last layer of the block's up path: ReLU, ConvT, norm, Dropout
+            assert isinstance(G.up[i][-1], torch.nn.Dropout)
+            assert G.up[i][-1].p == 0.5
+    assert not any(isinstance(m, torch.nn.Dropout) for m in UNetGenerator(1, 3, ngf=2, depth=8, dropout=0.0).modules())
 
 
 def test_objective_follows_the_equations() -> None:
@@ -81,17 +96,23 @@ def test_objective_follows_the_equations() -> None:
 
 def test_dropout_is_the_noise_and_translation_is_seeded() -> None:
     torch.manual_seed(0)
-    family = Pix2PixConfig(ngf=4, ndf=4, depth=3, d_layers=1)
+    family = Pix2PixConfig(ngf=2, ndf=4, depth=6, d_layers=1)  # depth 6: one dropout layer (level 4)
     nets = family.build(SPEC)
     x = torch.randint(0, 256, (2, 1, 16, 16), dtype=torch.uint8)
     assert family.translation_input(nets, TranslateRequest()) == (1, 16, 16)
     r0 = family.translate(nets, x, TranslateRequest(seed=0, z_samples=2))
     assert r0.outputs.shape == (2, 2, 1, 16, 16)
     assert r0.outputs.dtype == torch.uint8
-    assert not torch.equal(r0.outputs[:, 0], r0.outputs[:, 1])  # two dropout draws
+    # two dropout draws differ (compared before uint8 rounding: the N(0, 0.02) init leaves outputs near 0)
+    xf = x.float() / 127.5 - 1
+    assert not torch.equal(translate_chunks(nets["G"], xf, True, 0), translate_chunks(nets["G"], xf, True, 1))
+    assert torch.equal(translate_chunks(nets["G"], xf, False, 0), translate_chunks(nets["G"], xf, False, 1))
     assert torch.equal(r0.outputs, family.translate(nets, x, TranslateRequest(seed=0, z_samples=2)).outputs)
     with pytest.raises(ValueError, match="drop --direction"):
         family.translation_input(nets, TranslateRequest(direction="BA"))
+    shallow = Pix2PixConfig(ngf=4, ndf=4, depth=3, d_layers=1)  # no dropout layer at depth <= 5: no noise to draw
+    with pytest.raises(ValueError, match="drop --z-samples"):
+        shallow.translate(shallow.build(SPEC), x, TranslateRequest(z_samples=2))
     with pytest.raises(ValueError, match="unpaired"):
         family.build(DataSpec((1, 16, 16), fields={"x_a_unpaired": (1, 16, 16)}))
 

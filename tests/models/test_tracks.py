@@ -29,7 +29,32 @@ def test_shapes_and_conditioning() -> None:
     assert D(x, c).shape == (5, 1)
     assert not torch.allclose(G(z, c), G(z, torch.full((5,), 4)))  # the category changes the track
     assert D.conv[2].stride == (2,)
-    assert D.head[0].in_features == 6 * 4 + 5 + 2
+    assert D.conv[0].in_channels == 4 + 2 * 4  # deltas + running max / min of k = 4 levels
+    assert D.head[0].in_features == 6 * 4 + 5 + 2 * 4 + 2
+    assert not torch.allclose(D(x, c), D(x, torch.full((5,), 4)))  # the category changes the score
+    plain = TracksConfig(z_dim=3, embed_dim=2, hidden=6, cumulative=False, projection=False).build(SPEC)["D"]
+    assert plain.head[0].in_features == 6 * 4 + 5 + 2
+    assert plain.project is None
+    assert plain(x, c).shape == (5, 1)
+
+
+def test_critic_sees_the_running_intensity() -> None:
+    """With the level map set to v = start wind + Σ wind deltas, the running max is the track's wind maximum so far
+    and its last value the storm's max wind (what defines the category), min likewise."""
+    torch.manual_seed(0)
+    D = TracksConfig(z_dim=3, embed_dim=2, hidden=6, levels=1).build(SPEC)["D"]
+    with torch.no_grad():
+        D.level.weight.zero_()
+        D.level.bias.zero_()
+        D.level.weight[0, 0, 0] = D.level.weight[0, 2, 0] = 1.0  # inputs: [start w, start p, Σδw, Σδp, t, t]
+    x = torch.randn(5, 33)
+    static, seq = x[:, :5], x[:, 5:].reshape(5, 4, 7)
+    r = D.running_extremes(static, seq)  # [N, 2, 8]
+    wind = torch.cat([static[:, 2:3], static[:, 2:3] + seq[:, 2].cumsum(-1)], 1)  # rebuilt wind level [N, 8]
+    # same float32 sums on both sides up to summation order: assert_close's float32 tolerance (rtol 1.3e-6)
+    torch.testing.assert_close(r[:, 0], wind.cummax(-1).values)
+    torch.testing.assert_close(r[:, 0, -1], wind.max(-1).values)
+    torch.testing.assert_close(r[:, 1, -1], wind.min(-1).values)
     with pytest.raises(ValueError, match="needs the storm-tracks dataset"):
         TracksConfig().build(DataSpec((33,), num_classes=6))
 

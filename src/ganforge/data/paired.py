@@ -385,7 +385,8 @@ class TranslationHooksMixin:
     def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
         return {"dataset": cfg.data.name, "task": data.task or data.kind, "split": "held-out test",
                 "n_test_a": len(data.test_a), "n_test_b": len(data.test_b), "generator": generator, "step": step,
-                "translation": "family.translate (pix2pix: dropout on at test time, seed 0; BN running statistics)",
+                "translation": "family.translate (pix2pix: dropout, where the U-Net has it, on at test time unless "
+                               "test_dropout is false (colorize's default), seed 0; BN running statistics)",
                 "units": "l1: mean |Δ| in [0, 1] pixel units; psnr: dB (peak 255, mean over images, capped at 100); "
                          "ssim: Wang et al. 2004, Gaussian σ 1.5, 11×11, mean over images and channels"}
 

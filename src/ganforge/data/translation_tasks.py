@@ -11,11 +11,15 @@
                               on labelled B, ``metrics.translation``), B→A (the shipped mnist-classifier), both
                               cycles, FID in each target domain on its classifier's features, and colourfulness
                               of G(a) against real MNIST-M (the classifiers are colour-robust: see the docs).
-  colorize-photos  (paired)   L* (grey) → colour crops of the bundled colour photographs, split by photograph (test
-                              photos are never seen in training), or of any folder of photos the user points at
-                              (``folder``; split by file). Metrics: PSNR/SSIM against the true colours,
-                              colourfulness (Hasler & Süsstrunk 2003) of ours and of the truth.
-Photographs are read by path from the installed scikit-image's ``skimage/data`` (its fetchers are never called).
+  colorize-photos  (paired)   L* (grey) → colour crops of the bundled colour photographs (scikit-image's 9, plus
+                              scikit-learn's 2 when installed), split by photograph (``split=photo``: chelsea and
+                              rocket are never seen in training) or by region (``split=region``: the right quarter
+                              of every photograph is held out: one set of scenes, unseen pixels), or of any folder
+                              of photos the user points at (``folder``; split by file). Metrics: PSNR/SSIM against
+                              the true colours next to the trivial colourisations (grey input, Lab(L, 0, 0), the
+                              training mean ab), colourfulness (Hasler & Süsstrunk 2003) of ours and of the truth.
+Photographs are read by path from the installed scikit-image's ``skimage/data`` (its fetchers are never called) and
+scikit-learn's ``sklearn/datasets/images``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from torch import Tensor, nn
 
 from ganforge.data import formats
 from ganforge.data.mnist import load_mnist_raw
-from ganforge.data.paired import TASK_METRICS, TranslationData, check_train_split, translate_uint8
+from ganforge.data.paired import TASK_METRICS, TranslationData, check_train_split, paired_metrics, translate_uint8
 from ganforge.outputs import OutputError, atomic_file
 from ganforge.registry import DATASETS
 
@@ -40,6 +44,8 @@ from ganforge.registry import DATASETS
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png", "motorcycle_left.png",
           "motorcycle_right.png", "retina.jpg", "rocket.jpg")
 TEST_PHOTOS = ("chelsea.png", "rocket.jpg")  # colorize-photos' held-out photographs (the stereo pair stays in train)
+SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")  # scikit-learn's load_sample_images files, read by path when installed
+SPLITS = ("photo", "region")
 MNIST_HALF = 30_000  # mnist2mnistm: A = training digits [0, 30k), B = [30k, 60k)
 EDGE_THRESHOLD = 0.25  # edges2mnist: Sobel magnitude above 25 % of the image's maximum is an edge
 
@@ -62,6 +68,32 @@ def photo(name: str) -> np.ndarray:
 
     with formats.open_image(skimage_data_dir() / name) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def sklearn_photos() -> list[np.ndarray]:
+    """scikit-learn's two bundled colour photographs (``sklearn/datasets/images``) as uint8 ``[H, W, 3]``, read by
+    path; none when scikit-learn is not installed (they only widen colorize-photos' training colours)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        return []
+    folder = Path(spec.origin).parent / "datasets" / "images"
+    out = []
+    for name in SKLEARN_PHOTOS:
+        if (folder / name).is_file():
+            with formats.open_image(folder / name) as im:
+                out.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+    return out
+
+
+def region_split(image: np.ndarray, size: int, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """(left part, right part) of a photo ``[H, W, 3]``: the right ``share`` of its columns (at least ``size``) is
+    held out, the rest trains; crops are cut inside one part, so no held-out pixel is ever seen in training."""
+    w = image.shape[1]
+    cut = w - max(size, round(w * share))
+    if cut < size:
+        raise ValueError(f"a {w} px wide photo cannot give two regions of {size} px crops; raise "
+                         "data.options.short_side or lower data.options.size")
+    return image[:, :cut], image[:, cut:]
 
 
 def _scaled(image: np.ndarray, short_side: int) -> np.ndarray:
@@ -249,11 +281,40 @@ def colour_pairs(rgb: np.ndarray) -> tuple[Tensor, Tensor]:
     return grey_l_star(b), b
 
 
+def colour_baselines(data: TranslationData) -> dict[str, Tensor]:
+    """The trivial colourisations of the held-out greys ``data.test_a``, uint8 RGB ``[N, 3, H, W]`` each:
+
+    grey_input  the grey image itself replicated to RGB (g = 2.55·L*, not the sRGB grey of that lightness);
+    lab_l00     Lab(L, 0, 0) → sRGB: the neutral grey of the right lightness (predict a = b = 0);
+    mean_ab     Lab(L, ā, b̄) → sRGB with (ā, b̄) the mean chroma of every training pixel (``data.b``): the best
+                constant under L2 in ab, what an L1/L2 regressor that learned nothing about the scene would output.
+    """
+    from ganforge.models.colorize import lab_to_rgb, rgb_to_lab
+
+    ab = torch.zeros(2, dtype=torch.float64)
+    for i in range(0, len(data.b), 1024):  # Σ ab over the training photos' pixels, in chunks
+        ab += rgb_to_lab(data.b[i:i + 1024].double() / 255.0)[:, 1:].sum((0, 2, 3))
+    ab /= len(data.b) * data.b.shape[-2] * data.b.shape[-1]
+    light = data.test_a.double() / 2.55  # L* of the input (uint8 g = round(2.55·L*))
+
+    def lab_image(a: float, b: float) -> Tensor:
+        lab = torch.cat([light, torch.full_like(light, a), torch.full_like(light, b)], 1)
+        return (lab_to_rgb(lab) * 255).round().clamp(0, 255).to(torch.uint8)
+
+    return {"grey_input": data.test_a.expand(-1, 3, -1, -1).contiguous(), "lab_l00": lab_image(0.0, 0.0),
+            "mean_ab": lab_image(float(ab[0]), float(ab[1]))}
+
+
 def colorize_metrics(G: nn.Module, data: TranslationData, device: torch.device) -> dict[str, float]:
+    """Colourfulness of ours and of the truth, and L1 / PSNR / SSIM of each trivial baseline (``colour_baselines``)
+    as ``baseline/<name>/<metric>``, to read beside ours."""
     from ganforge.metrics.translation import colourfulness
 
     out, _ = translate_uint8(G, data.test_a, device)
-    return {"colourfulness": colourfulness(out), "colourfulness_truth": colourfulness(data.test_b)}
+    values = {"colourfulness": colourfulness(out), "colourfulness_truth": colourfulness(data.test_b)}
+    for name, image in colour_baselines(data).items():
+        values.update({f"baseline/{name}/{k}": v for k, v in paired_metrics(image, data.test_b).items()})
+    return values
 
 
 TASK_METRICS["colorize"] = colorize_metrics
@@ -269,9 +330,15 @@ class ColorizePhotos:
     crops_per_photo: int = 400  # training crops per photograph
     test_crops_per_photo: int = 100
     folder: str = ""  # your photos instead of the bundled ones: every 5th file (sorted) is held out
+    split: str = "photo"  # photo: held-out photographs | region: the right quarter of every photograph held out
+    test_share: float = 0.25  # split=region: the held-out share of each photo's columns
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose from: {', '.join(SPLITS)}")
+        if not 0.0 < self.test_share < 1.0:
+            raise ValueError(f"test_share must be in (0, 1), got {self.test_share}")
         if self.size < 16 or self.short_side < self.size:
             raise ValueError(f"size must be >= 16 and short_side >= size, got {self.size}, {self.short_side}")
         if self.crops_per_photo < 1 or self.test_crops_per_photo < 1:
@@ -279,7 +346,7 @@ class ColorizePhotos:
 
     def _photos(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         if not self.folder:
-            train = [photo(n) for n in PHOTOS if n not in TEST_PHOTOS]
+            train = [photo(n) for n in PHOTOS if n not in TEST_PHOTOS] + sklearn_photos()
             return train, [photo(n) for n in TEST_PHOTOS]
         root = Path(self.folder).expanduser()
         if not root.is_dir():
@@ -301,6 +368,9 @@ class ColorizePhotos:
         train, test = self._photos()
         train = [_scaled(im, self.short_side) for im in train]
         test = [_scaled(im, self.short_side) for im in test]
+        if self.split == "region":  # every photograph in both splits, by disjoint column ranges
+            parts = [region_split(im, self.size, self.test_share) for im in train + test]
+            train, test = [p[0] for p in parts], [p[1] for p in parts]
         rng = np.random.default_rng(self.seed)
         a, b = colour_pairs(random_crops(train, self.crops_per_photo * len(train), self.size, rng))
         ta, tb = colour_pairs(random_crops(test, self.test_crops_per_photo * len(test), self.size, rng))

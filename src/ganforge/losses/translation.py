@@ -193,10 +193,18 @@ class ImagePool:
 @dataclass
 class CycleGANObjective(Objective):
     """LSGAN + λ·cycle + 0.5λ·identity with image pools (options: ``lambda_cycle`` λ, ``lambda_identity`` as a
-    fraction of λ, ``pool_size``, ``gan_loss``)."""
+    fraction of λ, ``cycle_b_weight``, ``pool_size``, ``gan_loss``).
+
+    L_G = L_GAN(G, D_B) + L_GAN(F, D_A) + λ·(‖F(G(a)) − a‖₁ + w_B·‖G(F(b)) − b‖₁) + λ·λ_idt·(‖G(b) − b‖₁ + ‖F(a) − a‖₁)
+    (Zhu et al. 2017, eqs. 2–3, with the authors' code's identity term). ``cycle_b_weight`` w_B (1 in the paper, as
+    the authors' separate --lambda_A / --lambda_B allow) weighs the B → A → B cycle apart: when B carries
+    information that A has not (MNIST-M's photo background around an MNIST digit), that cycle asks F(b) to hide the
+    background in the digit image for G to restore it, which fights F's own job (a clean digit); a smaller w_B
+    relieves it."""
 
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5  # × lambda_cycle (the authors' --lambda_identity 0.5)
+    cycle_b_weight: float = 1.0  # × lambda_cycle on the B → A → B cycle (the authors' lambda_B / lambda_A)
     pool_size: int = 50
     gan_loss: str = "lsgan"
 
@@ -204,6 +212,7 @@ class CycleGANObjective(Objective):
         self._draw = _SharedDraw()
         check_weight("lambda_cycle", self.lambda_cycle)
         check_weight("lambda_identity", self.lambda_identity)
+        check_weight("cycle_b_weight", self.cycle_b_weight)
         check_choice("gan_loss", self.gan_loss, GAN_LOSSES)
         if self.pool_size < 0:
             raise ValueError(f"pool_size must be >= 0 (0 = no history), got {self.pool_size}")
@@ -247,7 +256,7 @@ class CycleGANObjective(Objective):
         adv_f = g_adversarial(D_A(fake_a).float(), self.gan_loss)
         cyc_a = (Fn(fake_b).float() - a).abs().mean()  # ‖F(G(a)) − a‖₁
         cyc_b = (G(fake_a).float() - b).abs().mean()  # ‖G(F(b)) − b‖₁
-        loss = adv_g + adv_f + self.lambda_cycle * (cyc_a + cyc_b)
+        loss = adv_g + adv_f + self.lambda_cycle * (cyc_a + self.cycle_b_weight * cyc_b)
         logs = {"loss/g_gan": adv_g.detach(), "loss/f_gan": adv_f.detach(), "loss/cycle_a": cyc_a.detach(),
                 "loss/cycle_b": cyc_b.detach()}
         if self.lambda_identity > 0:

@@ -8,7 +8,9 @@ Per storm (a track ``[T, 4]`` of lat, long (degrees), wind (kt), pressure (hPa),
     lifetime      hours from first to last fix
 Each is compared by the two-sample KS statistic and the Wasserstein-1 distance (scipy), lower is better.
 ``category_match``: the share of generated storms whose max wind lies in the Saffir-Simpson band of the category
-they were asked for (0: < 64 kt, 1: 64-82, 2: 83-95, 3: 96-112, 4: 113-136, 5: ≥ 137).
+they were asked for (0: < 64 kt, 1: 64-82, 2: 83-95, 3: 96-112, 4: 113-136, 5: ≥ 137), and ``category_chance``
+beside it: the match of a generator that ignores the asked category but draws real storms, Σ_k P(asked k)·P(real
+storm in band k) (≈ Σ_k p_k² when both mixes are the data's: about a third for the Atlantic mix).
 """
 
 from __future__ import annotations
@@ -50,5 +52,15 @@ def compare_tracks(real: np.ndarray, real_life: np.ndarray, other: np.ndarray, o
     for key in a:
         out[f"ks/{key}"] = float(stats.ks_2samp(a[key], b[key]).statistic)
         out[f"w1/{key}"] = float(stats.wasserstein_distance(a[key], b[key]))
-    out["category_match"] = 100.0 * float(np.mean(category_of(b["max_wind"]) == np.asarray(other_labels)))
+    asked = np.asarray(other_labels)
+    out["category_match"] = 100.0 * float(np.mean(category_of(b["max_wind"]) == asked))
+    out["category_chance"] = category_chance(asked, category_of(a["max_wind"]))
     return out
+
+
+def category_chance(asked: np.ndarray, real_categories: np.ndarray) -> float:
+    """% match of categories drawn independently of ``asked`` from the real mix: 100·Σ_k P(asked = k)·P(real = k)."""
+    k = len(BANDS) - 1
+    p = np.bincount(asked, minlength=k) / max(1, len(asked))
+    q = np.bincount(real_categories, minlength=k) / max(1, len(real_categories))
+    return 100.0 * float(p @ q)

@@ -101,7 +101,7 @@ class Pix2PixConfig(ModelFamily):
     d_layers: int = 3  # PatchGAN stride-2 layers: 3 = 70×70 receptive field, 1 = 16×16
     g_norm: str = "batch"
     d_norm: str = "batch"
-    dropout: float = 0.5  # the noise of pix2pix (first three decoder layers)
+    dropout: float = 0.5  # the noise of pix2pix (decoder levels 4 … depth − 2 as the reference: none at depth ≤ 5)
     test_dropout: bool = True  # the paper keeps dropout on at test time; False = deterministic translations
     init: str = "dcgan"  # N(0, 0.02) as the paper
 
@@ -145,9 +145,10 @@ class Pix2PixConfig(ModelFamily):
         G = nets["G"]
         x = scale_images(inputs, RANGE)
         k = request.z_samples or 1
-        if k > 1 and not (self.test_dropout and self.dropout > 0):
-            raise ValueError("--z-samples needs dropout at test time (pix2pix's noise): this run has "
-                             "test_dropout false or dropout 0; drop --z-samples")
+        if k > 1 and not (self.test_dropout and any(isinstance(m, nn.Dropout) for m in G.modules())):
+            raise ValueError("--z-samples needs dropout at test time (pix2pix's noise): this run has test_dropout "
+                             "false, dropout 0 or a U-Net of depth <= 5 (no dropout layers, as the reference); "
+                             "drop --z-samples")
         outs = [to_uint8(translate_chunks(G, x, self.test_dropout, request.seed + j), RANGE) for j in range(k)]
         outputs = torch.stack(outs, 1).cpu()  # [N, K, C, H, W]
         columns = [("input", inputs.cpu())] + [(f"output {j}" if k > 1 else "output", o) for j, o in enumerate(outs)]

@@ -11,8 +11,20 @@ G(z [N, z_dim], c [N]):
     deltas_t = FC_out(h_t)                                      [N, L, 4]  decoder conditioned at every step)
     out = [static, deltas (channel-major)]                      [N, 5 + 4L]
 D(x, c):
-    s = conv1d stack over the deltas (4 → H → H, kernel 5, LeakyReLU 0.2, stride 2 in the second)  [N, H, ⌈L/2⌉]
-    score = MLP([flatten(s), static, emb(c)])                   [N, 1]     (no normalisation: WGAN-GP is per sample)
+    intensity so far (``cumulative``): the category is defined by the storm's maximum wind, which the per-step deltas
+    only hold as a sum, so the critic rebuilds it. For wind and pressure (channels j = 2, 3) at points t = 0..L:
+        u_j,t = [static_j, Σ_{s ≤ t} δ_j,s, t / L]                     [N, 6, L + 1]   (start, summed changes, time)
+        v_t = W u_t (a learned 1×1 conv, k = ``levels`` maps)           [N, k, L + 1]
+    an affine map of u recovers the de-standardised level exactly (wind_t = σ₀ static + m₀ + σ_δ Σδ + t·μ_δ, the
+    data's per-entry standardisation), so v can be the wind / pressure curve; then the running extremes
+        r_t = [max_{s ≤ t} v_s, min_{s ≤ t} v_s]                         [N, 2k, L]      (t = 1..L)
+    join the deltas as conv channels, and their final values (max wind, min pressure of the whole storm) join the head.
+    s = conv1d stack over [deltas, r] (4 + 2k → H → H, kernel 5, LeakyReLU 0.2, stride 2 in the second)  [N, H, ⌈L/2⌉]
+    φ = LeakyReLU(FC([flatten(s), static, r_L, emb(c)]))               [N, H]
+    score = w·φ + b + ``projection``: ⟨emb_p(c), φ⟩                   [N, 1]
+    (the projection discriminator, Miyato & Koyama 2018 eq. 3: the category's score is an inner product with the
+    features, so the critic can judge "is this max wind right for this category" directly; no normalisation:
+    WGAN-GP is per sample)
 """
 
 from __future__ import annotations
@@ -60,22 +72,44 @@ class TrackGenerator(Generator):
 
 
 class TrackCritic(Discriminator):
+    INTENSITY = (2, 3)  # wind, pressure: their index in ``static`` (start values) and in the delta channels
+
     def __init__(self, cfg: TracksConfig, spec: DataSpec) -> None:
         super().__init__()
         self.n_static, self.channels, self.steps = _layout(spec)
         self.c_dim = spec.num_classes
-        h = cfg.hidden
+        h, k = cfg.hidden, cfg.levels if cfg.cumulative else 0
         self.embed = nn.Embedding(spec.num_classes, cfg.embed_dim)
-        self.conv = nn.Sequential(nn.Conv1d(self.channels, h, 5, padding=2), nn.LeakyReLU(0.2),
+        self.level = nn.Conv1d(3 * len(self.INTENSITY), k, 1) if cfg.cumulative else None
+        self.conv = nn.Sequential(nn.Conv1d(self.channels + 2 * k, h, 5, padding=2), nn.LeakyReLU(0.2),
                                   nn.Conv1d(h, h, 5, stride=2, padding=2), nn.LeakyReLU(0.2))
         flat = h * ((self.steps + 1) // 2)
-        self.head = nn.Sequential(nn.Linear(flat + self.n_static + cfg.embed_dim, h), nn.LeakyReLU(0.2),
-                                  nn.Linear(h, 1))
+        self.head = nn.Sequential(nn.Linear(flat + self.n_static + 2 * k + cfg.embed_dim, h), nn.LeakyReLU(0.2))
+        self.out = nn.Linear(h, 1)
+        self.project = nn.Embedding(spec.num_classes, h) if cfg.projection else None
+
+    def running_extremes(self, static: Tensor, seq: Tensor) -> Tensor:
+        """``[N, 2k, L + 1]``: running max and min over t of the learned levels v_t (see the module docstring)."""
+        n, idx = len(seq), list(self.INTENSITY)
+        summed = torch.cat([seq.new_zeros(n, len(idx), 1), seq[:, idx].cumsum(-1)], -1)  # [N, 2, L + 1]
+        start = static[:, idx, None].expand_as(summed)  # [N, 2, L + 1]
+        t = torch.linspace(0.0, 1.0, self.steps + 1, device=seq.device).expand(n, len(idx), -1)
+        v = self.level(torch.cat([start, summed, t], 1))  # [N, k, L + 1]
+        return torch.cat([v.cummax(-1).values, -(-v).cummax(-1).values], 1)
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         static, seq = x[:, : self.n_static], x[:, self.n_static:].reshape(len(x), self.channels, self.steps)
+        feats = [static]
+        if self.level is not None:
+            r = self.running_extremes(static, seq)  # [N, 2k, L + 1]
+            seq = torch.cat([seq, r[..., 1:]], 1)  # [N, 4 + 2k, L]
+            feats.append(r[..., -1])  # the storm's extremes [N, 2k]
         s = self.conv(seq).flatten(1)  # [N, H·⌈L/2⌉]
-        return self.head(torch.cat([s, static, self.embed(c)], dim=1))  # [N, 1]
+        phi = self.head(torch.cat([s, *feats, self.embed(c)], dim=1))  # [N, H]
+        score = self.out(phi)
+        if self.project is not None:
+            score = score + (self.project(c) * phi).sum(1, keepdim=True)
+        return score  # [N, 1]
 
 
 @MODELS.register("tracks")
@@ -88,9 +122,12 @@ class TracksConfig(ModelFamily):
     z_dim: int = 32
     embed_dim: int = 8
     hidden: int = 64
+    cumulative: bool = True  # D sees the running max / min of learned wind / pressure levels (the category's cause)
+    levels: int = 4  # k: learned level maps of the cumulative features
+    projection: bool = True  # D's category term as a projection (Miyato & Koyama 2018) besides the embedding input
 
     def __post_init__(self) -> None:
-        for name in ("z_dim", "embed_dim", "hidden"):
+        for name in ("z_dim", "embed_dim", "hidden", "levels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 

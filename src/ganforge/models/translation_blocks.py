@@ -57,13 +57,23 @@ class SelfAttention(nn.Module):
         return x + self.gamma * o.view(n, c, hgt, wid)
 
 
+def dropout_levels(depth: int) -> range:
+    """U-Net levels whose decoder layer has dropout, as the reference: its ``num_downs − 5`` intermediate blocks
+    sit at levels depth − 2 down to 4 (level 0 = outermost, depth − 1 = innermost, which has none)."""
+    return range(4, depth - 1)
+
+
 class UNetGenerator(nn.Module):
     """pix2pix's U-Net (Isola et al. 2017, §3.1.1 and App. 6.1.1).
 
     Encoder C64-C128-C256-C512-…: 4×4 stride-2 convs, LeakyReLU 0.2, batch norm except on the first layer (and the
-    innermost, as the authors' code). Decoder: ReLU, 4×4 stride-2 transposed convs, norm, dropout 0.5 on the first
-    three decoder layers ("CD512"; dropout is pix2pix's only noise, applied at test time too), each concatenated
-    with the mirrored encoder layer (the skip connections); the last layer maps to ``out_ch`` with tanh. Widths are
+    innermost, as the authors' code). Decoder: ReLU, 4×4 stride-2 transposed convs, norm, each concatenated with
+    the mirrored encoder layer (the skip connections); the last layer maps to ``out_ch`` with tanh. Dropout 0.5
+    ("CD512"; pix2pix's only noise, applied at test time too) sits where the authors' code puts it
+    (junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py`` UnetGenerator: ``for i in range(num_downs - 5)``
+    blocks with ``use_dropout`` wrapped around the innermost one): on the up-convolutions of levels
+    4 … depth − 2 (``dropout_levels``), i.e. the three decoder layers after the innermost at depth 8, none on the
+    innermost block and none at all for depth ≤ 5 (the presets' 32 px U-Nets). Widths are
     ``ngf·min(2^i, 8)``. ``depth`` stride-2 levels halve the image ``depth`` times, so the input is padded
     (replicate) to a multiple of 2^depth and the output cropped back: 28×28 MNIST runs at 32×32 with depth 5.
     ``attention``: a SAGAN block on the decoder's H/4 feature map (DeOldify's self-attention U-Net).
@@ -94,7 +104,7 @@ class UNetGenerator(nn.Module):
                 continue
             layers = [nn.ReLU(), nn.ConvTranspose2d(c_in, widths[i - 1], 4, 2, 1, bias=norm != "batch"),
                       norm_layer(norm, widths[i - 1])]
-            if i >= depth - 3 and dropout > 0:  # the first three decoder layers: CD
+            if i in dropout_levels(depth) and dropout > 0:  # CD: the reference's intermediate ngf·8 blocks
                 layers.append(nn.Dropout(dropout))
             self.up.insert(0, nn.Sequential(*layers))
         self.attention = SelfAttention(widths[1]) if attention and depth >= 3 else None  # on up[2]'s H/4 output
