@@ -132,18 +132,18 @@ def test_translate_refuses_an_out_folder_with_the_users_files_and_replaces_links
     # a link named like an output is replaced by the new file; what it pointed to is untouched
     outside = tmp_path / "outside.png"
     outside.write_bytes(b"precious")
-    (out / "00001.png").symlink_to(outside)
+    (out / "1.png").symlink_to(outside)  # outputs keep the input names: 1.png -> out/1.png
     elsewhere = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("out/")}
     assert main(["translate", str(pix2pix), "--input", str(inputs), "--out", str(out), "--device", "cpu"]) == 0
     assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("out/")} == elsewhere  # only out/ changed
     assert outside.read_bytes() == b"precious"
-    assert not (out / "00001.png").is_symlink()
-    assert Image.open(out / "00001.png").size == (16, 16)
+    assert not (out / "1.png").is_symlink()
+    assert Image.open(out / "1.png").size == (16, 16)
     # ganforge's own outputs are replaced on a rerun; a smaller rerun removes its own stale ones, nothing else
     (inputs / "2.png").unlink()
     assert main(["translate", str(pix2pix), "--input", str(inputs), "--out", str(out), "--device", "cpu"]) == 0
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "00000.png", "00001.png", "grid.png", "outputs.npz"]
+        "0.png", "1.png", "grid.png", "outputs.npz"]
     assert not list(out.glob("*partial*"))
 
 
@@ -299,7 +299,7 @@ def test_translate_reads_float_npz_inputs(pix2pix: Path, tmp_path: Path) -> None
     out = tmp_path / "out"
     assert main(["translate", str(pix2pix), "--input", str(tmp_path / "x.npz"), "--out", str(out),
                  "--device", "cpu"]) == 0
-    assert np.load(out / "outputs.npz")["outputs"].shape == (2, 1, 1, 16, 16)
+    assert np.load(out / "outputs.npz")["outputs"].shape == (2, 1, 16, 16)
 
 
 # ---- detect ---------------------------------------------------------------------------------------------------

@@ -40,8 +40,14 @@ def test_read_and_fit_images(tmp_path: Path) -> None:
     assert x.shape == (2, 1, 3, 3)
     assert x.dtype == torch.uint8
     assert int(x[0].float().mean()) == 9
+    said: list[str] = []
+    x = fit_images(images, names, (1, 6, 6), resize=False, say=said.append)  # b.png is RGB: converted to grey
+    assert x.shape == (2, 1, 6, 6)
+    assert int(x[1, 0, 0, 0]) == 7  # PIL's luma of (7, 7, 7) is 7
+    assert len(said) == 1
+    assert "converted 1 image(s) to grey" in said[0]
     with pytest.raises(ValueError, match="--resize"):
-        fit_images(images, names, (1, 6, 6), resize=False)  # b.png is RGB
+        fit_images(images, names, (1, 3, 3), resize=False)  # another size still needs --resize
     np.savez(tmp_path / "x.npz", images=np.zeros((3, 1, 6, 6), np.uint8))
     images, names = read_images(tmp_path / "x.npz")
     assert len(images) == 3
@@ -61,3 +67,53 @@ def test_translate_refuses_generative_run_and_bad_inputs(tmp_path: Path, capsys:
     one_line_error(capsys, rc, "holds no images")
     rc = main(["translate", str(run), "--input", str(tmp_path / "in.png"), "--z-samples", "0"])
     one_line_error(capsys, rc, "--z-samples")
+
+
+def test_translate_keeps_names_chains_outputs_and_converts_rgb(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Outputs are named after the inputs (a clash gets ``_2``), ``outputs.npz`` is 4-D and reads back as
+    ``--input`` with its names, an RGB input to a grey model is converted (one stderr line), and grid.png has a
+    header row over cells upscaled to >= 64 pixels."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 255, (8, 16, 16), dtype=np.uint8)
+    np.savez(tmp_path / "pairs.npz", a=a, b=255 - a)
+    sets = ["model.options={'ngf': 4, 'ndf': 4, 'depth': 3, 'd_layers': 1}", "train.batch_size=4", "train.steps=1",
+            "log.sample_every=0", "log.tensorboard=False", "data.name=paired-npz",
+            f"data.options={{'path': '{tmp_path / 'pairs.npz'}'}}"]
+    run = tmp_path / "run"
+    assert main(["train", "pix2pix-edges2mnist", *[x for s in sets for x in ("--set", s)], "--run-dir", str(run),
+                 "--no-progress"]) == 0
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(np.full((16, 16), 50, np.uint8)).save(inputs / "cat.png")
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(inputs / "cat.jpg")  # same stem, and RGB
+    Image.fromarray(np.full((16, 16), 10, np.uint8)).save(inputs / "grid.png")  # the grid's own name
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["translate", str(run), "--input", str(inputs), "--out", str(out), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "converted 1 image(s) to grey" in err[0]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "cat.png", "cat_2.png", "grid.png", "grid_2.png", "outputs.npz"]
+    with np.load(out / "outputs.npz") as f:
+        assert f["outputs"].shape == (3, 1, 16, 16)
+        assert f["outputs"].dtype == np.uint8
+        assert list(f["names"]) == ["cat", "cat_2", "grid_2"]
+        first = f["outputs"]
+    assert np.array_equal(np.asarray(Image.open(out / "cat_2.png")), first[1, 0])
+    grid = Image.open(out / "grid.png")
+    scale = 4  # the smallest K with 16·K >= 64
+    assert grid.width == scale * (2 + 2 * (16 + 2))  # 2 columns (input | output) of 16 px, 2 px padding, ×4
+    body = scale * (2 + 3 * (16 + 2))  # 3 rows
+    assert grid.height > body  # plus the header row
+    header = np.asarray(grid.convert("L"))[: grid.height - body]
+    assert (header < 128).any()  # the titles are drawn in black on white
+    # chained: outputs.npz is an --input, and its names are kept
+    again = tmp_path / "again"
+    assert main(["translate", str(run), "--input", str(out / "outputs.npz"), "--out", str(again), "--scale", "1",
+                 "--device", "cpu"]) == 0
+    with np.load(again / "outputs.npz") as f:
+        assert list(f["names"]) == ["cat", "cat_2", "grid_2"]
+    rc = main(["translate", str(run), "--input", str(inputs), "--out", str(again), "--scale", "9"])
+    one_line_error(capsys, rc, "--scale 9")

@@ -206,7 +206,8 @@ class Model:
                   z_samples: int | None = None, seed: int = 0, resize: bool = False) -> torch.Tensor:
         """Translate ``images`` (uint8 ``[N, C, H, W]`` tensor/array, or a path to an image, folder or .npz) with an
         image-to-image run: uint8 ``[N, K, C, H, W]`` (K outputs per input: domains, z samples; 1 otherwise), as
-        ``ganforge translate`` computes them. ``resize`` converts other sizes / channel counts."""
+        ``ganforge translate`` computes them. Grey↔RGB is converted to what the model takes; ``resize`` converts
+        other sizes."""
         from ganforge.commands.translate import fit_images, read_images
         from ganforge.models.base import TranslateRequest
 

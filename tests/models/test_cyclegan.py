@@ -136,7 +136,7 @@ def test_trains_resumes_exactly_with_the_pool_and_translates_both_ways(tmp_path:
         out = tmp_path / f"out-{direction}"
         assert main(["translate", str(straight), "--input", str(root / ("testA" if direction == "AB" else "testB")),
                      "--direction", direction, "--out", str(out), "--device", "cpu"]) == 0
-        assert np.load(out / "outputs.npz")["outputs"].shape == (6, 1, 3, 16, 16)
+        assert np.load(out / "outputs.npz")["outputs"].shape == (6, 3, 16, 16)
         assert (out / "grid.png").is_file()
     assert main(["eval", str(straight), "--device", "cpu"]) == 0
     assert "cycle_l1_ab" in (straight / "eval" / "task.json").read_text()

@@ -150,9 +150,9 @@ def test_trains_resumes_exactly_translates_and_evaluates(tmp_path: Path, capsys:
     out = tmp_path / "out"
     assert main(["translate", str(straight), "--input", str(inputs), "--out", str(out), "--device", "cpu"]) == 0
     saved = np.load(out / "outputs.npz")
-    assert saved["outputs"].shape == (3, 1, 1, 16, 16)
+    assert saved["outputs"].shape == (3, 1, 16, 16)
     assert (out / "grid.png").is_file()
-    assert (out / "00002.png").is_file()
+    assert (out / "2.png").is_file()  # the input's name
     # eval writes the held-out metrics
     assert main(["eval", str(straight), "--device", "cpu"]) == 0
     record = json.loads((straight / "eval" / "task.json").read_text())
@@ -161,8 +161,11 @@ def test_trains_resumes_exactly_translates_and_evaluates(tmp_path: Path, capsys:
     assert "ssim" in text
     capsys.readouterr()
     # bad inputs: RGB image to a grey model, a direction, a z sample count without... and `sample`
-    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "rgb.png")
-    rc = main(["translate", str(straight), "--input", str(tmp_path / "rgb.png"), "--out", str(tmp_path / "o2")])
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "rgb.png")  # RGB to a grey model: converted
+    assert main(["translate", str(straight), "--input", str(tmp_path / "rgb.png"), "--out", str(tmp_path / "o2")]) == 0
+    assert "converted 1 image(s) to grey" in capsys.readouterr().err
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "small.png")  # another size: refused
+    rc = main(["translate", str(straight), "--input", str(tmp_path / "small.png"), "--out", str(tmp_path / "o2")])
     one_line_error(capsys, rc, "3 channel", "--resize")
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "big.png")
     rc = main(["translate", str(straight), "--input", str(tmp_path / "big.png"), "--out", str(tmp_path / "o3")])

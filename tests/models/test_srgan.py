@@ -144,7 +144,7 @@ def test_trains_resumes_exactly_and_translates(tmp_path: Path, capsys: pytest.Ca
     out = tmp_path / "up"
     assert main(["translate", str(straight), "--input", str(tmp_path / "lr.npz"), "--out", str(out)]) == 0
     with np.load(out / "outputs.npz") as f:
-        assert f["outputs"].shape == (3, 1, 1, 28, 28)
+        assert f["outputs"].shape == (3, 1, 28, 28)
         assert f["outputs"].dtype == np.uint8
     assert (out / "grid.png").is_file()
     assert (out / "00002.png").is_file()

@@ -180,12 +180,12 @@ def test_cli_train_grids_eval_translate_and_errors(tmp_path: Path, capsys: pytes
         Image.open(folder / f"d{k}" / "0.png").save(src / f"{i}.png")
     out = tmp_path / "out"
     assert main(["translate", str(run), "--input", str(src), "--out", str(out), "--z-samples", "2"]) == 0
-    assert np.load(out / "outputs.npz")["outputs"].shape == (2, 6, 1, 16, 16)
+    assert np.load(out / "outputs.npz")["outputs"].shape == (12, 1, 16, 16)  # 2 inputs x (3 domains x 2 z)
     assert main(["translate", str(run), "--input", str(src), "--out", str(out), "--domain", "1"]) == 0
-    assert np.load(out / "outputs.npz")["outputs"].shape == (2, 1, 1, 16, 16)
+    assert np.load(out / "outputs.npz")["outputs"].shape == (2, 1, 16, 16)
     assert main(["translate", str(run), "--input", str(src), "--out", str(out), "--domain", "2", "--reference",
                  str(folder / "d2")]) == 0
-    assert np.load(out / "outputs.npz")["outputs"].shape == (2, 6, 1, 16, 16)  # 6 references of domain 2
+    assert np.load(out / "outputs.npz")["outputs"].shape == (12, 1, 16, 16)  # 6 references of domain 2
     assert (out / "grid.png").is_file()
     capsys.readouterr()
     rc = main(["translate", str(run), "--input", str(src), "--out", str(out), "--domain", "5"])

@@ -5,10 +5,12 @@ super-resolution): the family's ``translation_input`` says what it takes and ``t
 (``ganforge.models.base``: uint8 in, uint8 out), so this file knows no model. Inputs: one image file, a folder of
 images (sorted by name) or an .npz/.npy of images (uint8, or floats in [0, 1] / [-1, 1]; array ``images``, else ``x``,
 else the only image-shaped one). Outputs in ``--out``:
-``00000.png`` ... (``00000-k.png`` when a family gives several outputs per input: domains, references, z samples),
-``outputs.npz`` (uint8 ``[N, K, C, H, W]`` and the input file names) and ``grid.png`` (the family's comparison
-columns, one row per input). Wrong channels or size are refused with the shape the model expects, unless
-``--resize`` converts them.
+``<input stem>.png`` (``<stem>-k.png`` when a family gives several outputs per input: domains, references, z samples;
+a name taken twice gets ``_2``, ``_3``, ...; inputs from an array without names are ``00000`` ...),
+``outputs.npz`` (``outputs``: uint8 ``[N·K, C, H, W]``, the same layout ``--input`` reads, so translations chain;
+``names``: the PNG stems; ``per_input``: K) and ``grid.png`` (the family's comparison columns, one row per input).
+Grey inputs to an RGB model (or RGB to a grey one) are converted and the CLI says so on stderr; a wrong size is
+refused with the shape the model expects, unless ``--resize`` converts it.
 
 Checked before any work: every input is a readable regular file (a FIFO would block), no image is over
 ``formats.MAX_IMAGE_PIXELS`` (from its header, before decoding), an .npz declares a sane shape and holds no NaN/inf,
@@ -22,6 +24,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +59,11 @@ NAME = "translate"
 MAX_INPUTS = 10_000  # one call holds every input and output in memory: bigger sets go folder by folder
 MAX_Z_SAMPLES = 1_000  # outputs per input from new z (a grid of 1,000 is already far past what anyone reads)
 MAX_OUTPUTS = 100_000  # output images per call (inputs x references x z samples)
-OUTPUT_NAME = re.compile(r"\d{5}(-\d+)?\.png|outputs\.npz|grid\.png")  # what write_outputs writes
+OUTPUT_NAME = re.compile(r"[^/\\]+\.png|outputs\.npz")  # what write_outputs writes (PNGs named after the inputs)
+SAFE_NAME = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,99}")  # a stem read from an .npz's ``names``: no path
+GRID_CELL = 64  # default grid.png cell width in pixels: a 28-pixel digit is upscaled ×3, column titles fit
+MAX_SCALE = 8
+RESERVED = {"grid", "outputs"}  # stems of translate's own files
 MAX_SEED = 2**63 - 1 - MAX_Z_SAMPLES  # families seed output j with seed + j: keep it inside torch's int64 seeds
 
 
@@ -73,6 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of latent codes / noise the translation draws")
     p.add_argument("--resize", action="store_true",
                    help="convert inputs of another size or channel count to what the model takes (else refused)")
+    p.add_argument("--scale", type=int, default=None, metavar="K",
+                   help=f"nearest-neighbour upscaling of grid.png (default: the smallest K giving cells of at least "
+                   f"{GRID_CELL} pixels, at most {MAX_SCALE})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--no-ema", action="store_true", help="use the raw networks instead of their EMA copies")
     return p
@@ -153,11 +164,14 @@ def _read_array(path: Path, flag: str) -> tuple[list[np.ndarray], list[str]]:
     check_memory(3.0 * nbytes, f"{where} ({list(shape)} {dtype})", "pass fewer images per call")
     try:
         loaded = np.load(path, allow_pickle=False)
+        stored = None
         if isinstance(loaded, np.ndarray):  # a .npy
             x = loaded
         else:
             with loaded:
                 x = loaded[key]
+                if "names" in headers and key != "names" and headers["names"][1].kind == "U":
+                    stored = loaded["names"]  # translate's own outputs.npz: keep its names when chained
     except (*NPZ_ERRORS, KeyError) as exc:
         raise ValueError(f"{where} cannot be read ({' '.join(str(exc).split())[:120]}); it may be truncated: save "
                          "it again") from None
@@ -166,20 +180,25 @@ def _read_array(path: Path, flag: str) -> tuple[list[np.ndarray], list[str]]:
     elif x.ndim == 4 and x.shape[1] == 4:
         x = x[:, :3]
     x = array_to_images(x, where)  # uint8 [N, C, H, W]; NaN/inf and out-of-range values refused
-    return list(x.transpose(0, 2, 3, 1)), [f"{i:05d}" for i in range(x.shape[0])]
+    names = [f"{i:05d}" for i in range(x.shape[0])]
+    if stored is not None and stored.shape == (x.shape[0],) and all(SAFE_NAME.fullmatch(str(n)) for n in stored):
+        names = [str(n) for n in stored]
+    return list(x.transpose(0, 2, 3, 1)), names
 
 
 def fit_images(images: list[np.ndarray], names: list[str], shape: tuple[int, ...], resize: bool,
-               flag: str = "--input") -> torch.Tensor:
-    """The images as uint8 ``[N, C, H, W]`` of ``shape`` ``(C, H, W)``: converted (grey↔RGB, bilinear resize) with
-    ``resize``, else a one-line error naming the first image that does not fit."""
+               flag: str = "--input", say: Callable[[str], None] | None = None) -> torch.Tensor:
+    """The images as uint8 ``[N, C, H, W]`` of ``shape`` ``(C, H, W)``. Grey↔RGB is always converted (PIL's ``L``
+    ↔ ``RGB``: ITU-R 601 luma one way, the grey value repeated the other), told once through ``say``; another size
+    is resized (bilinear) with ``resize``, else a one-line error naming the first image that does not fit."""
     from PIL import Image
 
     c, h, w = shape
     out = []
+    converted = 0
     for a, name in zip(images, names, strict=True):
         if a.shape != (h, w, c):
-            if not resize:
+            if a.shape[:2] != (h, w) and not resize:
                 raise ValueError(f"{flag} image {name!r} is {a.shape[0]}x{a.shape[1]} with {a.shape[2]} channel(s); "
                                  f"this model takes {h}x{w} with {c}: pass --resize to convert, or resize it")
             im = Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a)
@@ -188,7 +207,11 @@ def fit_images(images: list[np.ndarray], names: list[str], shape: tuple[int, ...
                 im = im.resize((w, h), Image.Resampling.BILINEAR)
             a = np.asarray(im, dtype=np.uint8)
             a = a[:, :, None] if a.ndim == 2 else a
+            converted += 1 if a.shape[2] != np.shape(images[len(out)])[2] else 0
         out.append(a)
+    if converted and say is not None:
+        kind = "grey" if c == 1 else "RGB"
+        say(f"{flag}: converted {converted} image(s) to {kind} ({c} channel(s)): the model takes {kind} {h}x{w}")
     return torch.from_numpy(np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2)))
 
 
@@ -220,6 +243,8 @@ def check_sizes(args: argparse.Namespace) -> None:
                           "call")
     if not 0 <= args.seed <= MAX_SEED:
         raise ConfigError(f"--seed must be in 0..{MAX_SEED}, got {args.seed}")
+    if args.scale is not None and not 1 <= args.scale <= MAX_SCALE:
+        raise ConfigError(f"--scale {args.scale}: give an integer from 1 to {MAX_SCALE}")
     if args.domain is not None and args.domain < 0:
         raise ConfigError(f"--domain must be >= 0 (a domain index), got {args.domain}")
 
@@ -244,20 +269,31 @@ def run(args: argparse.Namespace) -> int:
                                seed=args.seed)
     shape = tuple(family.translation_input(nets, request))
     check_output_size(out, len(names), per_input, nets, args.domain, shape)
-    x = fit_images(images, names, shape, args.resize)
+    x = fit_images(images, names, shape, args.resize, say=_stderr)
     if references is not None:
-        request.reference = fit_images(*references, shape, args.resize, flag="--reference").to(device)
+        request.reference = fit_images(*references, shape, args.resize, flag="--reference", say=_stderr).to(device)
     with torch.no_grad():
         result = family.translate(nets, x.to(device), request)
     outputs = result.outputs.cpu()
     if outputs.dtype != torch.uint8 or outputs.ndim != 5 or outputs.shape[0] != x.shape[0]:
         raise ConfigError(f"{type(family).__name__}.translate returned {outputs.dtype} {list(outputs.shape)}; "
                           f"expected uint8 [{x.shape[0]}, K, C, H, W] (a bug in the family: report it)")
-    write_outputs(folder, outputs, names, result.columns)
+    scale = args.scale or min(MAX_SCALE, max(1, -(-GRID_CELL // max(c.shape[-1] for _, c in result.columns))
+                                             if result.columns else 1))
+    if result.columns:  # the grid: N rows of the columns at the largest column size, ×scale², RGB, held twice
+        h, w = (max(c.shape[d] for _, c in result.columns) for d in (-2, -1))
+        check_memory(2.0 * len(names) * len(result.columns) * 3 * h * w * scale**2,
+                     f"grid.png of {len(names)} row(s) x {len(result.columns)} column(s) at --scale {scale}",
+                     "pass a smaller --scale or fewer inputs")
+    write_outputs(folder, outputs, names, result.columns, header=[t for t, _ in result.columns], scale=scale)
     k = outputs.shape[1]
     print(f"translated {len(names)} image(s) ({k} output(s) each, {outputs.shape[-2]}x{outputs.shape[-1]}) -> "
           f"{out}/ (PNGs, outputs.npz" + (", grid.png)" if result.columns else ")"))
     return 0
+
+
+def _stderr(line: str) -> None:
+    print(f"ganforge: {line}", file=sys.stderr)
 
 
 def check_output_size(out: Path, n: int, per_input: int, nets: dict, domain: int | None,
@@ -272,27 +308,48 @@ def check_output_size(out: Path, n: int, per_input: int, nets: dict, domain: int
     check_disk(out / "outputs.npz", 2.0 * values, f"{n * per_input * domains} translated images", "the inputs")
 
 
-def write_outputs(out: OutputFolder | Path, outputs: torch.Tensor, names: list[str], columns: list) -> None:
-    """``00000.png`` ... (``00000-k.png`` for K > 1), ``outputs.npz`` and ``grid.png`` in ``out``, each written by
+def output_stems(names: list[str], k: int) -> list[str]:
+    """The PNG stem of each of the ``N·K`` outputs, input by input: ``<name>`` (K = 1) or ``<name>-<j>``; a stem
+    taken twice (``a.png`` and ``a.jpg``, or an input named ``grid``) gets ``_2``, ``_3``, ... (case-insensitively,
+    so the names stay distinct on macOS and Windows file systems)."""
+    taken = set(RESERVED)
+    stems = []
+    for name in names:
+        for j in range(k):
+            base = name if k == 1 else f"{name}-{j}"
+            stem, n = base, 1
+            while stem.lower() in taken:
+                n += 1
+                stem = f"{base}_{n}"
+            taken.add(stem.lower())
+            stems.append(stem)
+    return stems
+
+
+def write_outputs(out: OutputFolder | Path, outputs: torch.Tensor, names: list[str], columns: list,
+                  header: list[str] | None = None, scale: int = 1) -> None:
+    """``<input stem>.png`` ... (``<stem>-k.png`` for K > 1, see ``output_stems``), ``outputs.npz`` (``outputs``
+    uint8 ``[N·K, C, H, W]``, ``names``, ``per_input``) and ``grid.png`` in ``out``, each written by
     ``OutputFolder.write`` (a temporary name, renamed; recorded in the folder's manifest); ganforge's own earlier
-    outputs that this call did not rewrite (a larger earlier input) are removed, nothing else is touched."""
+    outputs that this call did not rewrite (other inputs) are removed, nothing else is touched."""
     from ganforge.viz.images import comparison_grid, save_image
 
     folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "--out").claim()
-    k = outputs.shape[1]
+    n, k = outputs.shape[:2]
+    flat = outputs.reshape(n * k, *outputs.shape[2:])  # [N·K, C, H, W], input-major: row i·K + j is output j of i
+    stems = output_stems(names, k)
     written = []
-    for i in range(len(names)):
-        for j in range(k):
-            name = f"{i:05d}.png" if k == 1 else f"{i:05d}-{j}.png"
-            with folder.write(name, save=False) as tmp:  # the manifest is written once, below
-                save_image(outputs[i, j].permute(1, 2, 0).numpy(), tmp)
-            written.append(name)
+    for stem, image in zip(stems, flat, strict=True):
+        name = f"{stem}.png"
+        with folder.write(name, save=False) as tmp:  # the manifest is written once, below
+            save_image(image.permute(1, 2, 0).numpy(), tmp)
+        written.append(name)
     folder.save()
     with folder.write("outputs.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, outputs=outputs.numpy(), names=np.array(names))
+        np.savez_compressed(fh, outputs=flat.numpy(), names=np.array(stems), per_input=np.int64(k))
     written.append("outputs.npz")
     if columns:
-        grid = comparison_grid([c for _, c in columns])
+        grid = comparison_grid([c for _, c in columns], header=header, scale=scale)
         with folder.write("grid.png") as tmp:
             save_image(grid, tmp)
         written.append("grid.png")

@@ -43,10 +43,17 @@ def make_grid(images: Any, nrow: int | None = None, padding: int = 2, pad_value:
     return grid
 
 
-def comparison_grid(columns: Sequence[Any], padding: int = 2, pad_value: int = 255) -> np.ndarray:
+def comparison_grid(columns: Sequence[Any], padding: int = 2, pad_value: int = 255, header: Sequence[str] | None = None,
+                    scale: int = 1) -> np.ndarray:
     """Side-by-side comparison: ``columns`` of ``uint8 [N, C, H_k, W_k]`` images (input | output | truth ...) ->
     one ``uint8 [H', W', C]`` picture with one row per sample. Columns of other sizes are nearest-upscaled to the
-    largest (an integer factor, e.g. ×4 for super-resolution) and grey columns repeated to RGB when any is colour."""
+    largest (an integer factor, e.g. ×4 for super-resolution) and grey columns repeated to RGB when any is colour.
+    The picture is upscaled ``scale``× (nearest); ``header`` (one title per column) adds a row of labels on top
+    (``label_row``)."""
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    if header is not None and len(header) != len(columns):
+        raise ValueError(f"{len(header)} header titles for {len(columns)} columns")
     cols = [_check_images(c) for c in columns]
     if not cols or len({c.shape[0] for c in cols}) != 1:
         raise ValueError(f"comparison columns must hold the same number of images, got {[c.shape[0] for c in cols]}")
@@ -63,7 +70,37 @@ def comparison_grid(columns: Sequence[Any], padding: int = 2, pad_value: int = 2
         fitted.append(c)
     n = fitted[0].shape[0]
     interleaved = np.stack(fitted, axis=1).reshape(n * len(fitted), c_out, h, w)  # row i = sample i's columns
-    return make_grid(interleaved, nrow=len(fitted), padding=padding, pad_value=pad_value)
+    grid = make_grid(interleaved, nrow=len(fitted), padding=padding, pad_value=pad_value)
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)  # nearest-neighbour ×scale
+    if header is None:
+        return grid
+    return np.concatenate([label_row(header, w * scale, padding * scale, c_out, pad_value), grid], axis=0)
+
+
+def label_row(titles: Sequence[str], cell: int, gap: int, channels: int, pad_value: int = 255,
+              offset: int | None = None) -> np.ndarray:
+    """A ``uint8 [h, W, channels]`` strip of ``titles`` in PIL's default font, black on ``pad_value``, one title
+    centred over each ``cell``-pixel cell of a grid laid out as ``make_grid`` does (``gap`` pixels before and between
+    cells; ``offset`` pixels before the first title's cell, default ``gap``). A title wider than its cell is cut and
+    ends with "…" so neighbours never overlap; ``h`` = the font's line height + 4."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    start = gap if offset is None else offset
+    width = start + len(titles) * (cell + gap)
+    _, top, _, bottom = font.getbbox("Ag|")
+    height = bottom - top + 4
+    strip = Image.new("L", (width, height), pad_value)
+    draw = ImageDraw.Draw(strip)
+    ink = 0 if pad_value > 127 else 255
+    for k, title in enumerate(titles):
+        text = str(title)
+        while text and draw.textlength(text, font=font) > cell:
+            text = text[:-2] + "…" if len(text) > 1 else ""
+        x = start + k * (cell + gap) + (cell - draw.textlength(text, font=font)) / 2
+        draw.text((x, 2 - top), text, fill=ink, font=font)
+    a = np.asarray(strip, dtype=np.uint8)[:, :, None]
+    return a.repeat(channels, axis=2)
 
 
 def save_grid(
