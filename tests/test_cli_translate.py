@@ -29,6 +29,24 @@ def test_comparison_grid_fits_sizes_and_channels() -> None:
         comparison_grid([np.zeros((1, 1, 3, 3), np.uint8), big_rgb[:1]])
 
 
+def test_comparison_grid_header_and_scale() -> None:
+    cols = [np.full((2, 1, 8, 8), 128, np.uint8), np.full((2, 1, 8, 8), 200, np.uint8)]
+    plain = comparison_grid(cols, padding=1)
+    grid = comparison_grid(cols, padding=1, header=["input", "a title far too long for a cell"], scale=4)
+    body = plain.repeat(4, axis=0).repeat(4, axis=1)
+    assert grid.shape[1] == body.shape[1]
+    assert np.array_equal(grid[-body.shape[0]:], body)  # the images, upscaled x4, under the header
+    header = grid[: grid.shape[0] - body.shape[0], :, 0]
+    assert header.shape[0] > 0
+    for k in range(2):  # each title is drawn (black) and stays inside its own column's cell
+        left = 4 + k * (32 + 4)
+        assert (header[:, left : left + 32] < 128).any()
+    assert not (header[:, :4] < 128).any()
+    assert not (header[:, 36:40] < 128).any()  # the gap between the cells: the long title was cut
+    with pytest.raises(ValueError, match="header titles"):
+        comparison_grid(cols, header=["one"])
+
+
 def test_read_and_fit_images(tmp_path: Path) -> None:
     Image.fromarray(np.full((6, 6, 3), 7, np.uint8)).save(tmp_path / "b.png")
     Image.fromarray(np.full((6, 6), 9, np.uint8)).save(tmp_path / "a.png")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -190,9 +191,24 @@ def test_style_grid_writes_both_grids(style_run: Path, tmp_path: Path) -> None:
     assert main(["style-grid", str(style_run), "--rows", "2", "--cols", "3", "--psi", "1,0.5,0", "--sweep-rows", "2",
                  "--scale", "1", "--out-dir", str(tmp_path), "--device", "cpu"]) == 0
     mix = Image.open(tmp_path / "style-mixing-seed0.png")
-    # 32×32 cells with 2 px padding: 4 columns (A + 3 B); rows: B + 3 ranges (coarse, middle, fine) × 2 A rows = 7
-    assert mix.size == (4 * 34 + 2, 7 * 34 + 2)
-    assert Image.open(tmp_path / "truncation-seed0.png").size == (3 * 34 + 2, 2 * 34 + 2)
+    trunc = Image.open(tmp_path / "truncation-seed0.png")
+    assert main(["style-grid", str(style_run), "--rows", "2", "--cols", "3", "--psi", "1,0.5,0", "--sweep-rows", "2",
+                 "--scale", "2", "--out-dir", str(tmp_path / "x2"), "--device", "cpu"]) == 0
+    mix2 = Image.open(tmp_path / "x2" / "style-mixing-seed0.png")
+    trunc2 = Image.open(tmp_path / "x2" / "truncation-seed0.png")
+    # 32×32 cells with 2 px padding: 4 columns (A + 3 B); rows: B + 3 ranges (coarse, middle, fine) × 2 A rows = 7;
+    # the labels (a header row, a strip of range names left of the mixing grid) keep their size at any --scale
+    body = (4 * 34 + 2, 7 * 34 + 2)
+    assert mix.width > body[0]  # the row-title strip
+    assert mix.height > body[1]  # the header
+    assert (mix2.width - mix.width, mix2.height - mix.height) == body  # only the images double
+    assert trunc.width == 3 * 34 + 2  # no row titles
+    assert trunc.height > 2 * 34 + 2
+    assert (trunc2.width, trunc2.height - trunc.height) == (2 * trunc.width, 2 * 34 + 2)
+    strip = np.asarray(mix.convert("L"))[:, : mix.width - body[0]]
+    assert (strip < 128).any()  # the range names are drawn
+    header = np.asarray(trunc.convert("L"))[: trunc.height - (2 * 34 + 2)]
+    assert (header < 128).any()  # the psi values are drawn
 
 
 def test_sample_truncation_and_interpolate_in_w(style_run: Path, tmp_path: Path) -> None:

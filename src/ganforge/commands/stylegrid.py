@@ -8,7 +8,9 @@ range, which comes from B_j. Empty ranges (a 16×16 model has no middle layers) 
 Truncation sweep (StyleGAN §5, Fig. 8): one row per seed, one column per ψ in ``--psi``: w' = w̄ + ψ (w − w̄).
 
 Both use the EMA generator (``--no-ema``: the raw one), the fixed per-layer noise and codes drawn from ``--seed``.
-Writes ``RUN/samples/style-mixing-seedS.png`` and ``RUN/samples/truncation-seedS.png`` (``--out-dir`` elsewhere).
+Writes ``RUN/samples/style-mixing-seedS.png`` (column titles A, B1 …; each row labelled with the style range it
+takes from B) and ``RUN/samples/truncation-seedS.png`` (column titles ``psi=…``), upscaled ``--scale``× (nearest),
+in ``--out-dir`` elsewhere.
 """
 
 from __future__ import annotations
@@ -139,15 +141,18 @@ def run(args: argparse.Namespace) -> int:
     rng = torch.Generator(device=device).manual_seed(args.seed)
     z = G.sample_z(args.rows + args.cols + args.sweep_rows, rng, device)
     z_a, z_b, z_s = z[: args.rows], z[args.rows : args.rows + args.cols], z[args.rows + args.cols :]
-    from ganforge.viz.images import save_grid
+    from ganforge.viz.images import labelled_grid, save_image
 
     with torch.no_grad():
         mix, names = mixing_grid(family, nets, z_a, z_b)
         sweep = torch.stack([family.generate(nets, z_s, truncation=psi) for psi in psis], 1)  # [S, P, C, H, W]
     with _write(folder, mix_path, user_named) as tmp:
-        save_grid(images_uint8(mix, G), tmp, nrow=args.cols + 1, scale=args.scale)
+        rows = ["B"] + [f"{name} from B" for name in names for _ in range(args.rows)]  # a label per grid row
+        header = ["A"] + [f"B{j + 1}" for j in range(args.cols)]
+        save_image(labelled_grid(images_uint8(mix, G), args.cols + 1, args.scale, header, rows), tmp)
     with _write(folder, trunc_path, user_named) as tmp:
-        save_grid(images_uint8(sweep.flatten(0, 1), G), tmp, nrow=len(psis), scale=args.scale)
+        header = [f"psi={psi:g}" for psi in psis]  # ASCII: PIL's default font has no ψ
+        save_image(labelled_grid(images_uint8(sweep.flatten(0, 1), G), len(psis), args.scale, header), tmp)
     print(f"wrote style mixing ({args.rows} A x {args.cols} B, ranges {', '.join(names)}) to {mix_path}")
     print(f"wrote truncation sweep ({args.sweep_rows} seeds x psi {', '.join(map(str, psis))}) to {trunc_path}")
     return 0

@@ -103,6 +103,42 @@ def label_row(titles: Sequence[str], cell: int, gap: int, channels: int, pad_val
     return a.repeat(channels, axis=2)
 
 
+def labelled_grid(images: Any, nrow: int, scale: int = 1, header: Sequence[str] | None = None,
+                  row_titles: Sequence[str] | None = None, padding: int = 2, pad_value: int = 255) -> np.ndarray:
+    """:func:`make_grid` upscaled ``scale``× (nearest), with a header row of column titles (``label_row``, one per
+    column) and/or a left strip of row titles (``label_column``, one per row; "" leaves a row blank)."""
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    x = _check_images(images)
+    grid = make_grid(x, nrow, padding, pad_value).repeat(scale, axis=0).repeat(scale, axis=1)
+    h, w, c = x.shape[2] * scale, x.shape[3] * scale, grid.shape[2]
+    if row_titles is not None:
+        grid = np.concatenate([label_column(row_titles, h, padding * scale, c, pad_value), grid], axis=1)
+    if header is not None:
+        margin = grid.shape[1] - (padding * scale + len(header) * (w + padding * scale))  # the row-title strip
+        grid = np.concatenate([label_row(header, w, padding * scale, c, pad_value, offset=margin + padding * scale),
+                               grid], axis=0)
+    return grid
+
+
+def label_column(titles: Sequence[str], cell: int, gap: int, channels: int, pad_value: int = 255) -> np.ndarray:
+    """A ``uint8 [H, w, channels]`` strip of ``titles``, black on ``pad_value``, each centred on one ``cell``-pixel
+    row of a ``make_grid`` layout (``gap`` pixels before and between rows); ``w`` = the widest title + 6."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    height = gap + len(titles) * (cell + gap)
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    width = 6 + math.ceil(max([probe.textlength(str(t), font=font) for t in titles] + [0.0]))
+    _, top, _, bottom = font.getbbox("Ag|")
+    strip = Image.new("L", (width, height), pad_value)
+    draw = ImageDraw.Draw(strip)
+    for r, title in enumerate(titles):
+        y = gap + r * (cell + gap) + (cell - (bottom - top)) / 2 - top
+        draw.text((3, y), str(title), fill=0 if pad_value > 127 else 255, font=font)
+    return np.asarray(strip, dtype=np.uint8)[:, :, None].repeat(channels, axis=2)
+
+
 def save_grid(
     images: Any, path: str | Path, nrow: int | None = None, scale: int = 1, padding: int = 2, pad_value: int = 255
 ) -> Path:
