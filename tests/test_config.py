@@ -35,7 +35,7 @@ def test_overrides_reach_their_fields_with_types() -> None:
 
 def test_int_is_accepted_for_float_but_not_the_reverse() -> None:
     assert resolve_config("ring8", ["optim.g.lr=1"]).optim.g.lr == 1.0
-    with pytest.raises(ConfigError, match=r"'train.steps' expects int, got float 1.5"):
+    with pytest.raises(ConfigError, match=r"'train.steps' expects int or null, got float 1.5"):
         resolve_config("ring8", ["train.steps=1.5"])
 
 
@@ -96,3 +96,47 @@ def test_none_is_a_string_option_value() -> None:
 
 def test_defaults_are_a_valid_config() -> None:
     assert config_from_dict({}) == RunConfig()
+
+
+# ---- train.epochs ----------------------------------------------------------------------------------------------
+
+
+class _Sized:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def test_epochs_is_exactly_one_of_steps_and_epochs_and_the_later_override_wins() -> None:
+    from ganforge.config import resolve_epochs
+
+    cfg = resolve_config("ring8", ["train.epochs=3", "train.batch_size=32"])  # ring8's own train.steps gives way
+    assert (cfg.train.steps, cfg.train.epochs) == (None, 3)
+    assert resolve_epochs(cfg, _Sized(100)) == 10  # ceil(3 · 100 / 32) = ceil(9.375)
+    assert (cfg.train.steps, cfg.train.epochs) == (10, None)  # what config.yaml records
+    assert resolve_epochs(cfg, _Sized(100)) is None  # already steps
+    cfg = resolve_config("ring8", ["train.epochs=3", "train.steps=7"])  # the later one wins
+    assert (cfg.train.steps, cfg.train.epochs) == (7, None)
+    assert config_from_dict({"train": {"epochs": 2}}).train.steps is None  # a YAML giving epochs only
+    with pytest.raises(ConfigError, match=r"exactly one of train\.steps and train\.epochs"):
+        config_from_dict({"train": {"epochs": 2, "steps": 5}})
+    with pytest.raises(ConfigError, match="exactly one"):
+        config_from_dict({"train": {"steps": None}})
+    with pytest.raises(ConfigError, match=r"train\.epochs must be >= 1"):
+        resolve_config("ring8", ["train.epochs=0"])
+    with pytest.raises(ConfigError, match="fixed size"):  # ring8 samples its mixture without end
+        resolve_epochs(resolve_config("ring8", ["train.epochs=1"]), object())
+
+
+def test_table_epochs_follow_ctgan() -> None:
+    from ganforge.config import resolve_epochs
+    from ganforge.data.tabular import n_steps
+
+    class Table(_Sized):
+        def steps_for_epochs(self, epochs: int, batch_size: int) -> int:
+            return n_steps(len(self), batch_size, epochs)
+
+    cfg = resolve_config("ring8", ["train.epochs=3", "train.batch_size=32"])
+    assert resolve_epochs(cfg, Table(100)) == 3 * (100 // 32)  # ctgan: epochs · (rows // batch_size)

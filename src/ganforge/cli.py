@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from ganforge import __version__, commands
 from ganforge.builder import build_components, check_options, resolve_device
-from ganforge.config import dump_yaml, preset_header, preset_names, resolve_config
+from ganforge.config import dump_yaml, preset_header, preset_names, resolve_config, resolve_epochs
 from ganforge.lazy import missing_extra
 from ganforge.models.base import count_parameters
 from ganforge.options import ConfigError, options_dict
@@ -104,8 +104,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_options(cfg)  # the checks `ganforge config` applies, before any data is loaded (dry run included)
     if args.dry_run:
         c = build_components(cfg, "cpu")
+        epochs = cfg.train.epochs
+        resolve_epochs(cfg, c.data)  # train.epochs -> train.steps (what config.yaml records)
         print(dump_yaml(cfg.to_dict()), end="")
         print(f"# data: {cfg.data.name} shape {list(c.spec.shape)} classes {c.spec.num_classes}")
+        if epochs is not None:
+            print(f"# steps: {cfg.train.steps} = train.epochs={epochs} over {len(c.data)} training items at "
+                  f"batch {cfg.train.batch_size}")
         for name, net in c.nets.items():
             print(f"# network {name}: {type(net).__name__} {count_parameters(net):,} parameters")
         threads, why = choose_threads(cfg.train.threads, sum(count_parameters(n) for n in c.nets.values()),

@@ -10,6 +10,7 @@ import ast
 import codecs
 import copy
 import difflib
+import math
 import stat
 import typing
 from dataclasses import dataclass, field
@@ -85,7 +86,11 @@ class OptimConfig(dict[str, OptimizerConfig]):
 
 @dataclass
 class TrainConfig:
-    steps: int = 2000  # generator updates ("step" = one G update)
+    steps: int | None = 2000  # generator updates ("step" = one G update); None when ``epochs`` is given
+    # passes over the training set instead of ``steps`` (exactly one of the two): resolved to
+    # steps = ceil(epochs · N_train / batch_size) once the data set is built (``resolve_epochs``; tables follow ctgan:
+    # ``data.tabular.n_steps``) and recorded as ``steps`` in the run's config.yaml
+    epochs: int | None = None
     batch_size: int = 64
     d_steps: int = 1  # k discriminator updates per generator update (Goodfellow et al. 2014, Algorithm 1)
     seed: int = 0
@@ -350,6 +355,31 @@ def apply_override(data: dict[str, Any], keys: list[str], value: Any) -> None:
             raise ConfigError(f"config key '{'.'.join(keys[: i + 1])}' is a value, not a section")
         node = child
     node[keys[-1]] = value
+    if keys in (["train", "steps"], ["train", "epochs"]) and value is not None:  # the later of the two wins: a
+        node.pop("epochs" if keys[-1] == "steps" else "steps", None)  # preset's steps give way to --set train.epochs
+
+
+def resolve_epochs(cfg: RunConfig, data: Any) -> int | None:
+    """``train.epochs`` as steps, set in ``cfg.train.steps`` (``train.epochs`` cleared) once the training data is
+    built; returns the steps, or None when the config gives steps. One epoch is the data kind's own
+    (``data.steps_for_epochs(epochs, batch_size)``: tables follow ctgan, ``data.tabular.n_steps``) or else
+    ``N_train / batch_size`` batches: steps = ceil(epochs · N_train / batch_size). Data with no size (a sampled
+    distribution) is refused."""
+    t = cfg.train
+    if t.epochs is None:
+        return None
+    own = getattr(data, "steps_for_epochs", None)
+    if own is not None:
+        steps = int(own(t.epochs, t.batch_size))
+    else:
+        try:
+            n = len(data)
+        except TypeError:
+            raise ConfigError(f"train.epochs needs a data set of a fixed size; data.name={cfg.data.name} is sampled "
+                              "without end: give train.steps instead") from None
+        steps = math.ceil(t.epochs * n / t.batch_size)
+    t.steps, t.epochs = max(1, steps), None
+    return t.steps
 
 
 def resolve_config(preset: str, overrides: list[str] | None = None, seed: int | None = None) -> RunConfig:
@@ -364,6 +394,9 @@ def resolve_config(preset: str, overrides: list[str] | None = None, seed: int | 
 
 
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    train = data.get("train")
+    if isinstance(train, dict) and train.get("epochs") is not None and "steps" not in train:
+        data = {**data, "train": {**train, "steps": None}}  # epochs given: TrainConfig's default steps do not count
     cfg = build_options(RunConfig, data, "")
     for section in (cfg.model, cfg.objective, cfg.data):
         if not isinstance(section.options, dict):
@@ -391,7 +424,10 @@ def check_config(cfg: RunConfig) -> None:
     check_name(cfg.name)
     t = cfg.train
     checks = [
-        (t.steps >= 1, "train.steps must be >= 1"),
+        ((t.steps is None) != (t.epochs is None), "give exactly one of train.steps and train.epochs (got "
+         f"{'both' if t.steps is not None else 'neither'}); e.g. --set train.epochs=10"),
+        (t.steps is None or t.steps >= 1, "train.steps must be >= 1"),
+        (t.epochs is None or t.epochs >= 1, f"train.epochs must be >= 1, got {t.epochs}"),
         (t.batch_size >= 1, "train.batch_size must be >= 1"),
         (t.d_steps >= 1, "train.d_steps must be >= 1"),
         (0.0 <= t.ema < 1.0, "train.ema must be in [0, 1) (0 = off; 0.999 is typical)"),

@@ -232,6 +232,10 @@ class TabularData:
     def __len__(self) -> int:
         return len(self.x)
 
+    def steps_for_epochs(self, epochs: int, batch_size: int) -> int:
+        """``train.epochs`` as steps, as ctgan counts an epoch (``n_steps``: ``rows // batch_size`` G updates)."""
+        return n_steps(len(self), batch_size, epochs)
+
     def check_batch(self, batch_size: int) -> None:
         """A batch larger than the table would draw most rows several times per step (training-by-sampling draws
         with replacement) and silently train on repeats: refused, naming the largest batch that fits."""

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 import ganforge
 from ganforge.builder import Components, build_components, resolve_device
-from ganforge.config import RunConfig
+from ganforge.config import RunConfig, resolve_epochs
 from ganforge.data.source import make_source
 from ganforge.hooks import hooks_for
 from ganforge.models.base import Sampler
@@ -107,6 +107,11 @@ class Run:
         self.resume_state = self._check_run_dir(resume, overwrite)
         self.dist.barrier()  # every rank has looked at the run directory before rank 0 may clear it
         self.c: Components = build_components(cfg, self.device)
+        if resolve_epochs(cfg, self.c.data) is not None:  # train.epochs -> train.steps, now that N_train is known
+            self.notes.append(f"train.epochs resolved to train.steps={cfg.train.steps} ({len(self.c.data)} training "
+                              f"items, batch {cfg.train.batch_size})")
+            if self.resume_state is not None and isinstance(self.resume_state.get("trainer"), dict):
+                ckpt.check_resume_step(self.resume_state, cfg.train.steps, self.resume_path)
         self._check_memory()
         if self.resume_state is None:
             self._build_trainer()
@@ -149,7 +154,8 @@ class Run:
             raise RunError("--resume and --overwrite contradict each other; pass one of them")
         self.resume_path = find_checkpoint(self.run_dir, resume)
         state = ckpt.load_checkpoint(self.resume_path, map_location=self.device)  # checked by ckpt.validate_state
-        if isinstance(state.get("trainer"), dict):  # a missing trainer state is reported as damage by the restore
+        # a missing trainer state is reported as damage by the restore; train.epochs is checked once it is steps
+        if isinstance(state.get("trainer"), dict) and self.cfg.train.steps is not None:
             ckpt.check_resume_step(state, self.cfg.train.steps, self.resume_path)
         return state
 
