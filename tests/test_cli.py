@@ -146,3 +146,19 @@ def test_help_shows_defaults(capsys) -> None:
     assert "--n N number of samples (with --per-class: about n per grid) (default: 64)" in out
     assert "--no-ema use the raw generator instead of its EMA" in out
     assert "(default: False)" not in out
+
+
+def test_finish_line_names_what_exists_and_the_next_commands(tmp_path) -> None:
+    from ganforge.cli import finish_line
+
+    run = tmp_path / "r"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "latest.pt").write_bytes(b"x")
+    (run / "samples").mkdir()  # empty: not listed
+    (run / "config.yaml").write_text("name: r\n")
+    line = finish_line(run, "series")
+    assert line.splitlines()[0] == f"run directory: {run}  (config.yaml, checkpoints/)"
+    assert f"ganforge sample {run}  |  ganforge eval {run}  |  ganforge detect {run} --input SERIES.csv" in line
+    assert "report.html" not in line
+    (run / "report.html").write_text("<html></html>")
+    assert f"open {run / 'report.html'} in a browser" in finish_line(run, "mixture2d")

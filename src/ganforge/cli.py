@@ -144,8 +144,26 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"ganforge train {hint_preset(args.preset, cfg, run_dir)} --run-dir {run_dir} --resume latest",
               file=sys.stderr)
         return 128 + int(run.stop_signal or 2)
-    print(f"run directory: {run_dir}  (report.html, config.yaml, metrics.jsonl, checkpoints/, plots/, samples/, eval/)")
+    print(finish_line(run_dir, getattr(run.c.data, "kind", "default")))
     return 0
+
+
+# the commands worth trying next on a finished run, by data kind (after `sample` / `eval`, which every kind has)
+NEXT_BY_KIND = {"paired": "translate {run} --input IMAGES --out OUT", "unpaired": "translate {run} --input IMAGES "
+                "--out OUT", "domains": "translate {run} --input IMAGES --domain K --out OUT",
+                "series": "detect {run} --input SERIES.csv", "image": "interpolate {run} --steps 10"}
+
+
+def finish_line(run_dir: Path, kind: str) -> str:
+    """What the run directory holds now (only what exists) and the commands to try next."""
+    files = [n for n in ("report.html", "config.yaml", "metrics.jsonl") if (run_dir / n).is_file()]
+    folders = [f"{d}/" for d in ("checkpoints", "plots", "samples", "eval", "tb")
+               if (run_dir / d).is_dir() and any((run_dir / d).iterdir())]
+    nxt = [f"ganforge sample {run_dir}", f"ganforge eval {run_dir}"]
+    if kind in NEXT_BY_KIND:
+        nxt.append("ganforge " + NEXT_BY_KIND[kind].format(run=run_dir))
+    opened = f"; open {run_dir / 'report.html'} in a browser" if "report.html" in files else ""
+    return (f"run directory: {run_dir}  ({', '.join(files + folders)})\nnext: " + "  |  ".join(nxt) + opened)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
