@@ -369,3 +369,36 @@ def test_eval_prints_an_estimate_before_a_job_of_over_a_minute(tmp_path: Path, m
     assert "about 2 min of inception-fid features for 200 generated + 100 real images" in capsys.readouterr().err
     ev.print_estimate(Slow(), (3, 32, 32), 200, 100, "cifar", "train", tmp_path)  # 0.075 s: no line
     assert capsys.readouterr().err == ""
+
+
+def test_eval_scores_an_external_synthetic_table_against_a_table_run(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    from ganforge.config import resolve_config
+    from helpers import train_config
+
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"x": rng.normal(size=300), "colour": rng.choice(["red", "green", "blue"], 300),
+                         "flag": rng.choice(["yes", "no"], 300)})
+    real.to_csv(tmp_path / "t.csv", index=False)
+    sets = ["model.options={'z_dim': 4, 'g_hidden': [8], 'd_hidden': [8], 'pac': 2}", "train.batch_size=20",
+            "train.steps=2", "train.checkpoint_every=2", "data.name=table",
+            f"data.options={{'path': '{tmp_path / 't.csv'}', 'target': 'flag'}}"]
+    run = train_config(resolve_config("ctgan-nasscds", sets), tmp_path / "run")
+    assert main(["sample", str(run), "--n", "60", "--out", str(tmp_path / "synth.csv")]) == 0
+    assert main(["eval", str(tmp_path / "synth.csv"), "--ref", str(run)]) == 0
+    assert "quality" in capsys.readouterr().out
+    record = json.loads((tmp_path / "synth.eval.json").read_text())
+    assert 0.0 <= record["metrics"]["quality"] <= 1.0
+    assert record["protocol"]["synthetic_rows"] == 60
+    # the real rows themselves score higher than 2 steps of training
+    real.to_csv(tmp_path / "copy.csv", index=False)
+    assert main(["eval", str(tmp_path / "copy.csv"), "--ref", str(run)]) == 0
+    assert json.loads((tmp_path / "copy.eval.json").read_text())["metrics"]["quality"] > record["metrics"]["quality"]
+    capsys.readouterr()
+    real.drop(columns=["colour"]).to_csv(tmp_path / "short.csv", index=False)
+    for argv, message in [([str(tmp_path / "short.csv"), "--ref", str(run)], "lacks the column 'colour'"),
+                          ([str(tmp_path / "synth.csv")], "needs --ref"),
+                          ([str(tmp_path / "synth.csv"), "--ref", "nosuch"], "unknown dataset 'nosuch'")]:
+        one_line_error(capsys, main(["eval", *argv]), message)
