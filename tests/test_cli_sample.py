@@ -276,3 +276,12 @@ def test_bad_scale_is_one_line(runs: dict[str, Path], tmp_path: Path, args: list
     assert len(err) == 1
     assert message in err[0]
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_the_sampling_bar_passes_every_batch_through_unchanged() -> None:
+    from ganforge.commands.sample import with_bar
+
+    batches = [(torch.full((3000, 2), float(i)), None) for i in range(3)]
+    out = list(with_bar(iter(batches), 9000))
+    assert len(out) == 3
+    assert all(a[0] is b[0] and a[1] is None for a, b in zip(out, batches, strict=True))

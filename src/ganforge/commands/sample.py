@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
 
     labels, per_row = sample_labels(c_dim, args.n, args.label, args.per_class)
     # the n samples of seed S, exactly as `ganforge eval --seed S` draws them (random labels come with them)
-    batches = iter_labelled_samples(G, n, args.seed, device, labels=labels)
+    batches = with_bar(iter_labelled_samples(G, n, args.seed, device, labels=labels), n)
     save_samples(batches, n, spec.shape, G, bool(c_dim), out, fmt, is_image, per_row, folder, user_named, scale)
     print(f"wrote {n} samples to {out}")
     return 0
@@ -189,6 +189,18 @@ def check_output(out: Path, fmt: str, is_image: bool, n: int, numel: int, labell
         per_sample = numel * (26 if out.suffix.lower() == ".csv" and fmt == "grid" else 4)  # '%.18e,' or float32
     check_disk(out, n * (per_sample + 8 * labelled), f"{n} samples", "--n")
     return folder
+
+
+def with_bar(batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]], n: int
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """``batches`` with a progress bar on stderr for long draws (n ≥ 5,000) in a terminal or notebook (tqdm's
+    ``disable=None`` hides it when stderr is not a terminal, so scripts and logs get no bar lines)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=n, unit="sample", desc="sampling", disable=None if n >= 5000 else True, leave=False) as bar:
+        for x, c in batches:
+            bar.update(x.shape[0])
+            yield x, c
 
 
 def mode_suffix(args: argparse.Namespace) -> str:
