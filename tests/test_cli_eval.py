@@ -402,3 +402,10 @@ def test_eval_scores_an_external_synthetic_table_against_a_table_run(tmp_path: P
                           ([str(tmp_path / "synth.csv")], "needs --ref"),
                           ([str(tmp_path / "synth.csv"), "--ref", "nosuch"], "unknown dataset 'nosuch'")]:
         one_line_error(capsys, main(["eval", *argv]), message)
+
+
+def test_eval_of_a_table_file_refuses_a_pipe_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "p.csv")  # reading it would block forever
+    one_line_error(capsys, main(["eval", str(tmp_path / "p.csv"), "--ref", "nasscds"]), "not a regular file")

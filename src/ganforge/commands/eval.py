@@ -343,13 +343,12 @@ def eval_table_file(args: argparse.Namespace) -> int:
     from ganforge.config import resolve_config
     from ganforge.data.tabular import TabularData, read_table
     from ganforge.metrics.tabular import evaluate_table
-    from ganforge.outputs import check_regular_input
 
     source: Path = args.source
-    check_regular_input(source, "eval")
     if args.ref is None:
         raise ConfigError("evaluating a table file needs --ref: a table run directory (runs/NAME) or a table dataset "
                           "(e.g. --ref nasscds)")
+    synth = read_table(source, "eval")  # before the reference table's fit: a bad file fails at once
     ref = Path(args.ref)
     if ref.is_dir():
         if not (ref / "config.yaml").is_file():
@@ -365,7 +364,6 @@ def eval_table_file(args: argparse.Namespace) -> int:
     if not isinstance(real, TabularData):
         raise ConfigError(f"--ref {args.ref!r} is not a table ({dataset}); compare a table file with a table run or "
                           "a table dataset")
-    synth = read_table(source, "eval")
     missing = [c for c in real.frame.columns if c not in synth.columns]
     if missing:
         raise ConfigError(f"{str(source)!r} lacks the column {missing[0]!r} of {dataset}; its columns must be: "

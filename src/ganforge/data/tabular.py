@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ganforge.data.formats import require_file
 from ganforge.data.source import Source
 from ganforge.data.table_transform import TableTransformer
 from ganforge.hooks import RunHooks
@@ -44,11 +45,9 @@ N_EVAL_MAX = 20_000  # synthetic rows scored per evaluation (the training rows' 
 
 def read_table(path: str | Path, option: str = "data.options.path") -> pd.DataFrame:
     """A CSV or Parquet file as a DataFrame; one-line errors for a missing, unsupported or unreadable file."""
-    p = Path(path).expanduser()
     if not str(path):
         raise ValueError(f"{option} is empty; pass a .csv or .parquet file")
-    if not p.is_file():
-        raise FileNotFoundError(f"table file {str(p)!r} not found; check {option}")
+    p = require_file(str(path), "table file", option)  # missing, a folder, a FIFO (would block), unreadable
     suffix = p.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise ValueError(f"table file {str(p)!r} has suffix {suffix or '(none)'!r}; {option} must be a "
