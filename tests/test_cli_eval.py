@@ -404,7 +404,8 @@ def test_eval_scores_an_external_synthetic_table_against_a_table_run(tmp_path: P
         one_line_error(capsys, main(["eval", *argv]), message)
 
 
-def test_eval_of_a_table_file_refuses_a_pipe_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_of_a_table_file_refuses_a_pipe_before_any_work(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     import os
 
     os.mkfifo(tmp_path / "p.csv")  # reading it would block forever
