@@ -1,0 +1,264 @@
+"""Digit quality per CPU-minute: every MNIST image preset trained for the same CPU budgets, judged the same way.
+
+For each preset one training run (``Run`` from ``ganforge.training.run``: exactly what ``ganforge train`` does, with
+quiet logging) advances one ``trainer.train_step()`` at a time until the process's training CPU time reaches each mark
+of ``--minutes`` (or the preset's own ``train.steps`` ends first: then it is judged once, at its end, and the row
+says so). At each mark the generator ``ganforge train`` evaluates (the EMA copy when the preset keeps one; ``--raw``
+adds the raw G) is judged on ``--n-eval`` samples with a private RNG (training state is never touched):
+
+    confident %    = 100 · (1/N) Σ_i 1[max_j p(j | x_i) ≥ 0.9]             (shipped mnist-classifier)
+    class entropy  = −Σ_k q_k log q_k / log 10,  q_k = share of argmax class k   (1 = all ten classes equally)
+    pixel std      = mean over pixels of the std over samples of x ∈ [0, 1]  (collapse → 0; blobs → low)
+    FID            = Fréchet distance of the classifier's 128-d features, N samples vs the first N train digits
+    label acc      = % of G(z, k) classified as k, N/10 samples per class     (conditional presets; chance 10 %)
+
+32×32 generators (PGGAN, StyleGAN2 on mnist32, LAPGAN) are centre-cropped back to the 28×28 digit first. Evaluation
+time is excluded from the CPU budget and reported apart. A real-data row (the test split judged the same way; its
+FID against the train digits is the floor any generator can reach at this N) is printed first: the chance level and
+the strongest trivial baseline beside every figure.
+
+    OMP_NUM_THREADS=1 python bench/image_quality.py dcgan-mnist --minutes 5 10 20
+    python bench/image_quality.py --readme README.md    # rewrite the README table from bench/results/image_quality/
+
+Each preset's rows go to ``--out-dir/<preset>.json`` (default ``bench/results/image_quality``) with the command,
+the ganforge commit (``+dirty`` when the source tree has uncommitted changes) and the hardware; ``--readme`` turns
+every JSON there into the table between ``<!-- image-quality:begin -->`` and ``<!-- image-quality:end -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import ganforge
+from ganforge.config import resolve_config
+from ganforge.data.base import to_uint8
+from ganforge.data.mnist32 import unpad
+from ganforge.evaluation import CONFIDENCE, EVAL_SEED_OFFSET, PixelMoments, iter_labelled_samples
+from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
+from ganforge.metrics.fid import fid_from_features
+from ganforge.training.run import Run
+
+QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "log.eval_every=0",
+         "train.checkpoint_every=100000000", "train.device=cpu"]
+RESULTS = Path(__file__).resolve().parent / "results" / "image_quality"
+BEGIN, END = "<!-- image-quality:begin -->", "<!-- image-quality:end -->"
+DIGIT = (1, 28, 28)
+
+
+def source_commit() -> str:
+    """The commit of the ganforge source actually imported (``+dirty`` with uncommitted changes), or "unknown"."""
+    src = Path(ganforge.__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def hardware() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    return f"{cpu}, {torch.get_num_threads()} torch thread(s) (torch {torch.__version__})"
+
+
+def digits(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[N, 1, S, S]`` → the 28×28 digits the classifier reads (32² mnist32 images lose their padding)."""
+    if images.shape[1] != 1 or images.shape[-1] not in (28, 32):
+        raise SystemExit(f"the mnist-classifier judges 1×28×28 (or padded 1×32×32) digits, "
+                         f"got {tuple(images.shape[1:])}")
+    return unpad(images)
+
+
+class Judge:
+    """The classifier, the real features (first ``n`` train digits) and the judging of one generator."""
+
+    def __init__(self, train_x: torch.Tensor, n: int) -> None:
+        self.n, self.model = n, load_mnist_classifier(device=torch.device("cpu"))
+        self.real = features(self.model, digits(train_x[:n])).double().numpy()  # [n, 128]
+
+    def images(self, images: torch.Tensor) -> dict[str, float]:
+        """confident %, entropy, pixel std and FID of uint8 digits ``[N, 1, 28, 28]``."""
+        quality = digit_quality(classify(self.model, images), CONFIDENCE)
+        return {"confident_percent": round(100.0 * quality["confident"], 2),
+                "class_entropy": round(quality["entropy"] + 0.0, 4),
+                "pixel_std": round(PixelMoments().add(images).std(), 4),
+                "fid": round(fid_from_features(features(self.model, images).double().numpy(), self.real), 2)}
+
+    def generator(self, G: nn.Module, seed: int) -> dict[str, float]:
+        c_dim = int(getattr(G, "c_dim", 0) or 0)
+        # conditional G: n/c of every class, so label accuracy and FID see a balanced sample
+        labels = torch.arange(c_dim).repeat_interleave(-(-self.n // c_dim))[: self.n] if c_dim else None
+        chunks = [to_uint8(x, getattr(G, "output_range", None)) for x, _ in
+                  iter_labelled_samples(G, self.n, seed, torch.device("cpu"), labels=labels)]
+        images = digits(torch.cat(chunks))
+        out = self.images(images)
+        if labels is not None:
+            pred = classify(self.model, images).argmax(1)
+            out["label_accuracy_percent"] = round(100.0 * float((pred == labels).double().mean()), 2)
+        return out
+
+
+def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval: int, raw: bool,
+                 run_root: Path, judges: dict[int, Judge]) -> dict[str, Any]:
+    cfg = resolve_config(preset, [*overrides, *QUIET])
+    run = Run(cfg, run_root / Path(preset).stem, overwrite=True, progress=False)
+    data = run.c.data
+    x = getattr(data, "x", None)
+    if x is None or tuple(x.shape[1:2]) != (1,) or x.shape[-1] not in (28, 32):
+        raise SystemExit(f"{preset}: data {cfg.data.name!r} is not MNIST-shaped digits; this bench judges digits")
+    judge = judges.setdefault(id(x), Judge(x, n_eval))
+    rows: list[dict[str, Any]] = []
+    cpu = wall = 0.0
+    seed = cfg.train.seed + EVAL_SEED_OFFSET
+    for mark in sorted(minutes):
+        t0, c0 = time.perf_counter(), time.process_time()
+        while run.trainer.step < cfg.train.steps and cpu + time.process_time() - c0 < 60.0 * mark:
+            run.trainer.train_step()
+        run.trainer.check_finite()  # a NaN/inf loss ends the bench with the run's own one-line error
+        cpu += time.process_time() - c0
+        wall += time.perf_counter() - t0
+        finished = run.trainer.step >= cfg.train.steps
+        gens = [("ema", run.G_ema), ("G", run.c.G)] if run.G_ema is not None else [("G", run.c.G)]
+        for label, G in gens[: 2 if raw else 1]:
+            e0 = time.perf_counter()
+            row = {"preset": preset, "minutes": mark, "generator": label, "steps": run.trainer.step,
+                   "images_seen": run.trainer.images_seen, "train_cpu_s": round(cpu, 1), "train_wall_s": round(wall, 1),
+                   "finished": finished, **judge.generator(G, seed)}
+            row["eval_s"] = round(time.perf_counter() - e0, 1)
+            rows.append(row)
+            print(format_row(row), flush=True)
+        if finished:
+            print(f"{preset}: the preset's {cfg.train.steps} steps ended at {cpu / 60:.1f} CPU-min; "
+                  "later marks skipped", flush=True)
+            break
+    return {"preset": preset, "overrides": overrides, "rows": rows, "n_eval": n_eval}
+
+
+HEADER = (f"{'preset':<22} {'min':>5} {'G':<4} {'steps':>6} {'cpu s':>7} {'FID':>7} {'conf %':>7} {'entropy':>7} "
+          f"{'px std':>6} {'label %':>7}")
+
+
+def format_row(r: dict[str, Any]) -> str:
+    label = r.get("label_accuracy_percent")
+    return (f"{r['preset']:<22} {r['minutes']:>5} {r['generator']:<4} {r['steps']:>6} {r['train_cpu_s']:>7.1f} "
+            f"{r['fid']:>7.2f} {r['confident_percent']:>7.2f} {r['class_entropy']:>7.4f} {r['pixel_std']:>6.3f} "
+            f"{'—' if label is None else f'{label:.1f}':>7}")
+
+
+def real_row(judge: Judge, test_x: torch.Tensor) -> dict[str, Any]:
+    """The test split judged like a generator: the floor of FID at this N and real digits' confident %/std."""
+    return {"preset": "real test digits", "minutes": 0, "generator": "—", "steps": 0, "train_cpu_s": 0.0,
+            **judge.images(digits(test_x[: judge.n]))}
+
+
+def readme_table(results: list[dict[str, Any]], real: dict[str, Any] | None) -> str:
+    lines = ["| preset | CPU-min (steps) | generator | classifier FID ↓ | confident % | class entropy | pixel std "
+             "over z | label acc % (chance 10) | commit |", "|---|---|---|---|---|---|---|---|---|"]
+    if real is not None:
+        lines.append(f"| real MNIST test digits (floor) | — | — | {real['fid']:.2f} | "
+                     f"{real['confident_percent']:.1f} | {real['class_entropy']:.3f} | {real['pixel_std']:.3f} "
+                     "| — | — |")
+    for res in results:
+        for r in res["rows"]:
+            label = r.get("label_accuracy_percent")
+            end = " (ended)" if r.get("finished") else ""
+            lines.append(f"| `{r['preset']}` | {r['train_cpu_s'] / 60:.1f}{end} ({r['steps']}) | {r['generator']} | "
+                         f"{r['fid']:.2f} | {r['confident_percent']:.1f} | {r['class_entropy']:.3f} | "
+                         f"{r['pixel_std']:.3f} | {'—' if label is None else f'{label:.1f}'} | {res['commit']} |")
+    return "\n".join(lines)
+
+
+def write_readme(readme: Path, out_dir: Path) -> None:
+    files = sorted(out_dir.glob("*.json"))
+    results = [json.loads(f.read_text()) for f in files if f.name != "real.json"]
+    real_file = out_dir / "real.json"
+    real = json.loads(real_file.read_text()) if real_file.is_file() else None
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{readme}: no {BEGIN} … {END} block to rewrite; add the two markers where the table goes")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    commands = sorted({r["command"] for r in results})
+    note = "\n".join(f"`{c}`" for c in commands)
+    hw = sorted({r["hardware"] for r in results})
+    body = (f"\n{readme_table(results, real)}\n\nMeasured on {'; '.join(hw)} by:\n{note}\n"
+            if results else "\n(no results yet)\n")
+    readme.write_text(head + BEGIN + body + END + tail)
+    print(f"rewrote the table in {readme} from {len(results)} result file(s)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python bench/image_quality.py", description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="*", help="MNIST image presets (names or YAML files)")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[5, 10, 20],
+                        help="CPU-minute marks of training at which to judge (default 5 10 20)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every preset (repeatable), e.g. train.steps=100000")
+    parser.add_argument("--n-eval", type=int, default=10_000, help="samples judged per mark (default 10000)")
+    parser.add_argument("--raw", action="store_true", help="judge the raw G too when the preset keeps an EMA")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--run-root", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS, help=f"results folder (default {RESULTS})")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results file (one preset only; default OUT_DIR/PRESET.json)")
+    parser.add_argument("--readme", type=Path, default=None, help="rewrite this README's table from --out-dir and exit")
+    args = parser.parse_args(argv)
+    if args.readme is not None:
+        write_readme(args.readme, args.out_dir)
+        return
+    if not args.presets:
+        parser.error("name at least one preset (or --readme README.md)")
+    if args.out is not None and len(args.presets) > 1:
+        parser.error("--out takes one preset; use --out-dir for several")
+    if min(args.minutes) <= 0 or args.n_eval < 10:
+        parser.error("--minutes must be > 0 and --n-eval >= 10")
+    torch.set_num_threads(args.threads)
+    command = shlex.join(["python", "bench/image_quality.py", *(argv if argv is not None else sys.argv[1:])])
+    command = f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')} {command}"
+    commit, hw = source_commit(), hardware()
+    tmp = tempfile.TemporaryDirectory(prefix="ganforge-iq-") if args.run_root is None else None
+    run_root = Path(tmp.name) if tmp is not None else args.run_root
+    judges: dict[int, Judge] = {}
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    print(HEADER, flush=True)
+    try:
+        for preset in args.presets:
+            result = bench_preset(preset, args.minutes, args.overrides, args.n_eval, args.raw, run_root, judges)
+            result.update(command=command, commit=commit, hardware=hw)
+            out = args.out or args.out_dir / f"{Path(preset).stem}.json"
+            out.write_text(json.dumps(result, indent=2) + "\n")
+            print(f"wrote {out}", flush=True)
+        real_file = args.out_dir / "real.json"
+        if not real_file.is_file() and judges:
+            from ganforge.data.mnist import load_mnist_raw
+
+            judge = next(iter(judges.values()))
+            row = real_row(judge, load_mnist_raw("test")[0])
+            real_file.write_text(json.dumps(row, indent=2) + "\n")
+            print(format_row({**row, "label_accuracy_percent": None}), f"-> {real_file}", flush=True)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

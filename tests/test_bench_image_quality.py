@@ -1,0 +1,60 @@
+"""Smoke test of bench/image_quality.py: it trains to CPU marks, stops at the preset's end, judges the generator with
+the same functions as the in-training evaluation, and rewrites the README table from its JSON files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "image_quality.py"
+# 3 steps end long before any CPU mark: the bench must stop at the preset's end and say so
+TINY = ["--set", "data.options={'limit': 64}", "--set", "train.batch_size=16", "--set", "train.steps=3",
+        "--n-eval", "40", "--minutes", "5", "10"]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("image_quality", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["image_quality"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runs_to_the_preset_end_and_rewrites_the_readme(bench, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    out_dir = tmp_path / "results"
+    bench.main(["gan-mlp-mnist", *TINY, "--out-dir", str(out_dir)])
+    result = json.loads((out_dir / "gan-mlp-mnist.json").read_text())
+    (row,) = result["rows"]  # the 5-minute mark is never reached: one row, at the preset's end
+    assert row["steps"] == 3
+    assert row["finished"]
+    assert row["generator"] in ("G", "ema")
+    assert 0 <= row["confident_percent"] <= 100
+    assert 0 <= row["class_entropy"] <= 1
+    assert row["fid"] > 0
+    assert 0 <= row["pixel_std"] <= 0.5  # std of values in [0, 1]
+    real = json.loads((out_dir / "real.json").read_text())
+    assert real["confident_percent"] > 80  # real test digits: the classifier is ~99 % accurate
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{bench.BEGIN}\nold\n{bench.END}\ntail\n")
+    bench.main(["--readme", str(readme), "--out-dir", str(out_dir)])
+    text = readme.read_text()
+    assert "old" not in text
+    assert "`gan-mlp-mnist`" in text
+    assert "real MNIST test digits" in text
+    assert text.startswith("intro\n")
+    assert text.endswith("tail\n")
+    assert result["commit"] in text
+
+
+def test_conditional_generators_get_label_accuracy(bench, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    bench.main(["cgan-mnist", *TINY, "--out-dir", str(tmp_path)])
+    (row,) = json.loads((tmp_path / "cgan-mnist.json").read_text())["rows"]
+    assert 0.0 <= row["label_accuracy_percent"] <= 100.0  # n/10 samples of every class, judged by the classifier
