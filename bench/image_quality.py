@@ -118,7 +118,9 @@ class Judge:
 
 
 def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval: int, raw: bool,
-                 run_root: Path, judges: dict[int, Judge]) -> dict[str, Any]:
+                 run_root: Path, judges: dict[int, Judge], save: Any = None) -> dict[str, Any]:
+    """Train ``preset`` to each CPU mark and judge it there; ``save(result)`` is called after every mark, so a
+    long run's early marks are on disk before it ends."""
     cfg = resolve_config(preset, [*overrides, *QUIET])
     run = Run(cfg, run_root / Path(preset).stem, overwrite=True, progress=False)
     data = run.c.data
@@ -146,6 +148,8 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
             row["eval_s"] = round(time.perf_counter() - e0, 1)
             rows.append(row)
             print(format_row(row), flush=True)
+        if save is not None:
+            save({"preset": preset, "overrides": overrides, "rows": rows, "n_eval": n_eval})
         if finished:
             print(f"{preset}: the preset's {cfg.train.steps} steps ended at {cpu / 60:.1f} CPU-min; "
                   "later marks skipped", flush=True)
@@ -242,10 +246,13 @@ def main(argv: list[str] | None = None) -> None:
     print(HEADER, flush=True)
     try:
         for preset in args.presets:
-            result = bench_preset(preset, args.minutes, args.overrides, args.n_eval, args.raw, run_root, judges)
-            result.update(command=command, commit=commit, hardware=hw)
             out = args.out or args.out_dir / f"{Path(preset).stem}.json"
-            out.write_text(json.dumps(result, indent=2) + "\n")
+
+            def save(result: dict[str, Any], out: Path = out) -> None:
+                result.update(command=command, commit=commit, hardware=hw)
+                out.write_text(json.dumps(result, indent=2) + "\n")
+
+            bench_preset(preset, args.minutes, args.overrides, args.n_eval, args.raw, run_root, judges, save)
             print(f"wrote {out}", flush=True)
         real_file = args.out_dir / "real.json"
         if not real_file.is_file() and judges:
