@@ -1,4 +1,4 @@
-""""The n samples of seed S" (``ganforge.evaluation.iter_latents`` / ``iter_labelled_samples``): the same latents and
+""""The n samples of seed S" (``ganforge.sampling.iter_latents`` / ``iter_labelled_samples``): the same latents and
 labels whatever the batch size, the same as before at the default batch size (so the in-training evaluations and
 sample grids behind the README figures do not move), and shared by ``ganforge sample``, ``ganforge eval`` and the
 in-training digit evaluation."""
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-import ganforge.evaluation as ev
+import ganforge.sampling as ev
 from ganforge.models.base import sample_latent
 
 CPU = torch.device("cpu")

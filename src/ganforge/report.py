@@ -298,7 +298,7 @@ def translation_table(run_dir: Path, n: int = 4) -> str:
     import torch
 
     from ganforge import api
-    from ganforge.data.paired import translate_uint8
+    from ganforge.kinds.translation import translate_uint8
 
     model = api.load(run_dir)
     data = model.data

@@ -43,7 +43,6 @@ from ganforge.commands.common import (
     source_sha256,
 )
 from ganforge.data.formats import NPZ_ERRORS, open_image
-from ganforge.evaluation import LATENT_CHUNK, iter_samples
 from ganforge.metrics.evaluate import (
     FID_PROTOCOL_N,
     evaluate,
@@ -64,6 +63,7 @@ from ganforge.metrics.reference import (
 )
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, FEATURES, METRICS
+from ganforge.sampling import LATENT_CHUNK, iter_samples
 from ganforge.training.rundir import RunError, eval_record, write_record
 
 DEFAULT_N = 10000
@@ -536,7 +536,7 @@ def task_evaluation(source: Path, args: argparse.Namespace, loaded: tuple, devic
     and written to ``RUN/eval/task.json`` (or ``--out``); None = an image/vector run, evaluated by the code below.
     ``loaded``: what ``load_generator`` returned for ``source``."""
     from ganforge.builder import build_dataset
-    from ganforge.hooks import hooks_for
+    from ganforge.kinds import hooks_for
 
     cfg, sampler, _, state = loaded
     hooks = hooks_for(state.get("spec", {}).get("kind", "default"))  # the kind is saved with the checkpoint

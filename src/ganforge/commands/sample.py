@@ -46,10 +46,10 @@ from ganforge.commands.common import (
     out_file,
     run_root,
 )
-from ganforge.evaluation import iter_labelled_samples
-from ganforge.hooks import hooks_for
+from ganforge.kinds import hooks_for
 from ganforge.options import ConfigError
 from ganforge.outputs import MANIFEST, OutputError, OutputFolder, ensure_folder
+from ganforge.sampling import iter_labelled_samples
 from ganforge.training.run import RunError
 
 FORMATS = ("grid", "png-dir", "npz")
