@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
+# re-exported: ``training.draws`` (another branch's code) imports ``Source`` from here, where it used to live
+from ganforge.data.base import Source, TensorSource  # noqa: F401
+
 if TYPE_CHECKING:
-    from ganforge.data.base import Source, TensorData
+    from ganforge.data.base import TensorData
     from ganforge.data.toy import Distribution
 
 

@@ -20,7 +20,7 @@ in ``ganforge.data`` (its loader), and needs no edit to the run loop.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -30,6 +30,15 @@ from ganforge.registry import RUN_HOOKS
 from ganforge.sampling import EVAL_SEED_OFFSET
 
 SAMPLE_SEED_OFFSET = 1_000_003  # fixed-z grids use their own RNG: they never touch training state
+
+
+class RunLoader(Protocol):
+    """What a report section may ask of a run directory (``ganforge.api`` is one): the layer above hands it in, so
+    this package never imports the API."""
+
+    def load(self, run: Path) -> Any: ...
+
+    def resolve(self, config: Path) -> Any: ...
 
 
 class DataKind:
@@ -74,9 +83,9 @@ class DataKind:
 
         plots.loss_curves(read_metrics(run_dir / "metrics.jsonl"), run_dir / "plots" / "losses.png", cfg.name)
 
-    def report_section(self, run_dir: Path) -> str:
-        """This kind's own HTML section of ``ganforge report`` (computed from the run when its files are not
-        enough); empty: none."""
+    def report_section(self, run_dir: Path, runs: RunLoader) -> str:
+        """This kind's own HTML section of ``ganforge report`` (computed from the run with ``runs`` when its files
+        are not enough); empty: none."""
         return ""
 
 

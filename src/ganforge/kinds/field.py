@@ -8,6 +8,7 @@ the conditions used.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ import torch
 
 from ganforge.config import RunConfig
 from ganforge.data.fields import FieldData
-from ganforge.kinds.base import SAMPLE_SEED_OFFSET, DataKind
+from ganforge.kinds.base import SAMPLE_SEED_OFFSET, DataKind, RunLoader
 from ganforge.outputs import save_figure
 from ganforge.registry import RUN_HOOKS
+from ganforge.viz.html import fig_png, figure, pyplot
 
 
 def generate_fields(sampler: torch.nn.Module, cond: np.ndarray, seed: int, device: torch.device,
@@ -107,6 +109,33 @@ class FieldKind(DataKind):
             else:
                 write_netcdf(tmp, fake, cond, data)
         return out
+
+    def report_section(self, run_dir: Path, runs: RunLoader) -> str:
+        model = runs.load(run_dir)
+        data = model.data
+        out = model.sample(len(data), seed=model.config.train.seed + 7)
+        real = np.where(data.mask.numpy() > 0, data.raw, np.nan)
+        unit = data.units[0] if data.units else ""
+        return "<h3>Mean and standard deviation maps</h3>" + figure(
+            field_maps(real, out["fields"], unit), "per-cell mean and std, real vs generated")
+
+
+def field_maps(real: np.ndarray, fake: np.ndarray, unit: str) -> bytes:
+    """Per-cell mean and standard deviation of channel 0, real vs generated ``[N, C, H, W]`` (physical units)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(7, 5.5), squeeze=False)
+    for i, (name, f) in enumerate((("mean", np.nanmean), ("std", np.nanstd))):
+        with warnings.catch_warnings():  # masked cells (NaN in every real field: land, missing data) stay blank
+            warnings.simplefilter("ignore", RuntimeWarning)
+            a, b = f(real[:, 0], axis=0), f(fake[:, 0], axis=0)
+        lo, hi = np.nanmin([np.nanmin(a), np.nanmin(b)]), np.nanmax([np.nanmax(a), np.nanmax(b)])
+        for j, (label, m) in enumerate((("real", a), ("generated", b))):
+            im = axes[i, j].imshow(m, origin="lower", vmin=lo, vmax=hi, cmap="viridis")
+            axes[i, j].set_title(f"{label} {name} ({unit})", fontsize=8)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        fig.colorbar(im, ax=axes[i].tolist(), shrink=0.8)
+    return fig_png(fig)
 
 
 def _netcdf4() -> Any:

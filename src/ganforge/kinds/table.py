@@ -8,6 +8,7 @@ held-out rows), also ``ganforge eval RUN``. Export: ``ganforge sample`` writes C
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from torch import Tensor, nn
 
 from ganforge.data.table_transform import TableTransformer
 from ganforge.data.tabular import TABLE_SUFFIXES, TRANSFORMER_FILE, category_probs
-from ganforge.kinds.base import DataKind
+from ganforge.kinds.base import DataKind, RunLoader
 from ganforge.lazy import pandas as pd
-from ganforge.registry import RUN_HOOKS
+from ganforge.registry import DATASETS, RUN_HOOKS
+from ganforge.viz.html import fig_png, figure, pyplot
 
 N_EVAL_MAX = 20_000  # synthetic rows scored per evaluation (the training rows' count, capped)
 
@@ -139,4 +141,50 @@ class TableKind(DataKind):
         write_table(synthesize(G, tf, args.n, args.seed, device, cfg.train.batch_size), out, args.out is not None)
         return out
 
+    def report_section(self, run_dir: Path, runs: RunLoader) -> str:
+        final = run_dir / "samples" / "final.csv"
+        if not final.is_file():
+            return ""
+        from ganforge.options import build_options
 
+        # the raw table (all rows, before the split): building the dataset would refit the encoder (seconds)
+        cfg = runs.resolve(run_dir / "config.yaml")
+        real = build_options(DATASETS.get(cfg.data.name), cfg.data.options, "data.options").table()[0]
+        png = table_distributions(real, pd.read_csv(final))
+        return "<h3>Real vs synthetic columns (the table vs samples/final.csv)</h3>" + figure(
+            png, "column distributions: real (blue) vs synthetic (orange)")
+
+
+def table_distributions(real: Any, synth: Any, max_columns: int = 12) -> bytes:
+    """Real vs synthetic distribution per column: overlaid histograms (numeric) or category shares (discrete)."""
+    import pandas as pd
+
+    plt = pyplot()
+    columns = [c for c in real.columns if c in synth.columns][:max_columns]
+    cols = min(4, len(columns))
+    rows = math.ceil(len(columns) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax, col in zip(axes.flat, columns, strict=False):
+        r, s = real[col].dropna(), synth[col].dropna()
+        numeric = pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r) and r.nunique() > 10
+        if numeric:
+            lo, hi = float(min(r.min(), s.min() if len(s) else r.min())), float(max(r.max(), s.max() if len(s)
+                                                                                      else r.max()))
+            bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+            ax.hist(r, bins=bins, density=True, alpha=0.5, label="real")
+            ax.hist(s, bins=bins, density=True, alpha=0.5, label="synthetic")
+        else:
+            cats = list(r.astype(str).value_counts().index[:15])
+            pr = r.astype(str).value_counts(normalize=True).reindex(cats, fill_value=0)
+            ps = s.astype(str).value_counts(normalize=True).reindex(cats, fill_value=0)
+            x = np.arange(len(cats))
+            ax.bar(x - 0.2, pr.to_numpy(), 0.4, label="real")
+            ax.bar(x + 0.2, ps.to_numpy(), 0.4, label="synthetic")
+            ax.set_xticks(x, [c[:8] for c in cats], rotation=60, fontsize=6)
+        ax.set_title(str(col), fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(columns):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig_png(fig)

@@ -10,6 +10,7 @@ classifier FID for edges2mnist / mnist2mnistm, colourfulness and trivial baselin
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,12 @@ from torch import Tensor, nn
 from ganforge.config import RunConfig
 from ganforge.data.paired import N_GRID, TranslationData
 from ganforge.data.translation_tasks import MNIST_HALF, mnist2mnistm_data
-from ganforge.kinds.base import DataKind
+from ganforge.kinds.base import DataKind, RunLoader
 from ganforge.kinds.base import name as _name
 from ganforge.models.base import TranslateRequest
 from ganforge.outputs import OutputError, atomic_file
 from ganforge.registry import RUN_HOOKS
+from ganforge.viz.html import figure, image_png
 
 # built-in tasks add metrics here (data/translation_tasks.py): fn(sampler, data, device) -> {name: value}
 TASK_METRICS: dict[str, Callable[[nn.Module, TranslationData, torch.device], dict[str, float]]] = {}
@@ -91,6 +93,9 @@ class TranslationKind(DataKind):
                                "test_dropout is false (colorize's default), seed 0; BN running statistics)",
                 "units": "l1: mean |Δ| in [0, 1] pixel units; psnr: dB (peak 255, mean over images, capped at 100); "
                          "ssim: Wang et al. 2004, Gaussian σ 1.5, 11×11, mean over images and channels"}
+
+    def report_section(self, run_dir: Path, runs: RunLoader) -> str:
+        return translation_table(run_dir, runs)
 
     def export_samples(self, G: nn.Module, cfg: RunConfig, run_dir: Path, args: Any,
                        device: torch.device) -> Path | None:
@@ -209,3 +214,24 @@ def colorize_metrics(G: nn.Module, data: TranslationData, device: torch.device) 
 
 
 TASK_METRICS["colorize"] = colorize_metrics
+
+
+def translation_table(run_dir: Path, runs: RunLoader, n: int = 4) -> str:
+    """The first ``n`` held-out inputs through the final networks, one row each, one column per image the family
+    shows (input | output | target for paired models, A | A→B | A→B→A | B | ... for two-way ones), with headers."""
+    model = runs.load(run_dir)
+    data = model.data
+    k = min(n, len(data.test_a), len(data.test_b))
+    with torch.no_grad():
+        if data.paired:
+            _, columns = translate_uint8(model.sampler, data.test_a[:k], model.device)
+            columns = [*columns, ("target", data.test_b[:k])]
+        else:
+            _, forward = translate_uint8(model.sampler, data.test_a[:k], model.device, "AB")
+            _, backward = translate_uint8(model.sampler, data.test_b[:k], model.device, "BA")
+            columns = [*forward, *backward]
+    header = "".join(f"<th>{html.escape(str(name))}</th>" for name, _ in columns)
+    rows = "".join("<tr>" + "".join(f"<td>{figure(image_png(images[i].cpu()), f'{name} {i}', enlarge_to=96)}</td>"
+                                    for name, images in columns) + "</tr>" for i in range(k))
+    return (f"<h3>Translations of held-out inputs (final networks)</h3><table class=\"translation\"><tr>{header}</tr>"
+            f"{rows}</table>")
