@@ -6,7 +6,7 @@ tools; replaces ganforge's own earlier PNGs there, refuses a folder holding any 
 ``grid`` writes ``.npy`` (or ``.csv`` if ``--out`` says so), ``npz`` writes ``samples`` float32 ``[N, D]``
 (+ ``labels``).
 
-The samples are "the n samples of seed S" (``evaluation.iter_labelled_samples``, random labels included): the images
+The samples are "the n samples of seed S" (``sampling.iter_labelled_samples``, random labels included): the images
 ``ganforge eval --seed S`` judges. They are generated and written batch by batch, so files of any size are written in
 bounded memory (only the grid needs every image at once), and an output that would not fit on disk (or a grid that
 would not fit in RAM) is refused before anything is generated. Files are written to a temporary name and renamed, so
