@@ -44,7 +44,7 @@ from ganforge.commands.common import (
     source_sha256,
 )
 from ganforge.data.formats import NPZ_ERRORS, open_image
-from ganforge.metrics.evaluate import (
+from ganforge.metrics.image_metrics import (
     FID_PROTOCOL_N,
     evaluate,
     fid_protocol_name,
@@ -123,7 +123,7 @@ DEFAULTS: dict[str, Any] = {}  # the parser's defaults, filled by add_parser
 
 
 def parse_metrics(text: str) -> list[str]:
-    """Registered metric names (``METRICS``, see ``ganforge.metrics.evaluate``), in the order given, once each."""
+    """Registered metric names (``METRICS``, see ``ganforge.metrics.image_metrics``), in the order given, once each."""
     names = [m.strip().lower() for m in text.split(",") if m.strip()]
     if not names:
         raise ConfigError(f"--metrics is empty; choose from: {', '.join(METRICS.names())}")
