@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.metrics.image_metrics import ORDER, Metric, evaluate, get_metric, metric_protocol
 from ganforge.metrics.fid import feature_statistics, frechet_distance
+from ganforge.metrics.image_metrics import ORDER, Metric, evaluate, get_metric, metric_protocol
 from ganforge.metrics.inception_score import inception_score
 from ganforge.metrics.kid import kid
 from ganforge.metrics.prdc import prdc
