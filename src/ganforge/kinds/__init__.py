@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ganforge.registry import RUN_HOOKS
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from ganforge.config import RunConfig
     from ganforge.kinds.base import DataKind
 
 _registered = False
@@ -43,7 +48,7 @@ def hooks_for(kind: str) -> DataKind:
     return RUN_HOOKS.get(kind if kind in RUN_HOOKS else "default")()
 
 
-def write_samples(G: object, data: object, run_dir: object, step: int, cfg: object, device: object,
+def write_samples(G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                   final: bool = False) -> None:
     """The sample writer of ``data``'s kind (also used by benches that write grids outside a run)."""
-    hooks_for(data.kind).samples(G, data, run_dir, step, cfg, device, final=final)  # type: ignore[attr-defined]
+    hooks_for(data.kind).samples(G, data, run_dir, step, cfg, device, final=final)
