@@ -2,7 +2,7 @@
 
 Every function here calls what the CLI calls — ``config.load_preset`` / ``config_from_dict`` (``--set``),
 ``training.run.Run`` (``ganforge train``), ``training.rundir.load_run`` (``sample``/``eval``/...), the data kind's
-``RunHooks`` (in-training evaluation), ``data.tabular.synthesize`` (table samples), ``data.timeseries.detect_series``
+``DataKind`` (in-training evaluation), ``kinds.table.synthesize`` (table samples), ``kinds.series.detect_series``
 (``detect``) and ``family.translate`` (``translate``) — so a run trained here is a run directory the CLI reads, and
 back. Two drop-in estimators for users coming from other libraries: ``CTGAN`` (ctgan's argument names) and
 ``TadGAN`` (Orion's ``fit_detect`` on a timestamp/value DataFrame).

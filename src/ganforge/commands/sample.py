@@ -13,8 +13,8 @@ would not fit in RAM) is refused before anything is generated. Files are written
 a failed write never replaces an existing file (``ganforge.outputs``). A file named with ``--out`` that exists and was
 not written by ganforge is refused (``outputs.write_owned``); so are a suffix that is not the format's (``.npy``
 bytes in ``v.parquet``) and an option the run's data kind does not use (``--format`` on a table run, ...): the kinds
-with their own writers (``RunHooks.export_samples``: tables, fields, storm tracks) list the ones they take in
-``RunHooks.sample_flags``.
+with their own writers (``DataKind.export_samples``: tables, fields, storm tracks) list the ones they take in
+``DataKind.sample_flags``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def given_flags(args: argparse.Namespace) -> list[str]:
 
 
 def check_kind_flags(hooks: object, kind: str, args: argparse.Namespace) -> None:
-    """Refuse, before any work, an option the run's data kind does not use (``RunHooks.sample_flags``; None: the
+    """Refuse, before any work, an option the run's data kind does not use (``DataKind.sample_flags``; None: the
     standard image/vector writer, which uses them all): ignored silently, it would give samples the user did not
     ask for."""
     used = getattr(hooks, "sample_flags", None)
