@@ -31,9 +31,10 @@ import torch
 from ganforge.builder import build_dataset, build_models, build_objective
 from ganforge.config import config_from_dict
 from ganforge.data.base import scale_images, to_uint8
-from ganforge.evaluation import EVAL_SEED_OFFSET, evaluate_digits
+from ganforge.kinds.image import evaluate_digits
 from ganforge.metrics.classifier import classify, load_mnist_classifier
 from ganforge.models.base import DataSpec
+from ganforge.sampling import EVAL_SEED_OFFSET
 from ganforge.training.checkpoint import load_checkpoint
 
 

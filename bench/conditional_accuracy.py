@@ -29,8 +29,8 @@ import torch
 
 from ganforge.config import resolve_config
 from ganforge.data.base import to_uint8
-from ganforge.evaluation import generate_samples
 from ganforge.metrics.classifier import classify, load_mnist_classifier
+from ganforge.sampling import generate_samples
 from ganforge.training.run import Run
 from ganforge.training.rundir import load_run
 

@@ -25,7 +25,7 @@ def main() -> int:
     args = p.parse_args()
     import ganforge.builder  # noqa: F401  (registers datasets, models, hooks)
     from ganforge.builder import build_dataset
-    from ganforge.data.fields import generate_fields
+    from ganforge.kinds.field import generate_fields
     from ganforge.metrics.fields import field_metrics
     from ganforge.training.rundir import load_run
 

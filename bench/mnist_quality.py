@@ -2,7 +2,7 @@
 
 For every preset, one training run (``Run`` from ``ganforge.training.run``, so exactly what ``ganforge train`` does)
 is advanced until ``images_seen`` reaches each budget in ``--images`` (ascending); at each budget the evaluation
-generator (the EMA copy when the preset keeps one) is judged by ``ganforge.evaluation.evaluate_digits`` on 10,000
+generator (the EMA copy when the preset keeps one) is judged by ``ganforge.kinds.image.evaluate_digits`` on 10,000
 samples (the trainer's own protocol, private RNG):
 
     confident % = 100 · (1/N) Σ_i 1[max_j p(j | G(z_i)) >= 0.9]
@@ -40,8 +40,9 @@ from typing import Any
 import torch
 
 from ganforge.config import resolve_config
-from ganforge.evaluation import EVAL_SEED_OFFSET, N_DIGITS, evaluate_digits, is_digit_data
-from ganforge.hooks import write_samples
+from ganforge.kinds import write_samples
+from ganforge.kinds.image import N_DIGITS, evaluate_digits, is_digit_data
+from ganforge.sampling import EVAL_SEED_OFFSET
 from ganforge.training.run import Run
 
 QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "train.checkpoint_every=100000000"]

@@ -7,7 +7,7 @@ seen, judged by the shipped mnist-classifier; plus the PGGAN's sec/kimg per stag
 2. The DCGAN preset trains until it has seen I real images (evaluated: "equal images") and until its training CPU
    time reaches T (evaluated: "equal CPU"), in whichever order they come.
 
-Every evaluation judges 10,000 samples of the EMA generator and of the raw G (``ganforge.evaluation.evaluate_digits``,
+Every evaluation judges 10,000 samples of the EMA generator and of the raw G (``ganforge.kinds.image.evaluate_digits``,
 the trainer's private-RNG protocol): confident % (max class probability >= 0.9), the normalised entropy of the
 predicted-class histogram, and FID on the classifier's 128-d features against the first 10,000 MNIST training
 digits. The PGGAN draws 32x32 images (MNIST padded by 2 px, ``data mnist32``): the classifier sees their central
@@ -35,8 +35,9 @@ import torch
 from ganforge.config import resolve_config
 from ganforge.data.images import MNIST
 from ganforge.data.mnist32 import Unpadded
-from ganforge.evaluation import EVAL_SEED_OFFSET, N_DIGITS, evaluate_digits
-from ganforge.hooks import write_samples
+from ganforge.kinds import write_samples
+from ganforge.kinds.image import N_DIGITS, evaluate_digits
+from ganforge.sampling import EVAL_SEED_OFFSET
 from ganforge.training.run import Run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -54,11 +54,12 @@ from mnist_quality import hardware
 from ganforge.config import resolve_config
 from ganforge.data.base import to_uint8
 from ganforge.data.images import MNIST
-from ganforge.evaluation import evaluate_digits, generate_samples, pixel_std
+from ganforge.kinds.image import evaluate_digits, pixel_std
 from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
 from ganforge.metrics.fid import fid_from_features
 from ganforge.metrics.prdc import prdc
 from ganforge.models.attention import attention_blocks
+from ganforge.sampling import generate_samples
 from ganforge.training.run import Run
 from ganforge.training.rundir import load_run
 

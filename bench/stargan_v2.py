@@ -64,8 +64,8 @@ def real_floor(n: int, seed: int) -> dict[str, float]:
 
 
 def evaluate_run(run: Path, n: int, seed: int) -> dict[str, float]:
-    from ganforge.data.domains import translation_metrics
     from ganforge.data.mnist import load_mnist_raw
+    from ganforge.kinds.domains import translation_metrics
     from ganforge.training.rundir import load_run
 
     _, sampler, _, _ = load_run(run, device="cpu", use_ema=True)

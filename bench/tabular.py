@@ -98,7 +98,8 @@ def ganforge_config(table: str, seed: int, extra: list[str]) -> Any:
 def run_ganforge(table: str, epochs: int, seed: int, extra: list[str], times: dict[str, float]
                  ) -> tuple[pd.DataFrame, Any]:
     """Train ganforge's CTGAN for ``epochs`` ctgan epochs (``n_steps``) and generate ``len(train)`` rows."""
-    from ganforge.data.tabular import n_steps, synthesize
+    from ganforge.data.tabular import n_steps
+    from ganforge.kinds.table import synthesize
     from ganforge.training.run import Run
 
     cfg = ganforge_config(table, seed, extra)

@@ -103,7 +103,7 @@ def train_tadgan(name: str, steps: int, run: Path) -> tuple[dict, float]:
 
 
 def tadgan_row(name: str, steps: int, runs: Path) -> dict:
-    from ganforge.data.timeseries import detect_options, detect_series
+    from ganforge.kinds.series import detect_options, detect_series
     from ganforge.training.rundir import load_run
 
     run = runs / f"tadgan-{name}"

@@ -53,7 +53,7 @@ def ensure_run(root: Path, name: str, train: bool) -> Path:
 
 def load(run: Path, device: torch.device):  # -> (cfg, sampler, data, hooks)
     from ganforge.builder import build_dataset
-    from ganforge.hooks import hooks_for
+    from ganforge.kinds import hooks_for
     from ganforge.training.rundir import load_run
 
     cfg, sampler, _, state = load_run(run, device=device)
@@ -71,8 +71,7 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
 
 
 def edges2mnist(root: Path, device: torch.device, out: dict) -> str:
-    from ganforge.data.paired import paired_metrics
-    from ganforge.data.translation_tasks import _features_fid
+    from ganforge.kinds.translation import _features_fid, paired_metrics
     from ganforge.metrics.classifier import load_mnist_classifier
     from ganforge.metrics.translation import label_accuracy, predict
 
@@ -96,7 +95,7 @@ def edges2mnist(root: Path, device: torch.device, out: dict) -> str:
 
 
 def mnist2mnistm(root: Path, device: torch.device, out: dict) -> str:
-    from ganforge.data.translation_tasks import _features_fid, mnistm_classifier
+    from ganforge.kinds.translation import _features_fid, mnistm_classifier
     from ganforge.metrics.classifier import load_mnist_classifier
     from ganforge.metrics.translation import colourfulness, label_accuracy, predict, to_grey
 
@@ -126,8 +125,7 @@ def mnist2mnistm(root: Path, device: torch.device, out: dict) -> str:
 
 
 def colorize(root: Path, device: torch.device, out: dict) -> str:
-    from ganforge.data.paired import translate_uint8
-    from ganforge.data.translation_tasks import colour_baselines
+    from ganforge.kinds.translation import colour_baselines, translate_uint8
     from ganforge.metrics.translation import colourfulness
     from ganforge.viz.images import comparison_grid, save_image
 

@@ -284,7 +284,7 @@ def test_samples_written_batch_by_batch_equal_one_generate_samples_call(
         runs: dict[str, Path], tmp_path: Path, run: str, fmt: str, out: str) -> None:
     """2,500 samples cross two generation batches; the file must hold what one in-memory call produces."""
     from ganforge.commands.common import images_uint8, load_generator
-    from ganforge.evaluation import generate_samples
+    from ganforge.sampling import generate_samples
 
     assert main(["sample", str(runs[run]), "--n", "2500", "--seed", "7", "--format", fmt,
                  "--out", str(tmp_path / out)]) == 0

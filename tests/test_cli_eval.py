@@ -324,7 +324,7 @@ def test_n_real_all_and_the_fid50k_full_protocol(cache: Path, tmp_path: Path, mo
     one_line_error(capsys, main([*base, "--protocol", "fid50k_full", "--n-real", "10"]), "drop --n-real 10")
 
     import ganforge.commands.eval as eval_cmd
-    import ganforge.metrics.evaluate as evaluate_mod
+    import ganforge.metrics.image_metrics as evaluate_mod
 
     monkeypatch.setattr(eval_cmd, "FID_PROTOCOL_N", 30)
     monkeypatch.setattr(evaluate_mod, "FID_PROTOCOL_N", 30)

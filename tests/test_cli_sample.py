@@ -108,7 +108,7 @@ def test_sample_writes_the_n_samples_of_its_seed(runs: dict[str, Path], tmp_path
     """`sample --seed S` and `eval --seed S` share ``iter_labelled_samples``: the .npz holds exactly its images and,
     for a conditional model, the random labels drawn with them (they used to come from another RNG, seed + 1)."""
     from ganforge.commands.common import images_uint8, load_generator
-    from ganforge.evaluation import iter_labelled_samples
+    from ganforge.sampling import iter_labelled_samples
 
     out = tmp_path / "s.npz"
     assert main(["sample", str(runs[run]), "--n", "1030", "--seed", "3", "--format", "npz", "--out", str(out)]) == 0

@@ -13,8 +13,9 @@ import pytest
 
 import ganforge
 from ganforge.cli import main
-from ganforge.report import flat_metrics, fmt, png_size, read_scalars
+from ganforge.report import flat_metrics, fmt, read_scalars
 from ganforge.training.stats import read_metrics
+from ganforge.viz.html import png_size
 from helpers import one_line_error
 
 RING_TINY = {"model.options": {"z_dim": 2, "g_hidden": [16], "d_hidden": [16]}, "train.steps": 4,

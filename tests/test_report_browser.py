@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.report import flat_metrics, fmt, png_size
+from ganforge.report import flat_metrics, fmt
+from ganforge.viz.html import png_size
 from kind_runs import KINDS, tiny_run
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)

@@ -1,4 +1,4 @@
-""""The n samples of seed S" (``ganforge.evaluation.iter_latents`` / ``iter_labelled_samples``): the same latents and
+""""The n samples of seed S" (``ganforge.sampling.iter_latents`` / ``iter_labelled_samples``): the same latents and
 labels whatever the batch size, the same as before at the default batch size (so the in-training evaluations and
 sample grids behind the README figures do not move), and shared by ``ganforge sample``, ``ganforge eval`` and the
 in-training digit evaluation."""
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-import ganforge.evaluation as ev
+import ganforge.sampling as ev
 from ganforge.models.base import sample_latent
 
 CPU = torch.device("cpu")
@@ -111,13 +111,14 @@ class DigitG(EchoG):
 def test_in_training_digit_evaluation_does_not_depend_on_the_batch_size() -> None:
     """evaluate_digits draws the same n samples of its seed (it used to interleave labels with latents per batch)."""
     from ganforge.data.base import TensorData
+    from ganforge.kinds.image import evaluate_digits
 
     torch.set_num_threads(1)
     real = TensorData(torch.randint(0, 256, (300, 1, 28, 28), generator=torch.Generator().manual_seed(1),
                                     dtype=torch.uint8))
     G = DigitG()
-    a = ev.evaluate_digits(G, 3, CPU, n=300, batch_size=1000, reference=real)
-    b = ev.evaluate_digits(G, 3, CPU, n=300, batch_size=70, reference=real)
+    a = evaluate_digits(G, 3, CPU, n=300, batch_size=1000, reference=real)
+    b = evaluate_digits(G, 3, CPU, n=300, batch_size=70, reference=real)
     assert a["confident_percent"] == b["confident_percent"]
     assert a["class_entropy"] == b["class_entropy"]
     assert a["fid"] == pytest.approx(b["fid"], rel=1e-9)  # classifier features of other batch shapes: rounding only

@@ -3,6 +3,10 @@
 The API (``ganforge.api``) is re-exported lazily (PEP 562 module ``__getattr__``): ``import ganforge`` and
 ``ganforge --version`` import no torch; the first use of ``ganforge.train`` / ``load`` / ``evaluate`` / ``CTGAN`` /
 ``TadGAN`` / ``Model`` / ``Run`` imports it.
+
+Layers, bottom to top (each may import the ones below; the exceptions are listed, with reasons, in
+tests/test_layering.py): registry, lazy, outputs, options -> config -> data -> metrics, viz -> models -> losses ->
+sampling -> builder -> training -> kinds -> report -> commands -> api -> cli.
 """
 
 from __future__ import annotations

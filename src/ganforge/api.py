@@ -2,7 +2,7 @@
 
 Every function here calls what the CLI calls — ``config.load_preset`` / ``config_from_dict`` (``--set``),
 ``training.run.Run`` (``ganforge train``), ``training.rundir.load_run`` (``sample``/``eval``/...), the data kind's
-``RunHooks`` (in-training evaluation), ``data.tabular.synthesize`` (table samples), ``data.timeseries.detect_series``
+``DataKind`` (in-training evaluation), ``kinds.table.synthesize`` (table samples), ``kinds.series.detect_series``
 (``detect``) and ``family.translate`` (``translate``) — so a run trained here is a run directory the CLI reads, and
 back. Two drop-in estimators for users coming from other libraries: ``CTGAN`` (ctgan's argument names) and
 ``TadGAN`` (Orion's ``fit_detect`` on a timestamp/value DataFrame).
@@ -152,7 +152,7 @@ class Model:
 
         ``labels``: class labels for conditional models (an int for all, or a sequence of ``n``); ``truncation``:
         the truncation trick (z-space threshold, or ψ for style-based generators)."""
-        from ganforge.evaluation import generate_samples
+        from ganforge.sampling import generate_samples
 
         if n < 1:
             raise ConfigError(f"n must be >= 1, got {n}")
@@ -160,14 +160,14 @@ class Model:
         G.set_truncation(truncation)
         label_t = self._labels(labels, n)
         if self.kind == "table":
-            from ganforge.data.tabular import run_transformer, synthesize
+            from ganforge.kinds.table import run_transformer, synthesize
 
             layout = G.nets["G"].layout
             tf = run_transformer(self.run_dir, self.config, {"modes": tuple(layout.modes),
                                                              "categories": tuple(layout.categories)})
             return synthesize(G, tf, n, seed, self.device, self.config.train.batch_size)
         if self.kind == "tracks":
-            from ganforge.data.storms import generate_tracks, tracks_frame
+            from ganforge.kinds.tracks import generate_tracks, tracks_frame
 
             data = self.data
             if label_t is None:  # the training storms' category mix, as `ganforge sample`
@@ -175,7 +175,7 @@ class Model:
             tracks, lifetimes = generate_tracks(G, data, label_t, seed, self.device)
             return tracks_frame(tracks, lifetimes, label_t.numpy())
         if self.kind == "field":
-            from ganforge.data.fields import generate_fields
+            from ganforge.kinds.field import generate_fields
 
             data = self.data
             cond = data.cond[np.random.default_rng(seed).integers(0, len(data), n)]
@@ -241,7 +241,8 @@ class Model:
                    options: dict[str, Any]) -> tuple[Any, Any, Any]:
         import pandas as pd
 
-        from ganforge.data.timeseries import detect_series, make_series
+        from ganforge.data.timeseries import make_series
+        from ganforge.kinds.series import detect_series
         from ganforge.metrics.anomaly import DetectOptions
 
         if "Cx" not in self.sampler.nets or "E" not in self.sampler.nets:
@@ -320,7 +321,7 @@ def evaluate(run_or_samples: Any, real: Any = None, *, discrete_columns: list[st
     if isinstance(run_or_samples, Run):
         run_or_samples = run_or_samples.run_dir
     model = run_or_samples if isinstance(run_or_samples, Model) else load(run_or_samples, device=device)
-    from ganforge.hooks import hooks_for
+    from ganforge.kinds import hooks_for
 
     hooks = hooks_for(model.kind)
     model.sampler.set_truncation(None)

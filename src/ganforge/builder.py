@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 import ganforge.data
-import ganforge.hooks
 import ganforge.losses
 import ganforge.models  # registers models and objectives (datasets and run hooks: register_all below)
 from ganforge.config import RunConfig
@@ -21,7 +20,7 @@ from ganforge.models.base import DataSpec, ModelFamily
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES
 
-ganforge.data.register_all()  # datasets and the run hooks of their data kinds
+ganforge.data.register_all()  # datasets (the data kinds register on use: ganforge.kinds.hooks_for)
 
 
 @dataclass

@@ -43,10 +43,10 @@ import torch
 from ganforge.config import apply_override, config_from_dict, load_preset, parse_override
 from ganforge.data.base import to_uint8
 from ganforge.data.toy import GaussianMixture2D
-from ganforge.evaluation import EVAL_SEED_OFFSET, generate_samples
 from ganforge.metrics.toy import N_EVAL
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder, atomic_file, ensure_folder, save_figure
+from ganforge.sampling import EVAL_SEED_OFFSET, generate_samples
 
 N_STACKED_EVAL = 26_000  # generated images per Stacked-MNIST evaluation (VEEGAN / PacGAN)
 TOY_DATASETS = ("ring8", "grid25")

@@ -14,12 +14,9 @@ Written through ``ganforge.outputs`` (atomically; ``--out`` never replaces a fil
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,9 @@ from typing import Any
 import numpy as np
 
 from ganforge.outputs import atomic_file, write_owned
+from ganforge.viz.html import fig_png as _fig_png
+from ganforge.viz.html import figure as _img
+from ganforge.viz.html import pyplot as _pyplot
 
 REPORT_NAME = "report.html"
 MAX_FRAMES = 8  # sample grids over time: at most this many, evenly spaced, plus final
@@ -119,28 +119,6 @@ def _kind(run_dir: Path) -> str:
 
 # ---- pictures -------------------------------------------------------------------------------------------------------
 
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def _fig_png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=72)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def scalar_plots(scalars: dict[str, tuple[list[int], list[float]]]) -> list[tuple[str, bytes]]:
     """One PNG per prefix (``loss``, ``eval``, ``lr``, ...): a small panel per scalar, value against step."""
     groups: dict[str, list[str]] = {}
@@ -167,75 +145,7 @@ def scalar_plots(scalars: dict[str, tuple[list[int], list[float]]]) -> list[tupl
     return out
 
 
-def table_distributions(real: Any, synth: Any, max_columns: int = 12) -> bytes:
-    """Real vs synthetic distribution per column: overlaid histograms (numeric) or category shares (discrete)."""
-    import pandas as pd
-
-    plt = _pyplot()
-    columns = [c for c in real.columns if c in synth.columns][:max_columns]
-    cols = min(4, len(columns))
-    rows = math.ceil(len(columns) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-    for ax, col in zip(axes.flat, columns, strict=False):
-        r, s = real[col].dropna(), synth[col].dropna()
-        numeric = pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r) and r.nunique() > 10
-        if numeric:
-            lo, hi = float(min(r.min(), s.min() if len(s) else r.min())), float(max(r.max(), s.max() if len(s)
-                                                                                      else r.max()))
-            bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
-            ax.hist(r, bins=bins, density=True, alpha=0.5, label="real")
-            ax.hist(s, bins=bins, density=True, alpha=0.5, label="synthetic")
-        else:
-            cats = list(r.astype(str).value_counts().index[:15])
-            pr = r.astype(str).value_counts(normalize=True).reindex(cats, fill_value=0)
-            ps = s.astype(str).value_counts(normalize=True).reindex(cats, fill_value=0)
-            x = np.arange(len(cats))
-            ax.bar(x - 0.2, pr.to_numpy(), 0.4, label="real")
-            ax.bar(x + 0.2, ps.to_numpy(), 0.4, label="synthetic")
-            ax.set_xticks(x, [c[:8] for c in cats], rotation=60, fontsize=6)
-        ax.set_title(str(col), fontsize=8)
-        ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(columns):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=6)
-    fig.tight_layout()
-    return _fig_png(fig)
-
-
-def field_maps(real: np.ndarray, fake: np.ndarray, unit: str) -> bytes:
-    """Per-cell mean and standard deviation of channel 0, real vs generated ``[N, C, H, W]`` (physical units)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(7, 5.5), squeeze=False)
-    for i, (name, f) in enumerate((("mean", np.nanmean), ("std", np.nanstd))):
-        with warnings.catch_warnings():  # masked cells (NaN in every real field: land, missing data) stay blank
-            warnings.simplefilter("ignore", RuntimeWarning)
-            a, b = f(real[:, 0], axis=0), f(fake[:, 0], axis=0)
-        lo, hi = np.nanmin([np.nanmin(a), np.nanmin(b)]), np.nanmax([np.nanmax(a), np.nanmax(b)])
-        for j, (label, m) in enumerate((("real", a), ("generated", b))):
-            im = axes[i, j].imshow(m, origin="lower", vmin=lo, vmax=hi, cmap="viridis")
-            axes[i, j].set_title(f"{label} {name} ({unit})", fontsize=8)
-            axes[i, j].set_xticks([])
-            axes[i, j].set_yticks([])
-        fig.colorbar(im, ax=axes[i].tolist(), shrink=0.8)
-    return _fig_png(fig)
-
-
 # ---- HTML -----------------------------------------------------------------------------------------------------------
-
-def png_size(png: bytes) -> tuple[int, int]:
-    """(width, height) from a PNG's IHDR chunk (bytes 16-24, big-endian); (0, 0) if ``png`` is not a PNG."""
-    if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
-        return 0, 0
-    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-
-
-def _img(png: bytes, caption: str, alt: str | None = None, enlarge_to: int = 240) -> str:
-    w, _ = png_size(png)
-    # small grids (16-px translation samples, 28-px digits) are shown enlarged by a whole factor, pixels kept sharp
-    style = f' style="width:{w * max(1, enlarge_to // w)}px"' if 0 < w < enlarge_to else ""
-    return (f'<figure><img src="{data_uri(png)}"{style} alt="{html.escape(alt or caption)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-
 
 def _metrics_table(metrics: dict[str, Any], run_name: str) -> str:
     if not metrics:
@@ -247,75 +157,15 @@ def _metrics_table(metrics: dict[str, Any], run_name: str) -> str:
 
 
 def _kind_section(run_dir: Path, kind: str) -> str:
-    """The data kind's own comparison, computed from the run when it needs more than its files (tables, fields)."""
+    """The data kind's own section (``DataKind.report_section``: tables, fields, translation pairs), which may load the
+    run (``ganforge.api``); a failure there skips the section, not the report."""
     try:
-        if kind == "table":
-            final = run_dir / "samples" / "final.csv"
-            if not final.is_file():
-                return ""
-            import pandas as pd
+        from ganforge import api
+        from ganforge.kinds import hooks_for
 
-            from ganforge import api
-            from ganforge.options import build_options
-            from ganforge.registry import DATASETS
-
-            # the raw table (all rows, before the split): building the dataset would refit the encoder (seconds)
-            cfg = api.resolve(run_dir / "config.yaml")
-            real = build_options(DATASETS.get(cfg.data.name), cfg.data.options, "data.options").table()[0]
-            png = table_distributions(real, pd.read_csv(final))
-            return "<h3>Real vs synthetic columns (the table vs samples/final.csv)</h3>" + _img(
-                png, "column distributions: real (blue) vs synthetic (orange)")
-        if kind == "field":
-            from ganforge import api
-
-            model = api.load(run_dir)
-            data = model.data
-            out = model.sample(len(data), seed=model.config.train.seed + 7)
-            real = np.where(data.mask.numpy() > 0, data.raw, np.nan)
-            unit = data.units[0] if data.units else ""
-            return "<h3>Mean and standard deviation maps</h3>" + _img(
-                field_maps(real, out["fields"], unit), "per-cell mean and std, real vs generated")
-        if kind in ("paired", "unpaired"):
-            return translation_table(run_dir)
+        return hooks_for(kind).report_section(run_dir, api)
     except Exception as exc:  # the rest of the report is still worth writing
         return f"<p>(data-kind section skipped: {html.escape(type(exc).__name__)}: {html.escape(str(exc)[:200])})</p>"
-    return ""
-
-
-def _image_png(img: Any) -> bytes:
-    """uint8 ``[C, H, W]`` (C = 1 or 3) as PNG bytes."""
-    from PIL import Image
-
-    a = np.asarray(img).transpose(1, 2, 0)
-    buf = io.BytesIO()
-    Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def translation_table(run_dir: Path, n: int = 4) -> str:
-    """The first ``n`` held-out inputs through the final networks, one row each, one column per image the family
-    shows (input | output | target for paired models, A | A→B | A→B→A | B | ... for two-way ones), with headers."""
-    import torch
-
-    from ganforge import api
-    from ganforge.data.paired import translate_uint8
-
-    model = api.load(run_dir)
-    data = model.data
-    k = min(n, len(data.test_a), len(data.test_b))
-    with torch.no_grad():
-        if data.paired:
-            _, columns = translate_uint8(model.sampler, data.test_a[:k], model.device)
-            columns = [*columns, ("target", data.test_b[:k])]
-        else:
-            _, forward = translate_uint8(model.sampler, data.test_a[:k], model.device, "AB")
-            _, backward = translate_uint8(model.sampler, data.test_b[:k], model.device, "BA")
-            columns = [*forward, *backward]
-    header = "".join(f"<th>{html.escape(str(name))}</th>" for name, _ in columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_img(_image_png(images[i].cpu()), f'{name} {i}', enlarge_to=96)}</td>"
-                                    for name, images in columns) + "</tr>" for i in range(k))
-    return (f"<h3>Translations of held-out inputs (final networks)</h3><table class=\"translation\"><tr>{header}</tr>"
-            f"{rows}</table>")
 
 
 def run_section(run_dir: Path) -> tuple[str, dict[str, Any]]:

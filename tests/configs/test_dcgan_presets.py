@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-import ganforge.evaluation
+import ganforge.sampling
 from ganforge.builder import Components, build_components
 from ganforge.config import preset_names, resolve_config
 from ganforge.models.base import count_parameters
@@ -259,7 +259,7 @@ def test_simultaneous_tf_preset_trains_and_resumes_exactly(tmp_path):
 
 
 def test_preset_files_cite_their_source_and_measurement():
-    folder = Path(ganforge.evaluation.__file__).parent / "configs"
+    folder = Path(ganforge.sampling.__file__).parent / "configs"
     for name in PRESETS:
         head = (folder / f"{name}.yaml").read_text().split("\nmodel:")[0]
         assert "Measured" in head, name

@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from ganforge.data.paired import PairedFolder, PairedNPZ, TranslationData, UnpairedFolder
-from ganforge.data.translation_tasks import ColorizePhotos, colour_baselines, mnistm, region_split, sobel_edges
+from ganforge.data.translation_tasks import ColorizePhotos, mnistm, region_split, sobel_edges
+from ganforge.kinds.translation import colour_baselines
 
 
 def side_by_side(folder: Path, n: int, size: int = 8) -> None:

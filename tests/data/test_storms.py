@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganforge.data.storms import Normalisation, StormTracks, decode, encode, resample_tracks, tracks_frame
+from ganforge.data.storms import Normalisation, StormTracks, decode, encode, resample_tracks
+from ganforge.kinds.tracks import tracks_frame
 from ganforge.metrics.tracks import category_chance, category_of, compare_tracks, haversine_km, summaries
 
 

@@ -54,6 +54,8 @@ def test_photos_are_split_by_photograph() -> None:
     spec = train.spec()
     assert spec.shape == (3, 32, 32)
     assert spec.fields == {"lr": (3, 8, 8)}
+    import ganforge.kinds.superres  # noqa: F401  (the kind registers itself; data/ no longer does)
+
     assert "superres" in RUN_HOOKS
     assert RUN_HOOKS.get("superres").standalone_eval is True
 

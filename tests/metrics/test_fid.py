@@ -11,8 +11,8 @@ import torch
 
 from ganforge.metrics import fid as fid_module
 from ganforge.metrics import reference as ref_module
-from ganforge.metrics.evaluate import evaluate
 from ganforge.metrics.fid import feature_statistics, fid_from_features, frechet_distance
+from ganforge.metrics.image_metrics import evaluate
 from ganforge.metrics.reference import (
     FORMAT,
     FeatureExtractor,

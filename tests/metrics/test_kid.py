@@ -96,7 +96,7 @@ def test_kid_errors():
 def test_a_shrunk_subset_is_reported_not_hidden():
     """At n <= 1000 the subsets shrink to n and every subset is the whole set, so kid_std is ~1e-15: the record
     says so (kid_subset_size, kid_subsets) and so does a one-line warning."""
-    from ganforge.metrics.evaluate import evaluate, metric_protocol, metric_warnings
+    from ganforge.metrics.image_metrics import evaluate, metric_protocol, metric_warnings
     from ganforge.metrics.kid import SUBSET_SIZE, effective_subset_size
     from ganforge.metrics.reference import ReferenceStats
 

@@ -143,7 +143,7 @@ def test_keras_initialisation() -> None:
 
 def test_detection_options_come_from_the_preset() -> None:
     from ganforge.config import resolve_config
-    from ganforge.data.timeseries import detect_options
+    from ganforge.kinds.series import detect_options
 
     ucr = detect_options(resolve_config("tadgan-ucr135", []))
     assert (ucr.rec_error_type, ucr.comb, ucr.lambda_rec) == ("dtw", "sum", 0.5)  # Orion's tadgan_ucr.json

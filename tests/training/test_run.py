@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import ganforge.evaluation
+import ganforge.kinds.image
 from ganforge.config import resolve_config
 from ganforge.training import checkpoint as ckpt
 from ganforge.training.run import Run, RunError
@@ -100,7 +100,7 @@ def test_in_training_evaluation_does_not_change_the_trajectory(tmp_path: Path) -
              "log.eval_digits=40", "log.sample_every=0", "log.tensorboard=False", "log.progress=False"]
 
     def run(name: str, steps: int, resume: str | None = None) -> dict[str, torch.Tensor]:
-        ganforge.evaluation._digit_classifier.cache_clear()  # as in a fresh process
+        ganforge.kinds.image._digit_classifier.cache_clear()  # as in a fresh process
         r = Run(resolve_config("gan-mlp-mnist", [*quiet, f"train.steps={steps}"]), tmp_path / name, resume=resume)
         before = torch.get_rng_state()
         r.evaluate()

@@ -3,6 +3,9 @@
 
 Each module has ``NAME`` (the sub-command), ``add_parser(subparsers)`` and ``run(args) -> int``; ``ganforge.cli``
 discovers them (a new command is one new file here) and turns the expected errors into one-line messages.
+
+Owns: argument checks, what each command reads and writes. May import every layer below it (``kinds``, ``training``,
+``builder``, ``metrics``, ``data``, ``report``, ...), never ``api`` or ``cli``, which sit above.
 """
 
 from __future__ import annotations

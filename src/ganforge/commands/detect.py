@@ -20,8 +20,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ganforge.builder import build_dataset, resolve_device
 from ganforge.commands.common import (
     check_writable,
@@ -31,9 +29,10 @@ from ganforge.commands.common import (
     run_root,
 )
 from ganforge.data.formats import check_memory, require_file
+from ganforge.kinds.series import detect_options, detect_series, plot_detection, unscale
 from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES
 from ganforge.options import ConfigError
-from ganforge.outputs import OutputFolder, save_figure
+from ganforge.outputs import OutputFolder
 
 NAME = "detect"
 
@@ -83,7 +82,7 @@ def check_detection_memory(n_points: int, window: int) -> None:
 
 @one_line_os_errors
 def run(args: argparse.Namespace) -> int:
-    from ganforge.data.timeseries import detect_options, detect_series, make_series, read_series_csv
+    from ganforge.data.timeseries import make_series, read_series_csv
 
     check_options(args)
     device = resolve_device(args.device, "--device")
@@ -130,12 +129,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def unscale(x: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
-    """Inverse of the [-1, 1] min-max scaling."""
-    lo, hi = scale
-    return (np.asarray(x) + 1.0) / 2.0 * (hi - lo) + lo
-
-
 def write_outputs(out: OutputFolder | Path, series: Any, detection: Any) -> None:
     """``intervals.csv`` and ``scores.csv`` in ``out``, each through ``OutputFolder.write`` (a temporary name,
     renamed; a link at the target is replaced, a file ganforge did not write is refused)."""
@@ -153,34 +146,3 @@ def write_outputs(out: OutputFolder | Path, series: Any, detection: Any) -> None
         pd.DataFrame({"timestamp": ts, "value": series.values,
                       "reconstruction": unscale(s.reconstruction, series.scale), "critic": s.critic,
                       "score": s.score}).to_csv(tmp, index=False)
-
-
-def plot_detection(path: Path, series: Any, detection: Any, title: str) -> None:
-    """Three panels: signal with its reconstruction; the anomaly score; detected (red) vs labelled (green) spans."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = np.arange(len(series.values))
-    fig, axes = plt.subplots(3, 1, figsize=(12, 7), sharex=True, height_ratios=[3, 2, 1])
-    axes[0].plot(t, series.values, lw=0.7, label="signal")
-    axes[0].plot(t, unscale(detection.scores.reconstruction, series.scale), lw=0.7, label="reconstruction G(E(x))")
-    axes[0].legend(loc="upper right", fontsize=8)
-    axes[0].set_title(title)
-    axes[1].plot(t, detection.scores.score, lw=0.7, color="k")
-    axes[1].set_ylabel("anomaly score")
-    for a, b in series.intervals:
-        for ax in axes:
-            ax.axvspan(a, b + 1, color="tab:green", alpha=0.25)
-    for a, b, _ in detection.intervals:
-        axes[2].axvspan(a, b + 1, ymin=0.0, ymax=0.5, color="tab:red", alpha=0.6)
-    for a, b in series.intervals:
-        axes[2].axvspan(a, b + 1, ymin=0.5, ymax=1.0, color="tab:green", alpha=0.8)
-    axes[2].set_yticks([0.25, 0.75], ["detected", "labelled"])
-    axes[2].set_xlabel("index")
-    fig.tight_layout()
-    try:  # through the one writer: a temporary renamed onto ``path`` (RUN/plots/ is ganforge's own folder)
-        save_figure(fig, path, own_folder=True, dpi=100)
-    finally:
-        plt.close(fig)

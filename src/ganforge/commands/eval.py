@@ -19,6 +19,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,7 @@ from ganforge.commands.common import (
     source_sha256,
 )
 from ganforge.data.formats import NPZ_ERRORS, open_image
-from ganforge.evaluation import LATENT_CHUNK, iter_samples
-from ganforge.metrics.evaluate import (
+from ganforge.metrics.image_metrics import (
     FID_PROTOCOL_N,
     evaluate,
     fid_protocol_name,
@@ -64,6 +64,7 @@ from ganforge.metrics.reference import (
 )
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, FEATURES, METRICS
+from ganforge.sampling import LATENT_CHUNK, iter_samples
 from ganforge.training.rundir import RunError, eval_record, write_record
 
 DEFAULT_N = 10000
@@ -122,7 +123,7 @@ DEFAULTS: dict[str, Any] = {}  # the parser's defaults, filled by add_parser
 
 
 def parse_metrics(text: str) -> list[str]:
-    """Registered metric names (``METRICS``, see ``ganforge.metrics.evaluate``), in the order given, once each."""
+    """Registered metric names (``METRICS``, see ``ganforge.metrics.image_metrics``), in the order given, once each."""
     names = [m.strip().lower() for m in text.split(",") if m.strip()]
     if not names:
         raise ConfigError(f"--metrics is empty; choose from: {', '.join(METRICS.names())}")
@@ -387,10 +388,67 @@ def eval_table_file(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- the image protocol: validate -> load -> compute -> record ----------------------------------------------------
+
+
+@dataclass
+class ImageEval:
+    """One image-protocol evaluation, settled (every argument checked, the extractor loaded) before anything slow."""
+
+    source: Path
+    from_run: bool
+    metrics: list[str]
+    k_pr: int
+    k_dc: int
+    n_real_arg: NReal  # --n-real after --protocol
+    n_fake: int
+    shape: tuple[int, ...]  # one sample [C, H, W]
+    dataset: str
+    split: str
+    extractor: ProgressExtractor
+    out: Path
+    user_named: bool  # out is the user's (--out, or beside saved samples): write_owned, never over another file
+    cfg: Any = None  # a run's config, generator and checkpoint state; None for saved samples
+    G: Any = None
+    state: dict[str, Any] | None = None
+    fake_u8: Tensor | None = None  # saved samples [n_fake, C, H, W]; a run's are generated in ``compute``
+
+
+@dataclass
+class Reference:
+    """The real side: the cached feature statistics of the first ``n`` images of ``dataset:split``."""
+
+    stats: Any  # ``reference_statistics``' result
+    key: str
+    options: dict[str, Any]
+    n: int
+    split_size: int
+    seconds: float
+
+
 def run(args: argparse.Namespace) -> int:
     if args.source.suffix.lower() in TABLE_SUFFIXES:
         return eval_table_file(args)
     t0 = time.perf_counter()
+    metrics, (k_pr, k_dc), (n_arg, n_real_arg) = validate(args)
+    device = resolve_device(args.device, "--device")
+    loaded = None  # a run's (config, sampler, spec, checkpoint), loaded once for either evaluation
+    if is_run(args.source):
+        loaded = load_generator(args.source, device, use_ema=not args.no_ema)
+        if (code := task_evaluation(args.source, args, loaded, device)) is not None:
+            return code
+    job = load(args, loaded, metrics, (k_pr, k_dc), (n_arg, n_real_arg), device)
+    reference = load_reference(job, args)
+    values, t_feat = compute(job, reference, args, device)
+    record(job, reference, values, args, device, {"reference": round(reference.seconds, 3),
+                                                  "fake_features": round(t_feat, 3),
+                                                  "total": round(time.perf_counter() - t0, 3)})
+    return 0
+
+
+def validate(args: argparse.Namespace) -> tuple[list[str], tuple[int, int], tuple[int | None, NReal]]:
+    """The options every source takes, checked before anything is loaded: (metrics, (k_pr, k_dc), (--n, --n-real)
+    after ``--protocol``)."""
     metrics = parse_metrics(args.metrics)
     check_seed(args.seed)
     check_positive(args.n, "--n")
@@ -398,18 +456,18 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("k", "k_pr", "k_dc"):
         check_positive(getattr(args, flag), f"--{flag.replace('_', '-')}")
     k_pr, k_dc = (args.k, args.k) if args.k is not None else (args.k_pr, args.k_dc)
-    n_arg, n_real_arg = resolve_protocol(args.protocol, args.n, parse_n_real(args.n_real))
-    source: Path = args.source
-    if not source.exists():
-        raise RunError(f"{str(source)!r} not found; pass a run directory, a checkpoint .pt, a folder of PNG samples "
-                       "or an .npz of uint8 images")
-    from_run = is_run(source)
-    device = resolve_device(args.device, "--device")
-    loaded = None  # a run's (config, sampler, spec, checkpoint), loaded once for either evaluation
-    if from_run:
-        loaded = load_generator(source, device, use_ema=not args.no_ema)
-        if (code := task_evaluation(source, args, loaded, device)) is not None:
-            return code
+    counts = resolve_protocol(args.protocol, args.n, parse_n_real(args.n_real))
+    if not args.source.exists():
+        raise RunError(f"{str(args.source)!r} not found; pass a run directory, a checkpoint .pt, a folder of PNG "
+                       "samples or an .npz of uint8 images")
+    return metrics, (k_pr, k_dc), counts
+
+
+def load(args: argparse.Namespace, loaded: tuple | None, metrics: list[str], ks: tuple[int, int],
+         counts: tuple[int | None, NReal], device: torch.device) -> ImageEval:
+    """The fake side (a run's generator, checked cheaply, or saved images), the reference named, the extractor loaded
+    and the record's path checked; every refusal of the image protocol happens here."""
+    source, from_run = args.source, loaded is not None
     if not from_run and args.ref is None:
         raise ConfigError("--ref DATASET:SPLIT is required when evaluating saved samples (e.g. --ref mnist:train)")
     ref = parse_ref(args.ref) if args.ref is not None else None
@@ -418,24 +476,40 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but inception-fid has no logits (its "
                           f"network ends at pool3); use --features mnist-classifier or drop {needs_probs[0]!r} from "
                           "--metrics")
-
-    # the fake side: a generator (checked cheaply before anything slow) or saved images
-    cfg, G, state, fake_u8 = None, None, None, None
-    if from_run:
-        cfg, G, spec, state = loaded
-        shape = tuple(spec.shape)
-        n_fake = n_arg or DEFAULT_N
-    else:
-        fake_u8 = read_npz(source) if source.suffix == ".npz" else read_png_dir(source)
-        shape = tuple(fake_u8.shape[1:])
-        if args.protocol == "fid50k_full" and fake_u8.shape[0] < FID_PROTOCOL_N:
-            raise ConfigError(f"--protocol fid50k_full needs {FID_PROTOCOL_N} generated images; {str(source)!r} "
-                              f"holds {fake_u8.shape[0]}")
-        n_fake = min(n_arg, fake_u8.shape[0]) if n_arg else fake_u8.shape[0]
-        fake_u8 = fake_u8[:n_fake]
+    cfg, G, state, fake_u8, shape, n_fake = fake_side(source, loaded, counts[0], args.protocol)
     dataset, split = ref or parse_ref(f"{cfg.data.name}:train")
     if args.protocol == "fid50k_full" and split != "train":
         raise ConfigError(f"--protocol fid50k_full compares with the training split; use --ref {dataset}:train")
+    extractor = load_extractor(args, shape, needs_probs, device)
+    name = args.name or f"{extractor.name}_{dataset}-{split}_n{n_fake}"
+    out = args.out or default_out(source, from_run, name)
+    user_named = args.out is not None or not from_run  # a default beside saved samples is in the user's folder
+    check_out_file(out, user_named)
+    check_suffix(out, (".json",), "evaluation records are")
+    if G is not None:  # generated uint8 images + their features (float32, and float64 for the statistics)
+        check_memory(n_fake * (math.prod(shape) + 12 * extractor.feature_dim), f"eval --n {n_fake}",
+                     "lower --n")
+    return ImageEval(source, from_run, metrics, *ks, counts[1], n_fake, shape, dataset, split, extractor, out,
+                     user_named, cfg, G, state, fake_u8)
+
+
+def fake_side(source: Path, loaded: tuple | None, n_arg: int | None, protocol: str | None
+              ) -> tuple[Any, Any, Any, Tensor | None, tuple[int, ...], int]:
+    """(cfg, G, state, saved images or None, sample shape, n_fake) of a run (``loaded``) or of saved samples."""
+    if loaded is not None:
+        cfg, G, spec, state = loaded
+        return cfg, G, state, None, tuple(spec.shape), n_arg or DEFAULT_N
+    fake_u8 = read_npz(source) if source.suffix == ".npz" else read_png_dir(source)
+    if protocol == "fid50k_full" and fake_u8.shape[0] < FID_PROTOCOL_N:
+        raise ConfigError(f"--protocol fid50k_full needs {FID_PROTOCOL_N} generated images; {str(source)!r} "
+                          f"holds {fake_u8.shape[0]}")
+    n_fake = min(n_arg, fake_u8.shape[0]) if n_arg else fake_u8.shape[0]
+    return None, None, None, fake_u8[:n_fake], tuple(fake_u8.shape[1:]), n_fake
+
+
+def load_extractor(args: argparse.Namespace, shape: tuple[int, ...], needs_probs: list[str],
+                   device: torch.device) -> ProgressExtractor:
+    """``--features`` (or the default for ``shape``, said on stderr), loaded and checked against the samples."""
     features = args.features or default_features(shape)
     if args.features is None:
         why, other = ("28x28 grey digits", "inception-fid") if features != "inception-fid" else ("the standard FID "
@@ -447,102 +521,121 @@ def run(args: argparse.Namespace) -> int:
                           f"--features mnist-classifier or drop {needs_probs[0]!r} from --metrics")
     extractor = ProgressExtractor(inner, args.batch_size, progress=not args.no_progress)
     check_shape(extractor, shape)
-    name = args.name or f"{extractor.name}_{dataset}-{split}_n{n_fake}"
-    out = args.out or default_out(source, from_run, name)
-    user_named = args.out is not None or not from_run  # a default beside saved samples is in the user's folder
-    check_out_file(out, user_named)
-    check_suffix(out, (".json",), "evaluation records are")
-    if G is not None:  # generated uint8 images + their features (float32, and float64 for the statistics)
-        check_memory(n_fake * (math.prod(shape) + 12 * extractor.feature_dim), f"eval --n {n_fake}",
-                     "lower --n")
+    return extractor
 
-    real_all, ref_key, ref_opts = load_reference_images(dataset, split, cfg)
+
+def load_reference(job: ImageEval, args: argparse.Namespace) -> Reference:
+    """The real images of ``job``'s reference, their count checked against the metrics, then their statistics (from
+    the cache, or computed and cached)."""
+    real_all, key, options = load_reference_images(job.dataset, job.split, job.cfg)
     split_size = int(real_all.shape[0])
+    n_real = resolve_n_real(job.n_real_arg, split_size, job.n_fake, f"{job.dataset}:{job.split}")
+    if tuple(real_all.shape[1:]) != job.shape:
+        raise ConfigError(f"--ref {job.dataset}:{job.split} has images of shape {list(real_all.shape[1:])}, the "
+                          f"samples have {list(job.shape)}; compare with a dataset of the same shape")
+    check_counts(job, n_real)
+    check_cache(reference_path(key, job.split, job.extractor.name, n_real, args.cache), args.cache)
+    print_estimate(job.extractor, job.shape, job.n_fake, n_real, key, job.split, args.cache)
+    t = time.perf_counter()
+    stats = reference_statistics(job.extractor, key, job.split, n_real, lambda: real_all[:n_real], root=args.cache)
+    return Reference(stats, key, options, n_real, split_size, time.perf_counter() - t)
+
+
+def resolve_n_real(n_real_arg: NReal, split_size: int, n_fake: int, ref: str) -> int:
+    """``--n-real``: all of the split, a count (at most the split's size) or by default ``min(n_fake, split)``."""
     if n_real_arg == "all":
-        n_real = split_size
-    elif n_real_arg is not None:
+        return split_size
+    if n_real_arg is not None:
         if n_real_arg > split_size:
-            raise ConfigError(f"--n-real {n_real_arg}: {dataset}:{split} has only {split_size} images; pass at most "
+            raise ConfigError(f"--n-real {n_real_arg}: {ref} has only {split_size} images; pass at most "
                               f"{split_size} or --n-real all")
-        n_real = n_real_arg
-    else:
-        n_real = min(n_fake, split_size)
-    if tuple(real_all.shape[1:]) != shape:
-        raise ConfigError(f"--ref {dataset}:{split} has images of shape {list(real_all.shape[1:])}, the samples "
-                          f"have {list(shape)}; compare with a dataset of the same shape")
+        return n_real_arg
+    return min(n_fake, split_size)
+
+
+def check_counts(job: ImageEval, n_real: int) -> None:
+    """Enough fake and real images for every requested metric, and real features kept where a metric needs them."""
+    metrics, n_fake = job.metrics, job.n_fake
     real_feats = _requested(metrics, "needs_real_features")
     if n_real > MAX_STORED_FEATURES and real_feats:
         keep = [m for m in metrics if m not in real_feats]
         raise ConfigError(f"{'/'.join(real_feats)} need the real features, which are kept only for n <= "
                           f"{MAX_STORED_FEATURES}; pass --n {MAX_STORED_FEATURES}"
                           + (f" and --n-real {MAX_STORED_FEATURES} (not all, no --protocol fid50k_full)"
-                             if n_real_arg is not None else "")
+                             if job.n_real_arg is not None else "")
                           + (f" or use --metrics {','.join(keep)}" if keep else ""))
     if n_fake < 2 or n_real < 2:
         raise ConfigError(f"need at least 2 fake and 2 real images, got {n_fake} and {n_real}")
-    small = [m for m in metrics if min(n_fake, n_real) < min_images(m, k_pr, k_dc)]
+    small = [m for m in metrics if min(n_fake, n_real) < min_images(m, job.k_pr, job.k_dc)]
     if small:
-        need = max(min_images(m, k_pr, k_dc) for m in small)
+        need = max(min_images(m, job.k_pr, job.k_dc) for m in small)
         raise ConfigError(f"{'/'.join(small)} need more than {need - 1} fake and real images (k-nearest "
                           f"neighbours), got {n_fake} and {n_real}; raise --n or drop {','.join(small)} from --metrics")
-    check_cache(reference_path(ref_key, split, extractor.name, n_real, args.cache), args.cache)
-    print_estimate(extractor, shape, n_fake, n_real, ref_key, split, args.cache)
 
-    t_ref = time.perf_counter()
-    reference = reference_statistics(extractor, ref_key, split, n_real, lambda: real_all[:n_real], root=args.cache)
-    t_ref = time.perf_counter() - t_ref
-    if G is not None:  # converted to uint8 batch by batch: G's float output never exists for all n at once
-        fake_u8 = torch.cat([images_uint8(b, G) for b in iter_samples(G, n_fake, args.seed, device,
-                                                                       batch_size=args.batch_size)])
+
+def compute(job: ImageEval, reference: Reference, args: argparse.Namespace, device: torch.device
+            ) -> tuple[dict[str, float], float]:
+    """(the metrics' values, seconds of fake features): a run's images are generated here, "the n samples of seed
+    S", converted to uint8 batch by batch (G's float output never exists for all n at once)."""
+    fake_u8 = job.fake_u8
+    if job.G is not None:
+        fake_u8 = torch.cat([images_uint8(b, job.G) for b in iter_samples(job.G, job.n_fake, args.seed, device,
+                                                                           batch_size=args.batch_size)])
     t_feat = time.perf_counter()
-    fake_features = extractor(fake_u8).numpy()
+    fake_features = job.extractor(fake_u8).numpy()
     t_feat = time.perf_counter() - t_feat
-    values = evaluate(metrics, reference, fake_features, args.seed,
-                      probabilities=lambda: extractor.probabilities(fake_u8), k_pr=k_pr, k_dc=k_dc)
-    caveats = metric_warnings(metrics, n_fake, n_real)
+    values = evaluate(job.metrics, reference.stats, fake_features, args.seed,
+                      probabilities=lambda: job.extractor.probabilities(fake_u8), k_pr=job.k_pr, k_dc=job.k_dc)
+    return values, t_feat
+
+
+def record(job: ImageEval, reference: Reference, values: dict[str, float], args: argparse.Namespace,
+           device: torch.device, seconds: dict[str, float]) -> None:
+    """The record (values, protocol with the source's sha256, caveats, versions) to ``job.out``, and a short table."""
+    source, n_fake, n_real = job.source, job.n_fake, reference.n
+    caveats = metric_warnings(job.metrics, n_fake, n_real)
     if "kid" in caveats:  # a figure that looks like any other KID (the table notes the rest)
         print(f"ganforge: warning: {caveats['kid']}", file=sys.stderr)
-
-    source_file = checkpoint_file(source) if from_run else source
+    source_file = checkpoint_file(source) if job.from_run else source
     protocol: dict[str, Any] = {
-        "source": str(source), "source_kind": "run" if from_run else ("npz" if source.suffix == ".npz" else "png-dir"),
-        "metrics_requested": metrics, "n_fake": n_fake, "n_real": n_real,
-        "fid_protocol": fid_protocol_name(n_fake, n_real, split, split_size),
-        "reference": {"dataset": dataset, "options": ref_opts, "split": split, "n": n_real, "split_size": split_size,
-                      "images": f"first {n_real} of the split" if n_real < split_size else "the whole split",
-                      "images_sha256": reference.meta.get("images_sha256"), "cache_key": ref_key,
-                      "cache": str(reference.path) if reference.path else None},
-        **extractor_provenance(extractor), "seed": args.seed, "device": str(device),
-        **metric_protocol(n_fake, n_real, args.seed, k_pr, k_dc),
+        "source": str(source),
+        "source_kind": "run" if job.from_run else ("npz" if source.suffix == ".npz" else "png-dir"),
+        "metrics_requested": job.metrics, "n_fake": n_fake, "n_real": n_real,
+        "fid_protocol": fid_protocol_name(n_fake, n_real, job.split, reference.split_size),
+        "reference": {"dataset": job.dataset, "options": reference.options, "split": job.split, "n": n_real,
+                      "split_size": reference.split_size,
+                      "images": f"first {n_real} of the split" if n_real < reference.split_size else "the whole split",
+                      "images_sha256": reference.stats.meta.get("images_sha256"), "cache_key": reference.key,
+                      "cache": str(reference.stats.path) if reference.stats.path else None},
+        **extractor_provenance(job.extractor), "seed": args.seed, "device": str(device),
+        **metric_protocol(n_fake, n_real, args.seed, job.k_pr, job.k_dc),
         "warnings": caveats,
-        "seconds": {"reference": round(t_ref, 3), "fake_features": round(t_feat, 3),
-                    "total": round(time.perf_counter() - t0, 3)},
+        "seconds": seconds,
     }
-    if from_run:
-        protocol.update({"generator": generator_kind(state, not args.no_ema),
-                         "step": (state.get("trainer") or {}).get("step"), "run_name": cfg.name,
-                         "sampling": f"evaluation.iter_latents: z (and random labels) drawn in chunks of "
+    if job.from_run:
+        protocol.update({"generator": generator_kind(job.state, not args.no_ema),
+                         "step": (job.state.get("trainer") or {}).get("step"), "run_name": job.cfg.name,
+                         "sampling": f"sampling.iter_latents: z (and random labels) drawn in chunks of "
                                      f"{LATENT_CHUNK} from torch.Generator().manual_seed(seed), whatever the batch "
                                      "size: the images `ganforge sample --seed` writes"})
-    write_record(out, eval_record(values, protocol, source_sha256=source_sha256(source_file),
-                                  batch_size=args.batch_size), flag="--out", user_named=user_named)
-    print_table(values, protocol, out)
-    return 0
+    write_record(job.out, eval_record(values, protocol, source_sha256=source_sha256(source_file),
+                                      batch_size=args.batch_size), flag="--out", user_named=job.user_named)
+    print_table(values, protocol, job.out)
 
 
 def task_evaluation(source: Path, args: argparse.Namespace, loaded: tuple, device: torch.device) -> int | None:
-    """Runs whose data kind evaluates itself (translation pairs, tables, series: ``RunHooks.standalone_eval``) are
+    """Runs whose data kind evaluates itself (translation pairs, tables, series: ``DataKind.standalone_eval``) are
     judged by their kind's ``evaluate`` (the same numbers training records, e.g. L1/PSNR/SSIM on the held-out split)
     and written to ``RUN/eval/task.json`` (or ``--out``); None = an image/vector run, evaluated by the code below.
     ``loaded``: what ``load_generator`` returned for ``source``."""
     from ganforge.builder import build_dataset
-    from ganforge.hooks import hooks_for
+    from ganforge.kinds import hooks_for
 
     cfg, sampler, _, state = loaded
-    hooks = hooks_for(state.get("spec", {}).get("kind", "default"))  # the kind is saved with the checkpoint
-    if not getattr(hooks, "standalone_eval", False):
+    kind = state.get("spec", {}).get("kind", "default")  # the kind is saved with the checkpoint
+    hooks = hooks_for(kind)
+    if not hooks.standalone_eval:
         return None
-    kind = state.get("spec", {}).get("kind", "default")
     unused = [f"--{k.replace('_', '-')}" for k in IMAGE_EVAL_FLAGS if getattr(args, k, None) != DEFAULTS.get(k)]
     if unused:  # ignored silently, the record would not be what the user asked for
         raise ConfigError(f"{', '.join(unused)}: a {kind} run is evaluated by its own metrics (the ones training "

@@ -38,7 +38,7 @@ from ganforge.commands.common import (
     out_file,
     run_root,
 )
-from ganforge.hooks import hooks_for
+from ganforge.kinds import hooks_for
 from ganforge.options import ConfigError
 from ganforge.outputs import save_figure
 

@@ -6,15 +6,15 @@ tools; replaces ganforge's own earlier PNGs there, refuses a folder holding any 
 ``grid`` writes ``.npy`` (or ``.csv`` if ``--out`` says so), ``npz`` writes ``samples`` float32 ``[N, D]``
 (+ ``labels``).
 
-The samples are "the n samples of seed S" (``evaluation.iter_labelled_samples``, random labels included): the images
+The samples are "the n samples of seed S" (``sampling.iter_labelled_samples``, random labels included): the images
 ``ganforge eval --seed S`` judges. They are generated and written batch by batch, so files of any size are written in
 bounded memory (only the grid needs every image at once), and an output that would not fit on disk (or a grid that
 would not fit in RAM) is refused before anything is generated. Files are written to a temporary name and renamed, so
 a failed write never replaces an existing file (``ganforge.outputs``). A file named with ``--out`` that exists and was
 not written by ganforge is refused (``outputs.write_owned``); so are a suffix that is not the format's (``.npy``
 bytes in ``v.parquet``) and an option the run's data kind does not use (``--format`` on a table run, ...): the kinds
-with their own writers (``RunHooks.export_samples``: tables, fields, storm tracks) list the ones they take in
-``RunHooks.sample_flags``.
+with their own writers (``DataKind.export_samples``: tables, fields, storm tracks) list the ones they take in
+``DataKind.sample_flags``.
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ from ganforge.commands.common import (
     out_file,
     run_root,
 )
-from ganforge.evaluation import iter_labelled_samples
-from ganforge.hooks import hooks_for
+from ganforge.kinds import hooks_for
 from ganforge.options import ConfigError
 from ganforge.outputs import MANIFEST, OutputError, OutputFolder, ensure_folder
+from ganforge.sampling import iter_labelled_samples
 from ganforge.training.run import RunError
 
 FORMATS = ("grid", "png-dir", "npz")
@@ -103,7 +103,7 @@ def given_flags(args: argparse.Namespace) -> list[str]:
 
 
 def check_kind_flags(hooks: object, kind: str, args: argparse.Namespace) -> None:
-    """Refuse, before any work, an option the run's data kind does not use (``RunHooks.sample_flags``; None: the
+    """Refuse, before any work, an option the run's data kind does not use (``DataKind.sample_flags``; None: the
     standard image/vector writer, which uses them all): ignored silently, it would give samples the user did not
     ask for."""
     used = getattr(hooks, "sample_flags", None)

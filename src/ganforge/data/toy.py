@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import torch
 from scipy import special, stats
 from torch import Tensor
 
+from ganforge.data.base import DataSpec, Source
 from ganforge.registry import DATASETS
-
-if TYPE_CHECKING:
-    from ganforge.data.source import Source
-    from ganforge.models.base import DataSpec
 
 
 class Distribution:
@@ -28,20 +25,16 @@ class Distribution:
 
     name: str = ""
     dim: int = 2
-    kind: str = "points"  # the data kind that picks the run's sample writers and evaluation (ganforge.hooks)
+    kind: str = "points"  # the data kind that picks the run's sample writers and evaluation (ganforge.kinds)
 
     def sample(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
         """``[n, dim]`` float32 samples."""
         raise NotImplementedError
 
     def spec(self) -> DataSpec:
-        from ganforge.models.base import DataSpec
-
         return DataSpec(shape=(self.dim,), num_classes=0)
 
     def source(self, output_range: tuple[float, float] | None, seed: int, device: torch.device) -> Source:
-        from ganforge.data.source import DistributionSource
-
         return DistributionSource(self, seed, device)
 
     def load(self, split: str = "train") -> Distribution:
@@ -49,6 +42,25 @@ class Distribution:
         if split not in ("train", "test"):
             raise ValueError(f"unknown split {split!r} for {self.name}; choose from: train, test")
         return self
+
+
+class DistributionSource(Source):
+    """Fresh samples from an analytic distribution at every step (an infinite dataset)."""
+
+    def __init__(self, dist: Distribution, seed: int, device: torch.device) -> None:
+        self.dist, self.device = dist, device
+        self.rng = torch.Generator(device=device)
+        self.rng.manual_seed(seed)
+
+    def next(self, n: int) -> dict[str, Tensor]:
+        return {"x": self.dist.sample(n, self.rng, self.device)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.set_state(state["rng"])
+
 
 
 class GaussianMixture2D(Distribution):

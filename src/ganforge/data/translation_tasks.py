@@ -32,12 +32,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganforge.data import formats
 from ganforge.data.mnist import load_mnist_raw
-from ganforge.data.paired import TASK_METRICS, TranslationData, check_train_split, paired_metrics, translate_uint8
-from ganforge.outputs import OutputError, atomic_file
+from ganforge.data.paired import TranslationData, check_train_split
 from ganforge.registry import DATASETS
 
 # real colour photographs bundled with scikit-image (synthetic ones: color.png, phantom.png, chessboard are left out)
@@ -198,78 +197,6 @@ def mnist2mnistm_data(n: int, n_test: int, seed: int) -> TranslationData:
                            name="mnist2mnistm", task="mnist2mnistm", labels=labels)
 
 
-@functools.lru_cache(maxsize=1)
-def mnistm_classifier() -> nn.Module:
-    """The →MNIST-M judge: ``metrics.translation.train_digit_classifier`` on the 30,000 labelled B digits of
-    mnist2mnistm (seed 0, 2 epochs; about a minute on one core), cached under ``$GANFORGE_CACHE/translation/``."""
-    from ganforge.metrics.reference import cache_dir
-    from ganforge.metrics.translation import digit_classifier, train_digit_classifier
-
-    path = cache_dir() / "translation" / "mnistm-classifier-v1.pt"
-    if path.is_file():
-        try:
-            model = digit_classifier(3)
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            model.requires_grad_(False)
-            return model.eval()
-        except (RuntimeError, OSError, ValueError):
-            pass  # damaged cache: retrain below
-    data = mnist2mnistm_data(MNIST_HALF, 1, 0)
-    model = train_digit_classifier(data.b, data.labels["b"])
-    try:
-        with atomic_file(path, "the cache") as tmp, open(tmp, "wb") as fh:  # a handle: bytes independent of the name
-            torch.save(model.state_dict(), fh)
-    except (OSError, OutputError):
-        pass  # a read-only cache only costs the retraining next time
-    return model
-
-
-def _features_fid(f1: Tensor, f2: Tensor) -> float:
-    from ganforge.metrics.fid import fid_from_features
-
-    return float(fid_from_features(f1.double().numpy(), f2.double().numpy()))
-
-
-def edges2mnist_metrics(G: nn.Module, data: TranslationData, device: torch.device) -> dict[str, float]:
-    from ganforge.metrics.classifier import load_mnist_classifier
-    from ganforge.metrics.translation import label_accuracy, predict
-
-    clf = load_mnist_classifier(device=device)
-    out, _ = translate_uint8(G, data.test_a, device)
-    probs, feats = predict(clf, out)
-    _, real_feats = predict(clf, data.test_b)
-    return {"digit_accuracy": label_accuracy(probs, data.labels["test_b"]),
-            "fid_mnist_classifier": _features_fid(feats, real_feats)}
-
-
-def mnist2mnistm_metrics(G: nn.Module, data: TranslationData, device: torch.device) -> dict[str, float]:
-    from ganforge.metrics.classifier import load_mnist_classifier
-    from ganforge.metrics.translation import colourfulness, label_accuracy, predict, to_grey
-
-    clf_a, clf_b = load_mnist_classifier(device=device), mnistm_classifier().to(device)
-    la, lb = data.labels["test_a"], data.labels["test_b"]
-    _, cols_ab = translate_uint8(G, data.test_a, device, "AB")  # a | G(a) | F(G(a))
-    _, cols_ba = translate_uint8(G, data.test_b, device, "BA")  # b | F(b) | G(F(b))
-    p_ab, f_ab = predict(clf_b, cols_ab[1][1])
-    p_aba, _ = predict(clf_a, to_grey(cols_ab[2][1]))
-    p_ba, f_ba = predict(clf_a, to_grey(cols_ba[1][1]))
-    p_bab, _ = predict(clf_b, cols_ba[2][1])
-    p_real_b, f_real_b = predict(clf_b, data.test_b)
-    _, f_real_a = predict(clf_a, to_grey(data.test_a))
-    return {"label_acc_ab": label_accuracy(p_ab, la), "label_acc_ba": label_accuracy(p_ba, lb),
-            "label_acc_cycle_aba": label_accuracy(p_aba, la), "label_acc_cycle_bab": label_accuracy(p_bab, lb),
-            "fid_b_mnistm_classifier": _features_fid(f_ab, f_real_b),
-            "fid_a_mnist_classifier": _features_fid(f_ba, f_real_a),
-            "mnistm_classifier_acc_real_test_b": label_accuracy(p_real_b, lb),
-            # the style check: the digit classifiers are colour-robust (MNIST digits score ~98 % and a low FID on
-            # the MNIST-M classifier), so whether G(a) looks like MNIST-M is measured by its colourfulness
-            "colourfulness_ab": colourfulness(cols_ab[1][1]), "colourfulness_real_b": colourfulness(data.test_b)}
-
-
-TASK_METRICS["edges2mnist"] = edges2mnist_metrics
-TASK_METRICS["mnist2mnistm"] = mnist2mnistm_metrics
-
-
 # ---- colorize-photos --------------------------------------------------------------------------------------------
 
 
@@ -279,45 +206,6 @@ def colour_pairs(rgb: np.ndarray) -> tuple[Tensor, Tensor]:
 
     b = torch.from_numpy(np.ascontiguousarray(rgb))
     return grey_l_star(b), b
-
-
-def colour_baselines(data: TranslationData) -> dict[str, Tensor]:
-    """The trivial colourisations of the held-out greys ``data.test_a``, uint8 RGB ``[N, 3, H, W]`` each:
-
-    grey_input  the grey image itself replicated to RGB (g = 2.55·L*, not the sRGB grey of that lightness);
-    lab_l00     Lab(L, 0, 0) → sRGB: the neutral grey of the right lightness (predict a = b = 0);
-    mean_ab     Lab(L, ā, b̄) → sRGB with (ā, b̄) the mean chroma of every training pixel (``data.b``): the best
-                constant under L2 in ab, what an L1/L2 regressor that learned nothing about the scene would output.
-    """
-    from ganforge.models.colorize import lab_to_rgb, rgb_to_lab
-
-    ab = torch.zeros(2, dtype=torch.float64)
-    for i in range(0, len(data.b), 1024):  # Σ ab over the training photos' pixels, in chunks
-        ab += rgb_to_lab(data.b[i:i + 1024].double() / 255.0)[:, 1:].sum((0, 2, 3))
-    ab /= len(data.b) * data.b.shape[-2] * data.b.shape[-1]
-    light = data.test_a.double() / 2.55  # L* of the input (uint8 g = round(2.55·L*))
-
-    def lab_image(a: float, b: float) -> Tensor:
-        lab = torch.cat([light, torch.full_like(light, a), torch.full_like(light, b)], 1)
-        return (lab_to_rgb(lab) * 255).round().clamp(0, 255).to(torch.uint8)
-
-    return {"grey_input": data.test_a.expand(-1, 3, -1, -1).contiguous(), "lab_l00": lab_image(0.0, 0.0),
-            "mean_ab": lab_image(float(ab[0]), float(ab[1]))}
-
-
-def colorize_metrics(G: nn.Module, data: TranslationData, device: torch.device) -> dict[str, float]:
-    """Colourfulness of ours and of the truth, and L1 / PSNR / SSIM of each trivial baseline (``colour_baselines``)
-    as ``baseline/<name>/<metric>``, to read beside ours."""
-    from ganforge.metrics.translation import colourfulness
-
-    out, _ = translate_uint8(G, data.test_a, device)
-    values = {"colourfulness": colourfulness(out), "colourfulness_truth": colourfulness(data.test_b)}
-    for name, image in colour_baselines(data).items():
-        values.update({f"baseline/{name}/{k}": v for k, v in paired_metrics(image, data.test_b).items()})
-    return values
-
-
-TASK_METRICS["colorize"] = colorize_metrics
 
 
 @DATASETS.register("colorize-photos")

@@ -1,5 +1,10 @@
 """Losses (pure functions of logits), penalties and the objectives that compose them. Every module of this package
-is imported here, so a new objective is one new file (no list to edit)."""
+is imported here, so a new objective is one new file (no list to edit).
+
+Owns: ``OBJECTIVES`` entries (each a set of phases over named networks). Knows no data kind, run or file layout.
+May import: ``registry``, ``models`` (the network contract) and ``metrics`` (feature networks of perceptual losses);
+``training`` only for annotations, plus one listed back-arrow (tests/test_layering.py).
+"""
 
 import importlib
 import pkgutil

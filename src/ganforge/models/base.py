@@ -1,4 +1,4 @@
-"""The generator / discriminator contract every model family follows, and the spec of the data it is built for.
+"""The generator / discriminator contract every model family follows (the data spec it is built for: ``data.base``).
 
 Networks are plain ``nn.Module``s: a generator maps ``z [N, z_dim]`` (and labels ``c [N]`` when ``c_dim > 0``) to a
 sample; a discriminator maps a sample (and labels) to raw logits ``[N, 1]``. No loss, optimiser or logging lives here.
@@ -12,14 +12,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-
-@dataclass(frozen=True)
-class DataSpec:
-    """What a model family needs to know about the data to build G and D."""
-
-    shape: tuple[int, ...]  # one sample of the main field x: (D,) for vectors, (C, H, W) for images
-    num_classes: int = 0  # labels y available (0 = unlabelled)
-    fields: dict[str, tuple[int, ...]] = field(default_factory=dict)  # shapes of extra named fields (e.g. "x_b")
+from ganforge.data.base import DataSpec  # also re-exported: 17 model files import it from here (not all ours to edit)
 
 
 class Generator(nn.Module):

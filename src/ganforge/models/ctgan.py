@@ -189,7 +189,7 @@ class CTGANConfig(ModelFamily):
 
     def generate(self, nets: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None,
                  inputs: Tensor | None = None, truncation: float | None = None) -> Tensor:
-        """Encoded rows from ``z`` and the conditional vector ``inputs [N, C]`` (``data.tabular.synthesize`` draws it
+        """Encoded rows from ``z`` and the conditional vector ``inputs [N, C]`` (``kinds.table.synthesize`` draws it
         from the training frequencies and decodes the rows into a table)."""
         if labels is not None:
             raise ValueError("CTGAN is conditioned on a table's conditional vector, not on class labels; drop them")

@@ -3,7 +3,7 @@ evaluation and checkpoints — with clean handling of signals, NaNs and full dis
 
 The run directory itself (files, lock, records, ``load_run``) is ``training.rundir``; the resume policy is
 ``training.resume``; what a run writes besides checkpoints and metrics (sample grids, plots, in-training evaluation)
-are the hooks of its data kind (``ganforge.hooks``, looked up in ``RUN_HOOKS``). Nothing here knows which GAN it
+are the hooks of its data kind (``ganforge.kinds``, looked up in ``RUN_HOOKS``). Nothing here knows which GAN it
 trains: networks, optimiser groups, phases and batches come from the objective (``losses.objectives``).
 
 Nothing in the run directory is written until every check has passed (config, resume compatibility, the whole restore,
@@ -31,7 +31,7 @@ import ganforge
 from ganforge.builder import Components, build_components, resolve_device
 from ganforge.config import RunConfig, resolve_epochs
 from ganforge.data.source import make_source
-from ganforge.hooks import hooks_for
+from ganforge.kinds import hooks_for
 from ganforge.models.base import Sampler
 from ganforge.outputs import OutputError
 from ganforge.training import checkpoint as ckpt
@@ -498,7 +498,7 @@ class Run:
     # ---- samples and evaluation (never touch training RNG or state) -----------------------------------------
     @property
     def hooks(self) -> Any:
-        """The sample writers and evaluation of this run's data kind (``ganforge.hooks``)."""
+        """The sample writers and evaluation of this run's data kind (``ganforge.kinds``)."""
         return hooks_for(getattr(self.c.data, "kind", "default"))
 
     def eval_generator(self) -> nn.Module:

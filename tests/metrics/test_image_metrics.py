@@ -1,4 +1,4 @@
-"""Tests for ganforge/metrics/evaluate.py: the METRICS registry behind ``ganforge eval --metrics`` and
+"""Tests for ganforge/metrics/image_metrics.py: the METRICS registry behind ``ganforge eval --metrics`` and
 ``ganforge list metrics``, and ``evaluate`` against the metric functions it wraps."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.metrics.evaluate import ORDER, Metric, evaluate, get_metric, metric_protocol
 from ganforge.metrics.fid import feature_statistics, frechet_distance
+from ganforge.metrics.image_metrics import ORDER, Metric, evaluate, get_metric, metric_protocol
 from ganforge.metrics.inception_score import inception_score
 from ganforge.metrics.kid import kid
 from ganforge.metrics.prdc import prdc

@@ -1,4 +1,5 @@
-"""Tests for ganforge/evaluation.py: the toy path, the MNIST digit-quality path (shipped classifier) and the protocol.
+"""Tests for ganforge/kinds/image.py (the MNIST digit-quality path, shipped classifier, and its protocol) and the
+in-training evaluation of ganforge/kinds/toy.py.
 
 "Generators" here replay real MNIST test digits or constant images, so the expected metrics are known without any
 training; each test judges a few hundred digits and runs in well under a second on one CPU thread.
@@ -11,10 +12,11 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-import ganforge.evaluation as ev
+import ganforge.kinds.image as ev
 from ganforge.builder import build_components
 from ganforge.data.base import TensorData, scale_images
 from ganforge.data.mnist import load_mnist_raw
+from ganforge.kinds import hooks_for
 from ganforge.metrics.classifier import weights_sha256
 from ganforge.metrics.toy import N_EVAL
 from helpers import tiny_config
@@ -102,40 +104,52 @@ def test_n_must_be_positive(test_digits):
         ev.evaluate_digits(ReplayG(test_digits), 0, CPU, n=0)
 
 
-def test_evaluate_generator_dispatches_on_the_data(test_digits, monkeypatch):
-    monkeypatch.setattr(ev, "N_DIGITS", 64)  # the protocol's 10,000 is too slow for a unit test
+def kind_config(seed: int = 0, eval_digits: int = ev.N_DIGITS):
+    """A run config whose train.seed and log.eval_digits are what ``DataKind.evaluate`` / ``protocol`` read."""
+    cfg = tiny_config()
+    cfg.train.seed, cfg.log.eval_digits = seed, eval_digits
+    return cfg
+
+
+def test_the_data_kind_picks_the_evaluation(test_digits):
     mnist_like = TensorData(test_digits[:8])
     assert ev.is_digit_data(mnist_like)
-    assert set(ev.evaluate_generator(ReplayG(test_digits), mnist_like, 0, CPU)) == {"confident_percent",
-                                                                                    "class_entropy", "pixel_std", "fid"}
-    assert ev.evaluate_generator(ReplayG(test_digits), mnist_like, 0, CPU, n_digits=20) != {}
-    assert ev.eval_protocol(mnist_like, n_digits=20)["n_fake"] == 20
+    kind = hooks_for(mnist_like.kind)
+    assert isinstance(kind, ev.ImageKind)
+    # the protocol's 10,000 is too slow for a unit test: 64 digits
+    assert set(kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_digits=64), CPU)) == {
+        "confident_percent", "class_entropy", "pixel_std", "fid"}
+    assert kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_digits=20), CPU) != {}
+    assert kind.eval_protocol(mnist_like, kind_config(eval_digits=20))["n_fake"] == 20
     rgb = TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8))
     vectors = TensorData(torch.zeros(4, 784))
     for data in (rgb, vectors):
         assert not ev.is_digit_data(data)
-        assert ev.evaluate_generator(ReplayG(test_digits), data, 0, CPU) == {}
+        assert hooks_for(data.kind).evaluate(ReplayG(test_digits), data, kind_config(), CPU) == {}
 
 
 def test_toy_path_is_unchanged():
     torch.set_num_threads(1)
     c = build_components(tiny_config())
-    metrics = ev.evaluate_generator(c.G, c.data, seed=0, device=CPU)
+    kind = hooks_for(c.data.kind)
+    metrics = kind.evaluate(c.G, c.data, kind_config(seed=0), CPU)
     assert metrics
     assert "confident_percent" not in metrics
-    assert metrics == ev.evaluate_generator(c.G, c.data, seed=0, device=CPU)  # private RNG: reproducible
+    assert metrics == kind.evaluate(c.G, c.data, kind_config(seed=0), CPU)  # private RNG: reproducible
 
 
 def test_eval_protocol(test_digits):
-    digits = ev.eval_protocol(TensorData(test_digits[:4]))
+    digits = hooks_for("image").eval_protocol(TensorData(test_digits[:4]), kind_config())
     assert digits["n_fake"] == ev.N_DIGITS == 10_000
     assert digits["classifier"] == "mnist-classifier"
     assert digits["classifier_sha256"] == weights_sha256()
     assert digits["confidence_threshold"] == 0.9
-    toy = ev.eval_protocol(build_components(tiny_config()).data)
+    toy_data = build_components(tiny_config()).data
+    toy = hooks_for(toy_data.kind).eval_protocol(toy_data, kind_config())
     assert toy["n_fake"] == N_EVAL
     assert toy["metrics"] == "toy"
-    assert ev.eval_protocol(TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8)))["metrics"] == "none"
+    rgb = TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8))
+    assert hooks_for(rgb.kind).eval_protocol(rgb, kind_config())["metrics"] == "none"
 
 
 def test_in_training_fid_matches_a_scipy_reference(test_digits):
