@@ -47,9 +47,10 @@ import ganforge
 from ganforge.config import resolve_config
 from ganforge.data.base import to_uint8
 from ganforge.data.mnist32 import unpad
-from ganforge.evaluation import CONFIDENCE, EVAL_SEED_OFFSET, PixelMoments, iter_labelled_samples
+from ganforge.kinds.image import CONFIDENCE, PixelMoments
 from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
 from ganforge.metrics.fid import fid_from_features
+from ganforge.sampling import EVAL_SEED_OFFSET, iter_labelled_samples
 from ganforge.training.run import Run
 
 QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "log.eval_every=0",
