@@ -27,7 +27,7 @@ from ganforge.cli import main as ganforge
 
 RESULTS = Path(__file__).parent / "results"
 BENCHES = {
-    "lapgan": [("lapgan-mnist", []),
+    "lapgan": [("lapgan-mnist", ["train.steps=3000"]),
                ("dcgan-mnist", ["data.name=pyramid", "data.options={'dataset': 'mnist32'}", "train.batch_size=32",
                                 "train.steps=3000", "train.ema_start=200", "log.eval_digits=2000",
                                 "log.sample_every=500"])],

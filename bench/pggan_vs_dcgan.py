@@ -14,7 +14,8 @@ digits. The PGGAN draws 32x32 images (MNIST padded by 2 px, ``data mnist32``): t
 28x28 crop, the exact inverse of the padding. CPU time is ``time.process_time()`` of this process (1 torch thread by
 default), so other jobs on a shared machine do not count against either model.
 
-Example (CPU, 1 thread; about 11 minutes of CPU)::
+Example (CPU, 1 thread; about 40 minutes of CPU since the preset trains ~20 CPU-minutes; add
+``--set train.steps=565`` for the growing schedule alone; per CPU-minute marks: ``bench/image_quality.py``)::
 
     OMP_NUM_THREADS=1 python bench/pggan_vs_dcgan.py --out runs/bench-pggan-vs-dcgan.json
 """

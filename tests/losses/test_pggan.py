@@ -212,3 +212,21 @@ def test_cli_train_then_sample_and_interpolate_at_the_saved_stage(tmp_path: Path
     with np.load(out) as f:
         assert f["images"].shape == (6, 1, 16, 16)  # uint8 samples shaped like the data
     assert main(["interpolate", str(run), "--out", str(tmp_path / "walk.png")]) == 0
+
+
+def test_a_new_stage_starts_with_fresh_adam_state_for_its_new_layers(tmp_path: Path) -> None:
+    """Why the family does not reset Adam per stage as the released code does (``reset_opt_for_new_lod``): the new
+    block's and toRGB/fromRGB layers get no gradient before their stage (``grad`` stays None), so torch's Adam has no
+    state for them until their first update — they start fresh anyway; only the older layers carry their second
+    moments over (β1 = 0: there is no first moment to carry)."""
+    run = run_to(tmp_path, "r", 2)  # the two 4x4 steps; the 8x8 fade-in starts at step 2
+    G, D = run.c.nets["G"], run.c.nets["D"]
+    states = {**run.trainer.optimizers["g"].state, **run.trainer.optimizers["d"].state}
+    new = [*G.blocks[1].parameters(), *G.to_rgb[1].parameters(), *D.blocks[1].parameters(),
+           *D.from_rgb[1].parameters(), *G.blocks[2].parameters(), *D.from_rgb[2].parameters()]
+    old = [*G.blocks[0].parameters(), *G.to_rgb[0].parameters(), *D.from_rgb[0].parameters(), G.dense.weight]
+    assert all(p not in states or not states[p] for p in new)
+    assert all(int(states[p]["step"]) == 2 for p in old)
+    run.trainer.train_step()  # the first 8x8 fade-in step: the new layers' state begins at Adam step 1
+    states = {**run.trainer.optimizers["g"].state, **run.trainer.optimizers["d"].state}
+    assert all(int(states[p]["step"]) == 1 for p in [*G.blocks[1].parameters(), *D.from_rgb[1].parameters()])

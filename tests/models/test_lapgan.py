@@ -118,3 +118,39 @@ def test_bad_options_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureF
     one_line_error(capsys, rc, "kernel must be odd")
     rc = main(["train", "lapgan-mnist", "--set", "data.options.dataset=nope", "--dry-run"])
     one_line_error(capsys, rc, "unknown dataset 'nope'")
+
+
+def test_conv_coarse_stage_is_a_small_dcgan_at_the_base_size() -> None:
+    torch.manual_seed(0)
+    G, D = LAPGANConfig(**TINY, coarse="conv", coarse_channels=4).build(DataSpec((1, 32, 32))).values()
+    assert G.sizes == [8, 16, 32]
+    # G_0: Linear(3 → 2·4·4·4) → [N, 8, 4, 4] → ConvT → [N, 4, 8, 8] → Conv3x3 → [N, 1, 8, 8]
+    assert [type(m).__name__ for m in G.coarse.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d,
+            torch.nn.ConvTranspose2d))] == ["Linear", "ConvTranspose2d", "Conv2d"]
+    z = G.sample_z(4, torch.Generator().manual_seed(1))
+    G.eval()
+    stages = G.stages(z)
+    assert stages[0][2].shape == (4, 1, 8, 8)
+    assert stages[0][2].abs().max() <= 1  # tanh
+    assert G(z).shape == (4, 1, 32, 32)
+    assert D.level(0, stages[0][2]).shape == (4, 1)
+    # D_0: Conv s2 [N, 4, 4, 4] → Conv s2 [N, 8, 2, 2] → Linear(32 → 1)
+    assert D.coarse.body[-1].in_features == 2 * 4 * 2 * 2
+    # the mlp default is unchanged: the coarse G is an MLP
+    G_mlp = LAPGANConfig(**TINY).build(SPEC)["G"]
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in G_mlp.coarse.modules())
+
+
+def test_conv_coarse_trains_and_resumes_exactly(tmp_path: Path) -> None:
+    sets = [a for s in SETS for a in ("--set", s)] + ["--set", "model.options.coarse=conv",
+                                                      "--set", "model.options.coarse_channels=4"]
+    a, b = train_straight_and_resumed("lapgan-mnist", sets, 4, 2, tmp_path)
+    assert_same_models(a, b)
+
+
+def test_conv_coarse_bad_options_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["train", "lapgan-mnist", "--set", "model.options.coarse=big", "--dry-run"])
+    one_line_error(capsys, rc, "unknown coarse 'big'")
+    rc = main(["train", "lapgan-mnist", "--set", "model.options.coarse=conv", "--set", "model.options.levels=5",
+               "--dry-run"])
+    one_line_error(capsys, rc, "multiple of 4", "model.options.coarse=mlp")
