@@ -111,6 +111,7 @@ class BigGANConfig(ModelFamily):
     z_dim: int = 60  # paper: 120 = 6 chunks of 20 at 128×128; here 3 chunks of 20
     hierarchical: bool = True  # skip-z: one z chunk per G block (§3)
     shared_dim: int = 32  # the shared class embedding (paper: 128)
+    label_input: bool = False  # the dense layer also gets shared(y): [shared(y), z_0] (BigGAN-deep's G input)
     g_channels: tuple[int, ...] = (64, 32, 16)
     d_channels: tuple[int, ...] = (16, 32, 32)
     attention_res: int = 0
@@ -172,7 +173,10 @@ class BigGANGenerator(Generator):
         cond_dim = (cfg.shared_dim if K else 0) + (self.chunk if cfg.hierarchical else 0)
         h0, w0 = H // 2**blocks, W // 2**blocks
         self.start = (cfg.g_channels[0], h0, w0)
-        self.dense = nn.Linear(self.chunk, cfg.g_channels[0] * h0 * w0)
+        # label_input: [shared(y), z_0] -> dense, as BigGAN-deep's G (BigGAN-PyTorch BigGANdeep.py: linear(cat[z, y]))
+        self.label_input = bool(K) and cfg.label_input
+        dense_in = self.chunk + (cfg.shared_dim if self.label_input else 0)
+        self.dense = nn.Linear(dense_in, cfg.g_channels[0] * h0 * w0)
         self.blocks = nn.ModuleList(GBlock(a, b, cond_dim, cfg.bn_eps)
                                     for a, b in zip(cfg.g_channels[:-1], cfg.g_channels[1:], strict=True))
         sizes = [h0 * 2 ** (i + 1) for i in range(blocks)]  # heights after each block
@@ -190,7 +194,8 @@ class BigGANGenerator(Generator):
         return list(z.split(self.chunk, dim=1)) if self.hierarchical else [z]
 
     def conditions(self, z: Tensor, c: Tensor | None = None) -> tuple[Tensor, list[Tensor | None]]:
-        """(the dense layer's input, one condition vector per block): block i gets ``[shared(c), z_{i+1}]``."""
+        """(the dense layer's input, one condition vector per block): block i gets ``[shared(c), z_{i+1}]``; the
+        dense layer ``z_0`` (``[shared(c), z_0]`` with ``label_input``)."""
         chunks = self.split_latent(z)
         parts: list[Tensor] = []
         if self.shared is not None:
@@ -201,7 +206,8 @@ class BigGANGenerator(Generator):
         for i in range(len(self.blocks)):
             block_parts = parts + ([chunks[i + 1]] if self.hierarchical else [])
             conds.append(torch.cat(block_parts, dim=1) if block_parts else None)  # [N, cond_dim]
-        return chunks[0], conds
+        dense_in = torch.cat([parts[0], chunks[0]], dim=1) if self.label_input else chunks[0]  # [N, (shared +) chunk]
+        return dense_in, conds
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         z0, conds = self.conditions(z, c)
