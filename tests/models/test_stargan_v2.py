@@ -81,6 +81,22 @@ def test_sizes_scale_with_resolution() -> None:
         StarGANv2Config(dim_in=0)
 
 
+def test_preset_keeps_a_14x14_content_map() -> None:
+    """stargan-v2-mnist halves the digit once (g_down 1): G's bottleneck is a 14×14 map of the source, in which the
+    source's layout (its slant) survives to the decoder; at g_down 2 (7×7) the AdaIN decoder redraws the digit from
+    the style code and the source's slant correlation was 0.01 (docs/stargan_v2.md)."""
+    from ganforge.config import resolve_config
+
+    cfg = resolve_config("stargan-v2-mnist")
+    family = StarGANv2Config(**cfg.model.options)
+    G = family.build(DataSpec((1, 28, 28), num_classes=10))["G"]
+    h = G.from_rgb(torch.zeros(1, 1, 28, 28))
+    for block in G.encode:
+        h = block(h)
+    assert tuple(h.shape) == (1, 16, 14, 14)  # dim_in 8 doubled once
+    assert cfg.objective.options["ds_steps"] == cfg.train.steps  # λ_ds reaches 0 at the last step, as the paper's
+
+
 def test_translate_contract() -> None:
     torch.manual_seed(0)
     family = StarGANv2Config(**SMALL, g_down=1, d_down=2)
