@@ -74,6 +74,7 @@ def train_and_eval(label: str, preset: str, sets: list[str], cpu_points: list[fl
               "steps": run.trainer.step, "images_shown": run.trainer.step * cfg.train.batch_size,
               "images_seen": run.trainer.images_seen, "confident_percent": round(m["confident_percent"], 2),
               "class_entropy": round(m["class_entropy"], 4), "fid_classifier": round(m["fid"], 3),
+              "pixel_std": round(m["pixel_std"], 4),
               "ada_p": None if p is None else round(float(p), 4), "n_eval": n_eval, "cpu": cpu_name()}, out)
 
 
@@ -86,8 +87,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="run one arm only (to run arms as parallel processes)")
     ap.add_argument("--n-eval", type=int, default=2000, help="generated digits judged per point")
     ap.add_argument("--steps", type=int, default=40, help="speed: timed steps")
-    ap.add_argument("--preset", default="stylegan2-mnist", help="speed: preset to time")
-    ap.add_argument("--set", dest="sets", action="append", default=[], help="speed: extra overrides")
+    ap.add_argument("--preset", default="stylegan2-mnist", help="speed / quality: the StyleGAN2 preset")
+    ap.add_argument("--set", dest="sets", action="append", default=[],
+                    help="speed / quality: extra overrides of the StyleGAN2 preset (quality: its arm only)")
     ap.add_argument("--run-root", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None, help="JSON lines appended here")
     args = ap.parse_args(argv)
@@ -111,10 +113,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     reference = MNIST(limit=args.n_eval).load("train")  # FID reference: the first n training digits (28×28)
     if args.what == "quality":
-        arms = [("stylegan2", "stylegan2-mnist"), ("dcgan", "dcgan-mnist")]
-        for label, preset in arms:
+        arms = [("stylegan2", args.preset, args.sets), ("dcgan", "dcgan-mnist", [])]
+        for label, preset, sets in arms:
             if args.only in (None, label):
-                train_and_eval(f"quality-{label}", preset, [], args.cpu, args.n_eval, root, args.out, reference)
+                train_and_eval(f"quality-{label}", preset, sets, args.cpu, args.n_eval, root, args.out, reference)
         return
     for limit in args.limits:
         for label, sets in (("ada", []), ("noada", ["objective.options.ada_target=0"])):

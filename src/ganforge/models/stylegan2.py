@@ -44,6 +44,7 @@ from ganforge.registry import MODELS
 
 SQRT2 = math.sqrt(2.0)
 NOISE_MODES = ("const", "random", "none")
+D_ARCHITECTURES = ("resnet", "orig")
 
 
 def lrelu(x: Tensor) -> Tensor:
@@ -235,18 +236,19 @@ class StyleGAN2Generator(Generator):
 
 
 class DiscriminatorBlock(nn.Module):
-    """Residual block ``[N, C_r, r, r]`` → ``[N, C_{r/2}, r/2, r/2]``: (conv3 → conv3↓ + conv1↓ skip) / √2."""
+    """``[N, C_r, r, r]`` → ``[N, C_{r/2}, r/2, r/2]``. ``resnet`` (StyleGAN2 Fig. 7, FFHQ): (conv3 → conv3↓ + conv1↓
+    skip) / √2; ``orig`` (the plain D of NVlabs' ``cifar`` config): conv3 → conv3↓, no skip."""
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, architecture: str = "resnet") -> None:
         super().__init__()
         self.conv0 = EqualizedConv2d(in_ch, in_ch, 3, gain=1.0)
         self.conv1 = EqualizedConv2d(in_ch, out_ch, 3, gain=1.0)
-        self.skip = EqualizedConv2d(in_ch, out_ch, 1, bias=False, gain=1.0)
+        self.skip = EqualizedConv2d(in_ch, out_ch, 1, bias=False, gain=1.0) if architecture == "resnet" else None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = conv_down(self.skip, x)
+        y = conv_down(self.skip, x) if self.skip is not None else None
         x = lrelu(conv_down(self.conv1, lrelu(self.conv0(x))))
-        return (x + y) * math.sqrt(0.5)
+        return x if y is None else (x + y) * math.sqrt(0.5)
 
 
 def minibatch_stddev(x: Tensor, group: int, channels: int = 1) -> Tensor:
@@ -265,17 +267,17 @@ def minibatch_stddev(x: Tensor, group: int, channels: int = 1) -> Tensor:
 
 
 class StyleGAN2Discriminator(Discriminator):
-    """images ``[N, C, R, R]`` → logits ``[N, 1]`` (residual D)."""
+    """images ``[N, C, R, R]`` → logits ``[N, 1]`` (residual or plain D, ``d_architecture``)."""
 
     def __init__(self, cfg: StyleGAN2Config, spec: DataSpec) -> None:
         super().__init__()
         img_ch, res = spec.shape[0], spec.shape[-1]
-        ch = {r: channels_at(r, cfg.channel_base, cfg.channel_max) for r in [2 ** i for i in
-                                                                           range(2, int(math.log2(res)) + 1)]}
+        ch = {r: channels_at(r, cfg.d_channel_base or cfg.channel_base, cfg.d_channel_max or cfg.channel_max)
+              for r in [2 ** i for i in range(2, int(math.log2(res)) + 1)]}
         self.mbstd_group, self.mbstd_channels = cfg.mbstd_group, cfg.mbstd_channels
         self.fromrgb = EqualizedConv2d(img_ch, ch[res], 1, gain=1.0)
-        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch[r], ch[r // 2]) for r in sorted(ch, reverse=True)
-                                      if r > 4])
+        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch[r], ch[r // 2], cfg.d_architecture)
+                                      for r in sorted(ch, reverse=True) if r > 4])
         self.conv = EqualizedConv2d(ch[4] + cfg.mbstd_channels, ch[4], 3, gain=1.0)
         self.fc = EqualizedLinear(ch[4] * 16, ch[4], gain=1.0)
         self.out = EqualizedLinear(ch[4], 1, gain=1.0)
@@ -309,6 +311,9 @@ class StyleGAN2Config(ModelFamily):
     mbstd_group: int = 4
     mbstd_channels: int = 1
     sample_noise: str = "const"  # noise when sampling: const (fixed buffers) | random | none
+    d_architecture: str = "resnet"  # resnet (FFHQ configs) | orig (plain conv blocks: NVlabs' cifar config)
+    d_channel_base: int = 0  # D's own feature maps min(d_channel_base / r, d_channel_max); 0 = G's values
+    d_channel_max: int = 0
 
     def __post_init__(self) -> None:
         for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group",
@@ -319,6 +324,12 @@ class StyleGAN2Config(ModelFamily):
             raise ValueError(f"mapping_lr must be a finite number > 0, got {self.mapping_lr}")
         if not 0.0 <= self.w_avg_beta < 1.0:
             raise ValueError(f"w_avg_beta must be in [0, 1), got {self.w_avg_beta}")
+        for name in ("d_channel_base", "d_channel_max"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 = the generator's value), got {getattr(self, name)}")
+        if self.d_architecture not in D_ARCHITECTURES:
+            raise ValueError(f"unknown d_architecture {self.d_architecture!r}; choose from: "
+                             f"{', '.join(D_ARCHITECTURES)}")
         if self.sample_noise not in NOISE_MODES:
             raise ValueError(f"unknown sample_noise {self.sample_noise!r}; choose from: {', '.join(NOISE_MODES)}")
 
@@ -329,7 +340,7 @@ class StyleGAN2Config(ModelFamily):
         if h != w or h < 4 or h & (h - 1):
             raise ValueError(f"StyleGAN2 needs square images with a power-of-two side >= 4, got {h}x{w}; use "
                              "mnist32 / animal-mnist / lfw, or resize an image folder (data.options.size=32)")
-        ch4 = channels_at(4, self.channel_base, self.channel_max)
+        ch4 = channels_at(4, self.d_channel_base or self.channel_base, self.d_channel_max or self.channel_max)
         if ch4 % self.mbstd_channels:
             raise ValueError(f"mbstd_channels={self.mbstd_channels} must divide the 4x4 feature maps ({ch4})")
         return {"G": StyleGAN2Generator(self, spec), "D": StyleGAN2Discriminator(self, spec)}
