@@ -138,6 +138,19 @@ def test_const_noise_makes_generation_deterministic() -> None:
     assert not torch.equal(a, c)
 
 
+def test_use_noise_false_ignores_noise_inputs() -> None:
+    """``use_noise: false`` (NVlabs' ``SynthesisLayer(use_noise=False)``): the image is a function of w alone, whatever
+    the noise mode, RNG or a nonzero noise strength (same code path twice: exact)."""
+    torch.manual_seed(0)
+    G = StyleGAN2Config(**TINY, use_noise=False).build(DataSpec((1, 16, 16)))["G"]
+    for layer in G.convs:
+        layer.noise_strength.data.fill_(0.5)
+    ws = G.styles(torch.randn(2, 8))
+    a = G.synthesis(ws, "random", torch.Generator().manual_seed(0))
+    for mode, seed in (("random", 1), ("const", 0), ("none", 0)):
+        assert torch.equal(a, G.synthesis(ws, mode, torch.Generator().manual_seed(seed)))
+
+
 def test_resampling_filters_keep_constants_and_sizes() -> None:
     x = torch.full((1, 2, 8, 8), 3.0)
     up, down = upsample2d(x), downsample2d(x)

@@ -123,9 +123,9 @@ class SynthesisLayer(nn.Module):
     """Modulated 3×3 conv (optionally 2× up) + noise · strength + bias → lrelu·√2. ``[N, I, r/2 or r, …]`` →
     ``[N, O, r, r]``; one w ``[N, w_dim]``."""
 
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool) -> None:
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool, use_noise: bool = True) -> None:
         super().__init__()
-        self.up, self.resolution = up, resolution
+        self.up, self.resolution, self.use_noise = up, resolution, use_noise
         self.affine = EqualizedLinear(w_dim, in_ch, gain=1.0, bias_init=1.0)  # s = A(w), initialised around 1
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 3, 3))  # demodulation makes its scale irrelevant
         self.noise_strength = nn.Parameter(torch.zeros(()))
@@ -135,7 +135,9 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: Tensor, w: Tensor, noise_mode: str = "random", rng: torch.Generator | None = None) -> Tensor:
         styles = self.affine(w)  # [N, I]
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up)  # [N, O, r, r]
-        if noise_mode == "random":
+        if not self.use_noise:  # NVlabs' SynthesisLayer(use_noise=False): no noise input in training or sampling
+            pass
+        elif noise_mode == "random":
             device = rng.device if rng is not None else x.device
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, generator=rng, device=device)
             x = x + noise.to(x.device, x.dtype) * self.noise_strength
@@ -203,9 +205,9 @@ class StyleGAN2Generator(Generator):
         self.layer_res: list[int] = []  # the resolution each w index drives (style ranges of the mixing grid)
         for r in self.resolutions:
             if r > 4:
-                self.convs.append(SynthesisLayer(ch[r // 2], ch[r], cfg.w_dim, r, up=True))
+                self.convs.append(SynthesisLayer(ch[r // 2], ch[r], cfg.w_dim, r, up=True, use_noise=cfg.use_noise))
                 self.layer_res.append(r)
-            self.convs.append(SynthesisLayer(ch[r], ch[r], cfg.w_dim, r, up=False))
+            self.convs.append(SynthesisLayer(ch[r], ch[r], cfg.w_dim, r, up=False, use_noise=cfg.use_noise))
             self.layer_res.append(r)
             self.torgbs.append(ToRGB(ch[r], img_ch, cfg.w_dim))
         self.layer_res.append(res)  # the last tRGB's own w
@@ -311,6 +313,7 @@ class StyleGAN2Config(ModelFamily):
     mbstd_group: int = 4
     mbstd_channels: int = 1
     sample_noise: str = "const"  # noise when sampling: const (fixed buffers) | random | none
+    use_noise: bool = True  # per-pixel noise inputs at all (NVlabs' use_noise); false: w alone makes the image
     d_architecture: str = "resnet"  # resnet (FFHQ configs) | orig (plain conv blocks: NVlabs' cifar config)
     d_channel_base: int = 0  # D's own feature maps min(d_channel_base / r, d_channel_max); 0 = G's values
     d_channel_max: int = 0
