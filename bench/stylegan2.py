@@ -8,6 +8,9 @@ quality  Digit quality (mnist-classifier: confident % = share of samples with ma
 ada      The ADA paper's limited-data experiment in miniature (Karras et al. 2020b, Fig. 7): ``stylegan2-ada-mnist1k``
          with ``data.options.limit`` in ``--limits``, with ADA (target 0.6) and without (``ada_target=0``), FID on
          classifier features vs images shown (steps × batch), at the CPU checkpoints ``--cpu``.
+tune     One tuning run of ``--preset`` + ``--set``s (1,000 digits per point, EMA and raw G, a 64-sample EMA grid per
+         point under ``--run-root``) with the D's mean real/fake scores every 50 steps: the runs of docs/stylegan2.md's
+         "what was tried" table.
 speed    sec/kimg at 32² (CPU seconds per 1,000 images shown, D and G steps and the lazy phases included) of a
          preset, next to the lecture's 158 s/kimg for StyleGAN2-ADA on one V100 at 1024².
 
@@ -16,6 +19,7 @@ Every point is one JSON line appended to ``--out`` (partial results survive a ti
     OMP_NUM_THREADS=1 python bench/stylegan2.py quality --cpu 60 120 --n-eval 2000 --out runs/bench-sg2.jsonl
     OMP_NUM_THREADS=1 python bench/stylegan2.py ada --limits 1000 2000 5000 --cpu 60 120 --out runs/bench-sg2.jsonl
     OMP_NUM_THREADS=1 python bench/stylegan2.py speed --steps 40 --out runs/bench-sg2.jsonl
+    OMP_NUM_THREADS=1 python bench/stylegan2.py tune --cpu 40 80 120 --n-eval 1000 --set KEY=VALUE ... --run-root R
 """
 
 from __future__ import annotations
@@ -75,20 +79,52 @@ def train_and_eval(label: str, preset: str, sets: list[str], cpu_points: list[fl
               "steps": run.trainer.step, "images_shown": run.trainer.step * cfg.train.batch_size,
               "images_seen": run.trainer.images_seen, "confident_percent": round(m["confident_percent"], 2),
               "class_entropy": round(m["class_entropy"], 4), "fid_classifier": round(m["fid"], 3),
+              "pixel_std": round(m["pixel_std"], 4),
               "ada_p": None if p is None else round(float(p), 4), "n_eval": n_eval, "cpu": cpu_name()}, out)
+
+
+def tune(preset: str, sets: list[str], cpu_points: list[float], n_eval: int, root: Path, out: Path | None,
+         reference: Any) -> None:
+    """Train to each CPU point; print D's mean scores every 50 steps; judge the EMA and the raw G; save a grid."""
+    from ganforge.data.base import to_uint8
+    from ganforge.viz.images import save_grid
+
+    cfg = resolve_config(preset, [*sets, *QUIET, "train.steps=100000000"])
+    run = Run(cfg, root / "tune", overwrite=True, progress=False)
+    cpu = 0.0
+    for point in sorted(cpu_points):
+        c0 = time.process_time()
+        while cpu + time.process_time() - c0 < point:
+            run.trainer.train_step()
+            if run.trainer.step % 50 == 0:
+                print(json.dumps({"step": run.trainer.step, **{k: round(float(v), 4)
+                                                               for k, v in run.trainer.stats.flush().items()}}))
+        cpu += time.process_time() - c0
+        row: dict[str, Any] = {"bench": "tune", "preset": preset, "sets": sets, "cpu_s": round(cpu),
+                               "steps": run.trainer.step, "n_eval": n_eval, "cpu": cpu_name()}
+        for tag, G in (("ema", run.eval_generator()), ("raw", run.c.G)):
+            m = evaluate_digits(Unpadded(G), cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval,
+                                reference=reference)
+            row[tag] = {k: round(v, 3) for k, v in m.items()}
+        with torch.no_grad():
+            z = torch.randn(64, run.eval_generator().z_dim, generator=torch.Generator().manual_seed(1))
+            save_grid(to_uint8(Unpadded(run.eval_generator())(z), (-1.0, 1.0)), root / f"tune-{round(cpu)}.png",
+                      nrow=8, scale=2)
+        emit(row, out)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python bench/stylegan2.py", description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("quality", "ada", "speed"))
+    ap.add_argument("what", choices=("quality", "ada", "speed", "tune"))
     ap.add_argument("--cpu", type=float, nargs="+", default=[60.0, 120.0], help="CPU-seconds evaluation points")
     ap.add_argument("--limits", type=int, nargs="+", default=[1000, 2000, 5000], help="ada: training digits")
     ap.add_argument("--only", choices=("ada", "noada", "stylegan2", "dcgan"), default=None,
                     help="run one arm only (to run arms as parallel processes)")
     ap.add_argument("--n-eval", type=int, default=2000, help="generated digits judged per point")
     ap.add_argument("--steps", type=int, default=40, help="speed: timed steps")
-    ap.add_argument("--preset", default="stylegan2-mnist", help="speed: preset to time")
-    ap.add_argument("--set", dest="sets", action="append", default=[], help="speed: extra overrides")
+    ap.add_argument("--preset", default="stylegan2-mnist", help="speed / quality: the StyleGAN2 preset")
+    ap.add_argument("--set", dest="sets", action="append", default=[],
+                    help="speed / quality: extra overrides of the StyleGAN2 preset (quality: its arm only)")
     ap.add_argument("--run-root", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None, help="JSON lines appended here")
     args = ap.parse_args(argv)
@@ -111,11 +147,14 @@ def main(argv: list[str] | None = None) -> None:
               "params_D": sum(p.numel() for p in run.c.D.parameters()), "cpu": cpu_name()}, args.out)
         return
     reference = MNIST(limit=args.n_eval).load("train")  # FID reference: the first n training digits (28×28)
+    if args.what == "tune":
+        tune(args.preset, args.sets, args.cpu, args.n_eval, root, args.out, reference)
+        return
     if args.what == "quality":
-        arms = [("stylegan2", "stylegan2-mnist"), ("dcgan", "dcgan-mnist")]
-        for label, preset in arms:
+        arms = [("stylegan2", args.preset, args.sets), ("dcgan", "dcgan-mnist", [])]
+        for label, preset, sets in arms:
             if args.only in (None, label):
-                train_and_eval(f"quality-{label}", preset, [], args.cpu, args.n_eval, root, args.out, reference)
+                train_and_eval(f"quality-{label}", preset, sets, args.cpu, args.n_eval, root, args.out, reference)
         return
     for limit in args.limits:
         for label, sets in (("ada", []), ("noada", ["objective.options.ada_target=0"])):

@@ -15,7 +15,9 @@ import torch.nn.functional as F
 from ganforge.models.base import DataSpec, Sampler
 from ganforge.models.stylegan2 import (
     StyleGAN2Config,
+    conv_down,
     downsample2d,
+    lrelu,
     minibatch_stddev,
     modulated_conv2d,
     upsample2d,
@@ -136,6 +138,19 @@ def test_const_noise_makes_generation_deterministic() -> None:
     assert not torch.equal(a, c)
 
 
+def test_use_noise_false_ignores_noise_inputs() -> None:
+    """``use_noise: false`` (NVlabs' ``SynthesisLayer(use_noise=False)``): the image is a function of w alone, whatever
+    the noise mode, RNG or a nonzero noise strength (same code path twice: exact)."""
+    torch.manual_seed(0)
+    G = StyleGAN2Config(**TINY, use_noise=False).build(DataSpec((1, 16, 16)))["G"]
+    for layer in G.convs:
+        layer.noise_strength.data.fill_(0.5)
+    ws = G.styles(torch.randn(2, 8))
+    a = G.synthesis(ws, "random", torch.Generator().manual_seed(0))
+    for mode, seed in (("random", 1), ("const", 0), ("none", 0)):
+        assert torch.equal(a, G.synthesis(ws, mode, torch.Generator().manual_seed(seed)))
+
+
 def test_resampling_filters_keep_constants_and_sizes() -> None:
     x = torch.full((1, 2, 8, 8), 3.0)
     up, down = upsample2d(x), downsample2d(x)
@@ -143,6 +158,55 @@ def test_resampling_filters_keep_constants_and_sizes() -> None:
     assert down.shape == (1, 2, 4, 4)
     torch.testing.assert_close(up[:, :, 2:-2, 2:-2], torch.full_like(up[:, :, 2:-2, 2:-2], 3.0))
     torch.testing.assert_close(down[:, :, 1:-1, 1:-1], torch.full_like(down[:, :, 1:-1, 1:-1], 3.0))
+
+
+def nvlabs_up_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """NVlabs' ``conv2d_resample(up=2, padding=1)`` for a 3×3 kernel, written out: a stride-2 transposed conv (no
+    padding, [N, O, 2H + 1, 2W + 1]; ``SynthesisLayer`` passes flip_weight = False for up = 2, so the kernel is
+    used unflipped by ``conv_transpose2d``), then the [1, 3, 3, 1] filter with gain 4 and padding (1, 1) → 2H."""
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=x.dtype)
+    k = torch.outer(f, f) / f.sum() ** 2 * 4  # sums to 4 = up²: a constant stays constant
+    y = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+    y = F.pad(y, (1, 1, 1, 1))
+    c = y.shape[1]
+    return F.conv2d(y, k.expand(c, 1, 4, 4), groups=c)
+
+
+def test_up_conv_equals_transposed_conv_and_filter_inside_the_border() -> None:
+    """Our up-conv (zero insertion, FIR, zero-padded 3×3 correlation) against NVlabs' transposed conv + FIR: both are
+    the same chain of linear shift-invariant maps (zero insertion, [1,3,3,1]² filter, 3×3 kernel), so they agree
+    everywhere except where our zero padding cuts the filtered image: the outer pixel ring. NVlabs' transposed conv
+    convolves with the kernel, ours correlates, so the same function needs the kernel flipped — a re-labelling of
+    weights drawn from a symmetric N(0, 1), irrelevant when training from scratch. float64: only summation order
+    differs, so 1e-12."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 3, 6, 6, generator=g, dtype=torch.float64)
+    weight = torch.randn(4, 3, 3, 3, generator=g, dtype=torch.float64)
+    ours = modulated_conv2d(x, weight.flip([2, 3]), torch.ones(2, 3, dtype=torch.float64), demodulate=False,
+                            up=True)
+    ref = nvlabs_up_conv(x, weight)
+    assert ours.shape == ref.shape == (2, 4, 12, 12)
+    torch.testing.assert_close(ours[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], rtol=1e-12, atol=1e-12)
+    ring = (ours - ref).abs()
+    ring[..., 1:-1, 1:-1] = 0
+    assert ring.max() > 1e-3  # the outer ring does differ (the documented difference)
+
+
+def test_plain_d_block_has_no_skip_and_d_widths_are_its_own() -> None:
+    """``d_architecture: orig`` (NVlabs' cifar D): a block is conv3 → lrelu → conv3↓2 → lrelu, no 1×1 skip and no
+    1/√2; ``d_channel_base`` / ``d_channel_max`` size D alone (G keeps ``channel_base`` / ``channel_max``)."""
+    torch.manual_seed(0)
+    nets = StyleGAN2Config(**{**TINY, "d_architecture": "orig", "d_channel_base": 128, "d_channel_max": 16}).build(
+        DataSpec((1, 16, 16)))
+    G, D = nets["G"], nets["D"]
+    block = D.blocks[0]  # 16² → 8²: min(128 / 16, 16) = 8 → min(128 / 8, 16) = 16 channels
+    assert block.skip is None
+    assert (block.conv0.in_channels, block.conv1.out_channels) == (8, 16)
+    assert G.convs[-1].weight.shape[0] == 4  # G: min(64 / 16, 8) = 4, unchanged
+    x = torch.randn(2, 8, 16, 16)
+    torch.testing.assert_close(block(x), lrelu(conv_down(block.conv1, lrelu(block.conv0(x)))), rtol=0, atol=0)
+    resnet = StyleGAN2Config(**TINY).build(DataSpec((1, 16, 16)))["D"]
+    assert resnet.blocks[0].skip is not None
 
 
 def test_minibatch_stddev_matches_definition() -> None:
@@ -162,6 +226,8 @@ def test_minibatch_stddev_matches_definition() -> None:
     ({"channel_max": 0}, (1, 8, 8), "channel_max must be >= 1"),
     ({"sample_noise": "loud"}, (1, 8, 8), "unknown sample_noise"),
     ({"mapping_lr": 0.0}, (1, 8, 8), "mapping_lr"),
+    ({"d_architecture": "skip"}, (1, 8, 8), "unknown d_architecture"),
+    ({"d_channel_base": -1}, (1, 8, 8), "d_channel_base must be >= 0"),
 ])
 def test_bad_options_one_line(opts: dict, shape: tuple, msg: str) -> None:
     with pytest.raises(ValueError, match=msg) as exc:

@@ -44,6 +44,7 @@ from ganforge.registry import MODELS
 
 SQRT2 = math.sqrt(2.0)
 NOISE_MODES = ("const", "random", "none")
+D_ARCHITECTURES = ("resnet", "orig")
 
 
 def lrelu(x: Tensor) -> Tensor:
@@ -122,9 +123,9 @@ class SynthesisLayer(nn.Module):
     """Modulated 3×3 conv (optionally 2× up) + noise · strength + bias → lrelu·√2. ``[N, I, r/2 or r, …]`` →
     ``[N, O, r, r]``; one w ``[N, w_dim]``."""
 
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool) -> None:
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool, use_noise: bool = True) -> None:
         super().__init__()
-        self.up, self.resolution = up, resolution
+        self.up, self.resolution, self.use_noise = up, resolution, use_noise
         self.affine = EqualizedLinear(w_dim, in_ch, gain=1.0, bias_init=1.0)  # s = A(w), initialised around 1
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 3, 3))  # demodulation makes its scale irrelevant
         self.noise_strength = nn.Parameter(torch.zeros(()))
@@ -134,7 +135,9 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: Tensor, w: Tensor, noise_mode: str = "random", rng: torch.Generator | None = None) -> Tensor:
         styles = self.affine(w)  # [N, I]
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up)  # [N, O, r, r]
-        if noise_mode == "random":
+        if not self.use_noise:  # NVlabs' SynthesisLayer(use_noise=False): no noise input in training or sampling
+            pass
+        elif noise_mode == "random":
             device = rng.device if rng is not None else x.device
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, generator=rng, device=device)
             x = x + noise.to(x.device, x.dtype) * self.noise_strength
@@ -202,9 +205,9 @@ class StyleGAN2Generator(Generator):
         self.layer_res: list[int] = []  # the resolution each w index drives (style ranges of the mixing grid)
         for r in self.resolutions:
             if r > 4:
-                self.convs.append(SynthesisLayer(ch[r // 2], ch[r], cfg.w_dim, r, up=True))
+                self.convs.append(SynthesisLayer(ch[r // 2], ch[r], cfg.w_dim, r, up=True, use_noise=cfg.use_noise))
                 self.layer_res.append(r)
-            self.convs.append(SynthesisLayer(ch[r], ch[r], cfg.w_dim, r, up=False))
+            self.convs.append(SynthesisLayer(ch[r], ch[r], cfg.w_dim, r, up=False, use_noise=cfg.use_noise))
             self.layer_res.append(r)
             self.torgbs.append(ToRGB(ch[r], img_ch, cfg.w_dim))
         self.layer_res.append(res)  # the last tRGB's own w
@@ -235,18 +238,19 @@ class StyleGAN2Generator(Generator):
 
 
 class DiscriminatorBlock(nn.Module):
-    """Residual block ``[N, C_r, r, r]`` → ``[N, C_{r/2}, r/2, r/2]``: (conv3 → conv3↓ + conv1↓ skip) / √2."""
+    """``[N, C_r, r, r]`` → ``[N, C_{r/2}, r/2, r/2]``. ``resnet`` (StyleGAN2 Fig. 7, FFHQ): (conv3 → conv3↓ + conv1↓
+    skip) / √2; ``orig`` (the plain D of NVlabs' ``cifar`` config): conv3 → conv3↓, no skip."""
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, architecture: str = "resnet") -> None:
         super().__init__()
         self.conv0 = EqualizedConv2d(in_ch, in_ch, 3, gain=1.0)
         self.conv1 = EqualizedConv2d(in_ch, out_ch, 3, gain=1.0)
-        self.skip = EqualizedConv2d(in_ch, out_ch, 1, bias=False, gain=1.0)
+        self.skip = EqualizedConv2d(in_ch, out_ch, 1, bias=False, gain=1.0) if architecture == "resnet" else None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = conv_down(self.skip, x)
+        y = conv_down(self.skip, x) if self.skip is not None else None
         x = lrelu(conv_down(self.conv1, lrelu(self.conv0(x))))
-        return (x + y) * math.sqrt(0.5)
+        return x if y is None else (x + y) * math.sqrt(0.5)
 
 
 def minibatch_stddev(x: Tensor, group: int, channels: int = 1) -> Tensor:
@@ -265,17 +269,17 @@ def minibatch_stddev(x: Tensor, group: int, channels: int = 1) -> Tensor:
 
 
 class StyleGAN2Discriminator(Discriminator):
-    """images ``[N, C, R, R]`` → logits ``[N, 1]`` (residual D)."""
+    """images ``[N, C, R, R]`` → logits ``[N, 1]`` (residual or plain D, ``d_architecture``)."""
 
     def __init__(self, cfg: StyleGAN2Config, spec: DataSpec) -> None:
         super().__init__()
         img_ch, res = spec.shape[0], spec.shape[-1]
-        ch = {r: channels_at(r, cfg.channel_base, cfg.channel_max) for r in [2 ** i for i in
-                                                                           range(2, int(math.log2(res)) + 1)]}
+        ch = {r: channels_at(r, cfg.d_channel_base or cfg.channel_base, cfg.d_channel_max or cfg.channel_max)
+              for r in [2 ** i for i in range(2, int(math.log2(res)) + 1)]}
         self.mbstd_group, self.mbstd_channels = cfg.mbstd_group, cfg.mbstd_channels
         self.fromrgb = EqualizedConv2d(img_ch, ch[res], 1, gain=1.0)
-        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch[r], ch[r // 2]) for r in sorted(ch, reverse=True)
-                                      if r > 4])
+        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch[r], ch[r // 2], cfg.d_architecture)
+                                      for r in sorted(ch, reverse=True) if r > 4])
         self.conv = EqualizedConv2d(ch[4] + cfg.mbstd_channels, ch[4], 3, gain=1.0)
         self.fc = EqualizedLinear(ch[4] * 16, ch[4], gain=1.0)
         self.out = EqualizedLinear(ch[4], 1, gain=1.0)
@@ -309,6 +313,10 @@ class StyleGAN2Config(ModelFamily):
     mbstd_group: int = 4
     mbstd_channels: int = 1
     sample_noise: str = "const"  # noise when sampling: const (fixed buffers) | random | none
+    use_noise: bool = True  # per-pixel noise inputs at all (NVlabs' use_noise); false: w alone makes the image
+    d_architecture: str = "resnet"  # resnet (FFHQ configs) | orig (plain conv blocks: NVlabs' cifar config)
+    d_channel_base: int = 0  # D's own feature maps min(d_channel_base / r, d_channel_max); 0 = G's values
+    d_channel_max: int = 0
 
     def __post_init__(self) -> None:
         for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group",
@@ -319,6 +327,12 @@ class StyleGAN2Config(ModelFamily):
             raise ValueError(f"mapping_lr must be a finite number > 0, got {self.mapping_lr}")
         if not 0.0 <= self.w_avg_beta < 1.0:
             raise ValueError(f"w_avg_beta must be in [0, 1), got {self.w_avg_beta}")
+        for name in ("d_channel_base", "d_channel_max"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 = the generator's value), got {getattr(self, name)}")
+        if self.d_architecture not in D_ARCHITECTURES:
+            raise ValueError(f"unknown d_architecture {self.d_architecture!r}; choose from: "
+                             f"{', '.join(D_ARCHITECTURES)}")
         if self.sample_noise not in NOISE_MODES:
             raise ValueError(f"unknown sample_noise {self.sample_noise!r}; choose from: {', '.join(NOISE_MODES)}")
 
@@ -329,7 +343,7 @@ class StyleGAN2Config(ModelFamily):
         if h != w or h < 4 or h & (h - 1):
             raise ValueError(f"StyleGAN2 needs square images with a power-of-two side >= 4, got {h}x{w}; use "
                              "mnist32 / animal-mnist / lfw, or resize an image folder (data.options.size=32)")
-        ch4 = channels_at(4, self.channel_base, self.channel_max)
+        ch4 = channels_at(4, self.d_channel_base or self.channel_base, self.d_channel_max or self.channel_max)
         if ch4 % self.mbstd_channels:
             raise ValueError(f"mbstd_channels={self.mbstd_channels} must divide the 4x4 feature maps ({ch4})")
         return {"G": StyleGAN2Generator(self, spec), "D": StyleGAN2Discriminator(self, spec)}
