@@ -255,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
 
             def save(result: dict[str, Any], out: Path = out) -> None:
                 result.update(command=command, commit=commit, hardware=hw)
+                out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(result, indent=2) + "\n")
 
             bench_preset(preset, args.minutes, args.overrides, args.n_eval, args.raw, run_root, judges, save)
