@@ -429,6 +429,16 @@ def test_z_code_is_uniform_and_the_dense_layer_sees_only_its_argmax():
     assert torch.equal(seen[0], 20**0.5 * torch.tensor([[1.0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]))
 
 
+def test_z_code_columns_learn_only_from_the_codes_drawn():
+    G, _ = DCGANConfig(width=8, z_dim=20, z_code=6).build(MNIST).values()
+    z = torch.randn(N, 20)
+    z[:, :6] = 0.0
+    z[:, 0], z[:, 4] = 1.0, torch.tensor([0.0, 0.0, 2.0, 2.0])  # codes 0, 0, 4, 4
+    G(z).square().mean().backward()
+    drawn = G.net[0].weight.grad[:, 20:].abs().sum(0) > 0  # [6]: which code columns got a gradient
+    assert drawn.tolist() == [True, False, False, False, True, False]
+
+
 def test_z_code_off_leaves_the_generator_unchanged():
     torch.manual_seed(0)
     a, _ = DCGANConfig(width=8).build(MNIST).values()
