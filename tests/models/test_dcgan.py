@@ -401,12 +401,12 @@ def test_conditioning_needs_labels():
 
 def test_z_code_feeds_a_scaled_one_hot_of_the_argmax_to_the_dense_layer():
     torch.manual_seed(0)
-    G, _ = DCGANConfig(width=8, z_dim=20, z_code=5).build(MNIST).values()
+    G, _ = DCGANConfig(width=8, z_dim=20, z_code=5, z_code_scale=2.5).build(MNIST).values()
     assert G.net[0].in_features == 20 + 5
     z = torch.randn(N, 20)
     k = z[:, :5].argmax(1)
     code = torch.zeros(N, 5)
-    code[torch.arange(N), k] = 20**0.5  # √z_dim · one-hot(k): the code's norm is E‖z‖'s
+    code[torch.arange(N), k] = 2.5  # z_code_scale · one-hot(k)
     G.eval()
     # same ops on the same inputs in the same order (the dense layer sees the identical [N, 25] tensor): exact
     assert torch.equal(G(z), G.net(torch.cat([z, code], 1)))
@@ -426,7 +426,7 @@ def test_z_code_is_uniform_and_the_dense_layer_sees_only_its_argmax():
     z[1, :4] = torch.tensor([2.0, 1.0, -1.0, 0.0])  # other values, same argmax 0
     z[2, :4] = torch.tensor([0.0, 3.0, 0.0, 0.0])  # argmax 1
     G(z)
-    assert torch.equal(seen[0], 20**0.5 * torch.tensor([[1.0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]))
+    assert torch.equal(seen[0], torch.tensor([[1.0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]))  # scale 1: the default
 
 
 def test_z_code_columns_learn_only_from_the_codes_drawn():
@@ -520,6 +520,7 @@ def test_strides_that_do_not_reach_the_resolution_explain_the_fix():
     ({"pack": 2, "conditioning": "acgan"}, "pack > 1"),
     ({"z_code": 101}, r"z_code must be 0 \(off\) or in \[2, z_dim=100\], got 101"),
     ({"z_code": 1}, "z_code must be 0"),
+    ({"z_code": 10, "z_code_scale": 0.0}, "z_code_scale must be > 0"),
     ({"kernel": 3}, "unknown config key 'model.options.kernel'"),
 ])  # fmt: skip
 def test_bad_options_raise_one_line_errors(options, message):

@@ -65,10 +65,12 @@ class DCGANConfig(ModelFamily):
     z_dim: int = 100
     z_dist: str = "normal"  # normal N(0, I) | uniform U(-1, 1)
     # discrete latent: K > 0 reads a code k = argmax(z[:, :K]) (uniform over K: the z dims are iid) and feeds
-    # √z_dim · one-hot(k) to G's dense layer beside z (the code's norm equals E‖z‖ ≈ √z_dim, so it is not drowned at
-    # init), i.e. a mixture of K shifted latents: G can map codes to disconnected modes (digits) instead of spreading
-    # mass between them. 0 = off (G unchanged)
+    # z_code_scale · one-hot(k) to G's dense layer beside z, i.e. a mixture of K shifted latents: G can map codes to
+    # disconnected modes (digits) instead of spreading mass between them. 0 = off (G unchanged). Scale 1 is how the
+    # conditional DCGAN feeds its one-hot label; √z_dim (the code as long as z) made each code one fixed image at
+    # 869 steps (z ignored; configs/dcgan-code-mnist.yaml)
     z_code: int = 0
+    z_code_scale: float = 1.0
     width: int = 64  # base channel count for the derived (empty g_channels / d_channels) architecture
     depth: int = 0  # stride-2 stages of the derived architecture; 0 = from the resolution (28: 2, 32: 3, 64: 4)
     # --- generator
@@ -140,6 +142,8 @@ class DCGANConfig(ModelFamily):
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.z_code > self.z_dim or self.z_code == 1:
             raise ValueError(f"z_code must be 0 (off) or in [2, z_dim={self.z_dim}], got {self.z_code}")
+        if not self.z_code_scale > 0:
+            raise ValueError(f"z_code_scale must be > 0, got {self.z_code_scale}")
         if self.minibatch_std_group < 1:
             raise ValueError(f"minibatch_std_group must be >= 1, got {self.minibatch_std_group}")
         for role in ("g", "d"):
@@ -261,7 +265,7 @@ class DCGANGenerator(Generator):
         self.c_dim = spec.num_classes if conditional else 0
         self.output_range = OUTPUT_ACTIVATIONS[cfg.output_activation]
         self.embed = LabelEmbedding(spec.num_classes, cfg.embedding, cfg.embed_dim) if conditional else None
-        self.z_code, self.code_scale = cfg.z_code, math.sqrt(cfg.z_dim)
+        self.z_code, self.code_scale = cfg.z_code, cfg.z_code_scale
         z_in = cfg.z_dim + (self.embed.dim if self.embed is not None else 0) + cfg.z_code
 
         up = math.prod(cfg.g_strides) * cfg.g_out_stride
