@@ -452,7 +452,7 @@ def test_z_code_off_leaves_the_generator_unchanged():
 def test_code_preset_is_dcgan_mnist_plus_the_code():
     code = dataclasses.asdict(build_options(DCGANConfig, resolve_config("dcgan-code-mnist").model.options,
                                             "model.options"))
-    assert code == {**PRESETS["dcgan-mnist"], "z_code": 10}
+    assert code == {**PRESETS["dcgan-mnist"], "z_code": 10, "z_code_scale": 3.0}
     a, b = resolve_config("dcgan-code-mnist"), resolve_config("dcgan-mnist")
     assert (a.objective, a.optim, a.train.batch_size, a.train.ema) == (b.objective, b.optim, b.train.batch_size,
                                                                        b.train.ema)
