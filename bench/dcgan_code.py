@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _cfg, sampler, _spec, state = load_run(args.run, use_ema=not args.no_ema)
     except RunError as e:
         raise SystemExit(f"dcgan_code: error: {e}") from None
-    result = {"run": str(args.run), "step": int(state.get("step", -1)), "ema": not args.no_ema,
+    result = {"run": str(args.run), "step": int(state.get("trainer", {}).get("step", -1)), "ema": not args.no_ema,
               **code_table(sampler.nets["G"], args.n, args.seed),
               "command": " ".join(["python", "bench/dcgan_code.py", *(argv if argv is not None else sys.argv[1:])])}
     print(f"step {result['step']}: purity {result['purity']}, confident {result['confident_percent']} %")
