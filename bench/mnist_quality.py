@@ -7,6 +7,13 @@ samples (the trainer's own protocol, private RNG):
 
     confident % = 100 · (1/N) Σ_i 1[max_j p(j | G(z_i)) >= 0.9]
     class entropy = −Σ_k q_k log q_k / log 10,   q_k = share of samples whose argmax class is k
+    FID = ‖μ_g − μ_r‖² + Tr(Σ_g + Σ_r − 2(Σ_g Σ_r)^½) of the classifier's 128-d features, N generated digits vs
+          the first N training digits (``evaluate_digits(..., reference=train data)``)
+    pixel std = std over samples of each pixel, averaged over pixels (real MNIST train: 0.193); a collapsed G has
+          a small one
+
+Confident % and entropy alone cannot tell a collapsed or blob generator from a good one (a random StyleGAN2 G scores
+56 % confident): judge by FID and the sample grid beside them.
 
 Training wall time excludes evaluation (reported separately); ``cpu s`` is the process's CPU time, which shows how
 much of the wall time was lost to other jobs on a shared machine. Presets with a generator EMA are judged twice: the
@@ -15,7 +22,8 @@ EMA copy (what ``ganforge train`` evaluates) and the raw G. Each run is checkpoi
 round up to whole generator steps (``ceil(images / batch_size)``), so a batch-256 preset can see up to 255 more
 images than a batch-64 one.
 
-Output: a table on stdout (preset × images seen × confident % × entropy × wall times × hardware) and a JSON file.
+Output: a table on stdout (preset × images seen × confident % × entropy × FID × pixel std × wall times × hardware)
+and a JSON file.
 
 Example (CPU, 1 thread; about 30 minutes on a 2-core machine shared with other jobs, the SciNet preset alone 10)::
 
@@ -94,7 +102,8 @@ def bench_preset(preset: str, budgets: list[int], overrides: list[str], device: 
         generators = [("ema", run.G_ema), ("G", run.c.G)] if run.G_ema is not None else [("G", run.c.G)]
         for label, G in generators:
             t1 = time.perf_counter()
-            metrics = evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval)
+            metrics = evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval,
+                                      reference=run.c.data)
             eval_seconds = time.perf_counter() - t1
             write_samples(G, run.c.data, run.run_dir / label, run.trainer.step, cfg, run.device)  # samples/step-N.png
             row = {
@@ -105,6 +114,8 @@ def bench_preset(preset: str, budgets: list[int], overrides: list[str], device: 
                 "batch_size": batch,
                 "confident_percent": round(metrics["confident_percent"], 2),
                 "class_entropy": round(metrics["class_entropy"], 4),
+                "fid": round(metrics["fid"], 2),
+                "pixel_std": round(metrics["pixel_std"], 4),
                 "train_seconds": round(train_seconds, 1),
                 "train_cpu_seconds": round(train_cpu, 1),
                 "eval_seconds": round(eval_seconds, 1),
@@ -116,13 +127,14 @@ def bench_preset(preset: str, budgets: list[int], overrides: list[str], device: 
     return rows
 
 
-HEADER = (f"{'preset':<20} {'G':<4} {'images':>8} {'steps':>6} {'conf %':>7} {'entropy':>8} {'train s':>8} "
-          f"{'cpu s':>7} {'eval s':>7}")
+HEADER = (f"{'preset':<20} {'G':<4} {'images':>8} {'steps':>6} {'conf %':>7} {'entropy':>8} {'FID':>7} {'px std':>6} "
+          f"{'train s':>8} {'cpu s':>7} {'eval s':>7}")
 
 
 def format_row(r: dict[str, Any]) -> str:
     return (f"{r['preset']:<20} {r['generator']:<4} {r['images_seen']:>8} {r['steps']:>6} "
-            f"{r['confident_percent']:>7.2f} {r['class_entropy']:>8.4f} {r['train_seconds']:>8.1f} "
+            f"{r['confident_percent']:>7.2f} {r['class_entropy']:>8.4f} {r['fid']:>7.2f} {r['pixel_std']:>6.4f} "
+            f"{r['train_seconds']:>8.1f} "
             f"{r['train_cpu_seconds']:>7.1f} {r['eval_seconds']:>7.1f}")
 
 
@@ -167,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rows": rows,
         "hardware": hardware(device or torch.device("cpu")),
         "protocol": {"n_fake": args.n_eval, "classifier": "mnist-classifier", "confidence_threshold": 0.9,
+                     "fid": "classifier features (128-d), n_fake generated vs the first n_fake train digits",
                      "seed_offset": EVAL_SEED_OFFSET},
         "command": shlex.join(["python", sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
     }

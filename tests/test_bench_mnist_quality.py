@@ -32,6 +32,7 @@ def test_budgets_and_resume_match_a_straight_run(bench, tmp_path: Path) -> None:
     assert [(r["generator"], r["images_seen"], r["steps"]) for r in rows] == [
         ("ema", 32, 2), ("G", 32, 2), ("ema", 64, 4), ("G", 64, 4)]
     assert all(0.0 <= r["confident_percent"] <= 100.0 and 0.0 <= r["class_entropy"] <= 1.0 for r in rows)
+    assert all(r["fid"] > 0 and 0.0 < r["pixel_std"] < 1.0 for r in rows)  # FID and pixel std beside confident %
     assert json.loads((tmp_path / "a.json").read_text())["rows"] == rows
 
     bench.main(["gan-mlp-mnist", "--images", "32", *TINY, "--run-root", str(tmp_path / "b"),
@@ -39,7 +40,7 @@ def test_budgets_and_resume_match_a_straight_run(bench, tmp_path: Path) -> None:
     resumed = bench.main(["gan-mlp-mnist", "--images", "32", "64", *TINY, "--run-root", str(tmp_path / "b"),
                           "--resume", "--out", str(tmp_path / "b2.json")])["rows"]
     assert [(r["generator"], r["images_seen"]) for r in resumed] == [("ema", 64), ("G", 64)]  # 32 was already seen
-    for key in ("confident_percent", "class_entropy"):
+    for key in ("confident_percent", "class_entropy", "fid", "pixel_std"):
         assert [r[key] for r in resumed] == [r[key] for r in rows[2:]]
     a = torch.load(tmp_path / "a" / "gan-mlp-mnist" / "checkpoints" / "latest.pt", weights_only=False)
     b = torch.load(tmp_path / "b" / "gan-mlp-mnist" / "checkpoints" / "latest.pt", weights_only=False)

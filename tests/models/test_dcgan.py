@@ -396,6 +396,68 @@ def test_conditioning_needs_labels():
     assert D.c_dim == 0
 
 
+# --- discrete latent code (z_code) ----------------------------------------------------------------------------------
+
+
+def test_z_code_feeds_a_scaled_one_hot_of_the_argmax_to_the_dense_layer():
+    torch.manual_seed(0)
+    G, _ = DCGANConfig(width=8, z_dim=20, z_code=5, z_code_scale=2.5).build(MNIST).values()
+    assert G.net[0].in_features == 20 + 5
+    z = torch.randn(N, 20)
+    k = z[:, :5].argmax(1)
+    code = torch.zeros(N, 5)
+    code[torch.arange(N), k] = 2.5  # z_code_scale · one-hot(k)
+    G.eval()
+    # same ops on the same inputs in the same order (the dense layer sees the identical [N, 25] tensor): exact
+    assert torch.equal(G(z), G.net(torch.cat([z, code], 1)))
+
+
+def test_z_code_is_uniform_and_the_dense_layer_sees_only_its_argmax():
+    z = torch.randn(50_000, 100, generator=torch.Generator().manual_seed(1))
+    freq = torch.bincount(z[:, :10].argmax(1), minlength=10).double() / len(z)
+    # P(k) = 1/10 for iid dims; a binomial share's std is sqrt(0.1·0.9/50,000) = 0.0013, so 0.006 is > 4 std
+    assert (freq - 0.1).abs().max().item() < 0.006
+    G, _ = DCGANConfig(width=8, z_dim=20, z_code=4).build(MNIST).values()
+    seen: list[torch.Tensor] = []
+    G.net[0].register_forward_pre_hook(lambda _m, args: seen.append(args[0][:, 20:]))  # the code part [N, 4]
+    z = torch.zeros(3, 20)
+    z[:, 4:] = torch.randn(3, 16)
+    z[0, :4] = torch.tensor([3.0, 0.0, 0.0, 0.0])
+    z[1, :4] = torch.tensor([2.0, 1.0, -1.0, 0.0])  # other values, same argmax 0
+    z[2, :4] = torch.tensor([0.0, 3.0, 0.0, 0.0])  # argmax 1
+    G(z)
+    assert torch.equal(seen[0], torch.tensor([[1.0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]))  # scale 1: the default
+
+
+def test_z_code_columns_learn_only_from_the_codes_drawn():
+    G, _ = DCGANConfig(width=8, z_dim=20, z_code=6).build(MNIST).values()
+    z = torch.randn(N, 20)
+    z[:, :6] = 0.0
+    z[:, 0], z[:, 4] = 1.0, torch.tensor([0.0, 0.0, 2.0, 2.0])  # codes 0, 0, 4, 4
+    G(z).square().mean().backward()
+    drawn = G.net[0].weight.grad[:, 20:].abs().sum(0) > 0  # [6]: which code columns got a gradient
+    assert drawn.tolist() == [True, False, False, False, True, False]
+
+
+def test_z_code_off_leaves_the_generator_unchanged():
+    torch.manual_seed(0)
+    a, _ = DCGANConfig(width=8).build(MNIST).values()
+    torch.manual_seed(0)
+    b, _ = DCGANConfig(width=8, z_code=0).build(MNIST).values()
+    z = torch.randn(N, 100)
+    assert a.net[0].in_features == 100
+    assert torch.equal(a(z), b(z))  # same construction and forward path: bit-identical
+
+
+def test_code_preset_is_dcgan_mnist_plus_the_code():
+    code = dataclasses.asdict(build_options(DCGANConfig, resolve_config("dcgan-code-mnist").model.options,
+                                            "model.options"))
+    assert code == {**PRESETS["dcgan-mnist"], "z_code": 10, "z_code_scale": 3.0}
+    a, b = resolve_config("dcgan-code-mnist"), resolve_config("dcgan-mnist")
+    assert (a.objective, a.optim, a.train.batch_size, a.train.ema) == (b.objective, b.optim, b.train.batch_size,
+                                                                       b.train.ema)
+
+
 # --- spectral norm, PacGAN, minibatch std -------------------------------------------------------------------------
 
 
@@ -456,6 +518,9 @@ def test_strides_that_do_not_reach_the_resolution_explain_the_fix():
     ({"g_out": "conv", "g_out_stride": 2}, "set g_out_stride=1"),
     ({"d_dropout": 1.0}, r"d_dropout must be in \[0, 1\)"),
     ({"pack": 2, "conditioning": "acgan"}, "pack > 1"),
+    ({"z_code": 101}, r"z_code must be 0 \(off\) or in \[2, z_dim=100\], got 101"),
+    ({"z_code": 1}, "z_code must be 0"),
+    ({"z_code": 10, "z_code_scale": 0.0}, "z_code_scale must be > 0"),
     ({"kernel": 3}, "unknown config key 'model.options.kernel'"),
 ])  # fmt: skip
 def test_bad_options_raise_one_line_errors(options, message):

@@ -64,6 +64,13 @@ class DCGANConfig(ModelFamily):
 
     z_dim: int = 100
     z_dist: str = "normal"  # normal N(0, I) | uniform U(-1, 1)
+    # discrete latent: K > 0 reads a code k = argmax(z[:, :K]) (uniform over K: the z dims are iid) and feeds
+    # z_code_scale · one-hot(k) to G's dense layer beside z, i.e. a mixture of K shifted latents: G can map codes to
+    # disconnected modes (digits) instead of spreading mass between them. 0 = off (G unchanged). Scale 1 is how the
+    # conditional DCGAN feeds its one-hot label; √z_dim (the code as long as z) made each code one fixed image at
+    # 869 steps (z ignored; configs/dcgan-code-mnist.yaml)
+    z_code: int = 0
+    z_code_scale: float = 1.0
     width: int = 64  # base channel count for the derived (empty g_channels / d_channels) architecture
     depth: int = 0  # stride-2 stages of the derived architecture; 0 = from the resolution (28: 2, 32: 3, 64: 4)
     # --- generator
@@ -130,9 +137,13 @@ class DCGANConfig(ModelFamily):
         for name in ("z_dim", "width", "g_kernel", "g_out_kernel", "g_out_stride", "d_kernel", "pack", "embed_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("depth", "g_dense_channels"):
+        for name in ("depth", "g_dense_channels", "z_code"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.z_code > self.z_dim or self.z_code == 1:
+            raise ValueError(f"z_code must be 0 (off) or in [2, z_dim={self.z_dim}], got {self.z_code}")
+        if not self.z_code_scale > 0:
+            raise ValueError(f"z_code_scale must be > 0, got {self.z_code_scale}")
         if self.minibatch_std_group < 1:
             raise ValueError(f"minibatch_std_group must be >= 1, got {self.minibatch_std_group}")
         for role in ("g", "d"):
@@ -254,7 +265,8 @@ class DCGANGenerator(Generator):
         self.c_dim = spec.num_classes if conditional else 0
         self.output_range = OUTPUT_ACTIVATIONS[cfg.output_activation]
         self.embed = LabelEmbedding(spec.num_classes, cfg.embedding, cfg.embed_dim) if conditional else None
-        z_in = cfg.z_dim + (self.embed.dim if self.embed is not None else 0)
+        self.z_code, self.code_scale = cfg.z_code, cfg.z_code_scale
+        z_in = cfg.z_dim + (self.embed.dim if self.embed is not None else 0) + cfg.z_code
 
         up = math.prod(cfg.g_strides) * cfg.g_out_stride
         c0, h0, w0 = cfg.g_dense_channels, H // up, W // up
@@ -286,9 +298,13 @@ class DCGANGenerator(Generator):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        parts = [z]
         if self.embed is not None:
-            z = torch.cat([z, self.embed(c, z.dtype)], dim=1)  # [N, z_dim + embed dim]
-        return self.net(z)  # [N, C, H, W]
+            parts.append(self.embed(c, z.dtype))  # [N, embed dim]
+        if self.z_code:
+            k = z[:, : self.z_code].argmax(dim=1)  # [N] in [0, K): P(k) = 1/K for iid z dims
+            parts.append(self.code_scale * nn.functional.one_hot(k, self.z_code).to(z.dtype))  # [N, K]
+        return self.net(torch.cat(parts, dim=1) if len(parts) > 1 else z)  # [N, C, H, W]
 
 
 class DCGANDiscriminator(ConditionalHead, Discriminator):
