@@ -23,13 +23,16 @@ import json
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from ganforge.config import RunConfig, apply_override, config_from_dict, load_preset
 from ganforge.options import ConfigError
+
+if TYPE_CHECKING:
+    from ganforge.training.checkpoint import Checkpoint
 
 __all__ = ["CTGAN", "Model", "Run", "TadGAN", "evaluate", "load", "train"]
 
@@ -124,10 +127,10 @@ class Model:
     Attributes: ``config`` (``RunConfig``), ``kind`` (the data kind: image, mixture2d, table, series, field, tracks,
     paired, ...), ``sampler`` (the family's ``Sampler``, an ``nn.Module`` in eval mode), ``spec`` and ``device``."""
 
-    def __init__(self, run_dir: Path, config: RunConfig, sampler: torch.nn.Module, spec: Any, state: dict[str, Any],
+    def __init__(self, run_dir: Path, config: RunConfig, sampler: torch.nn.Module, spec: Any, state: Checkpoint,
                  device: torch.device) -> None:
         self.run_dir, self.config, self.sampler, self.spec, self.device = run_dir, config, sampler, spec, device
-        self.kind: str = str(state.get("spec", {}).get("kind", "default"))
+        self.kind: str = state.kind
         self._data: Any = None
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ from ganforge.data.formats import available_memory
 from ganforge.models.base import DataSpec
 from ganforge.options import ConfigError
 from ganforge.outputs import atomic_file, check_owned, write_owned
-from ganforge.training.checkpoint import CheckpointError
+from ganforge.training.checkpoint import Checkpoint, CheckpointError
 from ganforge.training.rundir import (  # noqa: F401  (atomic_output: re-exported for the commands)
     RunError,
     atomic_output,
@@ -59,7 +59,7 @@ def source_sha256(path: Path, suffixes: tuple[str, ...] = (".png",)) -> str:
 
 
 def load_generator(run: Path, device: torch.device, use_ema: bool = True
-                   ) -> tuple[RunConfig, nn.Module, DataSpec, dict[str, Any]]:
+                   ) -> tuple[RunConfig, nn.Module, DataSpec, Checkpoint]:
     """``load_run`` with one-line errors for a path that is neither a run directory nor a checkpoint, and for a
     checkpoint that loads but does not match its own config (edited, truncated entries, another version)."""
     if not run.exists():
@@ -83,8 +83,9 @@ def load_generator(run: Path, device: torch.device, use_ema: bool = True
                        "edited or damaged: use another checkpoint from RUN/checkpoints/ or retrain") from None
 
 
-def generator_kind(state: dict[str, Any], use_ema: bool) -> str:
-    return "ema" if use_ema and state["models"].get("G_ema") is not None else "G"
+def generator_kind(state: Checkpoint, use_ema: bool) -> str:
+    """"ema" or "G": which generator ``load_generator(..., use_ema)`` sampled from (``Checkpoint.generator_kind``)."""
+    return state.generator_kind(use_ema)
 
 
 def check_label(G: nn.Module, label: int | None, flag: str = "--label") -> None:

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--truncation {args.truncation}: give a finite number")
     device = resolve_device(args.device, "--device")
     cfg, G, spec, state = load_generator(args.run, device, use_ema=not args.no_ema)
-    kind = state.get("spec", {}).get("kind", "default")
+    kind = state.kind
     hooks = hooks_for(kind)
     check_kind_flags(hooks, kind, args)
     G.set_truncation(args.truncation)

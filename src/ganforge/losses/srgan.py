@@ -104,11 +104,11 @@ def init_file(path: str) -> Path:
 
 def load_init(path: str, G: nn.Module) -> None:
     """G's weights from an SRResNet run (a run directory → its ``checkpoints/latest.pt``, or a checkpoint file)."""
-    from ganforge.training.checkpoint import load_checkpoint
+    from ganforge.training.checkpoint import Checkpoint
 
-    state = load_checkpoint(init_file(path), map_location=next(G.parameters()).device)
+    state = Checkpoint.load(init_file(path), map_location=next(G.parameters()).device)
     try:
-        G.load_state_dict(state["models"]["G"])
+        G.load_state_dict(state.weights("G"))
     except (KeyError, RuntimeError):
         raise ValueError(f"objective.options.init_from={path!r}: its G does not fit this generator (another "
                          "architecture or data); pass an SRResNet run of the same model.options and data") from None

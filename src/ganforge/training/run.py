@@ -27,7 +27,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-import ganforge
 from ganforge.builder import Components, build_components, resolve_device
 from ganforge.config import RunConfig, resolve_epochs
 from ganforge.data.source import make_source
@@ -58,9 +57,7 @@ from ganforge.training.stats import MetricsWriter, truncate_metrics
 from ganforge.training.threads import choose_threads
 from ganforge.training.trainer import NonFiniteLossError, Trainer, all_finite
 
-# bumped when the saved state changes shape (2: LambdaLR schedulers, best metric; 3: networks, optimiser groups,
-# schedulers and EMA copies keyed by name, objective state)
-CHECKPOINT_FORMAT = 3
+CHECKPOINT_FORMAT = ckpt.CHECKPOINT_FORMAT  # the layout ``training.checkpoint.Checkpoint`` owns
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -110,7 +107,7 @@ class Run:
         if resolve_epochs(cfg, self.c.data) is not None:  # train.epochs -> train.steps, now that N_train is known
             self.notes.append(f"train.epochs resolved to train.steps={cfg.train.steps} ({len(self.c.data)} training "
                               f"items, batch {cfg.train.batch_size})")
-            if self.resume_state is not None and isinstance(self.resume_state.get("trainer"), dict):
+            if self.resume_state is not None and isinstance(self.resume_state.trainer, dict):
                 ckpt.check_resume_step(self.resume_state, cfg.train.steps, self.resume_path)
         self._check_memory()
         if self.resume_state is None:
@@ -135,7 +132,7 @@ class Run:
                                   f"{', ...' if len(foreign) > 3 else ''}")
 
     # ---- set-up ---------------------------------------------------------------------------------------------
-    def _check_run_dir(self, resume: str | None, overwrite: bool) -> dict[str, Any] | None:
+    def _check_run_dir(self, resume: str | None, overwrite: bool) -> ckpt.Checkpoint | None:
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise RunError(f"run directory {str(self.run_dir)!r} is a file, not a directory; choose another --run-dir")
         for parent in self.run_dir.parents:  # "somefile/run": mkdir would fail after the whole set-up
@@ -153,9 +150,9 @@ class Run:
         if overwrite:
             raise RunError("--resume and --overwrite contradict each other; pass one of them")
         self.resume_path = find_checkpoint(self.run_dir, resume)
-        state = ckpt.load_checkpoint(self.resume_path, map_location=self.device)  # checked by ckpt.validate_state
+        state = ckpt.Checkpoint.load(self.resume_path, map_location=self.device)  # checked by ckpt.validate_state
         # a missing trainer state is reported as damage by the restore; train.epochs is checked once it is steps
-        if isinstance(state.get("trainer"), dict) and self.cfg.train.steps is not None:
+        if isinstance(state.trainer, dict) and self.cfg.train.steps is not None:
             ckpt.check_resume_step(state, self.cfg.train.steps, self.resume_path)
         return state
 
@@ -179,11 +176,12 @@ class Run:
                            f"generated batch of {list(self.c.spec.shape)} float32 samples, more than the "
                            f"{have / 2**30:,.1f} GiB of {self.device.type} memory here; lower train.batch_size")
 
-    def _check_compatible(self, state: dict[str, Any]) -> None:
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise RunError(f"checkpoint format {state.get('format')} was written by another ganforge version (this one "
-                           f"reads format {CHECKPOINT_FORMAT}); resume with that version or start a new --run-dir")
-        old, new = state["config"], self.cfg.to_dict()
+    def _check_compatible(self, state: ckpt.Checkpoint) -> None:
+        try:
+            state.check_format()
+        except ckpt.CheckpointError as exc:
+            raise RunError(str(exc)) from None
+        old, new = state.config, self.cfg.to_dict()
         if not isinstance(old, dict):
             raise RunError(f"checkpoint {str(self.resume_path)!r} holds no config mapping; it is damaged")
         diffs = ckpt.diff_configs(old, new)
@@ -201,7 +199,7 @@ class Run:
             self.config_changes[key] = [a, b]
         if self.config_changes:
             changes = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in self.config_changes.items())
-            step = state["trainer"]["step"]
+            step = state.step
             self.notes.append(f"resume applies {changes} from step {step} (logged in metrics.jsonl)")
 
     def _build_trainer(self) -> None:
@@ -246,12 +244,11 @@ class Run:
     def G_ema(self) -> nn.Module | None:
         return self.ema.get("G")
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        models = state["models"]
+    def _restore(self, state: ckpt.Checkpoint) -> None:
         for name, net in self.c.nets.items():
-            net.load_state_dict(models[name])
+            net.load_state_dict(state.weights(name))
         for name, ema in self.ema.items():  # a run that turned EMA on at resume starts it from the network
-            ema.load_state_dict(models.get(f"{name}_ema") or models[name])
+            ema.load_state_dict(state.weights(name, use_ema=True))
         saved = state["trainer"]["optimizers"]
         missing = sorted(set(self.optimizers) - set(saved))
         if missing:  # the trainer would silently restart those optimisers from scratch
@@ -265,21 +262,16 @@ class Run:
                 set_base_lr(opt, self.schedulers[group], self.cfg.optim[group].lr)
 
     # ---- checkpoints ----------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def checkpoint(self) -> ckpt.Checkpoint:
+        """The whole training state (``training.checkpoint.Checkpoint`` owns its layout)."""
         c = self.c
-        models = {name: net.state_dict() for name, net in c.nets.items()}
-        models.update({f"{name}_ema": ema.state_dict() for name, ema in self.ema.items()})
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)},
-            "config": self.cfg.to_dict(),
-            "spec": {"shape": list(c.spec.shape), "num_classes": c.spec.num_classes,
-                     "kind": getattr(c.data, "kind", "default"),
-                     "fields": {k: list(v) for k, v in c.spec.fields.items()}},
-            "models": models,  # every network by name, and "<name>_ema" for its EMA copy
-            "trainer": self.trainer.state_dict(),
-            "rng_global": ckpt.rng_state(),
-        }
+        return ckpt.Checkpoint.of_run(
+            config=self.cfg.to_dict(), spec=c.spec, kind=c.data.kind,
+            models={name: net.state_dict() for name, net in c.nets.items()},
+            ema={name: ema.state_dict() for name, ema in self.ema.items()}, trainer=self.trainer.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.checkpoint().state
 
     def sync(self) -> None:
         """Collective (every rank calls it): stop on a NaN anywhere, and average BatchNorm running statistics
@@ -300,8 +292,7 @@ class Run:
         folder = checkpoint_dir(self.run_dir)
         if not self.dist.is_main:
             return folder / "latest.pt"
-        state = self.state_dict()
-        ckpt.save_atomic(state, folder / "latest.pt")
+        self.checkpoint().save(folder / "latest.pt")
         ckpt.copy_atomic(folder / "latest.pt", folder / f"step-{self.trainer.step:07d}.pt")
         ckpt.prune(folder, self.cfg.train.keep_checkpoints)
         return folder / "latest.pt"
@@ -499,7 +490,7 @@ class Run:
     @property
     def hooks(self) -> Any:
         """The sample writers and evaluation of this run's data kind (``ganforge.hooks``)."""
-        return hooks_for(getattr(self.c.data, "kind", "default"))
+        return hooks_for(self.c.data.kind)
 
     def eval_generator(self) -> nn.Module:
         """The family's ``Sampler`` over the EMA copies (or the networks themselves) of its sampling networks."""
