@@ -45,6 +45,7 @@ from ganforge.data.base import to_uint8
 from ganforge.data.toy import GaussianMixture2D
 from ganforge.evaluation import EVAL_SEED_OFFSET, generate_samples
 from ganforge.metrics.toy import N_EVAL
+from ganforge.models.base import output_range
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder, atomic_file, ensure_folder, save_figure
 
@@ -145,7 +146,7 @@ def _stacked_metrics(G: torch.nn.Module, seed: int, device: torch.device, n_eval
     from ganforge.metrics.classifier import load_mnist_classifier, mode_statistics, stacked_mnist_modes
 
     fake = generate_samples(G, n_eval, seed + EVAL_SEED_OFFSET, device)
-    images = to_uint8(fake, getattr(G, "output_range", None)).cpu()
+    images = to_uint8(fake, output_range(G)).cpu()
     modes = stacked_mnist_modes(load_mnist_classifier(device=device), images)
     stats = mode_statistics(modes)
     return {"modes": float(stats["modes"]), "kl": stats["kl"]}

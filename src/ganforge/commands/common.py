@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ganforge.config import RunConfig
 from ganforge.data.base import to_uint8
 from ganforge.data.formats import available_memory
-from ganforge.models.base import DataSpec
+from ganforge.models.base import DataSpec, conditioning_dim, output_range
 from ganforge.options import ConfigError
 from ganforge.outputs import atomic_file, check_owned, write_owned
 from ganforge.training.checkpoint import Checkpoint, CheckpointError
@@ -92,7 +92,7 @@ def check_label(G: nn.Module, label: int | None, flag: str = "--label") -> None:
     """One-line errors for a label on an unconditional model or outside ``[0, c_dim)``."""
     if label is None:
         return
-    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    c_dim = conditioning_dim(G)
     if c_dim == 0:
         raise ConfigError(f"{flag} {label}: this model is unconditional (trained without labels); drop {flag}")
     if not 0 <= label < c_dim:
@@ -101,7 +101,7 @@ def check_label(G: nn.Module, label: int | None, flag: str = "--label") -> None:
 
 def images_uint8(fake: Tensor, G: nn.Module) -> Tensor:
     """Generator output -> uint8 ``[N, C, H, W]`` on the CPU, using G's output range."""
-    return to_uint8(fake, getattr(G, "output_range", None)).cpu()
+    return to_uint8(fake, output_range(G)).cpu()
 
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed and numpy's default_rng both take every seed in [0, MAX_SEED]

@@ -20,12 +20,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from ganforge.losses import adversarial, penalties
+from ganforge.models.base import DataSpec, Discriminator, conditioning_dim
 from ganforge.registry import OBJECTIVES
 
 if TYPE_CHECKING:
@@ -89,6 +90,16 @@ class Phase:
     double_backward: bool = False  # the loss differentiates through a gradient (GP, R1): never CUDA-graph captured
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How ``Objective.check``'s errors name the settings involved (``builder`` fills it from the config and family)."""
+
+    objective: str  # "objective.name=acgan"
+    data: str  # "data.name=ring8"
+    conditioning: str  # "model.options.conditioning=concat" (…=none for a family without that option)
+    critic_norm: str | None = None  # the family's setting that puts batch norm in D ("model.options.d_norm=batch")
+
+
 class Objective:
     """Base class. Subclasses are dataclasses registered in ``OBJECTIVES``; their fields are their config.
 
@@ -107,6 +118,7 @@ class Objective:
     g_reg_every: int = 0  # 0 = no separate G regularisation phase
     g_needs_real: bool = False  # the G phase reads a real batch (GMMN's MMD)
     shared_z: bool = False  # the G phase reuses the z (and fake labels) of this step's last D batch (``make_batch``)
+    reads_class_logits: ClassVar[bool] = False  # D must return [N, 1 + K]: real/fake and class logits (AC-GAN)
     _shared_draw: tuple[int, Tensor, Tensor | None] | None = None  # (step, z, fake_labels) of the last D batch
 
     # ---- what the trainer asks ----------------------------------------------------------------------------------
@@ -153,7 +165,7 @@ class Objective:
             G = nets["G"]
             z = draw.latent(G)
             fake_labels = None
-            c_dim = getattr(G, "c_dim", 0)
+            c_dim = conditioning_dim(G)
             if c_dim:
                 fake_labels = labels if draw.fake_labels == "real" and labels is not None else draw.labels(c_dim)
             if self.shared_z and phase.name == "D":
@@ -193,6 +205,42 @@ class Objective:
         """True when a phase differentiates through a gradient (GP, R1): such phases can't be CUDA-graph captured."""
         return False
 
+    @property
+    def penalises_sample_gradients(self) -> bool:
+        """True when a loss penalises each sample's gradient of D (WGAN-GP): batch norm in D would mix samples."""
+        return False
+
+    # ---- compatibility -----------------------------------------------------------------------------------------------
+    def check(self, spec: DataSpec, nets: Nets, names: Settings) -> None:
+        """Model ↔ objective ↔ data combinations that build but would fail at the first step, or train something
+        else than asked: a one-line ``ValueError`` naming both settings (``names``) and the fix. Reads only what the
+        objective and the networks declare (``reads_class_logits``, ``penalises_sample_gradients``, D's
+        ``conditioning``/``aux_classes``, G's ``c_dim``)."""
+        obj, cond = names.objective, names.conditioning
+        D = nets.get("D")
+        head, aux = (D.conditioning, D.aux_classes) if isinstance(D, Discriminator) else ("none", 0)
+        if self.reads_class_logits:
+            if spec.num_classes < 2:
+                raise ValueError(f"{obj} needs a labelled dataset (num_classes >= 2); {names.data} has "
+                                 f"{spec.num_classes} classes; use labelled data or another objective (e.g. logistic)")
+            if not aux:
+                gives = {"projection": "a projection score D(x, c) and no class logits",
+                         "concat": "D(x, c) with the label as input and no class logits"}.get(head, "no class logits")
+                raise ValueError(f"{obj} needs a discriminator that predicts the class (logits [N, 1 + K]), but "
+                                 f"{cond} gives {gives}; set model.options.conditioning=acgan")
+        elif aux:
+            raise ValueError(f"{cond} makes D return [N, 1 + {aux}] logits (real/fake + class) that {obj} cannot use; "
+                             "use objective.name=acgan, or model.options.conditioning=concat or projection")
+        if D is None and conditioning_dim(nets["G"]):
+            raise ValueError(f"{cond} makes G conditional, but {obj} has no discriminator to make samples follow their "
+                             "labels; set model.options.conditioning=none")
+        if (self.penalises_sample_gradients and D is not None
+                and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())):
+            where = names.critic_norm or "its batch norm"
+            fix = "set model.options.d_norm=none or layer" if names.critic_norm else "use a critic without batch norm"
+            raise ValueError(f"{obj} penalises each sample's gradient, but a batch-norm critic ({where}) mixes the "
+                             f"samples of a batch (Gulrajani et al. 2017, §4: no batch norm in the critic); {fix}")
+
 
 def full_precision(x: Tensor) -> Tensor:
     """float16/bfloat16 → float32 (what autocast returns from G and D); float32/float64 unchanged."""
@@ -201,14 +249,14 @@ def full_precision(x: Tensor) -> Tensor:
 
 def generate(G: nn.Module, batch: Batch) -> Tensor:
     """G(z) or G(z, c) for conditional generators, never in half precision (under bf16 autocast G computes in bf16)."""
-    if getattr(G, "c_dim", 0):
+    if conditioning_dim(G):
         return full_precision(G(batch.z, batch.fake_labels))
     return full_precision(G(batch.z))
 
 
 def discriminate(D: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
     """D(x) or D(x, c) for conditional discriminators; logits [N, 1] in full precision (losses are never bf16)."""
-    if getattr(D, "c_dim", 0):
+    if conditioning_dim(D):
         return full_precision(D(x, labels))
     return full_precision(D(x))
 

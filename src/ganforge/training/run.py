@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ganforge.builder import Components, build_components, resolve_device
+from ganforge.builder import Components, build_components, build_family, resolve_device
 from ganforge.config import RunConfig, resolve_epochs
 from ganforge.data.source import make_source
 from ganforge.hooks import hooks_for
@@ -98,7 +98,7 @@ class Run:
         self.resume_path: Path | None = None
         # --- everything that can fail is checked before anything in the run directory is touched; train() writes ---
         try:
-            distributed.check_batch(cfg.train.batch_size, self.dist.world_size, int(cfg.model.options.get("pack", 1)))
+            distributed.check_batch(cfg.train.batch_size, self.dist.world_size, build_family(cfg).packing())
         except ValueError as exc:
             raise RunError(str(exc)) from None
         self.resume_state = self._check_run_dir(resume, overwrite)
@@ -220,7 +220,7 @@ class Run:
         self.schedulers = {group: build_scheduler(opt, cfg.optim[group]) for group, opt in self.optimizers.items()}
         self.ema = ({name: make_ema(c.nets[name]) for name in objective.ema_networks()} if cfg.train.ema > 0
                     else {})
-        source = make_source(c.data, getattr(c.G, "output_range", None), cfg.train.seed + 1, self.device)
+        source = make_source(c.data, c.family.output_range(c.nets), cfg.train.seed + 1, self.device)
         rng = torch.Generator(device=self.device)
         rng.manual_seed(cfg.train.seed + 2)
         draws = Draws(source, rng, self.device, cfg.train.batch_size, dist=self.dist,
