@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -33,12 +33,13 @@ if TYPE_CHECKING:
     from ganforge.training.draws import Draws
 
 Nets = dict[str, nn.Module]
+T = TypeVar("T")
 
 
 @dataclass
 class Batch:
     """One step's inputs: real samples and labels, latent codes and the labels to generate for, plus any named
-    fields a family needs (paired inputs, reference images, target domains, windows) in ``fields``."""
+    tensors a family needs (paired inputs, reference images, target domains, windows) in ``extras``."""
 
     real: Tensor | None  # [N, *shape] in the generator's output range (None for phases that read no data)
     z: Tensor | None  # [N, z_dim]
@@ -48,7 +49,7 @@ class Batch:
     rank: int = 0  # this process's shard of the global batch (training.distributed): rows [rank·N, (rank+1)·N)
     world_size: int = 1
     step: int = 0  # the training step (completed G updates): schedules inside a loss read it (e.g. λ_ds decay)
-    fields: dict[str, Tensor] = field(default_factory=dict)  # family-specific named tensors
+    extras: dict[str, Tensor] = field(default_factory=dict)  # family-specific named tensors (the source's extra fields)
 
     def uniform(self, shape: tuple[int, ...] | torch.Size) -> Tensor:
         """U[0, 1) noise of ``shape = [N, ...]`` for this batch's N samples, on the generator's device.
@@ -90,6 +91,35 @@ class Phase:
     double_backward: bool = False  # the loss differentiates through a gradient (GP, R1): never CUDA-graph captured
 
 
+class StepDraw(Generic[T]):
+    """One draw per training step shared by the step's phases (pix2pix's D and G see the same pairs, StarGAN v2's
+    four phases one batch, the G phase may reuse the D phase's z, CycleGAN's D judges the G phase's fakes).
+
+    The value is kept only within its step, and a checkpoint is only written between steps, so exact resume needs
+    nothing saved. Two ways to share: ``get`` (draw on the step's first request, reuse after) and ``keep``/``take``
+    (one phase hands its draw to a later phase of the same step)."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+        self.value: T | None = None
+
+    def get(self, step: int, make: Callable[[], T], fresh: bool = False) -> T:
+        """This step's value: ``make()`` when ``fresh`` or nothing was drawn at ``step`` yet, else the kept one."""
+        if fresh or self.value is None or self.step != step:
+            self.step, self.value = step, make()
+        return self.value
+
+    def keep(self, step: int, value: T) -> None:
+        """Hand ``value`` to a later phase of ``step``."""
+        self.step, self.value = step, value
+
+    def take(self, step: int) -> T | None:
+        """What a phase of ``step`` kept (None if nothing, or only a value from another step); forgets it."""
+        value = self.value if self.step == step else None
+        self.step, self.value = None, None
+        return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """How ``Objective.check``'s errors name the settings involved (``builder`` fills it from the config and family)."""
@@ -119,7 +149,6 @@ class Objective:
     g_needs_real: bool = False  # the G phase reads a real batch (GMMN's MMD)
     shared_z: bool = False  # the G phase reuses the z (and fake labels) of this step's last D batch (``make_batch``)
     reads_class_logits: ClassVar[bool] = False  # D must return [N, 1 + K]: real/fake and class logits (AC-GAN)
-    _shared_draw: tuple[int, Tensor, Tensor | None] | None = None  # (step, z, fake_labels) of the last D batch
 
     # ---- what the trainer asks ----------------------------------------------------------------------------------
     def networks(self) -> tuple[str, ...]:
@@ -157,10 +186,9 @@ class Objective:
         so exact resume needs nothing saved (``state_dict`` stays empty).
         """
         real, labels = draw.real() if phase.needs_real else (None, None)
-        shared = self._shared_draw if self.shared_z and phase.name == "G" else None
-        if shared is not None and shared[0] == step:
-            _, z, fake_labels = shared
-            self._shared_draw = None
+        shared = self.step_draw().take(step) if self.shared_z and phase.name == "G" else None
+        if shared is not None:
+            z, fake_labels = shared
         else:
             G = nets["G"]
             z = draw.latent(G)
@@ -169,9 +197,15 @@ class Objective:
             if c_dim:
                 fake_labels = labels if draw.fake_labels == "real" and labels is not None else draw.labels(c_dim)
             if self.shared_z and phase.name == "D":
-                self._shared_draw = (step, z, fake_labels)
+                self.step_draw().keep(step, (z, fake_labels))
         return Batch(real=real, z=z, labels=labels, fake_labels=fake_labels, generator=draw.rng, rank=draw.rank,
                      world_size=draw.world_size, step=step)
+
+    def step_draw(self, key: str = "batch") -> StepDraw[Any]:
+        """This objective's per-step shared draw ``key`` (``StepDraw``; one per objective and key, made on first
+        use, never saved)."""
+        draws = self.__dict__.setdefault("_step_draws", {})
+        return draws.setdefault(key, StepDraw())
 
     def state_dict(self) -> dict[str, Any]:
         """Objective state that exact resume needs (none by default)."""

@@ -97,8 +97,9 @@ class Run:
         self.config_changes: dict[str, list[Any]] = {}  # applied on resume: {"optim.g.lr": [old, new]}
         self.resume_path: Path | None = None
         # --- everything that can fail is checked before anything in the run directory is touched; train() writes ---
+        packing = build_family(cfg).packing()  # the model options' one-line ConfigError comes first
         try:
-            distributed.check_batch(cfg.train.batch_size, self.dist.world_size, build_family(cfg).packing())
+            distributed.check_batch(cfg.train.batch_size, self.dist.world_size, packing)
         except ValueError as exc:
             raise RunError(str(exc)) from None
         self.resume_state = self._check_run_dir(resume, overwrite)
