@@ -163,7 +163,7 @@ def run_one(cfg: Any, run_dir: Path, n_stacked_eval: int = N_STACKED_EVAL) -> tu
     summary = run.train()
     if summary["status"] != "finished":
         raise RuntimeError(f"run {cfg.name} stopped early ({summary['status']})")
-    G, data = run.eval_generator(), run.c.data
+    G, data = run.eval_generator(), run.components.data
     points = None
     if isinstance(data, GaussianMixture2D):
         m = summary["metrics"]

@@ -138,17 +138,17 @@ def test_steps_share_one_draw_and_update_the_right_networks(tmp_path: Path) -> N
     batches = [trainer.make_batch(p) for p in trainer.phases]
     assert all(torch.equal(b.real, batches[0].real) and torch.equal(b.z, batches[0].z) for b in batches)
     assert float(batches[0].extras["lambda_ds"]) == 1.0  # step 0 of ds_steps
-    before = {k: [p.detach().clone() for p in net.parameters()] for k, net in run.c.nets.items()}
+    before = {k: [p.detach().clone() for p in net.parameters()] for k, net in run.components.nets.items()}
     g_ref = trainer.phases[-1]
     trainer._train_only(g_ref)
     trainer._update(g_ref, batches[-1])  # the reference-guided G step changes G only
     changed = {k: any(not torch.equal(a, p) for a, p in zip(before[k], net.parameters(), strict=True))
-               for k, net in run.c.nets.items()}
+               for k, net in run.components.nets.items()}
     assert changed == {"G": True, "F": False, "E": False, "D": False}
     g_lat = trainer.phases[2]
     trainer._train_only(g_lat)
     trainer._update(g_lat, batches[2])  # the latent-guided one trains G, F and E
-    assert all(any(not torch.equal(a, p) for a, p in zip(before[k], run.c.nets[k].parameters(), strict=True))
+    assert all(any(not torch.equal(a, p) for a, p in zip(before[k], run.components.nets[k].parameters(), strict=True))
                for k in "GFE")
 
 

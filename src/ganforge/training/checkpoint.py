@@ -110,6 +110,11 @@ class Checkpoint(Mapping[str, Any]):
         return str(self.state.get("spec", {}).get("kind", "default"))
 
     @property
+    def shape(self) -> list[int]:
+        """The saved sample shape (``[]`` when the file has no spec)."""
+        return list(self.state.get("spec", {}).get("shape", []))
+
+    @property
     def spec(self) -> Any:
         """The ``DataSpec`` the networks are rebuilt from; a file without one is refused in one line."""
         from ganforge.models.base import DataSpec

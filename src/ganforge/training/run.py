@@ -104,33 +104,46 @@ class Run:
             raise RunError(str(exc)) from None
         self.resume_state = self._check_run_dir(resume, overwrite)
         self.dist.barrier()  # every rank has looked at the run directory before rank 0 may clear it
-        self.c: Components = build_components(cfg, self.device)
-        if resolve_epochs(cfg, self.c.data) is not None:  # train.epochs -> train.steps, now that N_train is known
-            self.notes.append(f"train.epochs resolved to train.steps={cfg.train.steps} ({len(self.c.data)} training "
-                              f"items, batch {cfg.train.batch_size})")
-            if self.resume_state is not None and isinstance(self.resume_state.trainer, dict):
-                ckpt.check_resume_step(self.resume_state, cfg.train.steps, self.resume_path)
+        self.components: Components = build_components(cfg, self.device)
+        self._resolve_epochs()
         self._check_memory()
         if self.resume_state is None:
             self._build_trainer()
         else:  # the whole restore (optimisers included) happens here, so a bad resume fails before any write
-            try:
-                self._check_compatible(self.resume_state)
-                self._build_trainer()
-                self._restore(self.resume_state)
-            except RunError:
-                raise
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
-                detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-                raise RunError(f"checkpoint {str(self.resume_path)!r} is damaged or does not fit this model "
-                               f"({type(exc).__name__}: {detail[:300]}); resume from another file in checkpoints/ or "
-                               "start a new --run-dir") from None
+            self._build_and_restore(self.resume_state)
         if overwrite and self.dist.is_main:
-            foreign = run_files(self.run_dir)[1]
-            if foreign:
-                self.notes.append(f"--overwrite keeps {len(foreign)} file(s) ganforge did not write: "
-                                  f"{', '.join(str(p.relative_to(self.run_dir)) for p in foreign[:3])}"
-                                  f"{', ...' if len(foreign) > 3 else ''}")
+            self._note_foreign_files()
+
+    def _resolve_epochs(self) -> None:
+        """``train.epochs`` -> ``train.steps``, now that the number of training items is known."""
+        cfg, data = self.cfg, self.components.data
+        if resolve_epochs(cfg, data) is None:
+            return
+        self.notes.append(f"train.epochs resolved to train.steps={cfg.train.steps} ({len(data)} training items, "
+                          f"batch {cfg.train.batch_size})")
+        if self.resume_state is not None and isinstance(self.resume_state.trainer, dict):
+            ckpt.check_resume_step(self.resume_state, cfg.train.steps, self.resume_path)
+
+    def _build_and_restore(self, state: ckpt.Checkpoint) -> None:
+        """The trainer, then the saved state into it: anything that does not fit is one ``RunError``."""
+        try:
+            self._check_compatible(state)
+            self._build_trainer()
+            self._restore(state)
+        except RunError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+            raise RunError(f"checkpoint {str(self.resume_path)!r} is damaged or does not fit this model "
+                           f"({type(exc).__name__}: {detail[:300]}); resume from another file in checkpoints/ or "
+                           "start a new --run-dir") from None
+
+    def _note_foreign_files(self) -> None:
+        foreign = run_files(self.run_dir)[1]
+        if foreign:
+            self.notes.append(f"--overwrite keeps {len(foreign)} file(s) ganforge did not write: "
+                              f"{', '.join(str(p.relative_to(self.run_dir)) for p in foreign[:3])}"
+                              f"{', ...' if len(foreign) > 3 else ''}")
 
     # ---- set-up ---------------------------------------------------------------------------------------------
     def _check_run_dir(self, resume: str | None, overwrite: bool) -> ckpt.Checkpoint | None:
@@ -170,11 +183,12 @@ class Run:
     def _check_memory(self) -> None:
         """A batch that cannot fit in memory is refused up front, not by an out-of-memory crash at step 1."""
         b = self.cfg.train.batch_size
-        need = 2 * b * 4 * math.prod(self.c.spec.shape)  # a real and a generated float32 batch: the least a step holds
+        shape = self.components.spec.shape
+        need = 2 * b * 4 * math.prod(shape)  # a real and a generated float32 batch: the least a step holds
         have = memory_bytes(self.device)
         if need > have:
             raise RunError(f"train.batch_size={b} needs at least {need / 2**30:,.1f} GiB for one real and one "
-                           f"generated batch of {list(self.c.spec.shape)} float32 samples, more than the "
+                           f"generated batch of {list(shape)} float32 samples, more than the "
                            f"{have / 2**30:,.1f} GiB of {self.device.type} memory here; lower train.batch_size")
 
     def _check_compatible(self, state: ckpt.Checkpoint) -> None:
@@ -187,7 +201,7 @@ class Run:
             raise RunError(f"checkpoint {str(self.resume_path)!r} holds no config mapping; it is damaged")
         diffs = ckpt.diff_configs(old, new)
         refused = [k for k in diffs if not applied_on_resume(k)]
-        if list(state.get("spec", {}).get("shape", [])) != list(self.c.spec.shape):
+        if state.shape != list(self.components.spec.shape):
             refused.append("data shape")
         if refused:
             raise RunError(f"checkpoint was trained with a different config (differs: {', '.join(refused)}); these "
@@ -205,7 +219,8 @@ class Run:
 
     def _build_trainer(self) -> None:
         """Optimisers per group, schedulers, EMA copies, the objective's phases and the trainer."""
-        cfg, c, objective = self.cfg, self.c, self.c.objective
+        cfg, c = self.cfg, self.components
+        objective = c.objective
         if cfg.train.channels_last and len(c.spec.shape) == 3:  # image models only
             for m in c.nets.values():
                 m.to(memory_format=torch.channels_last)
@@ -246,7 +261,7 @@ class Run:
         return self.ema.get("G")
 
     def _restore(self, state: ckpt.Checkpoint) -> None:
-        for name, net in self.c.nets.items():
+        for name, net in self.components.nets.items():
             net.load_state_dict(state.weights(name))
         for name, ema in self.ema.items():  # a run that turned EMA on at resume starts it from the network
             ema.load_state_dict(state.weights(name, use_ema=True))
@@ -265,7 +280,7 @@ class Run:
     # ---- checkpoints ----------------------------------------------------------------------------------------
     def checkpoint(self) -> ckpt.Checkpoint:
         """The whole training state (``training.checkpoint.Checkpoint`` owns its layout)."""
-        c = self.c
+        c = self.components
         return ckpt.Checkpoint.of_run(
             config=self.cfg.to_dict(), spec=c.spec, kind=c.data.kind,
             models={name: net.state_dict() for name, net in c.nets.items()},
@@ -278,7 +293,7 @@ class Run:
         """Collective (every rank calls it): stop on a NaN anywhere, and average BatchNorm running statistics
         over ranks, before anything reads or saves the models. Cheap no-ops in a single process."""
         self.trainer.check_finite()
-        self.dist.average_buffers(*self.c.nets.values(), *self.ema.values())
+        self.dist.average_buffers(*self.components.nets.values(), *self.ema.values())
 
     def save_checkpoint(self) -> Path:
         """Write ``latest.pt`` and ``step-N.pt`` only if the state is finite (a diverged state never overwrites).
@@ -288,7 +303,7 @@ class Run:
         return self._write_checkpoint()
 
     def _write_checkpoint(self) -> Path:
-        if not all_finite(list(self.c.nets.values())):
+        if not all_finite(list(self.components.nets.values())):
             raise NonFiniteLossError(f"parameters became NaN or inf by step {self.trainer.step}")
         folder = checkpoint_dir(self.run_dir)
         if not self.dist.is_main:
@@ -317,7 +332,7 @@ class Run:
     # ---- the loop -------------------------------------------------------------------------------------------
     def threads(self) -> tuple[int, str]:
         """(torch CPU threads for this run, why): ``train.threads`` (training/threads.py)."""
-        n_params = sum(p.numel() for net in self.c.nets.values() for p in net.parameters())
+        n_params = sum(p.numel() for net in self.components.nets.values() for p in net.parameters())
         return choose_threads(self.cfg.train.threads, n_params, self.device)
 
     def train(self) -> dict[str, Any]:
@@ -380,13 +395,36 @@ class Run:
         write_config(self.run_dir, self.cfg)
 
     def _train(self) -> dict[str, Any]:
-        cfg, trainer, main = self.cfg, self.trainer, self.dist.is_main
-        writer = MetricsWriter(self.run_dir, cfg.log.tensorboard) if main else None
+        """The loop, then on rank 0 (when it finished) the final samples and evaluation, the plots and the report."""
+        writer = MetricsWriter(self.run_dir, self.cfg.log.tensorboard) if self.dist.is_main else None
         self.tb = writer.tb if writer is not None else None
         if writer is not None and self.config_changes:
-            writer.write(trainer.step, {"config_change": self.config_changes})
+            writer.write(self.trainer.step, {"config_change": self.config_changes})
+        status, t0 = self._loop(writer)
+        summary: dict[str, Any] = {"status": status, "step": self.trainer.step,
+                                   "images_seen": self.trainer.images_seen,
+                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir),
+                                   "threads": self.num_threads}
+        if self.dist.enabled:
+            summary["processes"] = self.dist.world_size
+        if writer is None:  # not rank 0: rank 0 writes the samples, evaluation and plots
+            return summary
+        if status == "finished":
+            summary["metrics"] = self._final_evaluation(writer)
+        writer.close()
+        self.status("plots and report.html…")
+        self.hooks.finish(self.run_dir, self.cfg)
+        from ganforge.report import write_run_report  # local: the report's imports are not needed before the end
+
+        write_run_report(self.run_dir)
+        summary["total_seconds"] = round(time.perf_counter() - self.t_created, 2)  # "seconds": the training loop
+        return summary
+
+    def _loop(self, writer: MetricsWriter | None) -> tuple[str, float]:
+        """Train to ``train.steps`` (or a stop signal), then checkpoint: ("finished" | "interrupted", loop start)."""
+        cfg, trainer = self.cfg, self.trainer
         old_handlers = self._install_signal_handlers()
-        bar = tqdm(total=cfg.train.steps, initial=trainer.step, disable=not (self.progress and main),
+        bar = tqdm(total=cfg.train.steps, initial=trainer.step, disable=not (self.progress and self.dist.is_main),
                    dynamic_ncols=True, desc=cfg.name)
         t0, step0 = time.perf_counter(), trainer.step
         status = "finished"
@@ -394,28 +432,8 @@ class Run:
             while trainer.step < cfg.train.steps:
                 trainer.train_step()
                 bar.update(1)
-                step = trainer.step
-                if step % cfg.log.every == 0 or step == cfg.train.steps:
-                    record = trainer.flush_stats()
-                    elapsed = time.perf_counter() - t0
-                    record.update({"images_seen": trainer.images_seen, **self._lrs(),
-                                   "time/step_ms": 1000 * elapsed / max(1, step - step0)})
-                    if writer is not None:
-                        writer.write(step, record)
-                    bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in record.items() if k.startswith("loss/")})
-                sample_now = cfg.log.sample_every and step % cfg.log.sample_every == 0 and step < cfg.train.steps
-                eval_now = cfg.log.eval_every and step % cfg.log.eval_every == 0 and step < cfg.train.steps
-                if sample_now or eval_now:
-                    self.sync()  # no NaN model is evaluated; under torchrun: global BatchNorm statistics
-                if sample_now and main:
-                    self.write_samples(step)
-                if eval_now and main:
-                    metrics = self.evaluate()
-                    writer.write(step, {f"eval/{k}": v for k, v in metrics.items()})
-                    self.keep_best(metrics)
-                if step % cfg.train.checkpoint_every == 0 and step < cfg.train.steps:
-                    self.save_checkpoint()
-                if self._should_stop(step):
+                self._after_step(trainer.step, writer, bar, t0, step0)
+                if self._should_stop(trainer.step):
                     status = "interrupted"
                     break
             self.save_checkpoint()
@@ -427,31 +445,49 @@ class Run:
         finally:
             bar.close()
             self._restore_signal_handlers(old_handlers)
-        summary: dict[str, Any] = {"status": status, "step": trainer.step, "images_seen": trainer.images_seen,
-                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir),
-                                   "threads": self.num_threads}
-        if self.dist.enabled:
-            summary["processes"] = self.dist.world_size
-        if writer is None:  # not rank 0: rank 0 writes the samples, evaluation and plots
-            return summary
-        if status == "finished":
-            self.status("final samples and evaluation…")  # silent for up to a minute otherwise
-            self.write_samples(trainer.step, final=True)
-            metrics = self.evaluate()
-            if metrics:
-                writer.write(trainer.step, {f"eval/{k}": v for k, v in metrics.items()})
-                self.keep_best(metrics)
-                write_eval(self.run_dir, "final", metrics, self._eval_protocol(),  # the state it evaluated
-                           checkpoint=checkpoint_dir(self.run_dir) / "latest.pt")
-            summary["metrics"] = metrics
-        writer.close()
-        self.status("plots and report.html…")
-        self.hooks.finish(self.run_dir, cfg)
-        from ganforge.report import write_run_report  # local: the report's imports are not needed before the end
+        return status, t0
 
-        write_run_report(self.run_dir)
-        summary["total_seconds"] = round(time.perf_counter() - self.t_created, 2)  # "seconds": the training loop
-        return summary
+    def _after_step(self, step: int, writer: MetricsWriter | None, bar: Any, t0: float, step0: int) -> None:
+        """What ``log.*`` and ``train.checkpoint_every`` ask after ``step`` (the last step's are ``_train``'s)."""
+        cfg, main = self.cfg, self.dist.is_main
+        if step % cfg.log.every == 0 or step == cfg.train.steps:
+            self._log_step(step, writer, bar, t0, step0)
+        sample_now = cfg.log.sample_every and step % cfg.log.sample_every == 0 and step < cfg.train.steps
+        eval_now = cfg.log.eval_every and step % cfg.log.eval_every == 0 and step < cfg.train.steps
+        if sample_now or eval_now:
+            self.sync()  # no NaN model is evaluated; under torchrun: global BatchNorm statistics
+        if sample_now and main:
+            self.write_samples(step)
+        if eval_now and main:
+            metrics = self.evaluate()
+            writer.write(step, {f"eval/{k}": v for k, v in metrics.items()})
+            self.keep_best(metrics)
+        if step % cfg.train.checkpoint_every == 0 and step < cfg.train.steps:
+            self.save_checkpoint()
+
+    def _log_step(self, step: int, writer: MetricsWriter | None, bar: Any, t0: float, step0: int) -> None:
+        """The losses and statistics since the last log line, with images seen, learning rates and step time."""
+        trainer = self.trainer
+        record = trainer.flush_stats()
+        elapsed = time.perf_counter() - t0
+        record.update({"images_seen": trainer.images_seen, **self._lrs(),
+                       "time/step_ms": 1000 * elapsed / max(1, step - step0)})
+        if writer is not None:
+            writer.write(step, record)
+        bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in record.items() if k.startswith("loss/")})
+
+    def _final_evaluation(self, writer: MetricsWriter) -> dict[str, float]:
+        """The last step's samples and evaluation, recorded in eval/final.json with the checkpoint it scored."""
+        step = self.trainer.step
+        self.status("final samples and evaluation…")  # silent for up to a minute otherwise
+        self.write_samples(step, final=True)
+        metrics = self.evaluate()
+        if metrics:
+            writer.write(step, {f"eval/{k}": v for k, v in metrics.items()})
+            self.keep_best(metrics)
+            write_eval(self.run_dir, "final", metrics, self._eval_protocol(),  # the state it evaluated
+                       checkpoint=checkpoint_dir(self.run_dir) / "latest.pt")
+        return metrics
 
     def status(self, text: str) -> None:
         """One line on stderr for a phase after the progress bar (only when the bar is shown)."""
@@ -491,12 +527,13 @@ class Run:
     @property
     def hooks(self) -> Any:
         """The sample writers and evaluation of this run's data kind (``ganforge.hooks``)."""
-        return hooks_for(self.c.data.kind)
+        return hooks_for(self.components.data.kind)
 
     def eval_generator(self) -> nn.Module:
         """The family's ``Sampler`` over the EMA copies (or the networks themselves) of its sampling networks."""
-        nets = {name: self.ema.get(name, self.c.nets[name]) for name in self.c.family.sampling_networks}
-        sampler = Sampler(self.c.family, nets)
+        c = self.components
+        nets = {name: self.ema.get(name, c.nets[name]) for name in c.family.sampling_networks}
+        sampler = Sampler(c.family, nets)
         sampler.training = next(iter(nets.values())).training  # the wrapper's flag only: restored after sampling
         return sampler
 
@@ -508,7 +545,7 @@ class Run:
 
     def write_samples(self, step: int, final: bool = False) -> None:
         with self._isolated_rng():
-            self.hooks.samples(self.eval_generator(), self.c.data, self.run_dir, step, self.cfg, self.device,
+            self.hooks.samples(self.eval_generator(), self.components.data, self.run_dir, step, self.cfg, self.device,
                                final=final)
         grid = self.run_dir / "samples" / f"step-{step:07d}.png"  # the kind's grid of this step, when it writes one
         if self.tb is not None and grid.is_file():  # TensorBoard's IMAGES tab shows it next to the scalars
@@ -519,7 +556,8 @@ class Run:
 
     def evaluate(self) -> dict[str, float]:
         with self._isolated_rng():
-            return self.hooks.evaluate(self.eval_generator(), self.c.data, self.cfg, self.device)
+            return self.hooks.evaluate(self.eval_generator(), self.components.data, self.cfg, self.device)
 
     def _eval_protocol(self) -> dict[str, Any]:
-        return self.hooks.protocol(self.c.data, self.cfg, "ema" if self.G_ema is not None else "G", self.trainer.step)
+        generator = "ema" if self.G_ema is not None else "G"
+        return self.hooks.protocol(self.components.data, self.cfg, generator, self.trainer.step)
