@@ -202,9 +202,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ganforge import modes_bench
+    from ganforge.bench import modes
 
-    return modes_bench.main(args.args)
+    return modes.main(args.args)
 
 
 COMMANDS: dict[str, Any] = {"train": cmd_train, "bench": cmd_bench, "list": cmd_list, "config": cmd_config}

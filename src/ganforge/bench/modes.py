@@ -384,3 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = math.ceil(time.perf_counter() - t0)
     print(f"wrote {args.out_dir / 'modes.md'}, modes.csv, results.json{picture} in {seconds} s")
     return 0
+
+
+if __name__ == "__main__":  # python -m ganforge.bench.modes ...
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
