@@ -144,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"ganforge train {hint_preset(args.preset, cfg, run_dir)} --run-dir {run_dir} --resume latest",
               file=sys.stderr)
         return 128 + int(run.stop_signal or 2)
-    print(finish_line(run_dir, getattr(run.components.data, "kind", "default")))
+    print(finish_line(run_dir, run.components.data.kind))
     return 0
 
 
