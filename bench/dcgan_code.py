@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ganforge.data.base import to_uint8
-from ganforge.evaluation import CONFIDENCE
+from ganforge.kinds.image import CONFIDENCE
 from ganforge.metrics.classifier import classify, load_mnist_classifier
 from ganforge.training.rundir import RunError, load_run
 

@@ -47,14 +47,11 @@ import ganforge
 from ganforge.config import resolve_config
 from ganforge.data.base import to_uint8
 from ganforge.data.mnist32 import unpad
+from ganforge.kinds.image import CONFIDENCE, PixelMoments
 from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
 from ganforge.metrics.fid import fid_from_features
-
-try:
-    from ganforge.kinds.image import CONFIDENCE, PixelMoments
-    from ganforge.sampling import EVAL_SEED_OFFSET, iter_labelled_samples
-except ImportError:  # TEMPORARY while branches from before the kinds move run this copy; removed at merge
-    from ganforge.evaluation import CONFIDENCE, EVAL_SEED_OFFSET, PixelMoments, iter_labelled_samples  # type: ignore
+from ganforge.models.base import conditioning_dim, output_range
+from ganforge.sampling import EVAL_SEED_OFFSET, iter_labelled_samples
 from ganforge.training.run import Run
 
 QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "log.eval_every=0",
@@ -109,10 +106,10 @@ class Judge:
                 "fid": round(fid_from_features(features(self.model, images).double().numpy(), self.real), 2)}
 
     def generator(self, G: nn.Module, seed: int) -> dict[str, float]:
-        c_dim = int(getattr(G, "c_dim", 0) or 0)
+        c_dim = conditioning_dim(G)
         # conditional G: n/c of every class, so label accuracy and FID see a balanced sample
         labels = torch.arange(c_dim).repeat_interleave(-(-self.n // c_dim))[: self.n] if c_dim else None
-        chunks = [to_uint8(x, getattr(G, "output_range", None)) for x, _ in
+        chunks = [to_uint8(x, output_range(G)) for x, _ in
                   iter_labelled_samples(G, self.n, seed, torch.device("cpu"), labels=labels)]
         images = digits(torch.cat(chunks))
         out = self.images(images)
@@ -128,7 +125,7 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
     long run's early marks are on disk before it ends."""
     cfg = resolve_config(preset, [*overrides, *QUIET])
     run = Run(cfg, run_root / Path(preset).stem, overwrite=True, progress=False)
-    data = run.c.data
+    data = run.components.data
     x = getattr(data, "x", None)
     if x is None or tuple(x.shape[1:2]) != (1,) or x.shape[-1] not in (28, 32):
         raise SystemExit(f"{preset}: data {cfg.data.name!r} is not MNIST-shaped digits; this bench judges digits")
@@ -144,7 +141,7 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
         cpu += time.process_time() - c0
         wall += time.perf_counter() - t0
         finished = run.trainer.step >= cfg.train.steps
-        gens = [("ema", run.G_ema), ("G", run.c.G)] if run.G_ema is not None else [("G", run.c.G)]
+        gens = [("ema", run.G_ema), ("G", run.components.G)] if run.G_ema is not None else [("G", run.components.G)]
         for label, G in gens[: 2 if raw else 1]:
             e0 = time.perf_counter()
             row = {"preset": preset, "minutes": mark, "generator": label, "steps": run.trainer.step,

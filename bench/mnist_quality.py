@@ -82,7 +82,7 @@ def bench_preset(preset: str, budgets: list[int], overrides: list[str], device: 
     if resume and not (run_dir / "checkpoints" / "latest.pt").exists():
         raise SystemExit(f"--resume: no run of {preset!r} in {str(run_dir)!r}; run once without --resume first")
     run = Run(cfg, run_dir, resume="latest" if resume else None, overwrite=not resume, progress=False)
-    if not is_digit_data(run.c.data):
+    if not is_digit_data(run.components.data):
         raise SystemExit(f"{preset}: data {cfg.data.name!r} is not 1×28×28 images; the mnist-classifier can't judge it")
     rows: list[dict[str, Any]] = []
     train_seconds = train_cpu = 0.0
@@ -99,13 +99,15 @@ def bench_preset(preset: str, budgets: list[int], overrides: list[str], device: 
         train_seconds += time.perf_counter() - t0
         train_cpu += time.process_time() - c0  # CPU seconds of this process: wall time / CPU share under contention
         # the EMA copy (what the trainer evaluates) and, when there is one, the raw G too: EMA lags on short budgets
-        generators = [("ema", run.G_ema), ("G", run.c.G)] if run.G_ema is not None else [("G", run.c.G)]
+        G_raw = run.components.G
+        generators = [("ema", run.G_ema), ("G", G_raw)] if run.G_ema is not None else [("G", G_raw)]
         for label, G in generators:
             t1 = time.perf_counter()
             metrics = evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval,
-                                      reference=run.c.data)
+                                      reference=run.components.data)
             eval_seconds = time.perf_counter() - t1
-            write_samples(G, run.c.data, run.run_dir / label, run.trainer.step, cfg, run.device)  # samples/step-N.png
+            # samples/step-N.png
+            write_samples(G, run.components.data, run.run_dir / label, run.trainer.step, cfg, run.device)
             row = {
                 "preset": preset,
                 "generator": label,

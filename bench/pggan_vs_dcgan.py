@@ -49,12 +49,12 @@ def judge(run: Run, label: str, n_eval: int, reference: Any, extra: dict[str, An
     """Digit quality and classifier FID of the run's EMA generator and raw G (one row each); writes their grids."""
     cfg = run.cfg
     rows = []
-    generators = [("ema", run.G_ema), ("G", run.c.G)] if run.G_ema is not None else [("G", run.c.G)]
+    generators = [("ema", run.G_ema), ("G", run.components.G)] if run.G_ema is not None else [("G", run.components.G)]
     for which, G in generators:
         t0 = time.perf_counter()
         metrics = evaluate_digits(Unpadded(G).eval(), cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval,
                                   reference=reference)
-        write_samples(G, run.c.data, run.run_dir / f"{label}-{which}", run.trainer.step, cfg, run.device)
+        write_samples(G, run.components.data, run.run_dir / f"{label}-{which}", run.trainer.step, cfg, run.device)
         rows.append({"preset": cfg.name, "point": label, "generator": which, "steps": run.trainer.step,
                      "images_seen": run.trainer.images_seen,
                      "confident_percent": round(metrics["confident_percent"], 2),
@@ -78,11 +78,11 @@ def train_pggan(preset: str, overrides: list[str], device: str, run_root: Path) 
     """Train the PGGAN preset to its end, timing every step by stage; returns the run and the timing table."""
     cfg = resolve_config(preset, [*overrides, *QUIET, f"train.device={device}"])
     run = Run(cfg, run_root / cfg.name, overwrite=True, progress=False)
-    trainer, objective = run.trainer, run.c.objective
+    trainer, objective = run.trainer, run.components.objective
     stages: dict[str, dict[str, float]] = {}
     wall = cpu = 0.0
     while trainer.step < cfg.train.steps:
-        p = objective.progress(run.c.nets, trainer.step, cfg.train.batch_size)
+        p = objective.progress(run.components.nets, trainer.step, cfg.train.batch_size)
         key = f"{p.resolution}x{p.resolution} {'fade' if p.alpha < 1 else 'stable'}"
         seen = trainer.images_seen
         t0, c0 = time.perf_counter(), time.process_time()

@@ -98,7 +98,7 @@ def cpu() -> str:
 
 def measure(fig: Figure) -> dict[str, Any]:
     """Run the figure's command in a scratch folder; its measured row (mean, std per metric; the runs)."""
-    from ganforge.modes_bench import main as bench_main
+    from ganforge.bench.modes import main as bench_main
 
     with tempfile.TemporaryDirectory() as tmp:
         rc = bench_main([*fig.args, "--out-dir", tmp, "--no-picture"])

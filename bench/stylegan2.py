@@ -71,7 +71,7 @@ def train_and_eval(label: str, preset: str, sets: list[str], cpu_points: list[fl
         cpu += time.process_time() - c0
         wall += time.perf_counter() - t0
         G = run.eval_generator()
-        if G.z_dim and tuple(run.c.spec.shape[-2:]) != (28, 28):
+        if G.z_dim and tuple(run.components.spec.shape[-2:]) != (28, 28):
             G = Unpadded(G)
         m = evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval, reference=reference)
         p = run.trainer.objective.state_dict().get("p") if hasattr(run.trainer.objective, "p") else None
@@ -102,7 +102,7 @@ def tune(preset: str, sets: list[str], cpu_points: list[float], n_eval: int, roo
         cpu += time.process_time() - c0
         row: dict[str, Any] = {"bench": "tune", "preset": preset, "sets": sets, "cpu_s": round(cpu),
                                "steps": run.trainer.step, "n_eval": n_eval, "cpu": cpu_name()}
-        for tag, G in (("ema", run.eval_generator()), ("raw", run.c.G)):
+        for tag, G in (("ema", run.eval_generator()), ("raw", run.components.G)):
             m = evaluate_digits(Unpadded(G), cfg.train.seed + EVAL_SEED_OFFSET, run.device, n=n_eval,
                                 reference=reference)
             row[tag] = {k: round(v, 3) for k, v in m.items()}
@@ -140,11 +140,11 @@ def main(argv: list[str] | None = None) -> None:
             run.trainer.train_step()
         cpu = time.process_time() - c0
         kimg = args.steps * cfg.train.batch_size / 1000
-        emit({"bench": "speed", "preset": args.preset, "sets": args.sets, "resolution": list(run.c.spec.shape),
+        emit({"bench": "speed", "preset": args.preset, "sets": args.sets, "resolution": list(run.components.spec.shape),
               "steps": args.steps, "batch": cfg.train.batch_size, "cpu_s": round(cpu, 2),
               "sec_per_kimg_cpu": round(cpu / kimg, 1), "v100_1024_sec_per_kimg": V100_SEC_PER_KIMG_1024,
-              "params_G": sum(p.numel() for p in run.c.G.parameters()),
-              "params_D": sum(p.numel() for p in run.c.D.parameters()), "cpu": cpu_name()}, args.out)
+              "params_G": sum(p.numel() for p in run.components.G.parameters()),
+              "params_D": sum(p.numel() for p in run.components.D.parameters()), "cpu": cpu_name()}, args.out)
         return
     reference = MNIST(limit=args.n_eval).load("train")  # FID reference: the first n training digits (28×28)
     if args.what == "tune":

@@ -105,7 +105,7 @@ def run_ganforge(table: str, epochs: int, seed: int, extra: list[str], times: di
     cfg = ganforge_config(table, seed, extra)
     with tempfile.TemporaryDirectory(prefix="ganforge-bench-tabular-") as tmp, clock(times):
         run = Run(cfg, Path(tmp) / "run")  # reads the table, fits + applies the transformer, builds the networks
-        data = run.c.data
+        data = run.components.data
         cfg.train.steps = n_steps(len(data), BATCH, epochs)
         trainer = run.trainer
         while trainer.step < cfg.train.steps:

@@ -78,7 +78,7 @@ def bench_ganforge(cfg: RunConfig, steps: int, warmup: int, sample_every: int, t
 def bench_eager(cfg: RunConfig, steps: int, warmup: int, tmp: Path) -> float:
     """A plain float32 PyTorch loop over ganforge's G and D (fresh weights), data on the device."""
     run = Run(cfg, tmp / "eager", overwrite=True)
-    G, D, device, n = run.c.G, run.c.D, run.device, cfg.train.batch_size
+    G, D, device, n = run.components.G, run.components.D, run.device, cfg.train.batch_size
     x = run.trainer.draws.source.x  # uint8 [N, 1, 28, 28] on the device
     fused = {"fused": True} if device.type == "cuda" else {}
     og = torch.optim.Adam(G.parameters(), cfg.optim.g.lr, betas=tuple(cfg.optim.g.betas), **fused)

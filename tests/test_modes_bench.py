@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganforge import modes_bench
-from ganforge.models.base import Generator
-from ganforge.modes_bench import (
+from ganforge.bench import modes as modes_bench
+from ganforge.bench.modes import (
     PUBLISHED,
     Method,
     format_markdown,
@@ -20,6 +19,7 @@ from ganforge.modes_bench import (
     run_mode_bench,
     write_csv,
 )
+from ganforge.models.base import Generator
 
 TINY = ["model.options.g_hidden=[8]", "model.options.d_hidden=[8]", "train.batch_size=16"]
 

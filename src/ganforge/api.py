@@ -23,13 +23,16 @@ import json
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from ganforge.config import RunConfig, apply_override, config_from_dict, load_preset
 from ganforge.options import ConfigError
+
+if TYPE_CHECKING:
+    from ganforge.training.checkpoint import Checkpoint
 
 __all__ = ["CTGAN", "Model", "Run", "TadGAN", "evaluate", "load", "train"]
 
@@ -124,10 +127,10 @@ class Model:
     Attributes: ``config`` (``RunConfig``), ``kind`` (the data kind: image, mixture2d, table, series, field, tracks,
     paired, ...), ``sampler`` (the family's ``Sampler``, an ``nn.Module`` in eval mode), ``spec`` and ``device``."""
 
-    def __init__(self, run_dir: Path, config: RunConfig, sampler: torch.nn.Module, spec: Any, state: dict[str, Any],
+    def __init__(self, run_dir: Path, config: RunConfig, sampler: torch.nn.Module, spec: Any, state: Checkpoint,
                  device: torch.device) -> None:
         self.run_dir, self.config, self.sampler, self.spec, self.device = run_dir, config, sampler, spec, device
-        self.kind: str = str(state.get("spec", {}).get("kind", "default"))
+        self.kind: str = state.kind
         self._data: Any = None
 
     def __repr__(self) -> str:
@@ -186,14 +189,17 @@ class Model:
         x = generate_samples(G, n, seed, self.device, labels=label_t)
         if len(self.spec.shape) == 3:
             from ganforge.data.base import to_uint8
+            from ganforge.models.base import output_range
 
-            return to_uint8(x, getattr(G, "output_range", None)).cpu()
+            return to_uint8(x, output_range(G)).cpu()
         return x.cpu()
 
     def _labels(self, labels: Any, n: int) -> torch.Tensor | None:
         if labels is None:
             return None
-        c_dim = int(getattr(self.sampler, "c_dim", 0) or 0)
+        from ganforge.models.base import conditioning_dim
+
+        c_dim = conditioning_dim(self.sampler)
         if not c_dim:
             raise ConfigError("labels: this model is unconditional (trained without labels); drop labels")
         t = torch.full((n,), int(labels)) if np.ndim(labels) == 0 else torch.as_tensor(np.asarray(labels))
@@ -212,7 +218,7 @@ class Model:
         from ganforge.models.base import TranslateRequest
 
         family, nets = self.sampler.family, dict(self.sampler.nets.items())
-        if not hasattr(family, "translation_input") or self.kind not in ("paired", "unpaired"):
+        if not family.translates or self.kind not in ("paired", "unpaired"):
             raise ConfigError(f"a {self.config.model.name} run does not translate images; train an image-to-image "
                               "preset (pix2pix-edges2mnist, cyclegan-mnist2mnistm, ...)")
         request = TranslateRequest(direction=direction, domain=domain, z_samples=z_samples, seed=seed)

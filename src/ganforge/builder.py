@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ import ganforge.models  # registers models and objectives (datasets and run hook
 from ganforge.config import RunConfig
 from ganforge.data.base import TensorData
 from ganforge.data.toy import Distribution
-from ganforge.losses.objectives import Objective
+from ganforge.losses.objectives import Objective, Settings
 from ganforge.models.base import DataSpec, ModelFamily
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES
@@ -103,13 +102,13 @@ def check_options(cfg: RunConfig) -> None:
     """Build the model, objective and dataset options dataclasses (unknown keys, wrong types, bad values: one-line
     ``ConfigError``) and check the optimiser groups, without loading data or building networks (``ganforge config``).
     """
-    build_options(_get(MODELS, cfg.model.name, "model.name"), cfg.model.options, "model.options")
+    family = build_family(cfg)
     check_groups(cfg, build_objective(cfg))
     build_options(_get(DATASETS, cfg.data.name, "data.name"), cfg.data.options, "data.options")
     from ganforge.training.distributed import check_batch
 
     try:  # as Run checks it (one process here; torchrun's world size is checked when it starts)
-        check_batch(cfg.train.batch_size, 1, int(cfg.model.options.get("pack", 1)))
+        check_batch(cfg.train.batch_size, 1, family.packing())
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if cfg.train.device != "auto":  # the spelling; whether this machine has the device is train's question
@@ -120,48 +119,19 @@ def check_options(cfg: RunConfig) -> None:
                 from None
 
 
-def _model_option(cfg: RunConfig, key: str) -> Any:
-    """``model.options.<key>`` as configured, else the family's default (None when the family has no such key)."""
-    if key in cfg.model.options:
-        return cfg.model.options[key]
-    fields = {f.name: f for f in dataclasses.fields(MODELS.get(cfg.model.name))}
-    return fields[key].default if key in fields else None
-
-
-def check_compatibility(cfg: RunConfig, spec: DataSpec, objective: Objective, nets: dict[str, nn.Module]) -> None:
-    """Model ↔ objective ↔ data combinations that build but would fail at the first step, or train something else
-    than asked: one-line ``ConfigError`` naming both settings and the fix. Called by ``build_components``, before
-    anything is written (``train`` and ``train --dry-run``); loading a trained run does not repeat it.
-    """
-    from ganforge.losses.gan_objectives import ACGANObjective, WGANGPObjective
-
-    obj = f"objective.name={cfg.objective.name}"
-    G, D = nets["G"], nets.get("D")
-    head = getattr(D, "conditioning", "none") if D is not None else "none"
-    aux = getattr(D, "aux_classes", 0) if D is not None else 0
-    cond = f"model.options.conditioning={_model_option(cfg, 'conditioning') or 'none'}"
-    if isinstance(objective, ACGANObjective):
-        if spec.num_classes < 2:
-            raise ConfigError(f"{obj} needs a labelled dataset (num_classes >= 2); data.name={cfg.data.name} has "
-                              f"{spec.num_classes} classes; use labelled data or another objective (e.g. logistic)")
-        if not aux:
-            gives = {"projection": "a projection score D(x, c) and no class logits",
-                     "concat": "D(x, c) with the label as input and no class logits"}.get(head, "no class logits")
-            raise ConfigError(f"{obj} needs a discriminator that predicts the class (logits [N, 1 + K]), but {cond} "
-                              f"gives {gives}; set model.options.conditioning=acgan")
-    elif aux:
-        raise ConfigError(f"{cond} makes D return [N, 1 + {aux}] logits (real/fake + class) that {obj} cannot use; "
-                          "use objective.name=acgan, or model.options.conditioning=concat or projection")
-    if D is None and getattr(G, "c_dim", 0):
-        raise ConfigError(f"{cond} makes G conditional, but {obj} has no discriminator to make samples follow their "
-                          "labels; set model.options.conditioning=none")
-    if (isinstance(objective, WGANGPObjective) and objective.gp_weight > 0 and D is not None
-            and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())):
-        norm = _model_option(cfg, "d_norm")
-        where = f"model.options.d_norm={norm}" if norm is not None else "its batch norm"
-        fix = "set model.options.d_norm=none or layer" if norm is not None else "use a critic without batch norm"
-        raise ConfigError(f"{obj} penalises each sample's gradient, but a batch-norm critic ({where}) mixes the "
-                          f"samples of a batch (Gulrajani et al. 2017, §4: no batch norm in the critic); {fix}")
+def check_compatibility(cfg: RunConfig, spec: DataSpec, objective: Objective, nets: dict[str, nn.Module],
+                        family: ModelFamily | None = None) -> None:
+    """Model ↔ objective ↔ data combinations that build but would fail at the first step (``Objective.check``), as a
+    one-line ``ConfigError`` naming the settings. Called by ``build_components``, before anything is written
+    (``train`` and ``train --dry-run``); loading a trained run does not repeat it."""
+    family = family if family is not None else build_family(cfg)
+    names = Settings(objective=f"objective.name={cfg.objective.name}", data=f"data.name={cfg.data.name}",
+                     conditioning=family.setting("conditioning") or "model.options.conditioning=none",
+                     critic_norm=family.setting("d_norm"))
+    try:
+        objective.check(spec, nets, names)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: Any = None) -> Components:
@@ -178,7 +148,7 @@ def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: A
     torch.manual_seed(cfg.train.seed)  # weight init is reproducible
     family = build_family(cfg)
     nets = build_models(cfg, spec, objective, family)
-    check_compatibility(cfg, spec, objective, nets)
+    check_compatibility(cfg, spec, objective, nets, family)
     for net in nets.values():
         net.to(device)
     return Components(data, spec, nets, objective, family)

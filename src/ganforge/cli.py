@@ -144,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"ganforge train {hint_preset(args.preset, cfg, run_dir)} --run-dir {run_dir} --resume latest",
               file=sys.stderr)
         return 128 + int(run.stop_signal or 2)
-    print(finish_line(run_dir, getattr(run.c.data, "kind", "default")))
+    print(finish_line(run_dir, run.components.data.kind))
     return 0
 
 
@@ -202,9 +202,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ganforge import modes_bench
+    from ganforge.bench import modes
 
-    return modes_bench.main(args.args)
+    return modes.main(args.args)
 
 
 COMMANDS: dict[str, Any] = {"train": cmd_train, "bench": cmd_bench, "list": cmd_list, "config": cmd_config}

@@ -249,10 +249,10 @@ def test_simultaneous_tf_preset_trains_and_resumes_exactly(tmp_path):
     assert resumed.trainer.step == 2
     steps(resumed, 4)
     for name in ("G", "D"):
-        a, b = straight.c.nets[name].state_dict(), resumed.c.nets[name].state_dict()
+        a, b = straight.components.nets[name].state_dict(), resumed.components.nets[name].state_dict()
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k], b[k]) for k in a), name
-    bn = [m for m in straight.c.G.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    bn = [m for m in straight.components.G.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     assert bn
     assert all(int(m.num_batches_tracked) == 4 for m in bn)  # one forward of G per step
     assert straight.trainer.images_seen == resumed.trainer.images_seen == 4 * 8

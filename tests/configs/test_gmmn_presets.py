@@ -36,7 +36,7 @@ def test_inverse_transform_preset_has_a_scalar_latent() -> None:
 def test_toy_presets_train_without_discriminator(preset: str, tmp_path: Path) -> None:
     cfg = resolve_config(preset, ["train.steps=3", "train.batch_size=16", *QUIET])
     run = Run(cfg, tmp_path / preset, progress=False)
-    assert run.c.D is None
+    assert run.components.D is None
     assert run.opt_d is None
     summary = run.train()
     assert summary["status"] == "finished"

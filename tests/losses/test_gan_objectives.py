@@ -13,6 +13,7 @@ from torch.testing import assert_close
 
 from ganforge.losses import gan_objectives as GO
 from ganforge.losses.objectives import Batch, LogisticObjective
+from ganforge.models.base import Generator
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import OBJECTIVES
 from helpers import TanhCritic
@@ -257,8 +258,8 @@ def test_logistic_stylegan2_recipe_phases() -> None:
 K = 3
 
 
-class CondGenerator(nn.Module):
-    """G(z, c) = A [z; onehot(c)] + a."""
+class CondGenerator(Generator):
+    """G(z, c) = A [z; onehot(c)] + a (a ``Generator``: that is how a network declares it takes labels)."""
 
     c_dim = K
 

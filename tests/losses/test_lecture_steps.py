@@ -62,7 +62,7 @@ def test_simultaneous_phase_steps_both_networks_from_one_forward_at_the_same_wei
     one G(z) whose BatchNorm statistics move exactly once."""
     torch.set_num_threads(1)
     run = Run(tiny_config("objective.options.update=simultaneous", BN_MLP, *SGD), tmp_path / "r")
-    trainer, G, D = run.trainer, run.c.G, run.c.D
+    trainer, G, D = run.trainer, run.components.G, run.components.D
     assert [(p.name, p.groups) for p in trainer.phases] == [("DG", ("d", "g"))]
     G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
     batches: list[Batch] = []
@@ -210,5 +210,5 @@ def test_shared_z_resumes_exactly(tmp_path: Path) -> None:
     assert resumed.trainer.step == 2
     resumed.train()
     for name in ("G", "D"):
-        a, b = straight.c.nets[name].state_dict(), resumed.c.nets[name].state_dict()
+        a, b = straight.components.nets[name].state_dict(), resumed.components.nets[name].state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name

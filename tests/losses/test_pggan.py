@@ -220,7 +220,7 @@ def test_a_new_stage_starts_with_fresh_adam_state_for_its_new_layers(tmp_path: P
     state for them until their first update — they start fresh anyway; only the older layers carry their second
     moments over (β1 = 0: there is no first moment to carry)."""
     run = run_to(tmp_path, "r", 2)  # the two 4x4 steps; the 8x8 fade-in starts at step 2
-    G, D = run.c.nets["G"], run.c.nets["D"]
+    G, D = run.components.nets["G"], run.components.nets["D"]
     states = {**run.trainer.optimizers["g"].state, **run.trainer.optimizers["d"].state}
     new = [*G.blocks[1].parameters(), *G.to_rgb[1].parameters(), *D.blocks[1].parameters(),
            *D.from_rgb[1].parameters(), *G.blocks[2].parameters(), *D.from_rgb[2].parameters()]

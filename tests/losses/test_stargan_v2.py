@@ -48,7 +48,7 @@ def tiny_nets_and_batch(n: int = 4) -> tuple[dict[str, torch.nn.Module], Batch]:
     x = lambda: torch.rand(n, 1, 16, 16, generator=g) * 2 - 1
     batch = Batch(real=x(), z=torch.randn(n, 2, generator=g), labels=torch.tensor([0, 1, 2, 0][:n]),
                   fake_labels=torch.tensor([1, 2, 0, 2][:n]), step=0,
-                  fields={"z2": torch.randn(n, 2, generator=g), "x_ref": x(), "x_ref2": x(),
+                  extras={"z2": torch.randn(n, 2, generator=g), "x_ref": x(), "x_ref2": x(),
                           "lambda_ds": torch.tensor(0.7)})
     return nets, batch
 
@@ -84,8 +84,8 @@ def test_g_step_is_equation_5() -> None:
     G, F, E, D = (nets[k] for k in "GFED")
     obj = L.StarGANv2Objective(lambda_sty=1.5, lambda_ds=2.0, lambda_cyc=0.5)
     for mode in ("latent", "reference"):
-        s = F(b.z, b.fake_labels) if mode == "latent" else E(b.fields["x_ref"], b.fake_labels)
-        s2 = F(b.fields["z2"], b.fake_labels) if mode == "latent" else E(b.fields["x_ref2"], b.fake_labels)
+        s = F(b.z, b.fake_labels) if mode == "latent" else E(b.extras["x_ref"], b.fake_labels)
+        s2 = F(b.extras["z2"], b.fake_labels) if mode == "latent" else E(b.extras["x_ref2"], b.fake_labels)
         fake = G(b.real, s)
         adv = torch.log1p(torch.exp(-D(fake, b.fake_labels))).mean()
         sty = (s - E(fake, b.fake_labels)).abs().mean()
@@ -137,18 +137,18 @@ def test_steps_share_one_draw_and_update_the_right_networks(tmp_path: Path) -> N
     trainer = run.trainer
     batches = [trainer.make_batch(p) for p in trainer.phases]
     assert all(torch.equal(b.real, batches[0].real) and torch.equal(b.z, batches[0].z) for b in batches)
-    assert float(batches[0].fields["lambda_ds"]) == 1.0  # step 0 of ds_steps
-    before = {k: [p.detach().clone() for p in net.parameters()] for k, net in run.c.nets.items()}
+    assert float(batches[0].extras["lambda_ds"]) == 1.0  # step 0 of ds_steps
+    before = {k: [p.detach().clone() for p in net.parameters()] for k, net in run.components.nets.items()}
     g_ref = trainer.phases[-1]
     trainer._train_only(g_ref)
     trainer._update(g_ref, batches[-1])  # the reference-guided G step changes G only
     changed = {k: any(not torch.equal(a, p) for a, p in zip(before[k], net.parameters(), strict=True))
-               for k, net in run.c.nets.items()}
+               for k, net in run.components.nets.items()}
     assert changed == {"G": True, "F": False, "E": False, "D": False}
     g_lat = trainer.phases[2]
     trainer._train_only(g_lat)
     trainer._update(g_lat, batches[2])  # the latent-guided one trains G, F and E
-    assert all(any(not torch.equal(a, p) for a, p in zip(before[k], run.c.nets[k].parameters(), strict=True))
+    assert all(any(not torch.equal(a, p) for a, p in zip(before[k], run.components.nets[k].parameters(), strict=True))
                for k in "GFE")
 
 

@@ -67,7 +67,7 @@ def test_losses_follow_the_equations() -> None:
     nets = CycleGANConfig(ngf=4, ndf=4, n_blocks=1, d_layers=1).build(SPEC)
     G, Fn, D_A, D_B = nets.values()
     a, b = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
-    batch = Batch(real=b, z=None, fields={"a": a}, step=0)
+    batch = Batch(real=b, z=None, extras={"a": a}, step=0)
     obj = CycleGANObjective(lambda_cycle=3.0, lambda_identity=0.5, pool_size=0)
     g = obj.g_loss_cycle(G, Fn, D_A, D_B, batch)
     want = ((D_B(G(a)) - 1) ** 2).mean() + ((D_A(Fn(b)) - 1) ** 2).mean() \

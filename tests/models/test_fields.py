@@ -42,7 +42,7 @@ def test_objective_losses() -> None:
     G, D = nets["G"], nets["D"]
     G.eval()
     x, mask, c, z = torch.randn(4, 2, 13, 10), torch.ones(4, 1, 13, 10), torch.randn(4, 3), torch.randn(4, 4)
-    batch = Batch(real=x, z=z, generator=torch.Generator().manual_seed(0), fields={"mask": mask, "cond": c})
+    batch = Batch(real=x, z=z, generator=torch.Generator().manual_seed(0), extras={"mask": mask, "cond": c})
     d = FieldWGANGP(gp_weight=0.0).d_loss(G, D, batch)
     torch.testing.assert_close(d.total, D(G(z, c), mask, c).mean() - D(x, mask, c).mean())
     g = FieldWGANGP().g_loss(G, D, batch)

@@ -79,7 +79,7 @@ def test_objective_follows_the_equations() -> None:
     nets = Pix2PixConfig(ngf=4, ndf=4, depth=3, d_layers=1, dropout=0.0).build(SPEC)
     G, D = nets["G"].eval(), nets["D"].eval()
     x, y = torch.rand(3, 1, 16, 16) * 2 - 1, torch.rand(3, 1, 16, 16) * 2 - 1
-    batch = Batch(real=y, z=None, fields={"x_a": x})
+    batch = Batch(real=y, z=None, extras={"x_a": x})
     obj = Pix2PixObjective(l1_weight=7.0)
     real, fake = D(torch.cat([x, y], 1)), D(torch.cat([x, G(x)], 1))
     d = obj.d_loss(G, D, batch)

@@ -71,7 +71,7 @@ def test_srgan_losses_follow_the_paper() -> None:
     G, D = SRGANConfig(**TINY).build(spec).values()
     G.eval(), D.eval()
     hr, lr = torch.rand(4, 1, 28, 28) * 2 - 1, torch.rand(4, 1, 7, 7) * 2 - 1
-    batch = Batch(real=hr, z=None, fields={"lr": lr})
+    batch = Batch(real=hr, z=None, extras={"lr": lr})
     obj = SRGANObjective(content="mse", adversarial_weight=1e-3)
     d = obj.d_loss(G, D, batch)
     torch.testing.assert_close(d.total, F.softplus(-D(hr)).mean() + F.softplus(D(G(lr))).mean())  # eq. 2
@@ -110,7 +110,7 @@ def test_stage_switch_from_srresnet_to_srgan(tmp_path: Path) -> None:
     batch = srgan.make_batch(Draw(), nets, phase, step=0)  # the first step: G := SRResNet's G
     for k, v in pre.state_dict().items():
         assert torch.equal(nets["G"].state_dict()[k], v), k
-    assert batch.fields["lr"].shape == (2, 1, 7, 7)
+    assert batch.extras["lr"].shape == (2, 1, 7, 7)
     assert batch.z is None
     with pytest.raises(ValueError, match="train the SRResNet stage first"):
         SRGANObjective(init_from=str(tmp_path / "missing")).phases(nets, 1)

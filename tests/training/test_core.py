@@ -60,8 +60,8 @@ def test_two_player_gan_matches_a_plain_loop(tmp_path: Path) -> None:
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
-    _equal(run.c.G.state_dict(), G.state_dict())
-    _equal(run.c.D.state_dict(), D.state_dict())
+    _equal(run.components.G.state_dict(), G.state_dict())
+    _equal(run.components.D.state_dict(), D.state_dict())
 
 
 def test_three_networks_two_groups_and_ema_match_a_plain_loop(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_three_networks_two_groups_and_ema_match_a_plain_loop(tmp_path: Path) ->
         for name in ("G", "E"):
             update_ema(ema[name], c.nets[name], cfg.train.ema)
     for name, net in (("G", G), ("E", E), ("D", D)):
-        _equal(run.c.nets[name].state_dict(), net.state_dict())
+        _equal(run.components.nets[name].state_dict(), net.state_dict())
     for name in ("G", "E"):
         _equal(run.ema[name].state_dict(), ema[name].state_dict())
     assert source_run.pos == source.pos  # the same stream of digits

@@ -59,7 +59,8 @@ def train(tmp: Path, graphed: bool, *overrides: str, steps: int = 12) -> Run:
 
 
 def params(run: Run) -> dict[str, torch.Tensor]:
-    return {f"{n}.{k}": v for n, m in (("G", run.c.G), ("D", run.c.D)) for k, v in m.state_dict().items()}
+    nets = (("G", run.components.G), ("D", run.components.D))
+    return {f"{n}.{k}": v for n, m in nets for k, v in m.state_dict().items()}
 
 
 @pytest.mark.parametrize("overrides", [(), ("train.d_steps=2", "train.ema=0.9", "objective.options.label_noise=0.05")])

@@ -53,7 +53,7 @@ def test_g_reg_phase_runs_every_k_steps(tmp_path: Path) -> None:
         ("D", ("d",), 1, True), ("G", ("g",), 1, False), ("G_reg", ("g",), 3, False)]
     while run.trainer.step < 7:
         run.trainer.train_step()
-    assert run.c.objective.calls == 3  # steps 0, 3, 6
+    assert run.components.objective.calls == 3  # steps 0, 3, 6
 
 
 def test_objective_state_resumes_exactly(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_objective_state_resumes_exactly(tmp_path: Path) -> None:
     straight.train()
     Run(tiny_config(*SETS, "train.steps=4"), tmp_path / "b").train()
     resumed = Run(tiny_config(*SETS, "train.steps=8"), tmp_path / "b", resume="latest")
-    assert resumed.c.objective.calls == 2  # restored from the checkpoint before training on
+    assert resumed.components.objective.calls == 2  # restored from the checkpoint before training on
     resumed.train()
     a = torch.load(tmp_path / "a" / "checkpoints" / "latest.pt", weights_only=True)
     b = torch.load(tmp_path / "b" / "checkpoints" / "latest.pt", weights_only=True)

@@ -48,10 +48,10 @@ def test_bf16_training_stays_close_to_fp32(tmp_path: Path, objective: str) -> No
                   tmp_path / precision)
         train_steps(run, 5)
         runs[precision] = run
-        assert all(p.dtype == torch.float32 for p in run.c.G.parameters())
+        assert all(p.dtype == torch.float32 for p in run.components.G.parameters())
         logs = run.trainer.flush_stats()
         assert all(isinstance(v, float) and v == v for v in logs.values())
-    a, b = (dict(runs[p].c.G.named_parameters()) for p in ("fp32", "bf16"))
+    a, b = (dict(runs[p].components.G.named_parameters()) for p in ("fp32", "bf16"))
     diffs = [(a[k] - b[k]).abs().max().item() for k in a]
     assert max(diffs) > 0  # autocast really ran in bf16
     assert max(diffs) < 5e-2  # 5 Adam steps of lr 1e-3 move weights by ~5e-3 each: same direction
@@ -70,7 +70,7 @@ def test_channels_last_matches_contiguous(tmp_path: Path) -> None:
     runs = {}
     for cl in (False, True):
         run = Run(resolve_config("dcgan-keras-mnist", [*IMAGE, f"train.channels_last={cl}"]), tmp_path / str(cl))
-        convs = [m for m in run.c.D.modules() if isinstance(m, torch.nn.Conv2d)]
+        convs = [m for m in run.components.D.modules() if isinstance(m, torch.nn.Conv2d)]
         assert convs[-1].weight.is_contiguous(memory_format=torch.channels_last) == cl
         runs[cl] = run
 
@@ -85,7 +85,7 @@ def test_channels_last_matches_contiguous(tmp_path: Path) -> None:
             terms = phase.loss_fn(batch)
             terms.total.backward()
             out[phase.name] = (terms.total.detach(), {k: p.grad.detach().clone()
-                                                      for k, p in run.c.nets[phase.name].named_parameters()})
+                                                      for k, p in run.components.nets[phase.name].named_parameters()})
         grads[cl] = out
     for name, (loss, g) in grads[False].items():
         torch.testing.assert_close(grads[True][name][0], loss, rtol=1e-4, atol=1e-6, msg=name)
@@ -100,7 +100,7 @@ def test_channels_last_matches_contiguous(tmp_path: Path) -> None:
     for cl in (False, True):
         run = Run(resolve_config("dcgan-keras-mnist", [*IMAGE, f"train.channels_last={cl}"]), tmp_path / f"{cl}-n")
         train_steps(run, n)
-        weights[cl] = {k: v.detach().clone() for k, v in run.c.G.named_parameters()}  # Adam-driven only
+        weights[cl] = {k: v.detach().clone() for k, v in run.components.G.named_parameters()}  # Adam-driven only
     lr = runs[False].cfg.optim.g.lr
     bound = 2 * lr * sum(t**0.5 for t in range(1, n + 1))
     diffs = torch.cat([(weights[True][k] - v).abs().flatten() for k, v in weights[False].items()])

@@ -20,8 +20,8 @@ from helpers import tiny_config
 
 
 def _weights(run: Run) -> dict[str, torch.Tensor]:
-    out = {f"G.{k}": v for k, v in run.c.G.state_dict().items()}
-    out.update({f"D.{k}": v for k, v in run.c.D.state_dict().items()})
+    out = {f"G.{k}": v for k, v in run.components.G.state_dict().items()}
+    out.update({f"D.{k}": v for k, v in run.components.D.state_dict().items()})
     if run.G_ema is not None:
         out.update({f"ema.{k}": v for k, v in run.G_ema.state_dict().items()})
     return out
@@ -106,7 +106,7 @@ def test_in_training_evaluation_does_not_change_the_trajectory(tmp_path: Path) -
         r.evaluate()
         assert torch.equal(torch.get_rng_state(), before)
         r.train()
-        return r.c.G.state_dict()
+        return r.components.G.state_dict()
 
     straight = run("a", 4)
     run("b", 2)
@@ -177,7 +177,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path: Pa
     def poisoned_step() -> None:  # at step 23 a NaN enters D's weights, as a diverging run would
         if run.trainer.step == 23:
             with torch.no_grad():
-                next(run.c.D.parameters()).fill_(float("nan"))
+                next(run.components.D.parameters()).fill_(float("nan"))
         real_step()
 
     run.trainer.train_step = poisoned_step
@@ -219,7 +219,7 @@ def test_load_run_gives_the_trained_generator(tmp_path: Path) -> None:
     _assert_identical(G.nets["G"].state_dict(), run.G_ema.state_dict())
     assert not G.training
     _, G_raw, _, _ = load_run(tmp_path / "r", use_ema=False)
-    _assert_identical(G_raw.nets["G"].state_dict(), run.c.G.state_dict())
+    _assert_identical(G_raw.nets["G"].state_dict(), run.components.G.state_dict())
 
 
 def test_best_checkpoint_follows_the_chosen_metric(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def test_separate_optimisers_and_learning_rates(tmp_path) -> None:
     assert isinstance(run.opt_d, torch.optim.SGD)
     assert run.opt_d.param_groups[0]["lr"] == 0.05
     assert run.opt_d.param_groups[0]["momentum"] == 0.9
-    g_params = {id(p) for p in run.c.G.parameters()}
+    g_params = {id(p) for p in run.components.G.parameters()}
     assert all(id(p) in g_params for group in run.opt_g.param_groups for p in group["params"])
     assert not any(id(p) in g_params for group in run.opt_d.param_groups for p in group["params"])
 
@@ -74,12 +74,12 @@ def test_generator_step_leaves_no_gradient_on_d_and_d_step_none_on_g(tmp_path) -
     d_phase, g_phase = run.trainer.phases
     run.trainer._train_only(g_phase)
     g_phase.loss_fn(run.trainer.make_batch(g_phase)).total.backward()
-    assert all(p.grad is None for p in run.c.D.parameters())
-    assert all(p.grad is not None for p in run.c.G.parameters())
-    run.c.G.zero_grad(set_to_none=True)
+    assert all(p.grad is None for p in run.components.D.parameters())
+    assert all(p.grad is not None for p in run.components.G.parameters())
+    run.components.G.zero_grad(set_to_none=True)
     run.trainer._train_only(d_phase)
     d_phase.loss_fn(run.trainer.make_batch(d_phase)).total.backward()
-    assert all(p.grad is None for p in run.c.G.parameters())
+    assert all(p.grad is None for p in run.components.G.parameters())
 
 
 def test_ema_formula_and_start() -> None:
@@ -136,10 +136,11 @@ def test_ema_tracks_generator_in_training(tmp_path) -> None:
     run = Run(tiny_config("train.ema=0.5", "train.ema_start=3"), tmp_path / "r")
     for _ in range(3):
         run.trainer.train_step()
-    for a, b in zip(run.G_ema.parameters(), run.c.G.parameters(), strict=True):
+    for a, b in zip(run.G_ema.parameters(), run.components.G.parameters(), strict=True):
         assert torch.equal(a, b)  # copied until ema_start
     run.trainer.train_step()
-    assert any(not torch.equal(a, b) for a, b in zip(run.G_ema.parameters(), run.c.G.parameters(), strict=True))
+    G = run.components.G
+    assert any(not torch.equal(a, b) for a, b in zip(run.G_ema.parameters(), G.parameters(), strict=True))
 
 
 def test_generator_cost_choice_changes_training(tmp_path) -> None:
@@ -148,7 +149,7 @@ def test_generator_cost_choice_changes_training(tmp_path) -> None:
         run = Run(tiny_config(f"objective.options.g_cost={cost}"), tmp_path / cost)
         for _ in range(3):
             run.trainer.train_step()
-        finals[cost] = torch.cat([p.flatten() for p in run.c.G.parameters()])
+        finals[cost] = torch.cat([p.flatten() for p in run.components.G.parameters()])
     assert not torch.equal(finals["minimax"], finals["nonsaturating"])
     assert not torch.equal(finals["nonsaturating"], finals["max_likelihood"])
 

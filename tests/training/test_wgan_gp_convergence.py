@@ -28,6 +28,6 @@ def test_wgan_gp_reaches_and_holds_a_1d_gaussian(tmp_path: Path) -> None:
         while run.trainer.step < target_step:
             run.trainer.train_step()
         with torch.no_grad():
-            x = run.c.G(z)
+            x = run.components.G(z)
         assert abs(x.mean().item() - 4.0) < 0.3, (target_step, x.mean().item())
         assert 0.15 < x.std().item() < 0.8, (target_step, x.std().item())

@@ -17,10 +17,10 @@ from torch import Tensor, nn
 from ganforge.config import RunConfig
 from ganforge.data.base import to_uint8
 from ganforge.data.formats import available_memory
-from ganforge.models.base import DataSpec
+from ganforge.models.base import DataSpec, conditioning_dim, output_range
 from ganforge.options import ConfigError
 from ganforge.outputs import atomic_file, check_owned, write_owned
-from ganforge.training.checkpoint import CheckpointError
+from ganforge.training.checkpoint import Checkpoint, CheckpointError
 from ganforge.training.rundir import (  # noqa: F401  (atomic_output: re-exported for the commands)
     RunError,
     atomic_output,
@@ -59,7 +59,7 @@ def source_sha256(path: Path, suffixes: tuple[str, ...] = (".png",)) -> str:
 
 
 def load_generator(run: Path, device: torch.device, use_ema: bool = True
-                   ) -> tuple[RunConfig, nn.Module, DataSpec, dict[str, Any]]:
+                   ) -> tuple[RunConfig, nn.Module, DataSpec, Checkpoint]:
     """``load_run`` with one-line errors for a path that is neither a run directory nor a checkpoint, and for a
     checkpoint that loads but does not match its own config (edited, truncated entries, another version)."""
     if not run.exists():
@@ -83,15 +83,16 @@ def load_generator(run: Path, device: torch.device, use_ema: bool = True
                        "edited or damaged: use another checkpoint from RUN/checkpoints/ or retrain") from None
 
 
-def generator_kind(state: dict[str, Any], use_ema: bool) -> str:
-    return "ema" if use_ema and state["models"].get("G_ema") is not None else "G"
+def generator_kind(state: Checkpoint, use_ema: bool) -> str:
+    """"ema" or "G": which generator ``load_generator(..., use_ema)`` sampled from (``Checkpoint.generator_kind``)."""
+    return state.generator_kind(use_ema)
 
 
 def check_label(G: nn.Module, label: int | None, flag: str = "--label") -> None:
     """One-line errors for a label on an unconditional model or outside ``[0, c_dim)``."""
     if label is None:
         return
-    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    c_dim = conditioning_dim(G)
     if c_dim == 0:
         raise ConfigError(f"{flag} {label}: this model is unconditional (trained without labels); drop {flag}")
     if not 0 <= label < c_dim:
@@ -100,7 +101,7 @@ def check_label(G: nn.Module, label: int | None, flag: str = "--label") -> None:
 
 def images_uint8(fake: Tensor, G: nn.Module) -> Tensor:
     """Generator output -> uint8 ``[N, C, H, W]`` on the CPU, using G's output range."""
-    return to_uint8(fake, getattr(G, "output_range", None)).cpu()
+    return to_uint8(fake, output_range(G)).cpu()
 
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed and numpy's default_rng both take every seed in [0, MAX_SEED]

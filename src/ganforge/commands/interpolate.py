@@ -39,6 +39,7 @@ from ganforge.commands.common import (
     run_root,
 )
 from ganforge.kinds import hooks_for
+from ganforge.models.base import conditioning_dim
 from ganforge.options import ConfigError
 from ganforge.outputs import save_figure
 
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--steps must be >= 2 (the two endpoints), got {args.steps}")
     device = resolve_device(args.device, "--device")
     _, G, spec, state = load_generator(args.run, device, use_ema=not args.no_ema)
-    data_kind = state.get("spec", {}).get("kind", "default")
+    data_kind = state.kind
     if getattr(hooks_for(data_kind), "sample_flags", None) is not None:  # the kind writes its samples its own way
         raise ConfigError(f"interpolate draws images or points from z alone; a {data_kind} run's samples need its own "
                           "writer (units, columns, conditions): use `ganforge sample RUN`")
@@ -121,14 +122,14 @@ def run(args: argparse.Namespace) -> int:
     z = G.sample_z(2 * args.pairs, rng, device)
     z0, z1 = z[: args.pairs], z[args.pairs :]
     t = torch.linspace(0.0, 1.0, args.steps, device=device)
-    family = getattr(G, "family", None)
-    in_w = getattr(family, "interpolation_space", "z") == "w"  # style-based G: walk from w0 = f(z0) to w1 = f(z1)
+    family = G.family
+    in_w = family.interpolation_space == "w"  # style-based G: walk from w0 = f(z0) to w1 = f(z1)
     if in_w:
         nets = dict(G.nets.items())
         with torch.no_grad():
             z0, z1 = family.encode_latent(nets, z0), family.encode_latent(nets, z1)
     path = (slerp if args.slerp else lerp)(z0, z1, t).reshape(count, -1)
-    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    c_dim = conditioning_dim(G)
     c = None
     if c_dim:
         if args.label is not None:

@@ -47,6 +47,7 @@ from ganforge.commands.common import (
     run_root,
 )
 from ganforge.kinds import hooks_for
+from ganforge.models.base import conditioning_dim
 from ganforge.options import ConfigError
 from ganforge.outputs import MANIFEST, OutputError, OutputFolder, ensure_folder
 from ganforge.sampling import iter_labelled_samples
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--truncation {args.truncation}: give a finite number")
     device = resolve_device(args.device, "--device")
     cfg, G, spec, state = load_generator(args.run, device, use_ema=not args.no_ema)
-    kind = state.get("spec", {}).get("kind", "default")
+    kind = state.kind
     hooks = hooks_for(kind)
     check_kind_flags(hooks, kind, args)
     G.set_truncation(args.truncation)
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scale is not None and (fmt != "grid" or len(spec.shape) != 3):
         raise ConfigError("--scale applies to a grid of images (--format grid on an image run); drop --scale")
     check_label(G, args.label)
-    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    c_dim = conditioning_dim(G)
     if args.per_class and c_dim == 0:
         raise ConfigError("--per-class: this model is unconditional (trained without labels); drop --per-class")
     is_image = len(spec.shape) == 3

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, "--device")
     cfg, G, _spec, _ = load_generator(args.run, device, use_ema=not args.no_ema)
     family = G.family
-    if not hasattr(family, "style_ranges"):
+    if not family.style_mixing:
         raise ConfigError(f"style-grid needs a style-based run (model.name=stylegan2); {str(args.run)!r} is a "
                           f"{cfg.model.name!r} run: use `ganforge sample` / `ganforge interpolate`")
     default_dir = run_root(args.run) / "samples"

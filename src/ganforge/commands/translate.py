@@ -51,7 +51,7 @@ from ganforge.data.formats import (
     image_size,
     open_image,
 )
-from ganforge.models.base import TranslateRequest
+from ganforge.models.base import TranslateRequest, conditioning_dim
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder, check_regular_input
 
@@ -301,7 +301,7 @@ def check_output_size(out: Path, n: int, per_input: int, nets: dict, domain: int
     """Refuse before translating when the outputs would not fit in memory or on disk. Estimate: ``n × K`` images of
     ``shape`` (``K`` = per-input outputs × the model's domains when no ``--domain`` is chosen), held as uint8 and as
     float32 (5 bytes a value), and at most that many bytes again on disk (PNGs + outputs.npz, uncompressed bound)."""
-    domains = max(1, int(getattr(nets.get("G"), "c_dim", 0) or 0)) if domain is None else 1
+    domains = max(1, conditioning_dim(nets.get("G"))) if domain is None else 1
     values = float(n) * per_input * domains * float(np.prod(shape))
     check_memory(5.0 * values, f"{n} input(s) x {per_input * domains} output(s) of {list(shape)}",
                  "pass fewer inputs, references or --z-samples, or choose a --domain")

@@ -21,8 +21,12 @@ def d_logistic(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.
     Goodfellow et al. (2014), eq. 1, with two optional training tricks:
     - one-sided label smoothing (Salimans et al. 2016, §3.4): real target ``real_target`` (e.g. 0.9), fake stays 0;
     - label noise as in the keras.io GAN: ``real_noise``/``fake_noise`` tensors added to the targets.
-    The cross-entropy with target t on logit l is t·softplus(−l) + (1−t)·softplus(l).
+    The cross-entropy with target t on logit l is t·softplus(−l) + (1−t)·softplus(l); with the plain targets
+    (1 and 0) it is E softplus(−l_real) + E softplus(l_fake), computed so. (Bit for bit the same value and gradients
+    as the general form for finite logits: t = 1 multiplies exactly and the (1 − t) = 0 terms add exact zeros.)
     """
+    if real_target == 1.0 and real_noise is None and fake_noise is None:
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     t_real = torch.full_like(real_logits, real_target)
     t_fake = torch.zeros_like(fake_logits)
     if real_noise is not None:
@@ -85,13 +89,15 @@ def g_hinge(fake_logits: Tensor) -> Tensor:
 
 
 # ---- least squares (Mao et al. 2017, eq. 9 with a=0, b=c=1) ------------------------------------------------------
+# ``scale``: the paper's ½ by default; the pix2pix/CycleGAN code's G loss is the unhalved mean (scale 1) and its D
+# loss is halved once over both terms, which is this one (a power-of-two scale commutes with float rounding).
 
 
-def d_least_squares(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-    """½ E[(D(x) − 1)²] + ½ E[D(G(z))²]."""
-    return 0.5 * (real_logits - 1).square().mean() + 0.5 * fake_logits.square().mean()
+def d_least_squares(real_logits: Tensor, fake_logits: Tensor, scale: float = 0.5) -> Tensor:
+    """scale · (E[(D(x) − 1)²] + E[D(G(z))²])."""
+    return scale * ((real_logits - 1).square().mean() + fake_logits.square().mean())
 
 
-def g_least_squares(fake_logits: Tensor) -> Tensor:
-    """½ E[(D(G(z)) − 1)²]."""
-    return 0.5 * (fake_logits - 1).square().mean()
+def g_least_squares(fake_logits: Tensor, scale: float = 0.5) -> Tensor:
+    """scale · E[(D(G(z)) − 1)²]."""
+    return scale * (fake_logits - 1).square().mean()

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ganforge.losses import adversarial
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, full_precision
 from ganforge.registry import OBJECTIVES
 
@@ -55,11 +55,11 @@ class BiGANObjective(Objective):
         with torch.no_grad():  # E and G are not trained in the D step
             ex, gz = full_precision(E(batch.real)), full_precision(G(batch.z))
         real, fake = full_precision(D(batch.real, ex)), full_precision(D(gz, batch.z))
-        loss = F.softplus(-real).mean() + F.softplus(fake).mean()
+        loss = adversarial.d_logistic(real, fake)
         return LossTerms(loss, {"loss/d": loss.detach(), "score/real": torch.sigmoid(real.detach()).mean(),
                                 "score/fake": torch.sigmoid(fake.detach()).mean()})
 
     def eg_loss(self, G: nn.Module, E: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
         real, fake = self._pair_logits(G, E, D, batch)
-        loss = F.softplus(real).mean() + F.softplus(-fake).mean()
+        loss = adversarial.d_logistic(fake, real)  # labels swapped: softplus(−fake) + softplus(real)
         return LossTerms(loss, {"loss/g": loss.detach()})

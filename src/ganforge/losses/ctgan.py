@@ -78,28 +78,28 @@ class CTGANObjective(Objective):
         """D phase: conditions, their matching (shuffled) real rows and z; G phase: new conditions and z."""
         if phase.needs_real:
             s = draw.sample()
-            real, fields = s["x"], {k: s[k] for k in ("cond", "cond_real", "mask")}
+            real, extras = s["x"], {k: s[k] for k in ("cond", "cond_real", "mask")}
         else:
             conditions = getattr(draw.source, "conditions", None)
             if conditions is None:
                 raise ValueError("objective ctgan needs a table dataset (training-by-sampling); use data.name=table, "
                                  "nasscds, health-insurance, cps1988 or prism")
             c = conditions(draw.batch_size)
-            real, fields = None, {k: draw.dist.shard(c[k]) for k in ("cond", "mask")}
+            real, extras = None, {k: draw.dist.shard(c[k]) for k in ("cond", "mask")}
         z = draw.latent(nets["G"])
         return Batch(real=real, z=z, generator=draw.rng, rank=draw.rank, world_size=draw.world_size, step=step,
-                     fields=fields)
+                     extras=extras)
 
     def _fake(self, G: nn.Module, batch: Batch) -> tuple[Tensor, Tensor]:
         """(raw logits, activated rows) for ``batch.z`` and the batch's conditional vector."""
-        raw = G.raw(batch.z, batch.fields["cond"])
+        raw = G.raw(batch.z, batch.extras["cond"])
         return raw, G.activate(raw, batch.uniform(raw.shape))
 
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
         with torch.no_grad():  # D's step never reaches G (ctgan zeroes G's gradients before its own step)
             _, fake = self._fake(G, batch)
-        fake_cat = torch.cat([fake, batch.fields["cond"]], dim=1)  # [N, D + C]
-        real_cat = torch.cat([batch.real, batch.fields["cond_real"]], dim=1)
+        fake_cat = torch.cat([fake, batch.extras["cond"]], dim=1)  # [N, D + C]
+        real_cat = torch.cat([batch.real, batch.extras["cond_real"]], dim=1)
         real_scores, fake_scores = D(real_cat), D(fake_cat)  # [N / pac, 1]
         loss = -(real_scores.mean() - fake_scores.mean())
         logs = {"loss/d": loss.detach(), "wasserstein": -loss.detach()}
@@ -112,6 +112,6 @@ class CTGANObjective(Objective):
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         raw, fake = self._fake(G, batch)
-        adv = -D(torch.cat([fake, batch.fields["cond"]], dim=1)).mean()
-        cond = conditional_loss(raw, batch.fields["cond"], batch.fields["mask"], G.layout)
+        adv = -D(torch.cat([fake, batch.extras["cond"]], dim=1)).mean()
+        cond = conditional_loss(raw, batch.extras["cond"], batch.extras["mask"], G.layout)
         return LossTerms(adv + self.cond_weight * cond, {"loss/g": adv.detach(), "loss/cond": cond.detach()})

@@ -45,7 +45,7 @@ class FieldWGANGP(Objective):
         data = draw.sample()
         z = draw.latent(nets["G"])
         return Batch(real=data["x"], z=z, generator=draw.rng, rank=draw.rank, world_size=draw.world_size, step=step,
-                     fields={"mask": data["mask"], "cond": data["cond"]})
+                     extras={"mask": data["mask"], "cond": data["cond"]})
 
     def phases(self, nets: Nets, d_steps: int) -> list[Phase]:
         G, D = nets["G"], nets["D"]
@@ -54,7 +54,7 @@ class FieldWGANGP(Objective):
                 Phase("G", ("g",), lambda b: self.g_loss(G, D, b))]
 
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
-        mask, cond = batch.fields["mask"], batch.fields["cond"]
+        mask, cond = batch.extras["mask"], batch.extras["cond"]
         with torch.no_grad():
             fake = full_precision(G(batch.z, cond))
         real_s = full_precision(D(batch.real, mask, cond))
@@ -70,6 +70,6 @@ class FieldWGANGP(Objective):
         return LossTerms(total, logs)
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
-        mask, cond = batch.fields["mask"], batch.fields["cond"]
+        mask, cond = batch.extras["mask"], batch.extras["cond"]
         loss = -full_precision(D(full_precision(G(batch.z, cond)), mask, cond)).mean()
         return LossTerms(loss, {"loss/g": loss.detach()})

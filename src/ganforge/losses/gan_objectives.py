@@ -108,6 +108,10 @@ class WGANGPObjective(Objective):
     def needs_double_backward(self) -> bool:
         return self.gp_weight > 0
 
+    @property
+    def penalises_sample_gradients(self) -> bool:
+        return self.gp_weight > 0
+
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
         fake, real_scores, fake_scores = _fake_and_scores(G, D, batch, batch.real)
         loss = adversarial.d_wasserstein(real_scores, fake_scores)
@@ -199,6 +203,8 @@ class ACGANObjective(R1Regularised, Objective):
     ``batch.labels`` and ``batch.fake_labels`` (int64 ``[N]``) are required. Logs the parts and class accuracies.
     Optional R1 (``R1Regularised``, eager or lazy) on the real/fake logit l₀ only: ½γ E‖∇_x l₀(x)‖².
     """
+
+    reads_class_logits: ClassVar[bool] = True
 
     class_weight: float = 1.0  # weight of the auxiliary classification terms (1 in the paper)
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge.losses import adversarial
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase
 from ganforge.models.lapgan import down, up
 from ganforge.registry import OBJECTIVES
@@ -60,7 +60,7 @@ class LAPGANObjective(Objective):
         total, logs = torch.zeros((), device=batch.real.device), {}
         for s, ((low, h), fake) in enumerate(zip(reals, fakes, strict=True)):
             real_logits, fake_logits = D.level(s, h, low).float(), D.level(s, fake.float(), low).float()
-            loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # −log D − log(1 − D(G))
+            loss = adversarial.d_logistic(real_logits, fake_logits)  # −log D − log(1 − D(G))
             logs[f"loss/d{s}"] = loss.detach()
             logs[f"score/real{s}"] = torch.sigmoid(real_logits.detach()).mean()
             logs[f"score/fake{s}"] = torch.sigmoid(fake_logits.detach()).mean()
@@ -73,7 +73,7 @@ class LAPGANObjective(Objective):
         fakes = self._fakes(G, batch, reals)
         total, logs = torch.zeros((), device=batch.real.device), {}
         for s, ((low, _), fake) in enumerate(zip(reals, fakes, strict=True)):
-            loss = F.softplus(-D.level(s, fake.float(), low).float()).mean()  # non-saturating −log D(G(z))
+            loss = adversarial.g_nonsaturating(D.level(s, fake.float(), low).float())  # −log D(G(z))
             logs[f"loss/g{s}"] = loss.detach()
             total = total + loss
         logs["loss/g"] = total.detach()

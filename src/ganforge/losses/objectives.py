@@ -20,24 +20,26 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from ganforge.losses import adversarial, penalties
+from ganforge.models.base import DataSpec, Discriminator, conditioning_dim
 from ganforge.registry import OBJECTIVES
 
 if TYPE_CHECKING:
     from ganforge.training.draws import Draws
 
 Nets = dict[str, nn.Module]
+T = TypeVar("T")
 
 
 @dataclass
 class Batch:
     """One step's inputs: real samples and labels, latent codes and the labels to generate for, plus any named
-    fields a family needs (paired inputs, reference images, target domains, windows) in ``fields``."""
+    tensors a family needs (paired inputs, reference images, target domains, windows) in ``extras``."""
 
     real: Tensor | None  # [N, *shape] in the generator's output range (None for phases that read no data)
     z: Tensor | None  # [N, z_dim]
@@ -47,7 +49,7 @@ class Batch:
     rank: int = 0  # this process's shard of the global batch (training.distributed): rows [rank·N, (rank+1)·N)
     world_size: int = 1
     step: int = 0  # the training step (completed G updates): schedules inside a loss read it (e.g. λ_ds decay)
-    fields: dict[str, Tensor] = field(default_factory=dict)  # family-specific named tensors
+    extras: dict[str, Tensor] = field(default_factory=dict)  # family-specific named tensors (the source's extra fields)
 
     def uniform(self, shape: tuple[int, ...] | torch.Size) -> Tensor:
         """U[0, 1) noise of ``shape = [N, ...]`` for this batch's N samples, on the generator's device.
@@ -89,6 +91,45 @@ class Phase:
     double_backward: bool = False  # the loss differentiates through a gradient (GP, R1): never CUDA-graph captured
 
 
+class StepDraw(Generic[T]):
+    """One draw per training step shared by the step's phases (pix2pix's D and G see the same pairs, StarGAN v2's
+    four phases one batch, the G phase may reuse the D phase's z, CycleGAN's D judges the G phase's fakes).
+
+    The value is kept only within its step, and a checkpoint is only written between steps, so exact resume needs
+    nothing saved. Two ways to share: ``get`` (draw on the step's first request, reuse after) and ``keep``/``take``
+    (one phase hands its draw to a later phase of the same step)."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+        self.value: T | None = None
+
+    def get(self, step: int, make: Callable[[], T], fresh: bool = False) -> T:
+        """This step's value: ``make()`` when ``fresh`` or nothing was drawn at ``step`` yet, else the kept one."""
+        if fresh or self.value is None or self.step != step:
+            self.step, self.value = step, make()
+        return self.value
+
+    def keep(self, step: int, value: T) -> None:
+        """Hand ``value`` to a later phase of ``step``."""
+        self.step, self.value = step, value
+
+    def take(self, step: int) -> T | None:
+        """What a phase of ``step`` kept (None if nothing, or only a value from another step); forgets it."""
+        value = self.value if self.step == step else None
+        self.step, self.value = None, None
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How ``Objective.check``'s errors name the settings involved (``builder`` fills it from the config and family)."""
+
+    objective: str  # "objective.name=acgan"
+    data: str  # "data.name=ring8"
+    conditioning: str  # "model.options.conditioning=concat" (…=none for a family without that option)
+    critic_norm: str | None = None  # the family's setting that puts batch norm in D ("model.options.d_norm=batch")
+
+
 class Objective:
     """Base class. Subclasses are dataclasses registered in ``OBJECTIVES``; their fields are their config.
 
@@ -107,7 +148,7 @@ class Objective:
     g_reg_every: int = 0  # 0 = no separate G regularisation phase
     g_needs_real: bool = False  # the G phase reads a real batch (GMMN's MMD)
     shared_z: bool = False  # the G phase reuses the z (and fake labels) of this step's last D batch (``make_batch``)
-    _shared_draw: tuple[int, Tensor, Tensor | None] | None = None  # (step, z, fake_labels) of the last D batch
+    reads_class_logits: ClassVar[bool] = False  # D must return [N, 1 + K]: real/fake and class logits (AC-GAN)
 
     # ---- what the trainer asks ----------------------------------------------------------------------------------
     def networks(self) -> tuple[str, ...]:
@@ -145,21 +186,26 @@ class Objective:
         so exact resume needs nothing saved (``state_dict`` stays empty).
         """
         real, labels = draw.real() if phase.needs_real else (None, None)
-        shared = self._shared_draw if self.shared_z and phase.name == "G" else None
-        if shared is not None and shared[0] == step:
-            _, z, fake_labels = shared
-            self._shared_draw = None
+        shared = self.step_draw().take(step) if self.shared_z and phase.name == "G" else None
+        if shared is not None:
+            z, fake_labels = shared
         else:
             G = nets["G"]
             z = draw.latent(G)
             fake_labels = None
-            c_dim = getattr(G, "c_dim", 0)
+            c_dim = conditioning_dim(G)
             if c_dim:
                 fake_labels = labels if draw.fake_labels == "real" and labels is not None else draw.labels(c_dim)
             if self.shared_z and phase.name == "D":
-                self._shared_draw = (step, z, fake_labels)
+                self.step_draw().keep(step, (z, fake_labels))
         return Batch(real=real, z=z, labels=labels, fake_labels=fake_labels, generator=draw.rng, rank=draw.rank,
                      world_size=draw.world_size, step=step)
+
+    def step_draw(self, key: str = "batch") -> StepDraw[Any]:
+        """This objective's per-step shared draw ``key`` (``StepDraw``; one per objective and key, made on first
+        use, never saved)."""
+        draws = self.__dict__.setdefault("_step_draws", {})
+        return draws.setdefault(key, StepDraw())
 
     def state_dict(self) -> dict[str, Any]:
         """Objective state that exact resume needs (none by default)."""
@@ -193,6 +239,42 @@ class Objective:
         """True when a phase differentiates through a gradient (GP, R1): such phases can't be CUDA-graph captured."""
         return False
 
+    @property
+    def penalises_sample_gradients(self) -> bool:
+        """True when a loss penalises each sample's gradient of D (WGAN-GP): batch norm in D would mix samples."""
+        return False
+
+    # ---- compatibility -----------------------------------------------------------------------------------------------
+    def check(self, spec: DataSpec, nets: Nets, names: Settings) -> None:
+        """Model ↔ objective ↔ data combinations that build but would fail at the first step, or train something
+        else than asked: a one-line ``ValueError`` naming both settings (``names``) and the fix. Reads only what the
+        objective and the networks declare (``reads_class_logits``, ``penalises_sample_gradients``, D's
+        ``conditioning``/``aux_classes``, G's ``c_dim``)."""
+        obj, cond = names.objective, names.conditioning
+        D = nets.get("D")
+        head, aux = (D.conditioning, D.aux_classes) if isinstance(D, Discriminator) else ("none", 0)
+        if self.reads_class_logits:
+            if spec.num_classes < 2:
+                raise ValueError(f"{obj} needs a labelled dataset (num_classes >= 2); {names.data} has "
+                                 f"{spec.num_classes} classes; use labelled data or another objective (e.g. logistic)")
+            if not aux:
+                gives = {"projection": "a projection score D(x, c) and no class logits",
+                         "concat": "D(x, c) with the label as input and no class logits"}.get(head, "no class logits")
+                raise ValueError(f"{obj} needs a discriminator that predicts the class (logits [N, 1 + K]), but "
+                                 f"{cond} gives {gives}; set model.options.conditioning=acgan")
+        elif aux:
+            raise ValueError(f"{cond} makes D return [N, 1 + {aux}] logits (real/fake + class) that {obj} cannot use; "
+                             "use objective.name=acgan, or model.options.conditioning=concat or projection")
+        if D is None and conditioning_dim(nets["G"]):
+            raise ValueError(f"{cond} makes G conditional, but {obj} has no discriminator to make samples follow their "
+                             "labels; set model.options.conditioning=none")
+        if (self.penalises_sample_gradients and D is not None
+                and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())):
+            where = names.critic_norm or "its batch norm"
+            fix = "set model.options.d_norm=none or layer" if names.critic_norm else "use a critic without batch norm"
+            raise ValueError(f"{obj} penalises each sample's gradient, but a batch-norm critic ({where}) mixes the "
+                             f"samples of a batch (Gulrajani et al. 2017, §4: no batch norm in the critic); {fix}")
+
 
 def full_precision(x: Tensor) -> Tensor:
     """float16/bfloat16 → float32 (what autocast returns from G and D); float32/float64 unchanged."""
@@ -201,14 +283,14 @@ def full_precision(x: Tensor) -> Tensor:
 
 def generate(G: nn.Module, batch: Batch) -> Tensor:
     """G(z) or G(z, c) for conditional generators, never in half precision (under bf16 autocast G computes in bf16)."""
-    if getattr(G, "c_dim", 0):
+    if conditioning_dim(G):
         return full_precision(G(batch.z, batch.fake_labels))
     return full_precision(G(batch.z))
 
 
 def discriminate(D: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
     """D(x) or D(x, c) for conditional discriminators; logits [N, 1] in full precision (losses are never bf16)."""
-    if getattr(D, "c_dim", 0):
+    if conditioning_dim(D):
         return full_precision(D(x, labels))
     return full_precision(D(x))
 

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from ganforge.losses import adversarial, penalties
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_weight, full_precision
-from ganforge.models.pggan import downsample, upsample
+from ganforge.models.pggan import PGGANDiscriminator, PGGANGenerator, downsample, upsample
 from ganforge.registry import OBJECTIVES
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class PGGANObjective(Objective):
 
     def phases(self, nets: Nets, d_steps: int) -> list[Phase]:
         G, D = nets["G"], nets["D"]
-        if not hasattr(G, "synthesize") or not hasattr(D, "set_progress"):
+        if not isinstance(G, PGGANGenerator) or not isinstance(D, PGGANDiscriminator):  # the growing networks
             raise ValueError("objective pggan grows its networks stage by stage and needs model pggan; "
                              "set model.name=pggan")
         if self.batch_sizes and len(self.batch_sizes) != len(G.resolutions):

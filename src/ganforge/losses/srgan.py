@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge.losses import adversarial
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_choice, check_weight
 from ganforge.registry import OBJECTIVES
 
@@ -104,11 +105,11 @@ def init_file(path: str) -> Path:
 
 def load_init(path: str, G: nn.Module) -> None:
     """G's weights from an SRResNet run (a run directory → its ``checkpoints/latest.pt``, or a checkpoint file)."""
-    from ganforge.training.checkpoint import load_checkpoint
+    from ganforge.training.checkpoint import Checkpoint
 
-    state = load_checkpoint(init_file(path), map_location=next(G.parameters()).device)
+    state = Checkpoint.load(init_file(path), map_location=next(G.parameters()).device)
     try:
-        G.load_state_dict(state["models"]["G"])
+        G.load_state_dict(state.weights("G"))
     except (KeyError, RuntimeError):
         raise ValueError(f"objective.options.init_from={path!r}: its G does not fit this generator (another "
                          "architecture or data); pass an SRResNet run of the same model.options and data") from None
@@ -158,7 +159,7 @@ class SRGANObjective(Objective):
         return phases
 
     def make_batch(self, draw: Draws, nets: Nets, phase: Phase, step: int) -> Batch:
-        """HR images (``real``) and their LR versions (``fields["lr"]``) from the paired source; no z.
+        """HR images (``real``) and their LR versions (``extras["lr"]``) from the paired source; no z.
 
         At step 0 (a fresh start: a resumed run is past it) G is first loaded from ``init_from``."""
         if step == 0 and self.init_from and not self._initialised:
@@ -169,7 +170,7 @@ class SRGANObjective(Objective):
             raise ValueError("srgan needs paired low-res images (field 'lr'); use data.name=superres-mnist or "
                              "superres-photos")
         return Batch(real=sample["x"], z=None, generator=draw.rng, rank=draw.rank, world_size=draw.world_size,
-                     step=step, fields={"lr": sample["lr"]})
+                     step=step, extras={"lr": sample["lr"]})
 
     # ---- losses --------------------------------------------------------------------------------------------------
     def content_loss(self, sr: Tensor, hr: Tensor) -> Tensor:
@@ -183,20 +184,20 @@ class SRGANObjective(Objective):
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
         """eq. 2: −log D(I_HR) − log(1 − D(G(I_LR))) = softplus(−D(HR)) + softplus(D(SR))."""
         with torch.no_grad():
-            sr = G(batch.fields["lr"]).float()
+            sr = G(batch.extras["lr"]).float()
         real, fake = D(batch.real).float(), D(sr).float()
-        loss = F.softplus(-real).mean() + F.softplus(fake).mean()
+        loss = adversarial.d_logistic(real, fake)
         return LossTerms(loss, {"loss/d": loss.detach(), "score/real": torch.sigmoid(real.detach()).mean(),
                                 "score/fake": torch.sigmoid(fake.detach()).mean()})
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         """eq. 3: l_X + w·l_Gen with l_Gen = −log D(G(I_LR)) = softplus(−D(SR)) (eq. 6)."""
-        sr = G(batch.fields["lr"]).float()
+        sr = G(batch.extras["lr"]).float()
         content = self.content_loss(sr, batch.real)
         logs = {"loss/content": content.detach(), "loss/mse": F.mse_loss(sr.detach(), batch.real)}
         total = content
         if self.uses_discriminator:
-            adv = F.softplus(-D(sr).float()).mean()
+            adv = adversarial.g_nonsaturating(D(sr).float())
             logs["loss/adversarial"] = adv.detach()
             total = content + self.adversarial_weight * adv
         logs["loss/g"] = total.detach()

@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as Fn
 from torch import Tensor
 
-from ganforge.losses import penalties
+from ganforge.losses import adversarial, penalties
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_weight, full_precision
 from ganforge.registry import OBJECTIVES
 
@@ -46,12 +45,12 @@ MODES = ("latent", "reference")
 
 def d_adversarial(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """−L_adv for D (eq. 1, maximised by D): softplus(−D_y(x)) + softplus(D_ỹ(G(x, s̃))), means over the batch."""
-    return Fn.softplus(-real_logits).mean() + Fn.softplus(fake_logits).mean()
+    return adversarial.d_logistic(real_logits, fake_logits)
 
 
 def g_adversarial(fake_logits: Tensor) -> Tensor:
     """G's non-saturating adversarial loss: −log σ(D_ỹ(G(x, s̃))) = softplus(−D_ỹ(G(x, s̃))), batch mean."""
-    return Fn.softplus(-fake_logits).mean()
+    return adversarial.g_nonsaturating(fake_logits)
 
 
 def style_reconstruction(s: Tensor, s_pred: Tensor) -> Tensor:
@@ -97,7 +96,6 @@ class StarGANv2Objective(Objective):
             check_weight(name, getattr(self, name))
         if self.ds_steps < 0:
             raise ValueError(f"ds_steps must be >= 0 (0 = constant lambda_ds), got {self.ds_steps}")
-        self._draw: tuple[int, dict[str, Tensor]] | None = None  # this step's batch, shared by its four phases
 
     # ---- what the trainer asks ----------------------------------------------------------------------------------
     def networks(self) -> tuple[str, ...]:
@@ -132,27 +130,28 @@ class StarGANv2Objective(Objective):
         """One draw per step, shared by the step's phases: source x, y and references x_ref, x_ref2 of ỹ from the
         data (``DomainSource``), then z₁, z₂ from the trainer's RNG. A checkpoint is written between steps, so the
         shared draw needs no saved state."""
-        if self._draw is None or self._draw[0] != step:
+        def make() -> dict[str, Tensor]:
             data = draw.sample()
             missing = [k for k in ("y", "x_ref", "x_ref2", "y_ref") if k not in data]
             if missing:
                 raise ValueError(f"StarGAN v2 needs multi-domain data with reference images (missing {missing}); "
                                  "use data.name=mnist-domains or image-domains")
             G = nets["G"]
-            self._draw = (step, {**data, "z": draw.latent(G), "z2": draw.latent(G)})
-        d = self._draw[1]
+            return {**data, "z": draw.latent(G), "z2": draw.latent(G)}
+
+        d = self.step_draw().get(step, make)  # this step's batch, shared by its four phases
         lam = torch.tensor(lambda_ds_at(step, self.lambda_ds, self.ds_steps), device=d["x"].device)
         return Batch(real=d["x"], z=d["z"], labels=d["y"], fake_labels=d["y_ref"], generator=draw.rng,
                      rank=draw.rank, world_size=draw.world_size, step=step,
-                     fields={"z2": d["z2"], "x_ref": d["x_ref"], "x_ref2": d["x_ref2"], "lambda_ds": lam})
+                     extras={"z2": d["z2"], "x_ref": d["x_ref"], "x_ref2": d["x_ref2"], "lambda_ds": lam})
 
     # ---- the losses of one mode ----------------------------------------------------------------------------------
     @staticmethod
     def _style(nets: Nets, batch: Batch, mode: str, second: bool = False) -> Tensor:
         """s̃ = F_ỹ(z) (latent-guided) or E_ỹ(x_ref) (reference-guided); ``second``: s̃₂ from z₂ / x_ref2."""
         if mode == "latent":
-            return full_precision(nets["F"](batch.fields["z2"] if second else batch.z, batch.fake_labels))
-        return full_precision(nets["E"](batch.fields["x_ref2" if second else "x_ref"], batch.fake_labels))
+            return full_precision(nets["F"](batch.extras["z2"] if second else batch.z, batch.fake_labels))
+        return full_precision(nets["E"](batch.extras["x_ref2" if second else "x_ref"], batch.fake_labels))
 
     def d_loss_mode(self, nets: Nets, batch: Batch, mode: str) -> LossTerms:
         """D's step: softplus(−D_y(x)) + softplus(D_ỹ(G(x, s̃))) + ½γ R1(x), with G, F, E not trained."""
@@ -184,7 +183,7 @@ class StarGANv2Objective(Objective):
         if self.lambda_ds > 0:
             fake2 = full_precision(G(x, self._style(nets, batch, mode, second=True)))
             ds = diversity(fake, fake2)
-            lam = batch.fields["lambda_ds"]
+            lam = batch.extras["lambda_ds"]
             total = total - lam * ds
             logs.update({f"loss/ds_{mode}": ds.detach(), "lambda_ds": lam.detach()})
         if self.lambda_cyc > 0:

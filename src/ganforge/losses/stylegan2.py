@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge.losses import penalties
+from ganforge.losses import adversarial, penalties
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_weight, full_precision
 from ganforge.models.augment import augment, check_pipeline
 from ganforge.registry import OBJECTIVES
@@ -184,7 +183,7 @@ class StyleGAN2Objective(Objective):
         with torch.no_grad():
             fake, _ = self.run_G(G, batch.z, batch)
         fake_logits, real_logits = self.run_D(D, fake, batch), self.run_D(D, batch.real, batch)
-        loss = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+        loss = adversarial.d_logistic(real_logits, fake_logits)
         logs = {"loss/d": loss.detach(), "score/real": torch.sigmoid(real_logits.detach()).mean(),
                 "score/fake": torch.sigmoid(fake_logits.detach()).mean()}
         if self.ada_target > 0:
@@ -218,7 +217,7 @@ class StyleGAN2Objective(Objective):
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         self._on(batch.z.device)
         fake, _ = self.run_G(G, batch.z, batch)
-        loss = F.softplus(-self.run_D(D, fake, batch)).mean()
+        loss = adversarial.g_nonsaturating(self.run_D(D, fake, batch))
         return LossTerms(loss, {"loss/g": loss.detach()})
 
     def g_reg(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:

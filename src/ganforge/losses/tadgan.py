@@ -74,7 +74,6 @@ class TadGANObjective(Objective):
         for name in ("recon_warmup", "recon_after"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 steps, got {getattr(self, name)}")
-        self._last: tuple[int, Tensor, Tensor] | None = None  # (step, x, z) of this step's last critic batch
 
     def recon_only(self, step: int) -> bool:
         """Whether ``step`` is a reconstruction-only step (warm-up, or after ``recon_after``)."""
@@ -102,14 +101,14 @@ class TadGANObjective(Objective):
     def make_batch(self, draw: Draws, nets: Nets, phase: Phase, step: int) -> Batch:
         """Critic phase: a new mini-batch of windows and z ~ N(0, I). E/G phase: the last critic batch (Orion) —
         kept only within a step, and checkpoints are written between steps, so exact resume needs no state."""
-        if phase.name == "EG" and self.eg_batch == "last_critic" and self._last is not None and self._last[0] == step:
-            _, x, z = self._last
-            self._last = None
+        last = self.step_draw().take(step) if phase.name == "EG" and self.eg_batch == "last_critic" else None
+        if last is not None:
+            x, z = last  # (x, z) of this step's last critic batch
         else:
             x, _ = draw.real()
             z = draw.latent(nets["G"])
             if phase.name == "C":
-                self._last = (step, x, z)
+                self.step_draw().keep(step, (x, z))
         return Batch(real=x, z=z, generator=draw.rng, rank=draw.rank, world_size=draw.world_size, step=step)
 
     def critic_loss(self, E: torch.nn.Module, G: torch.nn.Module, Cx: torch.nn.Module, Cz: torch.nn.Module,

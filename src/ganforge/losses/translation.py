@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge.losses import adversarial
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_choice, check_weight
 from ganforge.models.pix2pix import PAIRED_FIELD, UNPAIRED_FIELD
 from ganforge.registry import OBJECTIVES
@@ -42,36 +42,21 @@ def d_adversarial(real_logits: Tensor, fake_logits: Tensor, kind: str) -> Tensor
     """D's loss over patch logits, halved as both papers' code: ½[BCE(real, 1) + BCE(fake, 0)] or
     ½[mean (D(real) − 1)² + mean D(fake)²]."""
     if kind == "bce":
-        return 0.5 * (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())
-    return 0.5 * ((real_logits - 1).square().mean() + fake_logits.square().mean())
+        return 0.5 * adversarial.d_logistic(real_logits, fake_logits)
+    return adversarial.d_least_squares(real_logits, fake_logits, scale=0.5)
 
 
 def g_adversarial(fake_logits: Tensor, kind: str) -> Tensor:
     """G's loss: −log D(G(x)) (non-saturating) or (D(G(x)) − 1)²."""
     if kind == "bce":
-        return F.softplus(-fake_logits).mean()
-    return (fake_logits - 1).square().mean()
-
-
-class _SharedDraw:
-    """One data draw per training step shared by its phases (pix2pix's D and G steps see the same pairs; CycleGAN's
-    D step judges the fakes of the G step). Only kept within a step; checkpoints fall between steps, so exact resume
-    needs nothing saved."""
-
-    def __init__(self) -> None:
-        self.step: int | None = None
-        self.data: dict[str, Tensor] = {}
-
-    def get(self, draw: Draws, step: int, first: bool) -> dict[str, Tensor]:
-        if first or self.step != step:
-            self.step, self.data = step, draw.sample()
-        return self.data
+        return adversarial.g_nonsaturating(fake_logits)
+    return adversarial.g_least_squares(fake_logits, scale=1.0)
 
 
 def _batch(draw: Draws, data: dict[str, Tensor], step: int) -> Batch:
-    fields = {k: v for k, v in data.items() if k not in ("x", "y")}
+    extras = {k: v for k, v in data.items() if k not in ("x", "y")}
     return Batch(real=data["x"], z=None, generator=draw.rng, rank=draw.rank, world_size=draw.world_size, step=step,
-                 fields=fields)
+                 extras=extras)
 
 
 # ---- pix2pix and colourisation ----------------------------------------------------------------------------------
@@ -87,7 +72,6 @@ class Pix2PixObjective(Objective):
     gan_loss: str = "bce"
 
     def __post_init__(self) -> None:
-        self._draw = _SharedDraw()
         check_weight("l1_weight", self.l1_weight)
         check_weight("gan_weight", self.gan_weight)
         check_choice("gan_loss", self.gan_loss, GAN_LOSSES)
@@ -108,7 +92,7 @@ class Pix2PixObjective(Objective):
 
     def make_batch(self, draw: Draws, nets: Nets, phase: Phase, step: int) -> Batch:
         """The pairs of this step: drawn by the first D repeat (or by G without D) and reused by G."""
-        data = self._draw.get(draw, step, first=phase.name == "D" or not self.uses_discriminator)
+        data = self.step_draw().get(step, draw.sample, fresh=phase.name == "D" or not self.uses_discriminator)
         if PAIRED_FIELD not in data:
             raise ValueError(f"{type(self).__name__} needs paired data (field {PAIRED_FIELD!r}); got fields "
                              f"{sorted(data)}: use a paired dataset")
@@ -119,7 +103,7 @@ class Pix2PixObjective(Objective):
         return torch.cat([x, y], 1)  # D(x, y) sees the input and the output: [N, C_a + C_out, H, W]
 
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
-        x = batch.fields[PAIRED_FIELD]
+        x = batch.extras[PAIRED_FIELD]
         with torch.no_grad():
             fake = G(x).float()
         real_logits = D(self._pair(x, G.target(batch.real))).float()
@@ -129,7 +113,7 @@ class Pix2PixObjective(Objective):
                                 "score/fake": torch.sigmoid(fake_logits.detach()).mean()})
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
-        x = batch.fields[PAIRED_FIELD]
+        x = batch.extras[PAIRED_FIELD]
         fake = G(x).float()
         l1 = (G.target(batch.real) - fake).abs().mean()
         loss = self.l1_weight * l1
@@ -209,7 +193,6 @@ class CycleGANObjective(Objective):
     gan_loss: str = "lsgan"
 
     def __post_init__(self) -> None:
-        self._draw = _SharedDraw()
         check_weight("lambda_cycle", self.lambda_cycle)
         check_weight("lambda_identity", self.lambda_identity)
         check_weight("cycle_b_weight", self.cycle_b_weight)
@@ -217,7 +200,6 @@ class CycleGANObjective(Objective):
         if self.pool_size < 0:
             raise ValueError(f"pool_size must be >= 0 (0 = no history), got {self.pool_size}")
         self.pool_a, self.pool_b = ImagePool(self.pool_size), ImagePool(self.pool_size)
-        self._fakes: tuple[int, Tensor, Tensor] | None = None  # (step, G(a), F(b)) of the G phase, for the D phase
 
     def networks(self) -> tuple[str, ...]:
         return ("G", "F", "D_A", "D_B")
@@ -232,49 +214,49 @@ class CycleGANObjective(Objective):
         if d_steps != 1:
             raise ValueError(f"cyclegan trains D_A and D_B once per step on that step's generated images; "
                              f"train.d_steps must be 1, got {d_steps}")
-        G, Fn = nets["G"], nets["F"]
+        G, F_BA = nets["G"], nets["F"]  # G: A → B and the inverse F: B → A (Zhu et al. 2017, §3)
         if self.lambda_identity > 0 and G.in_ch != G.out_ch:
             raise ValueError(f"the identity loss feeds B images to G: A → B, which needs the same channels in both "
                              f"domains (A has {G.in_ch}, B has {G.out_ch}); set objective.options.lambda_identity=0")
-        return [Phase("G", ("g",), lambda b: self.g_loss_cycle(G, Fn, nets["D_A"], nets["D_B"], b)),
-                Phase("D", ("d",), lambda b: self.d_loss_pools(G, Fn, nets["D_A"], nets["D_B"], b))]
+        return [Phase("G", ("g",), lambda b: self.g_loss_cycle(G, F_BA, nets["D_A"], nets["D_B"], b)),
+                Phase("D", ("d",), lambda b: self.d_loss_pools(G, F_BA, nets["D_A"], nets["D_B"], b))]
 
     def make_batch(self, draw: Draws, nets: Nets, phase: Phase, step: int) -> Batch:
         """One unpaired draw per step (a from field ``x_a_unpaired`` or ``x_a``, b from ``x``), shared by G and D."""
-        data = self._draw.get(draw, step, first=phase.name == "G")
+        data = self.step_draw().get(step, draw.sample, fresh=phase.name == "G")
         batch = _batch(draw, data, step)
-        key = UNPAIRED_FIELD if UNPAIRED_FIELD in batch.fields else PAIRED_FIELD
-        if key not in batch.fields:
+        key = UNPAIRED_FIELD if UNPAIRED_FIELD in batch.extras else PAIRED_FIELD
+        if key not in batch.extras:
             raise ValueError(f"cyclegan needs two image domains; got fields {sorted(data)}: use unpaired data")
-        batch.fields["a"] = batch.fields[key]
+        batch.extras["a"] = batch.extras[key]
         return batch
 
-    def g_loss_cycle(self, G: nn.Module, Fn: nn.Module, D_A: nn.Module, D_B: nn.Module, batch: Batch) -> LossTerms:
-        a, b = batch.fields["a"], batch.real
-        fake_b, fake_a = G(a).float(), Fn(b).float()  # G(a) ∈ B, F(b) ∈ A
+    def g_loss_cycle(self, G: nn.Module, F_BA: nn.Module, D_A: nn.Module, D_B: nn.Module, batch: Batch) -> LossTerms:
+        a, b = batch.extras["a"], batch.real
+        fake_b, fake_a = G(a).float(), F_BA(b).float()  # G(a) ∈ B, F(b) ∈ A
         adv_g = g_adversarial(D_B(fake_b).float(), self.gan_loss)
         adv_f = g_adversarial(D_A(fake_a).float(), self.gan_loss)
-        cyc_a = (Fn(fake_b).float() - a).abs().mean()  # ‖F(G(a)) − a‖₁
+        cyc_a = (F_BA(fake_b).float() - a).abs().mean()  # ‖F(G(a)) − a‖₁
         cyc_b = (G(fake_a).float() - b).abs().mean()  # ‖G(F(b)) − b‖₁
         loss = adv_g + adv_f + self.lambda_cycle * (cyc_a + self.cycle_b_weight * cyc_b)
         logs = {"loss/g_gan": adv_g.detach(), "loss/f_gan": adv_f.detach(), "loss/cycle_a": cyc_a.detach(),
                 "loss/cycle_b": cyc_b.detach()}
         if self.lambda_identity > 0:
-            idt = (G(b).float() - b).abs().mean() + (Fn(a).float() - a).abs().mean()
+            idt = (G(b).float() - b).abs().mean() + (F_BA(a).float() - a).abs().mean()
             loss = loss + self.lambda_cycle * self.lambda_identity * idt
             logs["loss/identity"] = idt.detach()
         logs["loss/g"] = loss.detach()
-        self._fakes = (batch.step, fake_b.detach(), fake_a.detach())
+        self.step_draw("fakes").keep(batch.step, (fake_b.detach(), fake_a.detach()))  # for this step's D phase
         return LossTerms(loss, logs)
 
-    def d_loss_pools(self, G: nn.Module, Fn: nn.Module, D_A: nn.Module, D_B: nn.Module, batch: Batch) -> LossTerms:
-        a, b = batch.fields["a"], batch.real
-        if self._fakes is not None and self._fakes[0] == batch.step:
-            _, fake_b, fake_a = self._fakes
+    def d_loss_pools(self, G: nn.Module, F_BA: nn.Module, D_A: nn.Module, D_B: nn.Module, batch: Batch) -> LossTerms:
+        a, b = batch.extras["a"], batch.real
+        fakes = self.step_draw("fakes").take(batch.step)  # (G(a), F(b)) of this step's G phase
+        if fakes is not None:
+            fake_b, fake_a = fakes
         else:  # a D phase run on its own (tests): this batch's fakes
             with torch.no_grad():
-                fake_b, fake_a = G(a).float(), Fn(b).float()
-        self._fakes = None
+                fake_b, fake_a = G(a).float(), F_BA(b).float()
         fake_b = self.pool_b.query(fake_b, batch.generator)
         fake_a = self.pool_a.query(fake_a, batch.generator)
         real_b, gen_b = D_B(b).float(), D_B(fake_b).float()

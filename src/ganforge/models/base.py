@@ -6,6 +6,7 @@ sample; a discriminator maps a sample (and labels) to raw logits ``[N, 1]``. No 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -16,9 +17,10 @@ from ganforge.data.base import DataSpec  # also re-exported: 17 model files impo
 
 
 class Generator(nn.Module):
-    """Base class: subclasses set ``z_dim``, ``c_dim`` (0 = unconditional), ``output_range`` and ``forward``."""
+    """Base class: subclasses set ``z_dim``, ``c_dim`` (0 = unconditional), ``output_range`` and ``forward``.
+    A generator that draws no z (a translation network) keeps ``z_dim = 0``."""
 
-    z_dim: int
+    z_dim: int = 0
     c_dim: int = 0
     z_dist: str = "normal"  # "normal" N(0, I) or "uniform" U(-1, 1) (Goodfellow et al. 2014 used uniform noise)
     output_range: tuple[float, float] | None = None  # (-1, 1) for tanh, (0, 1) for sigmoid, None for unbounded
@@ -29,9 +31,24 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Base class: ``forward(x, c=None) -> logits [N, 1]``. ``c_dim > 0`` means it takes labels."""
+    """Base class: ``forward(x, c=None) -> logits [N, 1]``. ``c_dim > 0`` means it takes labels; a conditional head
+    (``layers.ConditionalHead``) also sets ``conditioning`` and ``aux_classes`` (K class logits after the real/fake
+    one: AC-GAN's ``[N, 1 + K]``)."""
 
     c_dim: int = 0
+    conditioning: str = "none"  # none | concat | projection | acgan
+    aux_classes: int = 0
+
+
+def conditioning_dim(net: nn.Module | None) -> int:
+    """The number of classes ``net`` takes labels of (``c_dim``; 0: it takes none). Declared by ``Generator``,
+    ``Discriminator`` and ``Sampler``; any other module (an encoder, a translation block) takes no labels."""
+    return int(net.c_dim) if isinstance(net, (Generator, Discriminator, Sampler)) else 0
+
+
+def output_range(net: nn.Module | None) -> tuple[float, float] | None:
+    """``net``'s declared output range ((-1, 1) tanh, (0, 1) sigmoid), None when unbounded or not a generator."""
+    return net.output_range if isinstance(net, (Generator, Sampler)) else None
 
 
 def sample_latent(
@@ -107,11 +124,49 @@ class ModelFamily:
 
     networks: ClassVar[tuple[str, ...]] = ("G", "D")
     sampling_networks: ClassVar[tuple[str, ...]] = ("G",)  # what ``generate`` needs (loaded by ``load_run``)
+
+    # ---- declared capabilities: what commands may ask of a trained family (defaults: a plain z -> x generator) ----
     # "z": ``Sampler`` truncates z (Brock et al.); "w": ``generate`` truncates inside G (StyleGAN's ψ), z is plain
     truncation_space: ClassVar[str] = "z"
+    # "z": ``interpolate`` walks between latent codes z; "w": between ``encode_latent(z)`` codes, decoded by
+    # ``decode_latent`` (a style-based G's intermediate latent space is smoother: Karras et al. 2019, §4)
+    interpolation_space: ClassVar[str] = "z"
+    style_mixing: ClassVar[bool] = False  # ``style_ranges`` names per-layer style slots (``ganforge style-grid``)
+    translates: ClassVar[bool] = False  # ``translation_input``/``translate`` map input images (``ganforge translate``)
 
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         raise NotImplementedError
+
+    def setting(self, name: str) -> str | None:
+        """``model.options.NAME=value`` for one of this family's options (what an error tells the user to change);
+        None when the family has no such option."""
+        names = {f.name for f in dataclasses.fields(self)} if dataclasses.is_dataclass(self) else set()
+        return f"model.options.{name}={getattr(self, name)}" if name in names else None
+
+    def packing(self) -> int:
+        """PacGAN's m (Lin et al. 2018): D judges m samples at once, so the batch must be a multiple of it (1: none)."""
+        return 1
+
+    def label_classes(self, nets: dict[str, nn.Module]) -> int:
+        """The classes the trained generator takes labels of (0 = unconditional)."""
+        return conditioning_dim(_generator(nets))
+
+    def output_range(self, nets: dict[str, nn.Module]) -> tuple[float, float] | None:
+        """The generator's output range (None: unbounded), what its samples are mapped to uint8 / data units from."""
+        return output_range(_generator(nets))
+
+    def encode_latent(self, nets: dict[str, nn.Module], z: Tensor, truncation: float | None = None) -> Tensor:
+        """z -> the code ``interpolate`` walks in (``interpolation_space``): z itself by default."""
+        return z
+
+    def decode_latent(self, nets: dict[str, nn.Module], w: Tensor) -> Tensor:
+        """A code of ``interpolation_space`` -> samples; by default ``generate`` from z (unconditional)."""
+        return self.generate(nets, w)
+
+    @staticmethod
+    def style_ranges(G: nn.Module) -> dict[str, list[int]]:
+        """``style_mixing`` families: the w slots each named group of G's layers reads; none by default."""
+        return {}
 
     def generate(self, nets: dict[str, nn.Module], z: Tensor, labels: Tensor | None = None,
                  inputs: Tensor | None = None, truncation: float | None = None) -> Tensor:
@@ -122,7 +177,7 @@ class ModelFamily:
         if inputs is not None:
             raise ValueError(f"{type(self).__name__} generates from z, not from input samples; drop the inputs")
         G = nets["G"]
-        return G(z, labels) if getattr(G, "c_dim", 0) else G(z)
+        return G(z, labels) if conditioning_dim(G) else G(z)
 
 
     # ---- translation (``ganforge translate``): families that map input images to output images override these ----
@@ -172,15 +227,15 @@ class Sampler(nn.Module):
     def __init__(self, family: ModelFamily, nets: dict[str, nn.Module], truncation: float | None = None) -> None:
         super().__init__()
         self.family, self.nets = family, nn.ModuleDict(nets)
-        G = nets["G"] if "G" in nets else next(iter(nets.values()))  # translation families: G_AB, ...
-        self.z_dim, self.c_dim = int(getattr(G, "z_dim", 0) or 0), int(getattr(G, "c_dim", 0) or 0)
-        self.z_dist = getattr(G, "z_dist", "normal")
-        self.output_range = getattr(G, "output_range", None)
+        G = _generator(nets)
+        self.z_dim, self.c_dim = (int(G.z_dim), int(G.c_dim)) if G is not None else (0, 0)
+        self.z_dist = G.z_dist if G is not None else "normal"
+        self.output_range = family.output_range(nets)
         self.truncation: float | None = None
         self.set_truncation(truncation)
 
     def set_truncation(self, truncation: float | None) -> None:
-        if getattr(self.family, "truncation_space", "z") == "w":  # the family checks and applies ψ itself
+        if self.family.truncation_space == "w":  # the family checks and applies ψ itself
             self.truncation = truncation
             return
         if truncation is not None and not (truncation > 0 and self.z_dist == "normal"):
@@ -192,7 +247,7 @@ class Sampler(nn.Module):
         """``[n, z_dim]``; with ``truncation`` t, N(0, I) entries with |z| > t are redrawn until none is left (the
         truncation trick, Brock et al. 2019 §3.1)."""
         z = sample_latent(n, self.z_dim, self.z_dist, generator, device)
-        if self.truncation is not None and getattr(self.family, "truncation_space", "z") == "z":
+        if self.truncation is not None and self.family.truncation_space == "z":
             for _ in range(1000):  # P(|z| > t) < 1 for t > 0: terminates; the cap only guards against t ≈ 0
                 bad = z.abs() > self.truncation
                 if not bool(bad.any()):
@@ -202,3 +257,9 @@ class Sampler(nn.Module):
 
     def forward(self, z: Tensor, c: Tensor | None = None, inputs: Tensor | None = None) -> Tensor:
         return self.family.generate(dict(self.nets.items()), z, labels=c, inputs=inputs, truncation=self.truncation)
+
+
+def _generator(nets: dict[str, nn.Module]) -> Generator | None:
+    """The family's generator among its sampling networks ("G", else the first), when it is a ``Generator``."""
+    G = nets["G"] if "G" in nets else next(iter(nets.values()))
+    return G if isinstance(G, Generator) else None

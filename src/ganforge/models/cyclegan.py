@@ -16,13 +16,13 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.data.base import scale_images, to_uint8
-from ganforge.models.base import DataSpec, ModelFamily, TranslateRequest, Translation, init_weights
+from ganforge.models.base import DataSpec, Generator, ModelFamily, TranslateRequest, Translation, init_weights
 from ganforge.models.pix2pix import CHUNK, PAIRED_FIELD, RANGE, UNPAIRED_FIELD
 from ganforge.models.translation_blocks import NORMS, PatchDiscriminator, ResnetGenerator
 from ganforge.registry import MODELS
 
 
-class CycleGenerator(ResnetGenerator):
+class CycleGenerator(ResnetGenerator, Generator):
     """The ResNet generator as a ganforge generator (no z); ``in_ch``/``out_ch`` and ``image_hw`` recorded."""
 
     z_dim = 0
@@ -55,6 +55,7 @@ class CycleGANConfig(ModelFamily):
 
     networks: ClassVar[tuple[str, ...]] = ("G", "F", "D_A", "D_B")
     sampling_networks: ClassVar[tuple[str, ...]] = ("G", "F")
+    translates: ClassVar[bool] = True
 
     ngf: int = 64
     ndf: int = 64

@@ -207,6 +207,9 @@ class DCGANConfig(ModelFamily):
 
     networks: ClassVar[tuple[str, ...]] = ("G", "D")
 
+    def packing(self) -> int:
+        return self.pack
+
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         """{"G", "D"} for ``spec`` (C, H, W), initialised by ``init``, spectral norm applied last."""
         _image_shape(spec)

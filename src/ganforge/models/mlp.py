@@ -185,6 +185,9 @@ class MLPConfig(ModelFamily):
 
     networks: ClassVar[tuple[str, ...]] = ("G", "D")
 
+    def packing(self) -> int:
+        return self.pack
+
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         """{"G", "D"} for ``spec`` (vectors or images), initialised by ``init``, spectral norm applied last."""
         check_conditioning(self.conditioning, spec)

@@ -94,6 +94,7 @@ class Pix2PixConfig(ModelFamily):
 
     networks: ClassVar[tuple[str, ...]] = ("G", "D")
     sampling_networks: ClassVar[tuple[str, ...]] = ("G",)
+    translates: ClassVar[bool] = True
 
     ngf: int = 64
     ndf: int = 64

@@ -106,6 +106,7 @@ class SRGANConfig(ModelFamily):
     """Options of the SRGAN family (``model.options``). Networks: G (SRResNet), D. Data: a ``superres`` dataset."""
 
     networks: ClassVar[tuple[str, ...]] = ("G", "D")
+    translates: ClassVar[bool] = True
 
     scale: int = 4  # up-sampling factor (one PixelShuffle ×2 per octave)
     channels: int = 32  # the paper: 64

@@ -257,6 +257,7 @@ class StarGANv2Config(ModelFamily):
 
     networks: ClassVar[tuple[str, ...]] = ("G", "F", "E", "D")
     sampling_networks: ClassVar[tuple[str, ...]] = ("G", "F", "E")
+    translates: ClassVar[bool] = True
 
     style_dim: int = 64
     latent_dim: int = 16

@@ -302,6 +302,7 @@ class StyleGAN2Config(ModelFamily):
 
     truncation_space: ClassVar[str] = "w"
     interpolation_space: ClassVar[str] = "w"
+    style_mixing: ClassVar[bool] = True
 
     z_dim: int = 512
     w_dim: int = 512

@@ -1,5 +1,9 @@
 """Checkpoints that hold the whole training state, written atomically and loaded with ``weights_only=True``.
 
+``Checkpoint`` owns the layout: it is the one place that builds (``Checkpoint.of_run``), writes (``save``), validates
+(``load``: types, ranges, data kind vs the run's data; ``check_format`` on resume) and reads (``config``, ``spec``,
+``kind``, ``step``, ``weights``) a checkpoint. Nothing else indexes the saved dict.
+
 A kill mid-write never corrupts the last good checkpoint: ``outputs.atomic_file`` writes a unique temporary then
 ``os.replace``s it; ``remove_partial`` deletes what a kill left.
 """
@@ -10,6 +14,7 @@ import random
 import re
 import shutil
 import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +23,128 @@ import torch
 
 from ganforge.outputs import OutputError, atomic_file
 
+# bumped when the saved state changes shape (2: LambdaLR schedulers, best metric; 3: networks, optimiser groups,
+# schedulers and EMA copies keyed by name, objective state)
+CHECKPOINT_FORMAT = 3
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable or belongs to another model."""
+
+
+class Checkpoint(Mapping[str, Any]):
+    """One saved training state and the only reader of its layout::
+
+        {"format": 3, "versions": {...}, "config": RunConfig.to_dict(),
+         "spec": {"shape": [...], "num_classes": K, "kind": "image", "fields": {name: shape}},
+         "models": {name: state_dict, "<name>_ema": state_dict}, "trainer": Trainer.state_dict(),
+         "rng_global": rng_state()}
+
+    ``Checkpoint.load`` validates everything the loaders read before the networks do (``validate_state``). It is
+    also a read-only ``Mapping`` over the saved dict, for readers not yet moved to its properties."""
+
+    def __init__(self, state: dict[str, Any], path: Path | None = None) -> None:
+        self.state, self.path = state, path
+
+    # ---- build, write, load --------------------------------------------------------------------------------
+    @classmethod
+    def of_run(cls, *, config: dict[str, Any], spec: Any, kind: str, models: dict[str, Any],
+               ema: dict[str, Any], trainer: dict[str, Any]) -> Checkpoint:
+        """A run's state: ``spec`` a ``DataSpec``; ``models``/``ema`` the state dicts of the networks and their EMA
+        copies by network name; ``trainer`` ``Trainer.state_dict()``. The global RNG state is taken now."""
+        import ganforge
+
+        weights = dict(models)
+        weights.update({f"{name}_ema": sd for name, sd in ema.items()})
+        return cls({
+            "format": CHECKPOINT_FORMAT,
+            "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)},
+            "config": config,
+            "spec": {"shape": list(spec.shape), "num_classes": spec.num_classes, "kind": kind,
+                     "fields": {k: list(v) for k, v in spec.fields.items()}},
+            "models": weights,  # every network by name, and "<name>_ema" for its EMA copy
+            "trainer": trainer,
+            "rng_global": rng_state(),
+        })
+
+    @classmethod
+    def load(cls, path: Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+        """Read and validate ``path`` (one-line ``CheckpointError`` for a missing, corrupt or tampered file)."""
+        return cls(load_checkpoint(path, map_location), Path(path))
+
+    def save(self, path: Path) -> None:
+        """Write atomically (``save_atomic``): ``path`` is the old file or the new one, never half."""
+        save_atomic(self.state, path)
+
+    def check_format(self) -> None:
+        """Resuming needs this version's layout (loading weights for sampling does not: names and shapes are checked
+        when they load)."""
+        found = self.state.get("format")
+        if found != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"checkpoint format {found} was written by another ganforge version (this one "
+                                  f"reads format {CHECKPOINT_FORMAT}); resume with that version or start a new "
+                                  "--run-dir")
+
+    # ---- what the readers ask --------------------------------------------------------------------------------
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.state["config"]
+
+    @property
+    def models(self) -> dict[str, Any]:
+        return self.state["models"]
+
+    @property
+    def trainer(self) -> dict[str, Any] | None:
+        """``Trainer.state_dict()``; None in a weights-only file."""
+        return self.state.get("trainer")
+
+    @property
+    def step(self) -> int:
+        """The training step it was saved at (0 for a weights-only file)."""
+        return int((self.trainer or {}).get("step", 0))
+
+    @property
+    def kind(self) -> str:
+        """The data kind of the run (picks ``sample``'s writers and ``eval``'s metrics)."""
+        return str(self.state.get("spec", {}).get("kind", "default"))
+
+    @property
+    def shape(self) -> list[int]:
+        """The saved sample shape (``[]`` when the file has no spec)."""
+        return list(self.state.get("spec", {}).get("shape", []))
+
+    @property
+    def spec(self) -> Any:
+        """The ``DataSpec`` the networks are rebuilt from; a file without one is refused in one line."""
+        from ganforge.models.base import DataSpec
+
+        spec = self.state.get("spec")
+        if spec is None:
+            raise _mismatch(Path(str(self.path)), "it has no data spec to rebuild the networks from")
+        return DataSpec(shape=tuple(spec["shape"]), num_classes=int(spec["num_classes"]),
+                        fields={k: tuple(v) for k, v in spec.get("fields", {}).items()})
+
+    def has_ema(self, name: str = "G") -> bool:
+        return self.models.get(f"{name}_ema") is not None
+
+    def weights(self, name: str, use_ema: bool = False) -> dict[str, Any]:
+        """Network ``name``'s state dict: its EMA copy when ``use_ema`` and one was saved, else the network's."""
+        return self.models[f"{name}_ema" if use_ema and self.has_ema(name) else name]
+
+    def generator_kind(self, use_ema: bool) -> str:
+        """"ema" when G's EMA copy is what ``use_ema`` samples from, else "G" (records and file names)."""
+        return "ema" if use_ema and self.has_ema("G") else "G"
+
+    # ---- read-only Mapping over the saved dict ----------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self.state[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.state)
+
+    def __len__(self) -> int:
+        return len(self.state)
 
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:
@@ -72,6 +196,7 @@ def remove_partial(folder: Path) -> list[Path]:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The validated saved dict of ``path`` (``Checkpoint.load`` wraps it)."""
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} not found; pass an existing .pt file or --resume latest")
     try:

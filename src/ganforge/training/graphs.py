@@ -34,7 +34,7 @@ WARMUP_STEPS = 3  # eager steps before capture: cuDNN autotuning, optimiser stat
 
 def _batch_tensors(batch: Batch) -> dict[str, Tensor]:
     out = {k: v for k in ("real", "z", "labels", "fake_labels") if (v := getattr(batch, k)) is not None}
-    return {**out, **{f"fields.{k}": v for k, v in batch.fields.items()}}
+    return {**out, **{f"extras.{k}": v for k, v in batch.extras.items()}}
 
 
 class GraphedPhase:
@@ -62,9 +62,9 @@ class GraphedPhase:
     def capture(self, batch: Batch) -> LossTerms:
         """Record ``update`` on static copies of ``batch``'s tensors, then replay once (this step's update)."""
         self.static = {k: v.clone() for k, v in _batch_tensors(batch).items()}
-        plain = {k: v for k, v in self.static.items() if not k.startswith("fields.")}
-        fields = {k.removeprefix("fields."): v for k, v in self.static.items() if k.startswith("fields.")}
-        self.static_batch = Batch(**{**batch.__dict__, **plain, "fields": fields})
+        plain = {k: v for k, v in self.static.items() if not k.startswith("extras.")}
+        extras = {k.removeprefix("extras."): v for k, v in self.static.items() if k.startswith("extras.")}
+        self.static_batch = Batch(**{**batch.__dict__, **plain, "extras": extras})
         self.zero_grad()  # .grad is allocated inside the graph's memory pool
         graph = self.graph_factory(self)
         if self.generator is not None and self.generator.device.type == "cuda":

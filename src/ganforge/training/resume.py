@@ -44,7 +44,7 @@ def resume_config(preset: str, run_dir: Path, resume: str, overrides: list[str],
     same config (its ``name``) as the run, or a typo or the wrong run directory would go unnoticed."""
     given = config_mod.resolve_config(preset, overrides, seed)
     path = find_checkpoint(run_dir, resume)
-    data = ckpt.load_checkpoint(path)["config"]
+    data = ckpt.Checkpoint.load(path).config
     if not isinstance(data, dict):
         raise ckpt.CheckpointError(f"checkpoint {str(path)!r} holds no config mapping; it is damaged")
     if given.name != data.get("name"):

@@ -27,8 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-import ganforge
-from ganforge.builder import Components, build_components, resolve_device
+from ganforge.builder import Components, build_components, build_family, resolve_device
 from ganforge.config import RunConfig, resolve_epochs
 from ganforge.data.source import make_source
 from ganforge.kinds import hooks_for
@@ -58,9 +57,7 @@ from ganforge.training.stats import MetricsWriter, truncate_metrics
 from ganforge.training.threads import choose_threads
 from ganforge.training.trainer import NonFiniteLossError, Trainer, all_finite
 
-# bumped when the saved state changes shape (2: LambdaLR schedulers, best metric; 3: networks, optimiser groups,
-# schedulers and EMA copies keyed by name, objective state)
-CHECKPOINT_FORMAT = 3
+CHECKPOINT_FORMAT = ckpt.CHECKPOINT_FORMAT  # the layout ``training.checkpoint.Checkpoint`` owns
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -100,42 +97,56 @@ class Run:
         self.config_changes: dict[str, list[Any]] = {}  # applied on resume: {"optim.g.lr": [old, new]}
         self.resume_path: Path | None = None
         # --- everything that can fail is checked before anything in the run directory is touched; train() writes ---
+        packing = build_family(cfg).packing()  # the model options' one-line ConfigError comes first
         try:
-            distributed.check_batch(cfg.train.batch_size, self.dist.world_size, int(cfg.model.options.get("pack", 1)))
+            distributed.check_batch(cfg.train.batch_size, self.dist.world_size, packing)
         except ValueError as exc:
             raise RunError(str(exc)) from None
         self.resume_state = self._check_run_dir(resume, overwrite)
         self.dist.barrier()  # every rank has looked at the run directory before rank 0 may clear it
-        self.c: Components = build_components(cfg, self.device)
-        if resolve_epochs(cfg, self.c.data) is not None:  # train.epochs -> train.steps, now that N_train is known
-            self.notes.append(f"train.epochs resolved to train.steps={cfg.train.steps} ({len(self.c.data)} training "
-                              f"items, batch {cfg.train.batch_size})")
-            if self.resume_state is not None and isinstance(self.resume_state.get("trainer"), dict):
-                ckpt.check_resume_step(self.resume_state, cfg.train.steps, self.resume_path)
+        self.components: Components = build_components(cfg, self.device)
+        self._resolve_epochs()
         self._check_memory()
         if self.resume_state is None:
             self._build_trainer()
         else:  # the whole restore (optimisers included) happens here, so a bad resume fails before any write
-            try:
-                self._check_compatible(self.resume_state)
-                self._build_trainer()
-                self._restore(self.resume_state)
-            except RunError:
-                raise
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
-                detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-                raise RunError(f"checkpoint {str(self.resume_path)!r} is damaged or does not fit this model "
-                               f"({type(exc).__name__}: {detail[:300]}); resume from another file in checkpoints/ or "
-                               "start a new --run-dir") from None
+            self._build_and_restore(self.resume_state)
         if overwrite and self.dist.is_main:
-            foreign = run_files(self.run_dir)[1]
-            if foreign:
-                self.notes.append(f"--overwrite keeps {len(foreign)} file(s) ganforge did not write: "
-                                  f"{', '.join(str(p.relative_to(self.run_dir)) for p in foreign[:3])}"
-                                  f"{', ...' if len(foreign) > 3 else ''}")
+            self._note_foreign_files()
+
+    def _resolve_epochs(self) -> None:
+        """``train.epochs`` -> ``train.steps``, now that the number of training items is known."""
+        cfg, data = self.cfg, self.components.data
+        if resolve_epochs(cfg, data) is None:
+            return
+        self.notes.append(f"train.epochs resolved to train.steps={cfg.train.steps} ({len(data)} training items, "
+                          f"batch {cfg.train.batch_size})")
+        if self.resume_state is not None and isinstance(self.resume_state.trainer, dict):
+            ckpt.check_resume_step(self.resume_state, cfg.train.steps, self.resume_path)
+
+    def _build_and_restore(self, state: ckpt.Checkpoint) -> None:
+        """The trainer, then the saved state into it: anything that does not fit is one ``RunError``."""
+        try:
+            self._check_compatible(state)
+            self._build_trainer()
+            self._restore(state)
+        except RunError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+            raise RunError(f"checkpoint {str(self.resume_path)!r} is damaged or does not fit this model "
+                           f"({type(exc).__name__}: {detail[:300]}); resume from another file in checkpoints/ or "
+                           "start a new --run-dir") from None
+
+    def _note_foreign_files(self) -> None:
+        foreign = run_files(self.run_dir)[1]
+        if foreign:
+            self.notes.append(f"--overwrite keeps {len(foreign)} file(s) ganforge did not write: "
+                              f"{', '.join(str(p.relative_to(self.run_dir)) for p in foreign[:3])}"
+                              f"{', ...' if len(foreign) > 3 else ''}")
 
     # ---- set-up ---------------------------------------------------------------------------------------------
-    def _check_run_dir(self, resume: str | None, overwrite: bool) -> dict[str, Any] | None:
+    def _check_run_dir(self, resume: str | None, overwrite: bool) -> ckpt.Checkpoint | None:
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise RunError(f"run directory {str(self.run_dir)!r} is a file, not a directory; choose another --run-dir")
         for parent in self.run_dir.parents:  # "somefile/run": mkdir would fail after the whole set-up
@@ -153,9 +164,9 @@ class Run:
         if overwrite:
             raise RunError("--resume and --overwrite contradict each other; pass one of them")
         self.resume_path = find_checkpoint(self.run_dir, resume)
-        state = ckpt.load_checkpoint(self.resume_path, map_location=self.device)  # checked by ckpt.validate_state
+        state = ckpt.Checkpoint.load(self.resume_path, map_location=self.device)  # checked by ckpt.validate_state
         # a missing trainer state is reported as damage by the restore; train.epochs is checked once it is steps
-        if isinstance(state.get("trainer"), dict) and self.cfg.train.steps is not None:
+        if isinstance(state.trainer, dict) and self.cfg.train.steps is not None:
             ckpt.check_resume_step(state, self.cfg.train.steps, self.resume_path)
         return state
 
@@ -172,23 +183,25 @@ class Run:
     def _check_memory(self) -> None:
         """A batch that cannot fit in memory is refused up front, not by an out-of-memory crash at step 1."""
         b = self.cfg.train.batch_size
-        need = 2 * b * 4 * math.prod(self.c.spec.shape)  # a real and a generated float32 batch: the least a step holds
+        shape = self.components.spec.shape
+        need = 2 * b * 4 * math.prod(shape)  # a real and a generated float32 batch: the least a step holds
         have = memory_bytes(self.device)
         if need > have:
             raise RunError(f"train.batch_size={b} needs at least {need / 2**30:,.1f} GiB for one real and one "
-                           f"generated batch of {list(self.c.spec.shape)} float32 samples, more than the "
+                           f"generated batch of {list(shape)} float32 samples, more than the "
                            f"{have / 2**30:,.1f} GiB of {self.device.type} memory here; lower train.batch_size")
 
-    def _check_compatible(self, state: dict[str, Any]) -> None:
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise RunError(f"checkpoint format {state.get('format')} was written by another ganforge version (this one "
-                           f"reads format {CHECKPOINT_FORMAT}); resume with that version or start a new --run-dir")
-        old, new = state["config"], self.cfg.to_dict()
+    def _check_compatible(self, state: ckpt.Checkpoint) -> None:
+        try:
+            state.check_format()
+        except ckpt.CheckpointError as exc:
+            raise RunError(str(exc)) from None
+        old, new = state.config, self.cfg.to_dict()
         if not isinstance(old, dict):
             raise RunError(f"checkpoint {str(self.resume_path)!r} holds no config mapping; it is damaged")
         diffs = ckpt.diff_configs(old, new)
         refused = [k for k in diffs if not applied_on_resume(k)]
-        if list(state.get("spec", {}).get("shape", [])) != list(self.c.spec.shape):
+        if state.shape != list(self.components.spec.shape):
             refused.append("data shape")
         if refused:
             raise RunError(f"checkpoint was trained with a different config (differs: {', '.join(refused)}); these "
@@ -201,12 +214,13 @@ class Run:
             self.config_changes[key] = [a, b]
         if self.config_changes:
             changes = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in self.config_changes.items())
-            step = state["trainer"]["step"]
+            step = state.step
             self.notes.append(f"resume applies {changes} from step {step} (logged in metrics.jsonl)")
 
     def _build_trainer(self) -> None:
         """Optimisers per group, schedulers, EMA copies, the objective's phases and the trainer."""
-        cfg, c, objective = self.cfg, self.c, self.c.objective
+        cfg, c = self.cfg, self.components
+        objective = c.objective
         if cfg.train.channels_last and len(c.spec.shape) == 3:  # image models only
             for m in c.nets.values():
                 m.to(memory_format=torch.channels_last)
@@ -222,7 +236,7 @@ class Run:
         self.schedulers = {group: build_scheduler(opt, cfg.optim[group]) for group, opt in self.optimizers.items()}
         self.ema = ({name: make_ema(c.nets[name]) for name in objective.ema_networks()} if cfg.train.ema > 0
                     else {})
-        source = make_source(c.data, getattr(c.G, "output_range", None), cfg.train.seed + 1, self.device)
+        source = make_source(c.data, c.family.output_range(c.nets), cfg.train.seed + 1, self.device)
         rng = torch.Generator(device=self.device)
         rng.manual_seed(cfg.train.seed + 2)
         draws = Draws(source, rng, self.device, cfg.train.batch_size, dist=self.dist,
@@ -246,12 +260,11 @@ class Run:
     def G_ema(self) -> nn.Module | None:
         return self.ema.get("G")
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        models = state["models"]
-        for name, net in self.c.nets.items():
-            net.load_state_dict(models[name])
+    def _restore(self, state: ckpt.Checkpoint) -> None:
+        for name, net in self.components.nets.items():
+            net.load_state_dict(state.weights(name))
         for name, ema in self.ema.items():  # a run that turned EMA on at resume starts it from the network
-            ema.load_state_dict(models.get(f"{name}_ema") or models[name])
+            ema.load_state_dict(state.weights(name, use_ema=True))
         saved = state["trainer"]["optimizers"]
         missing = sorted(set(self.optimizers) - set(saved))
         if missing:  # the trainer would silently restart those optimisers from scratch
@@ -265,27 +278,22 @@ class Run:
                 set_base_lr(opt, self.schedulers[group], self.cfg.optim[group].lr)
 
     # ---- checkpoints ----------------------------------------------------------------------------------------
+    def checkpoint(self) -> ckpt.Checkpoint:
+        """The whole training state (``training.checkpoint.Checkpoint`` owns its layout)."""
+        c = self.components
+        return ckpt.Checkpoint.of_run(
+            config=self.cfg.to_dict(), spec=c.spec, kind=c.data.kind,
+            models={name: net.state_dict() for name, net in c.nets.items()},
+            ema={name: ema.state_dict() for name, ema in self.ema.items()}, trainer=self.trainer.state_dict())
+
     def state_dict(self) -> dict[str, Any]:
-        c = self.c
-        models = {name: net.state_dict() for name, net in c.nets.items()}
-        models.update({f"{name}_ema": ema.state_dict() for name, ema in self.ema.items()})
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "versions": {"ganforge": ganforge.__version__, "torch": str(torch.__version__)},
-            "config": self.cfg.to_dict(),
-            "spec": {"shape": list(c.spec.shape), "num_classes": c.spec.num_classes,
-                     "kind": getattr(c.data, "kind", "default"),
-                     "fields": {k: list(v) for k, v in c.spec.fields.items()}},
-            "models": models,  # every network by name, and "<name>_ema" for its EMA copy
-            "trainer": self.trainer.state_dict(),
-            "rng_global": ckpt.rng_state(),
-        }
+        return self.checkpoint().state
 
     def sync(self) -> None:
         """Collective (every rank calls it): stop on a NaN anywhere, and average BatchNorm running statistics
         over ranks, before anything reads or saves the models. Cheap no-ops in a single process."""
         self.trainer.check_finite()
-        self.dist.average_buffers(*self.c.nets.values(), *self.ema.values())
+        self.dist.average_buffers(*self.components.nets.values(), *self.ema.values())
 
     def save_checkpoint(self) -> Path:
         """Write ``latest.pt`` and ``step-N.pt`` only if the state is finite (a diverged state never overwrites).
@@ -295,13 +303,12 @@ class Run:
         return self._write_checkpoint()
 
     def _write_checkpoint(self) -> Path:
-        if not all_finite(list(self.c.nets.values())):
+        if not all_finite(list(self.components.nets.values())):
             raise NonFiniteLossError(f"parameters became NaN or inf by step {self.trainer.step}")
         folder = checkpoint_dir(self.run_dir)
         if not self.dist.is_main:
             return folder / "latest.pt"
-        state = self.state_dict()
-        ckpt.save_atomic(state, folder / "latest.pt")
+        self.checkpoint().save(folder / "latest.pt")
         ckpt.copy_atomic(folder / "latest.pt", folder / f"step-{self.trainer.step:07d}.pt")
         ckpt.prune(folder, self.cfg.train.keep_checkpoints)
         return folder / "latest.pt"
@@ -325,7 +332,7 @@ class Run:
     # ---- the loop -------------------------------------------------------------------------------------------
     def threads(self) -> tuple[int, str]:
         """(torch CPU threads for this run, why): ``train.threads`` (training/threads.py)."""
-        n_params = sum(p.numel() for net in self.c.nets.values() for p in net.parameters())
+        n_params = sum(p.numel() for net in self.components.nets.values() for p in net.parameters())
         return choose_threads(self.cfg.train.threads, n_params, self.device)
 
     def train(self) -> dict[str, Any]:
@@ -388,13 +395,36 @@ class Run:
         write_config(self.run_dir, self.cfg)
 
     def _train(self) -> dict[str, Any]:
-        cfg, trainer, main = self.cfg, self.trainer, self.dist.is_main
-        writer = MetricsWriter(self.run_dir, cfg.log.tensorboard) if main else None
+        """The loop, then on rank 0 (when it finished) the final samples and evaluation, the plots and the report."""
+        writer = MetricsWriter(self.run_dir, self.cfg.log.tensorboard) if self.dist.is_main else None
         self.tb = writer.tb if writer is not None else None
         if writer is not None and self.config_changes:
-            writer.write(trainer.step, {"config_change": self.config_changes})
+            writer.write(self.trainer.step, {"config_change": self.config_changes})
+        status, t0 = self._loop(writer)
+        summary: dict[str, Any] = {"status": status, "step": self.trainer.step,
+                                   "images_seen": self.trainer.images_seen,
+                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir),
+                                   "threads": self.num_threads}
+        if self.dist.enabled:
+            summary["processes"] = self.dist.world_size
+        if writer is None:  # not rank 0: rank 0 writes the samples, evaluation and plots
+            return summary
+        if status == "finished":
+            summary["metrics"] = self._final_evaluation(writer)
+        writer.close()
+        self.status("plots and report.html…")
+        self.hooks.finish(self.run_dir, self.cfg)
+        from ganforge.report import write_run_report  # local: the report's imports are not needed before the end
+
+        write_run_report(self.run_dir)
+        summary["total_seconds"] = round(time.perf_counter() - self.t_created, 2)  # "seconds": the training loop
+        return summary
+
+    def _loop(self, writer: MetricsWriter | None) -> tuple[str, float]:
+        """Train to ``train.steps`` (or a stop signal), then checkpoint: ("finished" | "interrupted", loop start)."""
+        cfg, trainer = self.cfg, self.trainer
         old_handlers = self._install_signal_handlers()
-        bar = tqdm(total=cfg.train.steps, initial=trainer.step, disable=not (self.progress and main),
+        bar = tqdm(total=cfg.train.steps, initial=trainer.step, disable=not (self.progress and self.dist.is_main),
                    dynamic_ncols=True, desc=cfg.name)
         t0, step0 = time.perf_counter(), trainer.step
         status = "finished"
@@ -402,28 +432,8 @@ class Run:
             while trainer.step < cfg.train.steps:
                 trainer.train_step()
                 bar.update(1)
-                step = trainer.step
-                if step % cfg.log.every == 0 or step == cfg.train.steps:
-                    record = trainer.flush_stats()
-                    elapsed = time.perf_counter() - t0
-                    record.update({"images_seen": trainer.images_seen, **self._lrs(),
-                                   "time/step_ms": 1000 * elapsed / max(1, step - step0)})
-                    if writer is not None:
-                        writer.write(step, record)
-                    bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in record.items() if k.startswith("loss/")})
-                sample_now = cfg.log.sample_every and step % cfg.log.sample_every == 0 and step < cfg.train.steps
-                eval_now = cfg.log.eval_every and step % cfg.log.eval_every == 0 and step < cfg.train.steps
-                if sample_now or eval_now:
-                    self.sync()  # no NaN model is evaluated; under torchrun: global BatchNorm statistics
-                if sample_now and main:
-                    self.write_samples(step)
-                if eval_now and main:
-                    metrics = self.evaluate()
-                    writer.write(step, {f"eval/{k}": v for k, v in metrics.items()})
-                    self.keep_best(metrics)
-                if step % cfg.train.checkpoint_every == 0 and step < cfg.train.steps:
-                    self.save_checkpoint()
-                if self._should_stop(step):
+                self._after_step(trainer.step, writer, bar, t0, step0)
+                if self._should_stop(trainer.step):
                     status = "interrupted"
                     break
             self.save_checkpoint()
@@ -435,31 +445,49 @@ class Run:
         finally:
             bar.close()
             self._restore_signal_handlers(old_handlers)
-        summary: dict[str, Any] = {"status": status, "step": trainer.step, "images_seen": trainer.images_seen,
-                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir),
-                                   "threads": self.num_threads}
-        if self.dist.enabled:
-            summary["processes"] = self.dist.world_size
-        if writer is None:  # not rank 0: rank 0 writes the samples, evaluation and plots
-            return summary
-        if status == "finished":
-            self.status("final samples and evaluation…")  # silent for up to a minute otherwise
-            self.write_samples(trainer.step, final=True)
-            metrics = self.evaluate()
-            if metrics:
-                writer.write(trainer.step, {f"eval/{k}": v for k, v in metrics.items()})
-                self.keep_best(metrics)
-                write_eval(self.run_dir, "final", metrics, self._eval_protocol(),  # the state it evaluated
-                           checkpoint=checkpoint_dir(self.run_dir) / "latest.pt")
-            summary["metrics"] = metrics
-        writer.close()
-        self.status("plots and report.html…")
-        self.hooks.finish(self.run_dir, cfg)
-        from ganforge.report import write_run_report  # local: the report's imports are not needed before the end
+        return status, t0
 
-        write_run_report(self.run_dir)
-        summary["total_seconds"] = round(time.perf_counter() - self.t_created, 2)  # "seconds": the training loop
-        return summary
+    def _after_step(self, step: int, writer: MetricsWriter | None, bar: Any, t0: float, step0: int) -> None:
+        """What ``log.*`` and ``train.checkpoint_every`` ask after ``step`` (the last step's are ``_train``'s)."""
+        cfg, main = self.cfg, self.dist.is_main
+        if step % cfg.log.every == 0 or step == cfg.train.steps:
+            self._log_step(step, writer, bar, t0, step0)
+        sample_now = cfg.log.sample_every and step % cfg.log.sample_every == 0 and step < cfg.train.steps
+        eval_now = cfg.log.eval_every and step % cfg.log.eval_every == 0 and step < cfg.train.steps
+        if sample_now or eval_now:
+            self.sync()  # no NaN model is evaluated; under torchrun: global BatchNorm statistics
+        if sample_now and main:
+            self.write_samples(step)
+        if eval_now and main:
+            metrics = self.evaluate()
+            writer.write(step, {f"eval/{k}": v for k, v in metrics.items()})
+            self.keep_best(metrics)
+        if step % cfg.train.checkpoint_every == 0 and step < cfg.train.steps:
+            self.save_checkpoint()
+
+    def _log_step(self, step: int, writer: MetricsWriter | None, bar: Any, t0: float, step0: int) -> None:
+        """The losses and statistics since the last log line, with images seen, learning rates and step time."""
+        trainer = self.trainer
+        record = trainer.flush_stats()
+        elapsed = time.perf_counter() - t0
+        record.update({"images_seen": trainer.images_seen, **self._lrs(),
+                       "time/step_ms": 1000 * elapsed / max(1, step - step0)})
+        if writer is not None:
+            writer.write(step, record)
+        bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in record.items() if k.startswith("loss/")})
+
+    def _final_evaluation(self, writer: MetricsWriter) -> dict[str, float]:
+        """The last step's samples and evaluation, recorded in eval/final.json with the checkpoint it scored."""
+        step = self.trainer.step
+        self.status("final samples and evaluation…")  # silent for up to a minute otherwise
+        self.write_samples(step, final=True)
+        metrics = self.evaluate()
+        if metrics:
+            writer.write(step, {f"eval/{k}": v for k, v in metrics.items()})
+            self.keep_best(metrics)
+            write_eval(self.run_dir, "final", metrics, self._eval_protocol(),  # the state it evaluated
+                       checkpoint=checkpoint_dir(self.run_dir) / "latest.pt")
+        return metrics
 
     def status(self, text: str) -> None:
         """One line on stderr for a phase after the progress bar (only when the bar is shown)."""
@@ -499,12 +527,13 @@ class Run:
     @property
     def hooks(self) -> Any:
         """The sample writers and evaluation of this run's data kind (``ganforge.kinds``)."""
-        return hooks_for(getattr(self.c.data, "kind", "default"))
+        return hooks_for(self.components.data.kind)
 
     def eval_generator(self) -> nn.Module:
         """The family's ``Sampler`` over the EMA copies (or the networks themselves) of its sampling networks."""
-        nets = {name: self.ema.get(name, self.c.nets[name]) for name in self.c.family.sampling_networks}
-        sampler = Sampler(self.c.family, nets)
+        c = self.components
+        nets = {name: self.ema.get(name, c.nets[name]) for name in c.family.sampling_networks}
+        sampler = Sampler(c.family, nets)
         sampler.training = next(iter(nets.values())).training  # the wrapper's flag only: restored after sampling
         return sampler
 
@@ -516,7 +545,7 @@ class Run:
 
     def write_samples(self, step: int, final: bool = False) -> None:
         with self._isolated_rng():
-            self.hooks.samples(self.eval_generator(), self.c.data, self.run_dir, step, self.cfg, self.device,
+            self.hooks.samples(self.eval_generator(), self.components.data, self.run_dir, step, self.cfg, self.device,
                                final=final)
         grid = self.run_dir / "samples" / f"step-{step:07d}.png"  # the kind's grid of this step, when it writes one
         if self.tb is not None and grid.is_file():  # TensorBoard's IMAGES tab shows it next to the scalars
@@ -527,7 +556,8 @@ class Run:
 
     def evaluate(self) -> dict[str, float]:
         with self._isolated_rng():
-            return self.hooks.evaluate(self.eval_generator(), self.c.data, self.cfg, self.device)
+            return self.hooks.evaluate(self.eval_generator(), self.components.data, self.cfg, self.device)
 
     def _eval_protocol(self) -> dict[str, Any]:
-        return self.hooks.protocol(self.c.data, self.cfg, "ema" if self.G_ema is not None else "G", self.trainer.step)
+        generator = "ema" if self.G_ema is not None else "G"
+        return self.hooks.protocol(self.components.data, self.cfg, generator, self.trainer.step)

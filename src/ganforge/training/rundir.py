@@ -249,7 +249,7 @@ file_sha256 = sha256_file  # sha256 of a file's bytes (ganforge.outputs), under 
 
 
 def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device | str = "cpu", use_ema: bool = True,
-             truncation: float | None = None) -> tuple[RunConfig, Sampler, DataSpec, dict[str, Any]]:
+             truncation: float | None = None) -> tuple[RunConfig, Sampler, DataSpec, ckpt.Checkpoint]:
     """(config, the family's ``Sampler`` in eval mode, data spec, checkpoint) from a run directory or a checkpoint
     file. The sampler holds the family's sampling networks (their EMA copies with ``use_ema`` when saved) and
     generates through the family's ``generate`` (the sampling contract), optionally with ``truncation``."""
@@ -260,17 +260,13 @@ def load_run(run: str | Path, checkpoint: str = "latest", device: torch.device |
         path = find_checkpoint(run, checkpoint) if checkpoint == "latest" else Path(checkpoint)
     else:
         raise RunError(f"run {str(run)!r} not found; pass a run directory (runs/NAME) or a checkpoint .pt file")
-    state = ckpt.load_checkpoint(path, map_location=device)
-    cfg = config_from_dict(state["config"])
-    spec = DataSpec(shape=tuple(state["spec"]["shape"]), num_classes=int(state["spec"]["num_classes"]),
-                    fields={k: tuple(v) for k, v in state["spec"].get("fields", {}).items()})
+    state = ckpt.Checkpoint.load(path, map_location=device)
+    cfg = config_from_dict(state.config)
+    spec = state.spec
     family = build_family(cfg)
     nets = build_models(cfg, spec, build_objective(cfg), family)
-    models = state["models"]
     sampling = {}
     for name in family.sampling_networks:
-        key = f"{name}_ema" if use_ema and models.get(f"{name}_ema") is not None else name
-        nets[name].load_state_dict(models[key])
+        nets[name].load_state_dict(state.weights(name, use_ema))
         sampling[name] = nets[name]
     return cfg, Sampler(family, sampling, truncation).to(device).eval(), spec, state
-

@@ -44,6 +44,7 @@ from ganforge.config import apply_override, config_from_dict, load_preset, parse
 from ganforge.data.base import to_uint8
 from ganforge.data.toy import GaussianMixture2D
 from ganforge.metrics.toy import N_EVAL
+from ganforge.models.base import output_range
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder, atomic_file, ensure_folder, save_figure
 from ganforge.sampling import EVAL_SEED_OFFSET, generate_samples
@@ -145,7 +146,7 @@ def _stacked_metrics(G: torch.nn.Module, seed: int, device: torch.device, n_eval
     from ganforge.metrics.classifier import load_mnist_classifier, mode_statistics, stacked_mnist_modes
 
     fake = generate_samples(G, n_eval, seed + EVAL_SEED_OFFSET, device)
-    images = to_uint8(fake, getattr(G, "output_range", None)).cpu()
+    images = to_uint8(fake, output_range(G)).cpu()
     modes = stacked_mnist_modes(load_mnist_classifier(device=device), images)
     stats = mode_statistics(modes)
     return {"modes": float(stats["modes"]), "kl": stats["kl"]}
@@ -162,7 +163,7 @@ def run_one(cfg: Any, run_dir: Path, n_stacked_eval: int = N_STACKED_EVAL) -> tu
     summary = run.train()
     if summary["status"] != "finished":
         raise RuntimeError(f"run {cfg.name} stopped early ({summary['status']})")
-    G, data = run.eval_generator(), run.c.data
+    G, data = run.eval_generator(), run.components.data
     points = None
     if isinstance(data, GaussianMixture2D):
         m = summary["metrics"]
@@ -383,3 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = math.ceil(time.perf_counter() - t0)
     print(f"wrote {args.out_dir / 'modes.md'}, modes.csv, results.json{picture} in {seconds} s")
     return 0
+
+
+if __name__ == "__main__":  # python -m ganforge.bench.modes ...
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
