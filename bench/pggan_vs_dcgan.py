@@ -35,10 +35,9 @@ import torch
 
 from ganforge.config import resolve_config
 from ganforge.data.images import MNIST
-from ganforge.data.mnist32 import Unpadded
 from ganforge.kinds import write_samples
 from ganforge.kinds.image import N_DIGITS, evaluate_digits
-from ganforge.sampling import EVAL_SEED_OFFSET
+from ganforge.sampling import EVAL_SEED_OFFSET, Unpadded
 from ganforge.training.run import Run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

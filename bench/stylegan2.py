@@ -36,9 +36,8 @@ import torch
 
 from ganforge.config import resolve_config
 from ganforge.data.images import MNIST
-from ganforge.data.mnist32 import Unpadded
 from ganforge.kinds.image import evaluate_digits
-from ganforge.sampling import EVAL_SEED_OFFSET
+from ganforge.sampling import EVAL_SEED_OFFSET, Unpadded
 from ganforge.training.run import Run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

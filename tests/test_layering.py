@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("training",),
     ("kinds",),  # per data kind: samples, evaluation, export, report section
     ("report",),
-    ("commands", "modes_bench"),
+    ("commands", "bench"),  # bench: the benches the CLI runs (ganforge bench modes)
     ("api",),
     ("cli", "entry", "__main__"),
 )

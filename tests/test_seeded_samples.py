@@ -10,12 +10,12 @@ import torch
 from torch import Tensor, nn
 
 import ganforge.sampling as ev
-from ganforge.models.base import sample_latent
+from ganforge.models.base import Generator, sample_latent
 
 CPU = torch.device("cpu")
 
 
-class EchoG(nn.Module):
+class EchoG(Generator):
     """A "generator" whose output is its input: ``[z, c]`` as float32, so a sample shows exactly what was drawn."""
 
     def __init__(self, z_dim: int, c_dim: int = 0) -> None:

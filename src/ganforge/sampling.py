@@ -13,6 +13,9 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
+from ganforge.data.mnist32 import unpad
+from ganforge.models.base import Generator, conditioning_dim, output_range
+
 EVAL_SEED_OFFSET = 2_000_003  # evaluations use their own RNG: they never touch training state
 LATENT_CHUNK = 1000  # latents (and random labels) are drawn this many samples at a time, whatever the batch size
 
@@ -32,7 +35,7 @@ def iter_latents(G: nn.Module, n: int, seed: int, device: torch.device, labels: 
     """
     rng = torch.Generator(device=device)
     rng.manual_seed(seed)
-    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    c_dim = conditioning_dim(G)
     for start in range(0, n, LATENT_CHUNK):
         m = min(LATENT_CHUNK, n - start)
         z = G.sample_z(m, rng, device)  # [m, z_dim]
@@ -54,7 +57,7 @@ def iter_labelled_samples(G: nn.Module, n: int, seed: int, device: torch.device,
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     was_training = G.training
     G.eval()
-    c_dim = int(getattr(G, "c_dim", 0) or 0)
+    c_dim = conditioning_dim(G)
 
     def run(z: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
         with torch.no_grad():  # not held across a yield: the caller's grad mode stays its own
@@ -94,3 +97,21 @@ def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labe
                      batch_size: int = 1000) -> Tensor:
     """The ``n`` samples of seed ``seed`` (``iter_labelled_samples``) at once; G's mode is restored afterwards."""
     return torch.cat(list(iter_samples(G, n, seed, device, labels, batch_size)))
+
+
+class Unpadded(Generator):
+    """A sampler whose images are ``data.mnist32.unpad``-ed: judges 32×32 digit generators with the 28×28 digit
+    evaluation (``kinds.image.evaluate_digits``). Declares G's ``z_dim``, ``z_dist`` and ``output_range`` (read
+    through ``models.base.output_range``) and draws G's ``sample_z``; unconditional (``c_dim`` 0)."""
+
+    def __init__(self, G: nn.Module) -> None:
+        super().__init__()
+        self.G, self.z_dim = G, int(G.z_dim)
+        self.z_dist, self.output_range = G.z_dist, output_range(G)
+
+    def sample_z(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
+        return self.G.sample_z(n, generator, device)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return unpad(self.G(z))
+

@@ -51,13 +51,15 @@ def test_unpad_inverts_the_padding_and_unpadded_wraps_a_sampler() -> None:
     images and keeps what the digit evaluation reads (z_dim, output_range, sample_z)."""
     import torch.nn.functional as F
 
-    from ganforge.data.mnist32 import PAD, Unpadded, unpad
+    from ganforge.data.mnist32 import PAD, unpad
+    from ganforge.models.base import Generator
+    from ganforge.sampling import Unpadded
 
     digits = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
     assert torch.equal(unpad(F.pad(digits, (PAD,) * 4)), digits)
     assert torch.equal(unpad(digits), digits)
 
-    class Tiny(torch.nn.Module):
+    class Tiny(Generator):
         z_dim, z_dist, output_range = 2, "normal", (-1.0, 1.0)
 
         def sample_z(self, n, generator=None, device="cpu"):

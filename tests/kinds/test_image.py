@@ -19,12 +19,13 @@ from ganforge.data.mnist import load_mnist_raw
 from ganforge.kinds import hooks_for
 from ganforge.metrics.classifier import weights_sha256
 from ganforge.metrics.toy import N_EVAL
+from ganforge.models.base import Generator
 from helpers import tiny_config
 
 CPU = torch.device("cpu")
 
 
-class ReplayG(nn.Module):
+class ReplayG(Generator):
     """Stands in for a generator: returns the given uint8 images ``[M, 1, 28, 28]`` in order, scaled to
     ``output_range``, cycling through them; ``z`` only sets the batch size."""
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganforge.data.base import TensorData
 from ganforge.data.images import MNIST, check_limit, check_split
@@ -28,22 +27,6 @@ def unpad(images: Tensor) -> Tensor:
     the mnist-classifier reads); 28×28 images pass unchanged."""
     m = (images.shape[-1] - DIGIT) // 2
     return images[..., m : m + DIGIT, m : m + DIGIT]
-
-
-class Unpadded(nn.Module):
-    """A sampler whose images are ``unpad``-ed: judges 32×32 digit generators with the 28×28 digit evaluation
-    (``evaluation.evaluate_digits``). Keeps G's ``z_dim``, ``z_dist``, ``output_range`` and ``sample_z``."""
-
-    def __init__(self, G: nn.Module) -> None:
-        super().__init__()
-        self.G, self.z_dim, self.c_dim = G, G.z_dim, 0
-        self.z_dist, self.output_range = getattr(G, "z_dist", "normal"), getattr(G, "output_range", None)
-
-    def sample_z(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Tensor:
-        return self.G.sample_z(n, generator, device)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return unpad(self.G(z))
 
 
 @DATASETS.register("mnist32")

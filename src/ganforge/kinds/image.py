@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from ganforge.config import RunConfig
 from ganforge.data.base import TensorData, to_uint8
 from ganforge.kinds.base import SAMPLE_SEED_OFFSET, DataKind
+from ganforge.models.base import conditioning_dim, output_range
 from ganforge.registry import RUN_HOOKS
 from ganforge.sampling import EVAL_SEED_OFFSET, LATENT_CHUNK, generate_samples, iter_labelled_samples
 
@@ -95,12 +96,12 @@ def evaluate_digits(G: nn.Module, seed: int, device: torch.device, n: int | None
     if n < 1:
         raise ValueError(f"evaluate_digits needs n >= 1 samples, got {n}")
     model = classifier if classifier is not None else _digit_classifier(str(device))
-    output_range = getattr(G, "output_range", None)
+    out_range = output_range(G)
     probs, feats, moments = [], [], PixelMoments()
     with torch.no_grad():
         # the n samples of seed ``seed`` (conditional G: uniformly random labels, so the class balance is G's own)
         for x, _ in iter_labelled_samples(G, n, seed, device, batch_size=batch_size):  # [m, 1, 28, 28]
-            images = to_uint8(x, output_range)  # uint8 [m, 1, 28, 28]
+            images = to_uint8(x, out_range)  # uint8 [m, 1, 28, 28]
             probs.append(classify(model, images, batch_size))  # [m, 10]
             moments.add(images)
             if reference is not None:
@@ -172,12 +173,12 @@ class ImageKind(DataKind):
         from ganforge.viz.images import save_gif, save_grid
 
         n, labels, nrow = cfg.log.n_samples, None, None
-        if getattr(G, "c_dim", 0):  # conditional: one row per class
+        if conditioning_dim(G):  # conditional: one row per class
             nrow = max(1, n // G.c_dim)
             labels = torch.arange(G.c_dim).repeat_interleave(nrow)
             n = len(labels)
         fake = generate_samples(G, n, cfg.train.seed + SAMPLE_SEED_OFFSET, device, labels=labels)
-        images = to_uint8(fake, getattr(G, "output_range", None)).cpu()
+        images = to_uint8(fake, output_range(G)).cpu()
         save_grid(images, run_dir / "samples" / f"step-{step:07d}.png", nrow=nrow)
         if final:
             save_grid(images, run_dir / "samples" / "final.png", nrow=nrow)

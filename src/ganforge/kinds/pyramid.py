@@ -24,6 +24,7 @@ from ganforge.data.mnist32 import unpad
 from ganforge.data.pyramid import DIGITS32, GRID_ROWS, KIND
 from ganforge.kinds.base import SAMPLE_SEED_OFFSET
 from ganforge.kinds.image import CONFIDENCE, ImageKind
+from ganforge.models.base import output_range
 from ganforge.registry import RUN_HOOKS
 from ganforge.sampling import EVAL_SEED_OFFSET, generate_samples
 
@@ -35,7 +36,7 @@ def evaluate_digits32(G: nn.Module, reference: Tensor, seed: int, device: torch.
     from ganforge.metrics.fid import fid_from_features
 
     model = load_mnist_classifier(device=device)
-    fake = unpad(to_uint8(generate_samples(G, n, seed, device), getattr(G, "output_range", None)).cpu())
+    fake = unpad(to_uint8(generate_samples(G, n, seed, device), output_range(G)).cpu())
     real = unpad(reference[:n].cpu())
     quality = digit_quality(classify(model, fake), CONFIDENCE)
     return {"confident_percent": 100.0 * quality["confident"], "class_entropy": quality["entropy"] + 0.0,

@@ -17,13 +17,14 @@ from ganforge.config import RunConfig
 from ganforge.data.base import scale_images, to_uint8
 from ganforge.data.superres import EVAL_BATCH, GRID_ROWS, KIND, SuperResData, bicubic_upsample
 from ganforge.kinds.base import DataKind
+from ganforge.models.base import output_range
 from ganforge.registry import DATASETS, RUN_HOOKS
 
 
 def super_resolve(G: nn.Module, lr: Tensor, device: torch.device, batch_size: int = EVAL_BATCH) -> Tensor:
     """SR outputs ``uint8 [N, C, H, W]`` of a trained family (a ``Sampler``, or a bare SR generator) from uint8 LR
     images, in eval mode and batches; the model's mode is restored."""
-    out_range = getattr(G, "output_range", None)
+    out_range = output_range(G)
     was = G.training
     G.eval()
     outs = []
