@@ -120,9 +120,11 @@ class Judge:
 
 
 def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval: int, raw: bool,
-                 run_root: Path, judges: dict[int, Judge], save: Any = None) -> dict[str, Any]:
+                 run_root: Path, judges: dict[int, Judge], save: Any = None,
+                 checkpoints: bool = False) -> dict[str, Any]:
     """Train ``preset`` to each CPU mark and judge it there; ``save(result)`` is called after every mark, so a
-    long run's early marks are on disk before it ends."""
+    long run's early marks are on disk before it ends. With ``checkpoints``, the run is checkpointed at every mark
+    (``RUN/checkpoints/step-N.pt``, outside the timed budget): ``ganforge sample`` then draws the judged generator."""
     cfg = resolve_config(preset, [*overrides, *QUIET])
     run = Run(cfg, run_root / Path(preset).stem, overwrite=True, progress=False)
     data = run.components.data
@@ -150,6 +152,8 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
             row["eval_s"] = round(time.perf_counter() - e0, 1)
             rows.append(row)
             print(format_row(row), flush=True)
+        if checkpoints:
+            run.save_checkpoint()
         if save is not None:
             save({"preset": preset, "overrides": overrides, "rows": rows, "n_eval": n_eval})
         if finished:
@@ -193,9 +197,23 @@ def readme_table(results: list[dict[str, Any]], real: dict[str, Any] | None) -> 
     return "\n".join(lines)
 
 
+def display_command(command: str) -> str:
+    """A result's command as a reader would type it: the machine-specific output and run folders dropped."""
+    words, out, skip = shlex.split(command), [], False
+    for w in words:
+        if skip:
+            skip = False
+        elif w in ("--out", "--out-dir", "--run-root"):
+            skip = True
+        else:
+            out.append(w)
+    return shlex.join(out)
+
+
 def write_readme(readme: Path, out_dir: Path) -> None:
     files = sorted(out_dir.glob("*.json"))
-    results = [json.loads(f.read_text()) for f in files if f.name != "real.json"]
+    # a preset's result has "rows"; other JSON kept beside them (probes, notes) is not a table row
+    results = [r for f in files if f.name != "real.json" and "rows" in (r := json.loads(f.read_text()))]
     real_file = out_dir / "real.json"
     real = json.loads(real_file.read_text()) if real_file.is_file() else None
     text = readme.read_text()
@@ -203,7 +221,7 @@ def write_readme(readme: Path, out_dir: Path) -> None:
         raise SystemExit(f"{readme}: no {BEGIN} … {END} block to rewrite; add the two markers where the table goes")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    commands = sorted({r["command"] for r in results})
+    commands = sorted({display_command(r["command"]) for r in results})
     note = "\n".join(f"`{c}`" for c in commands)
     hw = sorted({r["hardware"] for r in results})
     body = (f"\n{readme_table(results, real)}\n\nMeasured on {'; '.join(hw)} by:\n{note}\n"
@@ -226,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out-dir", type=Path, default=RESULTS, help=f"results folder (default {RESULTS})")
     parser.add_argument("--out", type=Path, default=None,
                         help="results file (one preset only; default OUT_DIR/PRESET.json)")
+    parser.add_argument("--save-checkpoints", action="store_true",
+                        help="checkpoint the run at every mark (RUN-ROOT/PRESET/checkpoints/step-N.pt)")
     parser.add_argument("--readme", type=Path, default=None, help="rewrite this README's table from --out-dir and exit")
     args = parser.parse_args(argv)
     if args.readme is not None:
@@ -235,6 +255,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("name at least one preset (or --readme README.md)")
     if args.out is not None and len(args.presets) > 1:
         parser.error("--out takes one preset; use --out-dir for several")
+    if args.save_checkpoints and args.run_root is None:
+        parser.error("--save-checkpoints needs --run-root (where the runs and their checkpoints are kept)")
     if min(args.minutes) <= 0 or args.n_eval < 10:
         parser.error("--minutes must be > 0 and --n-eval >= 10")
     torch.set_num_threads(args.threads)
@@ -255,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(result, indent=2) + "\n")
 
-            bench_preset(preset, args.minutes, args.overrides, args.n_eval, args.raw, run_root, judges, save)
+            bench_preset(preset, args.minutes, args.overrides, args.n_eval, args.raw, run_root, judges, save,
+                         args.save_checkpoints)
             print(f"wrote {out}", flush=True)
         real_file = args.out_dir / "real.json"
         if not real_file.is_file() and judges:

@@ -60,8 +60,8 @@ def baselines(n: int, seed: int) -> dict[str, dict[str, float]]:
     ``copy``    no translation, the output is the source itself: source correlations 1 by construction (the
                 ceiling), while its domain accuracy (≈ 0: sources come from the other nine domains) and FID show what
                 keeping the source costs when nothing is translated."""
-    from ganforge.kinds.domains import moments, pearson
     from ganforge.data.mnist import load_mnist_raw
+    from ganforge.kinds.domains import moments, pearson
     from ganforge.metrics.classifier import MnistClassifierFeatures
     from ganforge.metrics.fid import fid_from_features
 

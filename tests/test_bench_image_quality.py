@@ -58,3 +58,20 @@ def test_conditional_generators_get_label_accuracy(bench, tmp_path: Path) -> Non
     bench.main(["cgan-mnist", *TINY, "--out-dir", str(tmp_path)])
     (row,) = json.loads((tmp_path / "cgan-mnist.json").read_text())["rows"]
     assert 0.0 <= row["label_accuracy_percent"] <= 100.0  # n/10 samples of every class, judged by the classifier
+
+
+def test_checkpoints_per_mark_and_readable_commands(bench, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    bench.main(["gan-mlp-mnist", *TINY, "--out-dir", str(tmp_path / "r"), "--run-root", str(tmp_path / "runs"),
+                "--save-checkpoints"])
+    assert (tmp_path / "runs" / "gan-mlp-mnist" / "checkpoints" / "step-0000003.pt").is_file()
+    command = json.loads((tmp_path / "r" / "gan-mlp-mnist.json").read_text())["command"]
+    shown = bench.display_command(command)  # the README shows it without this machine's folders
+    assert str(tmp_path) in command
+    assert str(tmp_path) not in shown
+    assert "--save-checkpoints" in shown
+    (tmp_path / "r" / "probes.json").write_text('{"note": "no rows"}')  # non-result JSON beside the results
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{bench.BEGIN}\n{bench.END}\n")
+    bench.main(["--readme", str(readme), "--out-dir", str(tmp_path / "r")])
+    assert "`gan-mlp-mnist`" in readme.read_text()
