@@ -154,3 +154,17 @@ def label_and_z_variance(G: torch.nn.Module, z_dim: int, n: int = 8, k: int = 10
     with torch.no_grad():
         x = torch.stack([G(z, torch.full((n,), c)) for c in range(k)])  # [k, n, 1, 28, 28]
     return x.var(0).mean().item(), x.var(1).mean().item()
+
+
+def load_bench(name: str):
+    """``bench/<name>.py`` imported as module ``<name>`` (benches are scripts, not a package)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up here
+    spec.loader.exec_module(module)
+    return module

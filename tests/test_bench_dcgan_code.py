@@ -3,26 +3,17 @@ the generator was fed, and refuses a generator without a code."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from ganforge.models.base import DataSpec
 from ganforge.models.dcgan import DCGANConfig
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "dcgan_code.py"
+from helpers import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("dcgan_code", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["dcgan_code"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("dcgan_code")
 
 
 def test_table_counts_each_sample_under_its_code(bench) -> None:

@@ -3,15 +3,14 @@ the same functions as the in-training evaluation, and rewrites the README table 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "image_quality.py"
+from helpers import load_bench
+
 # 3 steps end long before any CPU mark: the bench must stop at the preset's end and say so
 TINY = ["--set", "data.options={'limit': 64}", "--set", "train.batch_size=16", "--set", "train.steps=3",
         "--n-eval", "40", "--minutes", "5", "10"]
@@ -19,11 +18,7 @@ TINY = ["--set", "data.options={'limit': 64}", "--set", "train.batch_size=16", "
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("image_quality", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["image_quality"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("image_quality")
 
 
 def test_runs_to_the_preset_end_and_rewrites_the_readme(bench, tmp_path: Path) -> None:

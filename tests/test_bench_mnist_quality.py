@@ -3,25 +3,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "mnist_quality.py"
+from helpers import load_bench
+
 TINY = ["--set", "data.options={'limit': 64}", "--set", "train.batch_size=16", "--n-eval", "40"]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("mnist_quality", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mnist_quality"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("mnist_quality")
 
 
 def test_budgets_and_resume_match_a_straight_run(bench, tmp_path: Path) -> None:

@@ -3,23 +3,16 @@ the target drawn independently of the source (chance) and the source itself (no 
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "stargan_v2.py"
+from helpers import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("stargan_v2_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stargan_v2_bench"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("stargan_v2")
 
 
 def test_baselines_bound_the_source_correlation(bench) -> None:

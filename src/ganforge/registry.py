@@ -49,3 +49,20 @@ DATASETS: Registry = Registry("dataset")
 METRICS: Registry = Registry("metric")
 FEATURES: Registry = Registry("feature extractor")
 RUN_HOOKS: Registry = Registry("data kind")  # data kind -> samples / evaluation / plots of a run (ganforge.kinds)
+
+
+_IMPORTED: set[str] = set()
+
+
+def import_package_modules(package: str, path: list[str]) -> None:
+    """Import every module of ``package`` (its ``__path__``), once: registration happens at import, so a new
+    dataset, data kind, family or objective is one new file and no list to edit."""
+    import importlib
+    import pkgutil
+
+    if package in _IMPORTED:
+        return
+    for module in pkgutil.iter_modules(path):
+        importlib.import_module(f"{package}.{module.name}")
+    _IMPORTED.add(package)
+

@@ -11,17 +11,9 @@ May import: ``registry``, ``lazy``, ``outputs``, ``options`` (its error type) an
 file (no list to edit).
 """
 
-import importlib
-import pkgutil
-
-_registered = False
+from ganforge.registry import import_package_modules
 
 
 def register_all() -> None:
     """Import every data module (registration of datasets and data-kind hooks happens at import); once."""
-    global _registered
-    if _registered:
-        return
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-    _registered = True
+    import_package_modules(__name__, __path__)

@@ -14,12 +14,10 @@ file). Not ``commands``, ``api``, ``report`` or ``cli``, which use it. ``trainin
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganforge.registry import RUN_HOOKS
+from ganforge.registry import RUN_HOOKS, import_package_modules
 
 if TYPE_CHECKING:
     import torch
@@ -28,17 +26,9 @@ if TYPE_CHECKING:
     from ganforge.config import RunConfig
     from ganforge.kinds.base import DataKind
 
-_registered = False
-
-
 def register_all() -> None:
     """Import every kind module (each registers its ``DataKind`` in ``RUN_HOOKS`` at import); once."""
-    global _registered
-    if _registered:
-        return
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-    _registered = True
+    import_package_modules(__name__, __path__)
 
 
 def hooks_for(kind: str) -> DataKind:
