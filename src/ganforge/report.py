@@ -108,10 +108,9 @@ def _kind(run_dir: Path) -> str:
     latest = run_dir / "checkpoints" / "latest.pt"
     if latest.is_file():
         try:
-            import torch
+            from ganforge.training.checkpoint import Checkpoint
 
-            state = torch.load(latest, map_location="cpu", weights_only=False, mmap=True)
-            return str(state.get("spec", {}).get("kind", "default"))
+            return Checkpoint.load(latest).kind
         except Exception:  # a damaged checkpoint still gets a report of its files
             pass
     return "table" if (run_dir / "transformer.json").is_file() else "default"

@@ -410,7 +410,7 @@ class ImageEval:
     user_named: bool  # out is the user's (--out, or beside saved samples): write_owned, never over another file
     cfg: Any = None  # a run's config, generator and checkpoint state; None for saved samples
     G: Any = None
-    state: dict[str, Any] | None = None
+    state: Any = None  # training.checkpoint.Checkpoint of a run
     fake_u8: Tensor | None = None  # saved samples [n_fake, C, H, W]; a run's are generated in ``compute``
 
 
@@ -614,7 +614,7 @@ def record(job: ImageEval, reference: Reference, values: dict[str, float], args:
     }
     if job.from_run:
         protocol.update({"generator": generator_kind(job.state, not args.no_ema),
-                         "step": (job.state.get("trainer") or {}).get("step"), "run_name": job.cfg.name,
+                         "step": job.state.step if job.state.trainer is not None else None, "run_name": job.cfg.name,
                          "sampling": f"sampling.iter_latents: z (and random labels) drawn in chunks of "
                                      f"{LATENT_CHUNK} from torch.Generator().manual_seed(seed), whatever the batch "
                                      "size: the images `ganforge sample --seed` writes"})
@@ -632,7 +632,7 @@ def task_evaluation(source: Path, args: argparse.Namespace, loaded: tuple, devic
     from ganforge.kinds import hooks_for
 
     cfg, sampler, _, state = loaded
-    kind = state.get("spec", {}).get("kind", "default")  # the kind is saved with the checkpoint
+    kind = state.kind  # the kind is saved with the checkpoint
     hooks = hooks_for(kind)
     if not hooks.standalone_eval:
         return None
@@ -646,7 +646,7 @@ def task_evaluation(source: Path, args: argparse.Namespace, loaded: tuple, devic
     data = build_dataset(cfg)
     t0 = time.perf_counter()
     values = hooks.evaluate(sampler, data, cfg, device)
-    step = (state.get("trainer") or {}).get("step", 0)
+    step = state.step
     protocol = {**hooks.protocol(data, cfg, generator_kind(state, not args.no_ema), step),
                 "source": str(source), "source_kind": "run", "seconds": {"total": round(time.perf_counter() - t0, 3)}}
     write_record(out, eval_record(values, protocol, source_sha256=source_sha256(checkpoint_file(source))),

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, "--device")
     _, G, spec, state = load_generator(args.run, device, use_ema=not args.no_ema)
     data_kind = state.kind
-    if getattr(hooks_for(data_kind), "sample_flags", None) is not None:  # the kind writes its samples its own way
+    if hooks_for(data_kind).sample_flags is not None:  # the kind writes its samples its own way
         raise ConfigError(f"interpolate draws images or points from z alone; a {data_kind} run's samples need its own "
                           "writer (units, columns, conditions): use `ganforge sample RUN`")
     check_label(G, args.label)

@@ -107,7 +107,7 @@ def check_kind_flags(hooks: object, kind: str, args: argparse.Namespace) -> None
     """Refuse, before any work, an option the run's data kind does not use (``DataKind.sample_flags``; None: the
     standard image/vector writer, which uses them all): ignored silently, it would give samples the user did not
     ask for."""
-    used = getattr(hooks, "sample_flags", None)
+    used = hooks.sample_flags
     if used is None:
         return
     unused = [KIND_FLAGS[k] for k in given_flags(args) if k not in used]
