@@ -1,4 +1,4 @@
-"""StyleGAN2 / ADA measurements on this machine (OMP_NUM_THREADS=1), three sub-commands:
+"""StyleGAN2 / ADA measurements on this machine (OMP_NUM_THREADS=1), five sub-commands:
 
 quality  Digit quality (mnist-classifier: confident % = share of samples with max p >= 0.9, normalised class
          entropy) and FID on the classifier's 128-d features (vs the first n training digits) of ``stylegan2-mnist``
@@ -11,6 +11,10 @@ ada      The ADA paper's limited-data experiment in miniature (Karras et al. 202
 tune     One tuning run of ``--preset`` + ``--set``s (1,000 digits per point, EMA and raw G, a 64-sample EMA grid per
          point under ``--run-root``) with the D's mean real/fake scores every 50 steps: the runs of docs/stylegan2.md's
          "what was tried" table.
+styles   Where z loses its grip (issue 24): every ``--every`` steps up to ``--steps``, for 64 fixed z, the pixel
+         std over z of the raw G's 32² output in [−1, 1] and, per synthesis layer and tRGB, the spread of its styles
+         s = A(w) over z (std_z(sᵢ) / rms_z(sᵢ), averaged over channels i), the rms of the stored affine weight and
+         the mean affine bias.
 speed    sec/kimg at 32² (CPU seconds per 1,000 images shown, D and G steps and the lazy phases included) of a
          preset, next to the lecture's 158 s/kimg for StyleGAN2-ADA on one V100 at 1024².
 
@@ -20,6 +24,7 @@ Every point is one JSON line appended to ``--out`` (partial results survive a ti
     OMP_NUM_THREADS=1 python bench/stylegan2.py ada --limits 1000 2000 5000 --cpu 60 120 --out runs/bench-sg2.jsonl
     OMP_NUM_THREADS=1 python bench/stylegan2.py speed --steps 40 --out runs/bench-sg2.jsonl
     OMP_NUM_THREADS=1 python bench/stylegan2.py tune --cpu 40 80 120 --n-eval 1000 --set KEY=VALUE ... --run-root R
+    OMP_NUM_THREADS=1 python bench/stylegan2.py styles --steps 400 --every 40
 """
 
 from __future__ import annotations
@@ -112,15 +117,41 @@ def tune(preset: str, sets: list[str], cpu_points: list[float], n_eval: int, roo
         emit(row, out)
 
 
+def styles(preset: str, sets: list[str], steps: int, every: int, root: Path, out: Path | None) -> None:
+    """Train ``preset`` for ``steps`` steps; every ``every`` steps emit the style spread per layer (see the doc)."""
+    cfg = resolve_config(preset, [*sets, *QUIET, "train.steps=100000000"])
+    run = Run(cfg, root / "styles", overwrite=True, progress=False)
+    G = run.c.G
+    z = torch.randn(64, G.z_dim, generator=torch.Generator().manual_seed(1))
+    while True:
+        with torch.no_grad():
+            ws = G.styles(z)  # [64, num_ws, w_dim]; every index holds the same w (no mixing at sampling)
+            img = G.synthesis(ws, "const")  # [64, C, R, R]
+            row: dict[str, Any] = {"bench": "styles", "preset": preset, "sets": sets, "step": run.trainer.step,
+                                   "pixel_std": round(float(img.std(0).mean()), 4)}
+            layers = [(f"conv{i}", m) for i, m in enumerate(G.convs)] + [(f"rgb{i}", m) for i, m in enumerate(G.torgbs)]
+            for name, layer in layers:
+                s = layer.affine(ws[:, 0])  # [64, I]
+                row[name] = {"spread": round(float((s.std(0) / s.square().mean(0).sqrt()).mean()), 3),
+                             "weight_rms": round(float(layer.affine.weight.square().mean().sqrt()), 3),
+                             "bias_mean": round(float(layer.affine.bias.mean()), 3)}
+        emit(row, out)
+        if run.trainer.step >= steps:
+            return
+        for _ in range(every):
+            run.trainer.train_step()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python bench/stylegan2.py", description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("quality", "ada", "speed", "tune"))
+    ap.add_argument("what", choices=("quality", "ada", "speed", "tune", "styles"))
     ap.add_argument("--cpu", type=float, nargs="+", default=[60.0, 120.0], help="CPU-seconds evaluation points")
     ap.add_argument("--limits", type=int, nargs="+", default=[1000, 2000, 5000], help="ada: training digits")
     ap.add_argument("--only", choices=("ada", "noada", "stylegan2", "dcgan"), default=None,
                     help="run one arm only (to run arms as parallel processes)")
     ap.add_argument("--n-eval", type=int, default=2000, help="generated digits judged per point")
-    ap.add_argument("--steps", type=int, default=40, help="speed: timed steps")
+    ap.add_argument("--steps", type=int, default=40, help="speed: timed steps; styles: training steps")
+    ap.add_argument("--every", type=int, default=40, help="styles: steps between two measurements")
     ap.add_argument("--preset", default="stylegan2-mnist", help="speed / quality: the StyleGAN2 preset")
     ap.add_argument("--set", dest="sets", action="append", default=[],
                     help="speed / quality: extra overrides of the StyleGAN2 preset (quality: its arm only)")
@@ -144,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
               "sec_per_kimg_cpu": round(cpu / kimg, 1), "v100_1024_sec_per_kimg": V100_SEC_PER_KIMG_1024,
               "params_G": sum(p.numel() for p in run.components.G.parameters()),
               "params_D": sum(p.numel() for p in run.components.D.parameters()), "cpu": cpu_name()}, args.out)
+        return
+    if args.what == "styles":
+        styles(args.preset, args.sets, args.steps, args.every, root, args.out)
         return
     reference = MNIST(limit=args.n_eval).load("train")  # FID reference: the first n training digits (28×28)
     if args.what == "tune":

@@ -150,3 +150,17 @@ def test_exact_resume_through_lazy_phases_with_p_and_pl_mean(tmp_path: Path) -> 
     for net in ("G", "D", "G_ema"):
         for k, v in a["models"][net].items():
             assert torch.equal(v, b["models"][net][k]), f"{net}.{k}"
+
+
+def test_g_phase_draws_its_own_fresh_z(tmp_path: Path) -> None:
+    """NVlabs' loop draws separate z for the G and D phases every step; so must ours (no shared or reused z)."""
+    run = Run(tiny_config(*SETS, "train.steps=2"), tmp_path / "run")
+    phases = {p.name: p for p in run.trainer.phases}
+    seen = []
+    for _ in range(2):
+        seen += [run.trainer.make_batch(phases["D"]).z, run.trainer.make_batch(phases["G"]).z]
+        run.trainer.train_step()
+    for i, a in enumerate(seen):  # same draw path, so exact inequality is meaningful: no two z batches coincide
+        for b in seen[i + 1:]:
+            assert a.shape == b.shape
+            assert not torch.equal(a, b)
