@@ -24,7 +24,8 @@ from ganforge.data.mnist32 import unpad
 from ganforge.data.pyramid import DIGITS32, GRID_ROWS, KIND
 from ganforge.kinds.base import SAMPLE_SEED_OFFSET
 from ganforge.kinds.image import CONFIDENCE, ImageKind
-from ganforge.models.base import output_range
+from ganforge.models.base import Sampler, output_range
+from ganforge.models.lapgan import LaplacianGenerator
 from ganforge.registry import RUN_HOOKS
 from ganforge.sampling import EVAL_SEED_OFFSET, generate_samples
 
@@ -69,9 +70,8 @@ class PyramidKind(ImageKind):
     def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:
         super().samples(G, data, run_dir, step, cfg, device, final=final)
-        nets = getattr(G, "nets", None)
-        gen = nets["G"] if nets is not None and "G" in nets else None
-        if gen is None or not hasattr(gen, "stages"):
+        gen = G.nets["G"] if isinstance(G, Sampler) and "G" in G.nets else None
+        if not isinstance(gen, LaplacianGenerator):  # a single-scale G on pyramid data has no stages to show
             return
         from ganforge.viz.images import comparison_grid, save_image
 

@@ -17,7 +17,7 @@ from ganforge.config import RunConfig
 from ganforge.data.base import scale_images, to_uint8
 from ganforge.data.superres import EVAL_BATCH, GRID_ROWS, KIND, SuperResData, bicubic_upsample
 from ganforge.kinds.base import DataKind
-from ganforge.models.base import output_range
+from ganforge.models.base import Sampler, output_range
 from ganforge.registry import DATASETS, RUN_HOOKS
 
 
@@ -32,7 +32,7 @@ def super_resolve(G: nn.Module, lr: Tensor, device: torch.device, batch_size: in
         with torch.no_grad():
             for i in range(0, lr.shape[0], batch_size):
                 x = scale_images(lr[i : i + batch_size].to(device), out_range)
-                sr = G(x.new_zeros(x.shape[0], 0), None, inputs=x) if hasattr(G, "family") else G(x)
+                sr = G(x.new_zeros(x.shape[0], 0), None, inputs=x) if isinstance(G, Sampler) else G(x)
                 outs.append(to_uint8(sr.float(), out_range).cpu())
     finally:
         G.train(was)

@@ -20,6 +20,7 @@ from ganforge.data.table_transform import TableTransformer
 from ganforge.data.tabular import TABLE_SUFFIXES, TRANSFORMER_FILE, category_probs
 from ganforge.kinds.base import DataKind, RunLoader
 from ganforge.lazy import pandas as pd
+from ganforge.models.base import Sampler
 from ganforge.registry import DATASETS, RUN_HOOKS
 from ganforge.viz.html import fig_png, figure, pyplot
 
@@ -40,7 +41,7 @@ def synthesize_encoded(G: nn.Module, transformer: TableTransformer, n: int, seed
     """``n`` encoded rows ``[n, D]`` as ctgan's ``sample`` makes them: per batch, z ~ N(0, I), a conditional vector
     drawn by ``condition_sampler``, G's output activated (tanh / Gumbel-softmax); G (a copy) in training mode, so batch
     norm uses the batch's statistics as in ctgan (which never switches G to eval). Reproducible from ``seed``."""
-    net = copy.deepcopy(G.nets["G"] if hasattr(G, "nets") else G).to(device).train()
+    net = copy.deepcopy(G.nets["G"] if isinstance(G, Sampler) else G).to(device).train()
     gen = torch.Generator(device=device).manual_seed(seed)
     p = condition_sampler(transformer).to(device)
     out = []

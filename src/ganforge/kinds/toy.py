@@ -15,6 +15,7 @@ from ganforge.config import RunConfig
 from ganforge.kinds.base import SAMPLE_SEED_OFFSET, DataKind
 from ganforge.kinds.base import name as _name
 from ganforge.metrics.toy import N_EVAL, evaluate_toy
+from ganforge.models.base import Generator, Sampler
 from ganforge.registry import RUN_HOOKS
 from ganforge.sampling import EVAL_SEED_OFFSET, LATENT_CHUNK, generate_samples
 
@@ -59,7 +60,7 @@ class Density1DKind(ToyKind):
         fake = generate_samples(G, 20_000, seed, device).cpu().numpy()
         name, title = _name(step, final), f"{cfg.name} step {step}"
         plots.histogram_1d(fake, data.pdf, run_dir / "plots" / f"hist-{name}.png", title)
-        if getattr(G, "z_dim", None) == 1:
+        if isinstance(G, (Generator, Sampler)) and G.z_dim == 1:  # 1-D latent: the learned map z -> x
             from ganforge.viz.transform import plot_inverse_transform
 
             plot_inverse_transform(G, data, run_dir / "plots" / f"transform-{name}.png", title, seed=seed,
