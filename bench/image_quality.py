@@ -58,7 +58,6 @@ QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "l
          "train.checkpoint_every=100000000", "train.device=cpu"]
 RESULTS = Path(__file__).resolve().parent / "results" / "image_quality"
 BEGIN, END = "<!-- image-quality:begin -->", "<!-- image-quality:end -->"
-DIGIT = (1, 28, 28)
 
 
 def source_commit() -> str:
@@ -97,13 +96,18 @@ class Judge:
         self.n, self.model = n, load_mnist_classifier(device=torch.device("cpu"))
         self.real = features(self.model, digits(train_x[:n])).double().numpy()  # [n, 128]
 
-    def images(self, images: torch.Tensor) -> dict[str, float]:
-        """confident %, entropy, pixel std and FID of uint8 digits ``[N, 1, 28, 28]``."""
-        quality = digit_quality(classify(self.model, images), CONFIDENCE)
-        return {"confident_percent": round(100.0 * quality["confident"], 2),
-                "class_entropy": round(quality["entropy"] + 0.0, 4),
-                "pixel_std": round(PixelMoments().add(images).std(), 4),
-                "fid": round(fid_from_features(features(self.model, images).double().numpy(), self.real), 2)}
+    def images(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        """confident %, entropy, pixel std and FID of uint8 digits ``[N, 1, 28, 28]``; with the ``labels`` they were
+        drawn for, label accuracy too (one classifier pass serves both)."""
+        probs = classify(self.model, images)  # [N, 10]
+        quality = digit_quality(probs, CONFIDENCE)
+        out = {"confident_percent": round(100.0 * quality["confident"], 2),
+               "class_entropy": round(quality["entropy"] + 0.0, 4),
+               "pixel_std": round(PixelMoments().add(images).std(), 4),
+               "fid": round(fid_from_features(features(self.model, images).double().numpy(), self.real), 2)}
+        if labels is not None:
+            out["label_accuracy_percent"] = round(100.0 * float((probs.argmax(1) == labels).double().mean()), 2)
+        return out
 
     def generator(self, G: nn.Module, seed: int) -> dict[str, float]:
         c_dim = conditioning_dim(G)
@@ -111,16 +115,11 @@ class Judge:
         labels = torch.arange(c_dim).repeat_interleave(-(-self.n // c_dim))[: self.n] if c_dim else None
         chunks = [to_uint8(x, output_range(G)) for x, _ in
                   iter_labelled_samples(G, self.n, seed, torch.device("cpu"), labels=labels)]
-        images = digits(torch.cat(chunks))
-        out = self.images(images)
-        if labels is not None:
-            pred = classify(self.model, images).argmax(1)
-            out["label_accuracy_percent"] = round(100.0 * float((pred == labels).double().mean()), 2)
-        return out
+        return self.images(digits(torch.cat(chunks)), labels)
 
 
 def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval: int, raw: bool,
-                 run_root: Path, judges: dict[int, Judge], save: Any = None,
+                 run_root: Path, judges: dict[tuple[str, str], Judge], save: Any = None,
                  checkpoints: bool = False) -> dict[str, Any]:
     """Train ``preset`` to each CPU mark and judge it there; ``save(result)`` is called after every mark, so a
     long run's early marks are on disk before it ends. With ``checkpoints``, the run is checkpointed at every mark
@@ -131,7 +130,10 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
     x = getattr(data, "x", None)
     if x is None or tuple(x.shape[1:2]) != (1,) or x.shape[-1] not in (28, 32):
         raise SystemExit(f"{preset}: data {cfg.data.name!r} is not MNIST-shaped digits; this bench judges digits")
-    judge = judges.setdefault(id(x), Judge(x, n_eval))
+    key = (cfg.data.name, repr(cfg.data.options))  # one Judge (classifier + real features) per dataset
+    if key not in judges:
+        judges[key] = Judge(x, n_eval)
+    judge = judges[key]
     rows: list[dict[str, Any]] = []
     cpu = wall = 0.0
     seed = cfg.train.seed + EVAL_SEED_OFFSET
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     commit, hw = source_commit(), hardware()
     tmp = tempfile.TemporaryDirectory(prefix="ganforge-iq-") if args.run_root is None else None
     run_root = Path(tmp.name) if tmp is not None else args.run_root
-    judges: dict[int, Judge] = {}
+    judges: dict[tuple[str, str], Judge] = {}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     print(HEADER, flush=True)
     try:
