@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ganforge.config import RunConfig
     from ganforge.kinds.base import DataKind
 
+
 def register_all() -> None:
     """Import every kind module (each registers its ``DataKind`` in ``RUN_HOOKS`` at import); once."""
     import_package_modules(__name__, __path__)
