@@ -20,6 +20,10 @@ the strongest trivial baseline beside every figure.
     OMP_NUM_THREADS=1 python bench/image_quality.py dcgan-mnist --minutes 5 10 20
     python bench/image_quality.py --readme README.md    # rewrite the README table from bench/results/image_quality/
 
+With ``--grids DIR`` a 10×10 grid of the judged generator's samples is saved at every mark
+(``DIR/<preset>-<minutes>min.png``; the EMA copy when the preset keeps one; a conditional G gets one row per class),
+so a figure never stands without the pictures it describes; ``--readme`` shows each preset's last grid below the table.
+
 Each preset's rows go to ``--out-dir/<preset>.json`` (default ``bench/results/image_quality``) with the command,
 the ganforge commit (``+dirty`` when the source tree has uncommitted changes) and the hardware; ``--readme`` turns
 every JSON there into the table between ``<!-- image-quality:begin -->`` and ``<!-- image-quality:end -->``.
@@ -53,6 +57,7 @@ from ganforge.metrics.fid import fid_from_features
 from ganforge.models.base import conditioning_dim, output_range
 from ganforge.sampling import EVAL_SEED_OFFSET, iter_labelled_samples
 from ganforge.training.run import Run
+from ganforge.viz.images import save_grid
 
 QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "log.eval_every=0",
          "train.checkpoint_every=100000000", "train.device=cpu"]
@@ -118,9 +123,19 @@ class Judge:
         return self.images(digits(torch.cat(chunks)), labels)
 
 
+def sample_grid(G: nn.Module, seed: int, path: Path) -> Path:
+    """Save 100 of ``G``'s 28² digits as a 10×10 grid (2× upscaled): the first 100 of the seeded draw, or for a
+    conditional G ten per class, one row per class (row k asked for digit k)."""
+    c_dim = conditioning_dim(G)
+    labels = torch.arange(10).repeat_interleave(10) % c_dim if c_dim else None
+    x = torch.cat([to_uint8(x, output_range(G)) for x, _ in
+                   iter_labelled_samples(G, 100, seed, torch.device("cpu"), labels=labels)])
+    return save_grid(digits(x).numpy(), path, nrow=10, scale=2)
+
+
 def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval: int, raw: bool,
                  run_root: Path, judges: dict[tuple[str, str], Judge], save: Any = None,
-                 checkpoints: bool = False) -> dict[str, Any]:
+                 checkpoints: bool = False, grids: Path | None = None) -> dict[str, Any]:
     """Train ``preset`` to each CPU mark and judge it there; ``save(result)`` is called after every mark, so a
     long run's early marks are on disk before it ends. With ``checkpoints``, the run is checkpointed at every mark
     (``RUN/checkpoints/step-N.pt``, outside the timed budget): ``ganforge sample`` then draws the judged generator."""
@@ -152,6 +167,8 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
                    "images_seen": run.trainer.images_seen, "train_cpu_s": round(cpu, 1), "train_wall_s": round(wall, 1),
                    "finished": finished, **judge.generator(G, seed)}
             row["eval_s"] = round(time.perf_counter() - e0, 1)
+            if grids is not None and label == gens[0][0]:  # the generator ganforge samples from
+                row["grid"] = sample_grid(G, seed, grids / grid_name(preset, mark)).name
             rows.append(row)
             print(format_row(row), flush=True)
         if checkpoints:
@@ -212,6 +229,30 @@ def display_command(command: str) -> str:
     return shlex.join(out)
 
 
+def grid_name(preset: str, minutes: float) -> str:
+    return f"{Path(preset).stem}-{minutes:g}min.png"
+
+
+def grid_gallery(results: list[dict[str, Any]], readme: Path, grids: Path | None = None) -> str:
+    """Markdown for each preset's grid at its last mark that has one (``grids/<preset>-<minutes>min.png``, default
+    folder ``docs/img/image_quality`` beside the README), linked relative to the README; "" when there is none."""
+    folder = grids or readme.parent / "docs" / "img" / "image_quality"
+    items = []
+    for res in results:
+        first = [r for r in res["rows"] if r["generator"] == res["rows"][0]["generator"]]  # the sampled generator
+        shown = [r for r in first if (folder / grid_name(r["preset"], r["minutes"])).is_file()]
+        if shown:
+            r = shown[-1]
+            rel = os.path.relpath(folder / grid_name(r["preset"], r["minutes"]), readme.parent)
+            items.append(f"`{r['preset']}`, {r['minutes']:g} CPU-min ({r['generator']}, FID {r['fid']:.2f}):\n\n"
+                         f"![{r['preset']} at {r['minutes']:g} CPU-min]({rel})\n")
+    if not items:
+        return ""
+    return ("\nSamples of each preset's judged generator at its last mark with a grid (10×10, drawn with the evaluation seed; "
+            "conditional presets: row k asked for digit k), saved by `--grids docs/img/image_quality`:\n\n"
+            + "\n".join(items))
+
+
 def write_readme(readme: Path, out_dir: Path) -> None:
     files = sorted(out_dir.glob("*.json"))
     # a preset's result has "rows"; other JSON kept beside them (probes, notes) is not a table row
@@ -224,9 +265,10 @@ def write_readme(readme: Path, out_dir: Path) -> None:
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     commands = sorted({display_command(r["command"]) for r in results})
+    gallery = grid_gallery(results, readme)
     note = "\n".join(f"`{c}`" for c in commands)
     hw = sorted({r["hardware"] for r in results})
-    body = (f"\n{readme_table(results, real)}\n\nMeasured on {'; '.join(hw)} by:\n{note}\n"
+    body = (f"\n{readme_table(results, real)}\n\nMeasured on {'; '.join(hw)} by:\n{note}\n{gallery}"
             if results else "\n(no results yet)\n")
     readme.write_text(head + BEGIN + body + END + tail)
     print(f"rewrote the table in {readme} from {len(results)} result file(s)")
@@ -248,6 +290,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="results file (one preset only; default OUT_DIR/PRESET.json)")
     parser.add_argument("--save-checkpoints", action="store_true",
                         help="checkpoint the run at every mark (RUN-ROOT/PRESET/checkpoints/step-N.pt)")
+    parser.add_argument("--grids", type=Path, default=None,
+                        help="save a 10x10 sample grid of the judged generator at every mark in this folder "
+                             "(the README gallery reads docs/img/image_quality)")
     parser.add_argument("--readme", type=Path, default=None, help="rewrite this README's table from --out-dir and exit")
     args = parser.parse_args(argv)
     if args.readme is not None:
@@ -280,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
                 out.write_text(json.dumps(result, indent=2) + "\n")
 
             bench_preset(preset, args.minutes, args.overrides, args.n_eval, args.raw, run_root, judges, save,
-                         args.save_checkpoints)
+                         args.save_checkpoints, args.grids)
             print(f"wrote {out}", flush=True)
         real_file = args.out_dir / "real.json"
         if not real_file.is_file() and judges:

@@ -70,3 +70,20 @@ def test_checkpoints_per_mark_and_readable_commands(bench, tmp_path: Path) -> No
     readme.write_text(f"{bench.BEGIN}\n{bench.END}\n")
     bench.main(["--readme", str(readme), "--out-dir", str(tmp_path / "r")])
     assert "`gan-mlp-mnist`" in readme.read_text()
+
+
+def test_grids_per_mark_and_the_readme_gallery(bench, tmp_path: Path) -> None:
+    from PIL import Image
+
+    torch.set_num_threads(1)
+    grids, out_dir = tmp_path / "docs" / "img" / "image_quality", tmp_path / "r"
+    bench.main(["cgan-mnist", *TINY, "--out-dir", str(out_dir), "--grids", str(grids)])
+    (row,) = json.loads((out_dir / "cgan-mnist.json").read_text())["rows"]
+    png = grids / bench.grid_name("cgan-mnist", row["minutes"])
+    assert row["grid"] == png.name
+    # 10×10 digits of 28 px + 2 px padding, upscaled 2×: (10·30 + 2)·2 = 604 px a side
+    assert Image.open(png).size == (604, 604)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{bench.BEGIN}\n{bench.END}\n")
+    bench.main(["--readme", str(readme), "--out-dir", str(out_dir)])
+    assert f"](docs/img/image_quality/{png.name})" in readme.read_text()  # linked relative to the README
