@@ -23,7 +23,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "ganforge"
 
 # bottom to top; rooms in one tuple are one layer
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("ganforge", "registry", "lazy", "outputs", "options"),  # ganforge = the root package (__version__)
+    ("ganforge", "registry", "lazy", "outputs", "options", "preflight"),  # ganforge = the root package (__version__)
     ("config",),
     ("data",),  # loading, spec(), source(), kind
     ("metrics", "viz"),
@@ -57,11 +57,6 @@ BACK_ARROWS: dict[tuple[str, str], str] = {
     ("ganforge.data.translation_tasks", "ganforge.models.colorize"):
         "known, to remove: colour conversions (grey_l_star) used to build the colorize pairs live with the "
         "colorize model; they belong below data/",
-    ("ganforge.kinds.field", "ganforge.commands.common"):
-        "known, to remove: sample export's file checks (check_out_file, check_disk, ...) live in commands.common; "
-        "they belong below kinds/",
-    ("ganforge.kinds.table", "ganforge.commands.common"): "as kinds.field -> commands.common",
-    ("ganforge.kinds.tracks", "ganforge.commands.common"): "as kinds.field -> commands.common",
 }
 
 
@@ -195,12 +190,15 @@ def test_every_listed_back_arrow_exists_and_points_up() -> None:
         assert LAYER_OF[room(b)] > LAYER_OF[room(a)], f"{a} -> {b} points down: not a back-arrow"
 
 
+FOUNDATIONS = ("data", "registry", "lazy", "outputs", "options", "preflight")
+
+
 def test_data_imports_nothing_above_its_foundations() -> None:
-    """data/ keeps loading, spec(), source() and kind: it imports registry, lazy, outputs, options and itself."""
+    """data/ keeps loading, spec(), source() and kind: it imports registry, lazy, outputs, options, preflight
+    (the up-front input checks) and itself."""
     for a, bs in GRAPH.items():
         if room(a) == "data":
-            above = sorted(b for b in bs if room(b) not in ("data", "registry", "lazy", "outputs", "options")
-                           and not allowed(a, b))
+            above = sorted(b for b in bs if room(b) not in FOUNDATIONS and not allowed(a, b))
             assert above == [], f"{a} imports {above}"
 
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ganforge.outputs import MANIFEST, OutputError, OutputFolder, atomic_file, check_regular_input, ensure_folder
+from ganforge.outputs import MANIFEST, OutputError, OutputFolder, atomic_file, ensure_folder
 
 
 def test_atomic_file_writes_and_leaves_no_temporary(tmp_path):
@@ -100,15 +100,6 @@ def test_unwritable_folder_is_one_line(tmp_path):
             pass
     finally:
         os.chmod(ro, 0o700)
-
-
-def test_check_regular_input_refuses_a_fifo(tmp_path):
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    with pytest.raises(OutputError, match="not a regular file"):
-        check_regular_input(fifo)
-    with pytest.raises(OutputError, match="not found"):
-        check_regular_input(tmp_path / "missing.png")
 
 
 def test_checkpoints_go_through_the_writer_and_their_bytes_do_not_depend_on_the_temporary(tmp_path):

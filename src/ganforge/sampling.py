@@ -15,9 +15,21 @@ from torch import Tensor, nn
 
 from ganforge.data.mnist32 import unpad
 from ganforge.models.base import Generator, conditioning_dim, output_range
+from ganforge.options import ConfigError
 
 EVAL_SEED_OFFSET = 2_000_003  # evaluations use their own RNG: they never touch training state
 LATENT_CHUNK = 1000  # latents (and random labels) are drawn this many samples at a time, whatever the batch size
+
+
+def check_label(G: nn.Module, label: int | None, flag: str = "--label") -> None:
+    """One-line errors, before any sampling, for a label on an unconditional model or outside ``[0, c_dim)``."""
+    if label is None:
+        return
+    c_dim = conditioning_dim(G)
+    if c_dim == 0:
+        raise ConfigError(f"{flag} {label}: this model is unconditional (trained without labels); drop {flag}")
+    if not 0 <= label < c_dim:
+        raise ConfigError(f"{flag} {label} is out of range; this model has classes 0..{c_dim - 1}")
 
 
 def iter_latents(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None

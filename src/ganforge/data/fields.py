@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from ganforge.data.base import TensorData
-from ganforge.data.formats import NPZ_ERRORS, require_file
+from ganforge.data.formats import NPZ_ERRORS
 from ganforge.data.timeseries import package_file
+from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ class FieldNPZ:
     def load(self, split: str = "train") -> FieldData:
         if split not in ("train", "test"):
             raise ValueError(f"unknown split {split!r} for field-npz; choose from: train, test")
-        path = require_file(self.path, "field .npz", "data.options.path")
+        path = require_input(self.path, "field .npz", "data.options.path")
         try:
             with np.load(path, allow_pickle=False) as z:
                 missing = [k for k in ("fields", "cond") if k not in z.files]

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ganforge.data import formats
 from ganforge.data.base import DataSpec, Source, scale_images
+from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
 PAIRED_FIELD, UNPAIRED_FIELD = "x_a", "x_a_unpaired"  # as models/pix2pix.py (networks read them from the spec)
@@ -284,7 +285,7 @@ class PairedNPZ:
 
     def load(self, split: str = "train") -> TranslationData:
         check_train_split("paired-npz", split)
-        path = formats.require_file(self.path, "pairs file", "data.options.path")
+        path = require_input(self.path, "pairs file", "data.options.path")
         formats.check_array_file(path, f"pairs file '{path}'")
         try:
             with np.load(path, allow_pickle=False) as z:

@@ -32,7 +32,7 @@ from ganforge.config import RunConfig, resolve_epochs
 from ganforge.data.source import make_source
 from ganforge.kinds import hooks_for
 from ganforge.models.base import Sampler
-from ganforge.outputs import OutputError
+from ganforge.outputs import OutputError, existing_ancestor
 from ganforge.training import checkpoint as ckpt
 from ganforge.training import distributed
 from ganforge.training.draws import Draws
@@ -44,7 +44,6 @@ from ganforge.training.rundir import (
     RunError,
     RunLock,
     checkpoint_dir,
-    existing_ancestor,
     find_checkpoint,
     holds_run,
     probe_writable,
