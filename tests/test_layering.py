@@ -54,9 +54,6 @@ BACK_ARROWS: dict[tuple[str, str], str] = {
         "checkpoint (a Checkpoint reader below losses/ ends it)",
     ("ganforge.builder", "ganforge.training.distributed"):
         "known, to remove (issue 26 items 2-3, another branch): the builder checks the batch size per rank",
-    ("ganforge.data.translation_tasks", "ganforge.models.colorize"):
-        "known, to remove: colour conversions (grey_l_star) used to build the colorize pairs live with the "
-        "colorize model; they belong below data/",
 }
 
 
