@@ -23,9 +23,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "ganforge"
 
 # bottom to top; rooms in one tuple are one layer
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("ganforge", "registry", "lazy", "outputs", "options", "preflight"),  # ganforge = the root package (__version__)
+    # ganforge = the root package (__version__); preflight = the up-front input/output checks
+    ("ganforge", "registry", "lazy", "outputs", "options", "preflight"),
     ("config",),
     ("data",),  # loading, spec(), source(), kind
+    ("checkpoint",),  # the checkpoint layout: written by training, read by the commands and by SRGAN's init_from
     ("metrics", "viz"),
     ("models",),
     ("losses",),
@@ -49,11 +51,6 @@ BACK_ARROWS: dict[tuple[str, str], str] = {
         "the run writes its report.html at the end (a local import, after training)",
     ("ganforge.report", "ganforge.api"):
         "registry at run time: a kind's report section loads the run through ganforge.api (passed in as RunLoader)",
-    ("ganforge.losses.srgan", "ganforge.training.checkpoint"):
-        "known, to remove (issue 26 item 2, another branch): SRGAN's objective reads a pre-trained SRResNet run's "
-        "checkpoint (a Checkpoint reader below losses/ ends it)",
-    ("ganforge.builder", "ganforge.training.distributed"):
-        "known, to remove (issue 26 items 2-3, another branch): the builder checks the batch size per rank",
 }
 
 

@@ -105,7 +105,7 @@ def test_unwritable_folder_is_one_line(tmp_path):
 def test_checkpoints_go_through_the_writer_and_their_bytes_do_not_depend_on_the_temporary(tmp_path):
     import torch
 
-    from ganforge.training.checkpoint import TMP_PATTERN, copy_atomic, remove_partial, save_atomic
+    from ganforge.checkpoint import TMP_PATTERN, copy_atomic, remove_partial, save_atomic
 
     state = {"models": {"G": {"w": torch.arange(6.0).reshape(2, 3)}}, "config": {"name": "x"}}
     save_atomic(state, tmp_path / "latest.pt")

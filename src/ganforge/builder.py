@@ -98,6 +98,19 @@ def build_objective(cfg: RunConfig) -> Objective:
                          "objective.options")
 
 
+def check_batch(batch_size: int, world_size: int, family: ModelFamily) -> None:
+    """One-line ``ValueError`` unless the global batch splits evenly over ranks, and each rank's shard into whole
+    packs of the family's PacGAN packing (``ModelFamily.packing``; its option is named in the fix)."""
+    if batch_size % world_size:
+        raise ValueError(f"train.batch_size={batch_size} is the global batch and must be divisible by the "
+                         f"{world_size} processes; set train.batch_size to a multiple of {world_size}")
+    pack = family.packing()
+    if pack > 1 and (batch_size // world_size) % pack:
+        raise ValueError(f"each process gets {batch_size // world_size} samples, not a multiple of "
+                         f"{family.setting(family.packing_option)}; set train.batch_size to a multiple of "
+                         f"{world_size * pack}")
+
+
 def check_options(cfg: RunConfig) -> None:
     """Build the model, objective and dataset options dataclasses (unknown keys, wrong types, bad values: one-line
     ``ConfigError``) and check the optimiser groups, without loading data or building networks (``ganforge config``).
@@ -105,10 +118,8 @@ def check_options(cfg: RunConfig) -> None:
     family = build_family(cfg)
     check_groups(cfg, build_objective(cfg))
     build_options(_get(DATASETS, cfg.data.name, "data.name"), cfg.data.options, "data.options")
-    from ganforge.training.distributed import check_batch
-
     try:  # as Run checks it (one process here; torchrun's world size is checked when it starts)
-        check_batch(cfg.train.batch_size, 1, family.packing())
+        check_batch(cfg.train.batch_size, 1, family)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if cfg.train.device != "auto":  # the spelling; whether this machine has the device is train's question

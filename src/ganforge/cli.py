@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from ganforge import __version__, commands
 from ganforge.builder import build_components, check_options, resolve_device
+from ganforge.checkpoint import CheckpointError
 from ganforge.config import dump_yaml, preset_header, preset_names, resolve_config, resolve_epochs
 from ganforge.lazy import missing_extra
 from ganforge.models.base import count_parameters
@@ -24,7 +25,6 @@ from ganforge.options import ConfigError, options_dict
 from ganforge.outputs import OutputError
 from ganforge.registry import DATASETS, FEATURES, METRICS, MODELS, OBJECTIVES
 from ganforge.training import distributed
-from ganforge.training.checkpoint import CheckpointError
 from ganforge.training.resume import hint_preset, resume_config
 from ganforge.training.run import Run, RunError
 from ganforge.training.threads import choose_threads

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import ganforge.kinds.image
+from ganforge import checkpoint as ckpt
 from ganforge.config import resolve_config
-from ganforge.training import checkpoint as ckpt
 from ganforge.training.run import Run, RunError
 from ganforge.training.rundir import load_run
 from ganforge.training.stats import read_metrics

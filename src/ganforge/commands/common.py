@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganforge.checkpoint import Checkpoint, CheckpointError
 from ganforge.config import RunConfig
 from ganforge.data.base import to_uint8
 from ganforge.models.base import DataSpec, output_range
@@ -26,7 +27,6 @@ from ganforge.preflight import (  # noqa: F401  (re-exported: the commands' up-f
     out_file,
 )
 from ganforge.sampling import check_label  # noqa: F401  (re-exported for the commands)
-from ganforge.training.checkpoint import Checkpoint, CheckpointError
 from ganforge.training.rundir import (  # noqa: F401  (atomic_output: re-exported for the commands)
     RunError,
     atomic_output,

@@ -410,7 +410,7 @@ class ImageEval:
     user_named: bool  # out is the user's (--out, or beside saved samples): write_owned, never over another file
     cfg: Any = None  # a run's config, generator and checkpoint state; None for saved samples
     G: Any = None
-    state: Any = None  # training.checkpoint.Checkpoint of a run
+    state: Any = None  # ganforge.checkpoint.Checkpoint of a run
     fake_u8: Tensor | None = None  # saved samples [n_fake, C, H, W]; a run's are generated in ``compute``
 
 

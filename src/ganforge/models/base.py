@@ -143,6 +143,8 @@ class ModelFamily:
         names = {f.name for f in dataclasses.fields(self)} if dataclasses.is_dataclass(self) else set()
         return f"model.options.{name}={getattr(self, name)}" if name in names else None
 
+    packing_option: ClassVar[str] = "pack"  # the option ``packing`` reads (named in the batch-size error)
+
     def packing(self) -> int:
         """PacGAN's m (Lin et al. 2018): D judges m samples at once, so the batch must be a multiple of it (1: none)."""
         return 1
