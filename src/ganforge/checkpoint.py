@@ -7,8 +7,9 @@
 A kill mid-write never corrupts the last good checkpoint: ``outputs.atomic_file`` writes a unique temporary then
 ``os.replace``s it; ``remove_partial`` deletes what a kill left.
 
-It sits just above ``data`` (it imports ``outputs`` and ``data``, for the spec and the data kinds): the run (``training``) writes and resumes
-checkpoints, the commands read them, and an objective may read another run's (SRGAN's ``init_from``).
+It sits just above ``data`` (it imports ``outputs`` and ``data``, for the spec and the data kinds): the run
+(``training``) writes and resumes checkpoints, the commands read them, and an objective may read another run's
+(SRGAN's ``init_from``).
 """
 
 from __future__ import annotations
