@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ganforge.checkpoint import CHECKPOINT_FORMAT, Checkpoint, CheckpointError
-from ganforge.models.base import DataSpec
+from ganforge.data.base import DataSpec
 
 
 def _checkpoint(step: int = 7, kind: str = "mixture2d", data: str = "ring8") -> Checkpoint:

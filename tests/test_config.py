@@ -86,7 +86,7 @@ def test_parse_override_literals() -> None:
 
 def test_none_is_a_string_option_value() -> None:
     from ganforge.builder import build_models, build_objective
-    from ganforge.models.base import DataSpec
+    from ganforge.data.base import DataSpec
 
     cfg = resolve_config("dcgan-mnist", ["model.options.d_norm=none"])
     assert cfg.model.options["d_norm"] == "none"

@@ -205,3 +205,11 @@ def test_data_imports_nothing_above_its_foundations() -> None:
 def test_the_graph_reader(source: str, want: set[str]) -> None:
     """Function-level imports count, TYPE_CHECKING ones do not, and ``from pkg import module`` names the module."""
     assert imports_of("ganforge.kinds.probe", source) == want
+
+
+def test_dataspec_is_imported_from_where_it_lives() -> None:
+    """``DataSpec`` lives in ``data/base.py``; ``models.base`` uses it but no longer re-exports it."""
+    wrong = sorted(name for name, path in MODULES.items() for node in ast.walk(ast.parse(path.read_text("utf-8")))
+                   if isinstance(node, ast.ImportFrom) and node.module == "ganforge.models.base"
+                   and any(a.name == "DataSpec" for a in node.names))
+    assert wrong == []

@@ -12,10 +12,10 @@ import ganforge.data
 import ganforge.losses
 import ganforge.models  # registers models and objectives (datasets and run hooks: register_all below)
 from ganforge.config import RunConfig
-from ganforge.data.base import TensorData
+from ganforge.data.base import DataSpec, TensorData
 from ganforge.data.toy import Distribution
 from ganforge.losses.objectives import Objective, Settings
-from ganforge.models.base import DataSpec, ModelFamily
+from ganforge.models.base import ModelFamily
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
+from ganforge.data.base import DataSpec
 from ganforge.losses import stargan_v2 as L
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec
 from ganforge.models.stargan_v2 import StarGANv2Config
 from ganforge.training.run import Run
 from helpers import tiny_config

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.bigan import BiGANObjective
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec, count_parameters
+from ganforge.models.base import count_parameters
 from ganforge.models.bigan import BiGANConfig
 from ganforge.options import ConfigError
 from ganforge.training.run import Run

@@ -13,11 +13,12 @@ from torch import nn
 
 from ganforge.cli import main
 from ganforge.config import resolve_config
+from ganforge.data.base import DataSpec
 from ganforge.losses.adversarial import g_hinge
 from ganforge.losses.biggan import BigGANObjective, orthogonal_penalty, orthogonal_regularisation, regularised_weights
 from ganforge.losses.objectives import Batch
 from ganforge.models.attention import attention_blocks
-from ganforge.models.base import DataSpec, Sampler
+from ganforge.models.base import Sampler
 from ganforge.models.biggan import BigGANConfig, GBlock
 from ganforge.models.layers import has_spectral_norm
 from ganforge.models.sagan import ConditionalBatchNorm2d

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.lapgan import LAPGANObjective, real_stages
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec
 from ganforge.models.lapgan import LAPGANConfig, down, laplacian_pyramid, reconstruct, up
 from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.objectives import Batch
 from ganforge.losses.translation import Pix2PixObjective
-from ganforge.models.base import DataSpec, TranslateRequest
+from ganforge.models.base import TranslateRequest
 from ganforge.models.colorize import ColorizeConfig
 from ganforge.models.pix2pix import Pix2PixConfig, translate_chunks
 from ganforge.models.translation_blocks import PatchDiscriminator, UNetGenerator, patch_receptive_field

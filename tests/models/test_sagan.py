@@ -11,8 +11,8 @@ import torch
 
 from ganforge.cli import main
 from ganforge.config import resolve_config
+from ganforge.data.base import DataSpec
 from ganforge.models.attention import SelfAttention, attention_blocks
-from ganforge.models.base import DataSpec
 from ganforge.models.layers import has_spectral_norm
 from ganforge.models.sagan import ConditionalBatchNorm2d, SAGANConfig
 from ganforge.options import ConfigError

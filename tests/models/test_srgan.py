@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.objectives import Batch
 from ganforge.losses.srgan import SRGANObjective, content_features
 from ganforge.metrics.classifier import load_mnist_classifier
-from ganforge.models.base import DataSpec
 from ganforge.models.srgan import SRGANConfig, UpsampleBlock
 from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 

@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.data.domains import DomainData, ImageDomains
 from ganforge.kinds.domains import moments, pearson
-from ganforge.models.base import DataSpec, TranslateRequest
+from ganforge.models.base import TranslateRequest
 from ganforge.models.stargan_v2 import StarGANv2Config, halvings
 from helpers import one_line_error
 

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from ganforge.checkpoint import Checkpoint, CheckpointError
 from ganforge.config import RunConfig
-from ganforge.data.base import to_uint8
-from ganforge.models.base import DataSpec, output_range
+from ganforge.data.base import DataSpec, to_uint8
+from ganforge.models.base import output_range
 from ganforge.options import ConfigError
 from ganforge.preflight import (  # noqa: F401  (re-exported: the commands' up-front checks)
     check_disk,

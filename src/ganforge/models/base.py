@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.data.base import DataSpec  # also re-exported: 17 model files import it from here (not all ours to edit)
+from ganforge.data.base import DataSpec
 
 
 class Generator(nn.Module):

@@ -24,7 +24,8 @@ import ganforge
 from ganforge import checkpoint as ckpt
 from ganforge.builder import build_family, build_models, build_objective
 from ganforge.config import RunConfig, config_from_dict, dump_yaml
-from ganforge.models.base import DataSpec, Sampler
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Sampler
 from ganforge.outputs import atomic_file, sha256_file, write_owned, write_probe, write_text
 
 
