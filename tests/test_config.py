@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ganforge.config import RunConfig, config_from_dict, dump_yaml, parse_override, preset_names, resolve_config
+from ganforge.data.base import Dataset
 from ganforge.options import ConfigError
 
 
@@ -101,7 +102,7 @@ def test_defaults_are_a_valid_config() -> None:
 # ---- train.epochs ----------------------------------------------------------------------------------------------
 
 
-class _Sized:
+class _Sized(Dataset):
     def __init__(self, n: int) -> None:
         self.n = n
 
@@ -127,7 +128,7 @@ def test_epochs_is_exactly_one_of_steps_and_epochs_and_the_later_override_wins()
     with pytest.raises(ConfigError, match=r"train\.epochs must be >= 1"):
         resolve_config("ring8", ["train.epochs=0"])
     with pytest.raises(ConfigError, match="fixed size"):  # ring8 samples its mixture without end
-        resolve_epochs(resolve_config("ring8", ["train.epochs=1"]), object())
+        resolve_epochs(resolve_config("ring8", ["train.epochs=1"]), Dataset())
 
 
 def test_table_epochs_follow_ctgan() -> None:

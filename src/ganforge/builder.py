@@ -12,8 +12,7 @@ import ganforge.data
 import ganforge.losses
 import ganforge.models  # registers models and objectives (datasets and run hooks: register_all below)
 from ganforge.config import RunConfig
-from ganforge.data.base import DataSpec, TensorData
-from ganforge.data.toy import Distribution
+from ganforge.data.base import Dataset, DataSpec
 from ganforge.losses.objectives import Objective, Settings
 from ganforge.models.base import ModelFamily
 from ganforge.options import ConfigError, build_options
@@ -24,7 +23,7 @@ ganforge.data.register_all()  # datasets (the data kinds register on use: ganfor
 
 @dataclass
 class Components:
-    data: TensorData | Distribution
+    data: Dataset
     spec: DataSpec
     nets: dict[str, nn.Module]  # the networks the objective uses, by name ("G", "D", "E", ...)
     objective: Objective
@@ -46,13 +45,13 @@ def _get(registry: Any, name: str, where: str) -> Any:
         raise ConfigError(f"{where}: {exc.args[0]}") from None
 
 
-def build_dataset(cfg: RunConfig, split: str | None = None) -> TensorData | Distribution:
+def build_dataset(cfg: RunConfig, split: str | None = None) -> Dataset:
     dataset_cls = _get(DATASETS, cfg.data.name, "data.name")
     dataset = build_options(dataset_cls, cfg.data.options, "data.options")
     return dataset.load(split or cfg.data.split)
 
 
-def data_spec(data: TensorData | Distribution) -> DataSpec:
+def data_spec(data: Dataset) -> DataSpec:
     """What the networks are built for: the data kind's own ``spec()``."""
     return data.spec()
 
@@ -148,12 +147,10 @@ def check_compatibility(cfg: RunConfig, spec: DataSpec, objective: Objective, ne
 def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: Any = None) -> Components:
     """Build everything a run needs. Model weights are initialised from ``train.seed``."""
     data = data if data is not None else build_dataset(cfg)
-    check_batch = getattr(data, "check_batch", None)  # a data kind's own limits on the batch (tables: its rows)
-    if callable(check_batch):
-        try:
-            check_batch(cfg.train.batch_size)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+    try:  # a data kind's own limits on the batch (tables: its rows; Dataset.check_batch)
+        data.check_batch(cfg.train.batch_size)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     spec = data_spec(data)
     objective = build_objective(cfg)
     torch.manual_seed(cfg.train.seed)  # weight init is reproducible

@@ -169,7 +169,7 @@ def finish_line(run_dir: Path, kind: str) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     import ganforge.builder  # noqa: F401  (registers everything)
 
-    models = [f"{m} ({', '.join(getattr(MODELS.get(m), 'networks', ('G', 'D')))})" for m in MODELS.names()]
+    models = [f"{m} ({', '.join(MODELS.get(m).networks)})" for m in MODELS.names()]
     groups = {"presets": preset_names(), "models": models, "objectives": OBJECTIVES.names(),
               "datasets": DATASETS.names(), "metrics": METRICS.names(),
               "features": FEATURES.names()}

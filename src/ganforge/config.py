@@ -368,9 +368,9 @@ def resolve_epochs(cfg: RunConfig, data: Any) -> int | None:
     t = cfg.train
     if t.epochs is None:
         return None
-    own = getattr(data, "steps_for_epochs", None)
+    own = data.steps_for_epochs(t.epochs, t.batch_size)  # data.base.Dataset: None unless the kind counts its own
     if own is not None:
-        steps = int(own(t.epochs, t.batch_size))
+        steps = int(own)
     else:
         try:
             n = len(data)

@@ -322,7 +322,7 @@ def load_reference_images(dataset: str, split: str, run_cfg: Any) -> tuple[Tenso
     if run_cfg is not None and run_cfg.data.name == dataset:
         options = {k: v for k, v in run_cfg.data.options.items() if k != "limit"}
     data = build_options(DATASETS.get(dataset), options, "data.options").load(split)
-    if not getattr(data, "is_image", False):
+    if not data.is_image:
         raise ConfigError(f"--ref {dataset}:{split} is not an image dataset")
     key = dataset
     if options:

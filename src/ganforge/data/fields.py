@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ganforge.data.base import TensorData
+from ganforge.data.base import Dataset, TensorData
 from ganforge.data.formats import NPZ_ERRORS
 from ganforge.data.timeseries import package_file
 from ganforge.preflight import require_input
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class FieldData:
+class FieldData(Dataset):
     """Raw fields ``[N, C, H, W]`` (NaN = missing) and conditions ``[N, K]`` → the normalised training tensors."""
 
     raw: np.ndarray  # float32 [N, C, H, W], physical units, NaN where missing

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ganforge.data import formats
-from ganforge.data.base import DataSpec, Source, scale_images
+from ganforge.data.base import Dataset, DataSpec, Source, scale_images
 from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
@@ -33,7 +33,7 @@ TEST_FRACTION = 0.1  # npz pairs without a test split: the last 10 % are held ou
 
 
 @dataclass
-class TranslationData:
+class TranslationData(Dataset):
     """Domains A and B with a held-out test split of each (uint8 ``[N, C, H, W]``; A and B share H and W)."""
 
     a: Tensor

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganforge.data.base import DataSpec, Source
+from ganforge.data.base import Dataset, DataSpec, Source
 from ganforge.data.table_transform import TableTransformer
 from ganforge.lazy import pandas as pd
 from ganforge.preflight import require_input
@@ -203,7 +203,7 @@ def check_columns(df: pd.DataFrame, continuous: list[str], discrete: list[str], 
 # ---- the data kind ---------------------------------------------------------------------------------------------------
 
 @dataclass
-class TabularData:
+class TabularData(Dataset):
     """Encoded training rows ``x float32 [N, D]`` with their category codes ``int64 [N, M]``, the original rows
     (``frame``), the held-out rows (``test_frame``) and the fitted ``transformer``."""
 

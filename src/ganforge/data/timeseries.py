@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from ganforge.data.base import TensorData
+from ganforge.data.base import Dataset, TensorData
 from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
@@ -243,7 +243,7 @@ def rolling_windows(series: np.ndarray, window: int, step: int = 1) -> np.ndarra
 
 
 @dataclass
-class SeriesData:
+class SeriesData(Dataset):
     """The ``series`` kind: training windows ``x [N, window, 1]`` (float32 in [-1, 1]) plus the series itself."""
 
     values: np.ndarray  # [T] float64, original units

@@ -145,7 +145,7 @@ def held_out(cfg: RunConfig, data: DomainData) -> DomainData:
     again)."""
     from ganforge.builder import build_dataset
 
-    if not getattr(data, "test_split", False):
+    if not data.test_split:
         return data
     test = build_dataset(cfg, "test")
     return test if isinstance(test, DomainData) else data
@@ -194,7 +194,7 @@ class DomainKind(DataKind):
 
     def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
         test = held_out(cfg, data)
-        digit = bool(getattr(test, "digit_domains", False)) and tuple(test.shape) == (1, 28, 28)
+        digit = test.digit_domains and tuple(test.shape) == (1, 28, 28)
         n = max(2, cfg.log.eval_digits // test.num_classes)
         return translation_metrics(dict(G.nets.items()), test.x, test.y, n, cfg.train.seed + EVAL_SEED_OFFSET, device,
                                    digit)

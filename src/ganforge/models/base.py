@@ -137,6 +137,11 @@ class ModelFamily:
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         raise NotImplementedError
 
+    def detection_defaults(self) -> dict[str, object]:
+        """The anomaly-detection options (``metrics.anomaly.DetectOptions``: ``rec_error_type``, ``comb``,
+        ``lambda_rec``) this family's runs are scored with by default; none here (``ganforge detect``'s own)."""
+        return {}
+
     def setting(self, name: str) -> str | None:
         """``model.options.NAME=value`` for one of this family's options (what an error tells the user to change);
         None when the family has no such option."""

@@ -178,6 +178,9 @@ class TadGANConfig(ModelFamily):
         if not 0.0 <= self.lambda_rec <= 1.0:
             raise ValueError(f"lambda_rec must be in [0, 1], got {self.lambda_rec}")
 
+    def detection_defaults(self) -> dict[str, object]:
+        return {"rec_error_type": self.rec_error_type, "comb": self.comb, "lambda_rec": self.lambda_rec}
+
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         if len(spec.shape) != 2 or spec.shape[1] != 1:
             raise ValueError(f"tadgan models univariate windows [W, 1]; this data has samples of shape "
