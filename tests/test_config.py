@@ -141,3 +141,15 @@ def test_table_epochs_follow_ctgan() -> None:
 
     cfg = resolve_config("ring8", ["train.epochs=3", "train.batch_size=32"])
     assert resolve_epochs(cfg, Table(100)) == 3 * (100 // 32)  # ctgan: epochs · (rows // batch_size)
+
+
+def test_the_renamed_eval_digits_key_is_refused_naming_the_new_one() -> None:
+    from ganforge.config import upgrade_saved
+
+    with pytest.raises(ConfigError, match=r"^log\.eval_digits is now called log\.eval_samples; rename the key$"):
+        resolve_config("ring8", ["log.eval_digits=64"])
+    assert resolve_config("ring8", ["log.eval_samples=64"]).log.eval_samples == 64
+    saved = {"name": "old", "log": {"eval_digits": 64, "every": 5}}  # as an older run's checkpoint holds it
+    assert upgrade_saved(saved) == {"name": "old", "log": {"eval_samples": 64, "every": 5}}
+    assert saved["log"] == {"eval_digits": 64, "every": 5}  # a copy
+    assert config_from_dict(upgrade_saved(saved)).log.eval_samples == 64

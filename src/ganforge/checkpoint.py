@@ -92,7 +92,11 @@ class Checkpoint(Mapping[str, Any]):
     # ---- what the readers ask --------------------------------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:
-        return self.state["config"]
+        """The run's config as a mapping, with today's keys (``config.upgrade_saved``: an older run's renamed keys,
+        e.g. ``log.eval_samples`` -> ``log.eval_samples``)."""
+        from ganforge.config import upgrade_saved
+
+        return upgrade_saved(self.state["config"])
 
     @property
     def models(self) -> dict[str, Any]:

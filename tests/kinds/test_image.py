@@ -105,10 +105,10 @@ def test_n_must_be_positive(test_digits):
         ev.evaluate_digits(ReplayG(test_digits), 0, CPU, n=0)
 
 
-def kind_config(seed: int = 0, eval_digits: int = ev.N_DIGITS):
-    """A run config whose train.seed and log.eval_digits are what ``DataKind.evaluate`` / ``protocol`` read."""
+def kind_config(seed: int = 0, eval_samples: int = ev.N_DIGITS):
+    """A run config whose train.seed and log.eval_samples are what ``DataKind.evaluate`` / ``protocol`` read."""
     cfg = tiny_config()
-    cfg.train.seed, cfg.log.eval_digits = seed, eval_digits
+    cfg.train.seed, cfg.log.eval_samples = seed, eval_samples
     return cfg
 
 
@@ -118,10 +118,10 @@ def test_the_data_kind_picks_the_evaluation(test_digits):
     kind = hooks_for(mnist_like.kind)
     assert isinstance(kind, ev.ImageKind)
     # the protocol's 10,000 is too slow for a unit test: 64 digits
-    assert set(kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_digits=64), CPU)) == {
+    assert set(kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_samples=64), CPU)) == {
         "confident_percent", "class_entropy", "pixel_std", "fid"}
-    assert kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_digits=20), CPU) != {}
-    assert kind.eval_protocol(mnist_like, kind_config(eval_digits=20))["n_fake"] == 20
+    assert kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_samples=20), CPU) != {}
+    assert kind.eval_protocol(mnist_like, kind_config(eval_samples=20))["n_fake"] == 20
     rgb = TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8))
     vectors = TensorData(torch.zeros(4, 784))
     for data in (rgb, vectors):

@@ -27,7 +27,7 @@ from helpers import assert_same_models, label_and_z_variance, one_line_error, tr
 SPEC = DataSpec((1, 28, 28), num_classes=10)
 SMALL = {"z_dim": 6, "shared_dim": 4, "g_channels": (8, 4, 4), "d_channels": (4, 4, 4)}
 TINY = ["model.options={'z_dim': 6, 'shared_dim': 4, 'g_channels': [8, 4, 4], 'd_channels': [4, 4, 4]}",
-        "data.options={'limit': 64}", "train.batch_size=8", "train.ema_start=1", "log.eval_digits=50",
+        "data.options={'limit': 64}", "train.batch_size=8", "train.ema_start=1", "log.eval_samples=50",
         "log.sample_every=0", "log.tensorboard=False", "log.every=1"]
 
 

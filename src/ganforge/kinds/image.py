@@ -2,7 +2,7 @@
 row per class for a conditional G), ``final.png`` and ``progress.gif``. Evaluation in training: MNIST-like images only
 (``uint8 [N, 1, 28, 28]``, ``is_digit_data``); every other image set is judged by ``ganforge eval`` (FID/KID/PR).
 
-The digit protocol: the shipped ``mnist-classifier`` judges ``N_DIGITS`` generated digits (``log.eval_digits``) ->
+The digit protocol: the shipped ``mnist-classifier`` judges ``N_DIGITS`` generated digits (``log.eval_samples``) ->
 ``confident_percent`` (% with top class probability >= ``CONFIDENCE``) and ``class_entropy`` (normalised entropy of
 the predicted-class histogram; 1.0 = all ten digits equally often), ``pixel_std`` (how much the images vary over z:
 ``pixel_std`` below; 0.193 for the MNIST training digits) and ``fid`` on the classifier's features. About 2 M
@@ -158,15 +158,15 @@ def digit_protocol(n_digits: int | None = None) -> dict[str, Any]:
 @RUN_HOOKS.register("image")
 class ImageKind(DataKind):
     """Images: a fixed-z grid (one row per class for conditional G), final.png and progress.gif at the end; the
-    digit protocol for MNIST-like images (``LogConfig.eval_digits`` samples), nothing in training otherwise."""
+    digit protocol for MNIST-like images (``LogConfig.eval_samples`` samples), nothing in training otherwise."""
 
     def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
         if not is_digit_data(data):
             return {}
-        return evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, device, n=cfg.log.eval_digits, reference=data)
+        return evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, device, n=cfg.log.eval_samples, reference=data)
 
     def eval_protocol(self, data: Any, cfg: RunConfig) -> dict[str, Any]:
-        return digit_protocol(cfg.log.eval_digits) if is_digit_data(data) else super().eval_protocol(data, cfg)
+        return digit_protocol(cfg.log.eval_samples) if is_digit_data(data) else super().eval_protocol(data, cfg)
 
     def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:

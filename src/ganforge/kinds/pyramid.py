@@ -83,12 +83,12 @@ class PyramidKind(ImageKind):
     def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
         if tuple(data.shape) != DIGITS32:
             return {}
-        return evaluate_digits32(G, data.x, cfg.train.seed + EVAL_SEED_OFFSET, device, cfg.log.eval_digits)
+        return evaluate_digits32(G, data.x, cfg.train.seed + EVAL_SEED_OFFSET, device, cfg.log.eval_samples)
 
     def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
         if tuple(data.shape) != DIGITS32:
             return super().protocol(data, cfg, generator, step)
-        return {"metrics": "digit_quality_32", "n_fake": cfg.log.eval_digits, "seed_offset": EVAL_SEED_OFFSET,
+        return {"metrics": "digit_quality_32", "n_fake": cfg.log.eval_samples, "seed_offset": EVAL_SEED_OFFSET,
                 "dataset": cfg.data.name, "generator": generator, "step": step,
                 "seed": cfg.train.seed + EVAL_SEED_OFFSET, "crop": "centre 28x28 of 32x32 (mnist32's 2-px padding)",
                 "classifier": "mnist-classifier", "confidence_threshold": CONFIDENCE,
