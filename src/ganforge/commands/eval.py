@@ -199,8 +199,7 @@ class ProgressExtractor:
     def __init__(self, inner: Any, batch_size: int, progress: bool) -> None:
         self.inner, self.batch_size, self.progress = inner, batch_size, progress
         self.name, self.feature_dim, self.file_hash = inner.name, inner.feature_dim, inner.file_hash
-        self.resize = getattr(inner, "resize", None)
-        self.num_classes = getattr(inner, "num_classes", None)
+        self.resize, self.num_classes, self.input_shape = inner.resize, inner.num_classes, inner.input_shape
 
     def _batched(self, fn: Any, images: Tensor, desc: str) -> Tensor:
         out = []
@@ -298,7 +297,7 @@ def print_estimate(extractor: Any, shape: tuple[int, ...], n_fake: int, n_real: 
 
 
 def check_shape(extractor: Any, shape: tuple[int, ...]) -> None:
-    want = getattr(extractor.inner if isinstance(extractor, ProgressExtractor) else extractor, "input_shape", None)
+    want = extractor.input_shape
     if len(shape) != 3:
         raise ConfigError(f"eval needs images; this source has samples of shape {list(shape)} (toy runs are "
                           "evaluated by `ganforge train` itself: see RUN/eval/final.json)")
@@ -516,7 +515,7 @@ def load_extractor(args: argparse.Namespace, shape: tuple[int, ...], needs_probs
                                                                                                "network", "NAME")
         print(f"ganforge: eval: features {features} ({why}; --features {other} to choose another)", file=sys.stderr)
     inner = make_extractor(features, device, args.batch_size)
-    if needs_probs and getattr(inner, "num_classes", None) is None:
+    if needs_probs and inner.num_classes is None:
         raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but {inner.name} has none; use "
                           f"--features mnist-classifier or drop {needs_probs[0]!r} from --metrics")
     extractor = ProgressExtractor(inner, args.batch_size, progress=not args.no_progress)
