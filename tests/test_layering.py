@@ -6,8 +6,8 @@ only). ``from ganforge.X import Y`` counts as an import of ``ganforge.X.Y`` when
 ``ganforge.X``. A *room* is a top-level package or module of ``ganforge`` (``data``, ``kinds``, ``builder``, ...).
 
 ``LAYERS`` orders the rooms bottom to top; a room may import its own layer's rooms and those below. An arrow up is
-allowed only where it is listed in ``BACK_ARROWS`` with its reason — a registry (or the API) looked up at run time,
-or a known one left to a later change, which says so. A listed arrow that no longer exists fails the test too, so
+allowed only where it is listed in ``BACK_ARROWS`` with its reason: a registry (or the API) looked up at run
+time, or the report the run writes once it has finished. A listed arrow that no longer exists fails the test too, so
 the list only shrinks.
 """
 
