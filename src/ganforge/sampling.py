@@ -113,8 +113,9 @@ def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labe
 
 class Unpadded(Generator):
     """A sampler whose images are ``data.mnist32.unpad``-ed (the centre 28×28 of 32×32 digits), for benches that draw
-    grids of them; ``kinds.image.evaluate_digits`` unpads by itself. Declares G's ``z_dim``, ``z_dist`` and ``output_range`` (read
-    through ``models.base.output_range``) and draws G's ``sample_z``; unconditional (``c_dim`` 0)."""
+    grids of them; ``kinds.image.evaluate_digits`` unpads by itself. Declares G's ``z_dim``, ``z_dist`` and
+    ``output_range`` (read through ``models.base.output_range``) and draws G's ``sample_z``; unconditional (``c_dim``
+    0)."""
 
     def __init__(self, G: nn.Module) -> None:
         super().__init__()
