@@ -29,13 +29,12 @@ from pathlib import Path
 import torch
 
 from ganforge.builder import build_dataset, build_models, build_objective
+from ganforge.checkpoint import load_checkpoint
 from ganforge.config import config_from_dict
-from ganforge.data.base import scale_images, to_uint8
+from ganforge.data.base import DataSpec, scale_images, to_uint8
 from ganforge.kinds.image import evaluate_digits
 from ganforge.metrics.classifier import classify, load_mnist_classifier
-from ganforge.models.base import DataSpec
 from ganforge.sampling import EVAL_SEED_OFFSET
-from ganforge.training.checkpoint import load_checkpoint
 
 
 def load_networks(run: Path, ema: bool) -> tuple[dict[str, torch.nn.Module], dict]:

@@ -49,13 +49,11 @@ from torch import nn
 
 import ganforge
 from ganforge.config import resolve_config
-from ganforge.data.base import to_uint8
 from ganforge.data.mnist32 import unpad
-from ganforge.kinds.image import CONFIDENCE, PixelMoments
-from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
-from ganforge.metrics.fid import fid_from_features
-from ganforge.models.base import conditioning_dim, output_range
-from ganforge.sampling import EVAL_SEED_OFFSET, iter_labelled_samples
+from ganforge.kinds.image import evaluate_digits, judge_digits, reference_statistics
+from ganforge.metrics.classifier import load_mnist_classifier
+from ganforge.models.base import conditioning_dim
+from ganforge.sampling import EVAL_SEED_OFFSET
 from ganforge.training.run import Run
 from ganforge.viz.images import save_grid
 
@@ -94,33 +92,33 @@ def digits(images: torch.Tensor) -> torch.Tensor:
     return unpad(images)
 
 
+# decimals each figure is recorded with
+DECIMALS = {"confident_percent": 2, "class_entropy": 4, "pixel_std": 4, "fid": 2, "label_accuracy_percent": 2}
+
+
 class Judge:
-    """The classifier, the real features (first ``n`` train digits) and the judging of one generator."""
+    """The classifier and the real digits (the first ``n`` train digits: FID's reference) of one dataset; judging is
+    ``kinds.image.evaluate_digits`` / ``judge_digits``, the one digit judge ``ganforge train`` uses too."""
 
     def __init__(self, train_x: torch.Tensor, n: int) -> None:
         self.n, self.model = n, load_mnist_classifier(device=torch.device("cpu"))
-        self.real = features(self.model, digits(train_x[:n])).double().numpy()  # [n, 128]
+        self.train_x = train_x  # uint8 [M, 1, S, S]; its first n digits' feature statistics are cached by the judge
+
+    def _rounded(self, metrics: dict[str, float]) -> dict[str, float]:
+        return {k: round(v, DECIMALS[k]) for k, v in metrics.items()}
 
     def images(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
         """confident %, entropy, pixel std and FID of uint8 digits ``[N, 1, 28, 28]``; with the ``labels`` they were
         drawn for, label accuracy too (one classifier pass serves both)."""
-        probs = classify(self.model, images)  # [N, 10]
-        quality = digit_quality(probs, CONFIDENCE)
-        out = {"confident_percent": round(100.0 * quality["confident"], 2),
-               "class_entropy": round(quality["entropy"] + 0.0, 4),
-               "pixel_std": round(PixelMoments().add(images).std(), 4),
-               "fid": round(fid_from_features(features(self.model, images).double().numpy(), self.real), 2)}
-        if labels is not None:
-            out["label_accuracy_percent"] = round(100.0 * float((probs.argmax(1) == labels).double().mean()), 2)
-        return out
+        real = reference_statistics(self.model, self.train_x, self.n)
+        return self._rounded(judge_digits([(images, labels)], self.model, real))
 
     def generator(self, G: nn.Module, seed: int) -> dict[str, float]:
         c_dim = conditioning_dim(G)
         # conditional G: n/c of every class, so label accuracy and FID see a balanced sample
         labels = torch.arange(c_dim).repeat_interleave(-(-self.n // c_dim))[: self.n] if c_dim else None
-        chunks = [to_uint8(x, output_range(G)) for x, _ in
-                  iter_labelled_samples(G, self.n, seed, torch.device("cpu"), labels=labels)]
-        return self.images(digits(torch.cat(chunks)), labels)
+        return self._rounded(evaluate_digits(G, seed, torch.device("cpu"), self.n, classifier=self.model,
+                                             reference=self.train_x, labels=labels))
 
 
 def sample_grid(G: nn.Module, seed: int, path: Path) -> Path:

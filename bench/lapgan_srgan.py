@@ -29,7 +29,7 @@ RESULTS = Path(__file__).parent / "results"
 BENCHES = {
     "lapgan": [("lapgan-mnist", ["train.steps=3000"]),
                ("dcgan-mnist", ["data.name=pyramid", "data.options={'dataset': 'mnist32'}", "train.batch_size=32",
-                                "train.steps=3000", "train.ema_start=200", "log.eval_digits=2000",
+                                "train.steps=3000", "train.ema_start=200", "log.eval_samples=2000",
                                 "log.sample_every=500"])],
     "srgan-mnist": [("srresnet-mnist", []), ("srgan-mnist", ["objective.options.init_from={root}/srresnet-mnist"])],
     "srgan-photos": [("srresnet-photos", []), ("srgan-photos", ["objective.options.init_from={root}/srresnet-photos"])],

@@ -66,7 +66,7 @@ from ganforge.training.rundir import load_run
 RESULTS = Path(__file__).resolve().parent / "results" / "sagan_biggan.json"
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 EVAL_SEED = 12_345
-QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "log.eval_digits=1000"]
+QUIET = ["log.tensorboard=False", "log.progress=False", "log.sample_every=0", "log.eval_samples=1000"]
 CPU = torch.device("cpu")
 
 # name -> (preset, overrides, conditional): the same budget for all is set by --steps (batch 64, 1 D step each)

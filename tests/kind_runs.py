@@ -49,7 +49,7 @@ def tiny_run(kind: str, root: Path) -> Path:
         sets.update({"model.options": {"z_dim": 2, "g_hidden": [16], "d_hidden": [16]}, "train.batch_size": 32})
     elif kind == "image":
         preset = "gan-mlp-mnist"
-        sets.update({"data.options": {"limit": 64}, "log.eval_digits": 64, "train.batch_size": 16,
+        sets.update({"data.options": {"limit": 64}, "log.eval_samples": 64, "train.batch_size": 16,
                      "model.options": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}})
     elif kind == "table":
         preset = "ctgan-health-insurance"

@@ -19,7 +19,7 @@ from ganforge.cli import main
 from ganforge.options import ConfigError
 from kind_runs import TADGAN_TINY, small_table, spiky_series
 
-MNIST_TINY = {"data.options": {"limit": 64}, "log.eval_digits": 64, "train.batch_size": 16, "train.steps": 4,
+MNIST_TINY = {"data.options": {"limit": 64}, "log.eval_samples": 64, "train.batch_size": 16, "train.steps": 4,
               "train.checkpoint_every": 4, "log.sample_every": 0, "log.tensorboard": False,
               "model.options": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}}
 

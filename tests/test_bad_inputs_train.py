@@ -186,7 +186,7 @@ def test_tampered_checkpoint_is_a_one_line_error(run_dir: Path, change: Callable
 def test_a_checkpoint_with_wrong_kind_counters_or_types_is_one_line(
         run_dir: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None], contains: str, command: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """One validation (training/checkpoint.validate_state) for every loader: resume and load_run (sample, eval,
+    """One validation (ganforge/checkpoint.validate_state) for every loader: resume and load_run (sample, eval,
     ...). A ring8 checkpoint claiming the "field" kind made `sample` fail with AttributeError."""
     _tamper(run_dir, change)
     before = snapshot(tmp_path)

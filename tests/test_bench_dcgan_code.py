@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganforge.models.base import DataSpec
+from ganforge.data.base import DataSpec
 from ganforge.models.dcgan import DCGANConfig
 from helpers import load_bench
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ganforge.config import RunConfig, config_from_dict, dump_yaml, parse_override, preset_names, resolve_config
+from ganforge.data.base import Dataset
 from ganforge.options import ConfigError
 
 
@@ -86,7 +87,7 @@ def test_parse_override_literals() -> None:
 
 def test_none_is_a_string_option_value() -> None:
     from ganforge.builder import build_models, build_objective
-    from ganforge.models.base import DataSpec
+    from ganforge.data.base import DataSpec
 
     cfg = resolve_config("dcgan-mnist", ["model.options.d_norm=none"])
     assert cfg.model.options["d_norm"] == "none"
@@ -101,7 +102,7 @@ def test_defaults_are_a_valid_config() -> None:
 # ---- train.epochs ----------------------------------------------------------------------------------------------
 
 
-class _Sized:
+class _Sized(Dataset):
     def __init__(self, n: int) -> None:
         self.n = n
 
@@ -127,7 +128,7 @@ def test_epochs_is_exactly_one_of_steps_and_epochs_and_the_later_override_wins()
     with pytest.raises(ConfigError, match=r"train\.epochs must be >= 1"):
         resolve_config("ring8", ["train.epochs=0"])
     with pytest.raises(ConfigError, match="fixed size"):  # ring8 samples its mixture without end
-        resolve_epochs(resolve_config("ring8", ["train.epochs=1"]), object())
+        resolve_epochs(resolve_config("ring8", ["train.epochs=1"]), Dataset())
 
 
 def test_table_epochs_follow_ctgan() -> None:
@@ -140,3 +141,15 @@ def test_table_epochs_follow_ctgan() -> None:
 
     cfg = resolve_config("ring8", ["train.epochs=3", "train.batch_size=32"])
     assert resolve_epochs(cfg, Table(100)) == 3 * (100 // 32)  # ctgan: epochs · (rows // batch_size)
+
+
+def test_the_renamed_eval_digits_key_is_refused_naming_the_new_one() -> None:
+    from ganforge.config import upgrade_saved
+
+    with pytest.raises(ConfigError, match=r"^log\.eval_digits is now called log\.eval_samples; rename the key$"):
+        resolve_config("ring8", ["log.eval_digits=64"])
+    assert resolve_config("ring8", ["log.eval_samples=64"]).log.eval_samples == 64
+    saved = {"name": "old", "log": {"eval_digits": 64, "every": 5}}  # as an older run's checkpoint holds it
+    assert upgrade_saved(saved) == {"name": "old", "log": {"eval_samples": 64, "every": 5}}
+    assert saved["log"] == {"eval_digits": 64, "every": 5}  # a copy
+    assert config_from_dict(upgrade_saved(saved)).log.eval_samples == 64

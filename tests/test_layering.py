@@ -6,8 +6,8 @@ only). ``from ganforge.X import Y`` counts as an import of ``ganforge.X.Y`` when
 ``ganforge.X``. A *room* is a top-level package or module of ``ganforge`` (``data``, ``kinds``, ``builder``, ...).
 
 ``LAYERS`` orders the rooms bottom to top; a room may import its own layer's rooms and those below. An arrow up is
-allowed only where it is listed in ``BACK_ARROWS`` with its reason — a registry (or the API) looked up at run time,
-or a known one left to a later change, which says so. A listed arrow that no longer exists fails the test too, so
+allowed only where it is listed in ``BACK_ARROWS`` with its reason: a registry (or the API) looked up at run
+time, or the report the run writes once it has finished. A listed arrow that no longer exists fails the test too, so
 the list only shrinks.
 """
 
@@ -23,9 +23,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "ganforge"
 
 # bottom to top; rooms in one tuple are one layer
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("ganforge", "registry", "lazy", "outputs", "options"),  # ganforge = the root package (__version__)
+    # ganforge = the root package (__version__); preflight = the up-front input/output checks
+    ("ganforge", "registry", "lazy", "outputs", "options", "preflight"),
     ("config",),
     ("data",),  # loading, spec(), source(), kind
+    ("checkpoint",),  # the checkpoint layout: written by training, read by the commands and by SRGAN's init_from
     ("metrics", "viz"),
     ("models",),
     ("losses",),
@@ -49,19 +51,6 @@ BACK_ARROWS: dict[tuple[str, str], str] = {
         "the run writes its report.html at the end (a local import, after training)",
     ("ganforge.report", "ganforge.api"):
         "registry at run time: a kind's report section loads the run through ganforge.api (passed in as RunLoader)",
-    ("ganforge.losses.srgan", "ganforge.training.checkpoint"):
-        "known, to remove (issue 26 item 2, another branch): SRGAN's objective reads a pre-trained SRResNet run's "
-        "checkpoint (a Checkpoint reader below losses/ ends it)",
-    ("ganforge.builder", "ganforge.training.distributed"):
-        "known, to remove (issue 26 items 2-3, another branch): the builder checks the batch size per rank",
-    ("ganforge.data.translation_tasks", "ganforge.models.colorize"):
-        "known, to remove: colour conversions (grey_l_star) used to build the colorize pairs live with the "
-        "colorize model; they belong below data/",
-    ("ganforge.kinds.field", "ganforge.commands.common"):
-        "known, to remove: sample export's file checks (check_out_file, check_disk, ...) live in commands.common; "
-        "they belong below kinds/",
-    ("ganforge.kinds.table", "ganforge.commands.common"): "as kinds.field -> commands.common",
-    ("ganforge.kinds.tracks", "ganforge.commands.common"): "as kinds.field -> commands.common",
 }
 
 
@@ -195,12 +184,15 @@ def test_every_listed_back_arrow_exists_and_points_up() -> None:
         assert LAYER_OF[room(b)] > LAYER_OF[room(a)], f"{a} -> {b} points down: not a back-arrow"
 
 
+FOUNDATIONS = ("data", "registry", "lazy", "outputs", "options", "preflight")
+
+
 def test_data_imports_nothing_above_its_foundations() -> None:
-    """data/ keeps loading, spec(), source() and kind: it imports registry, lazy, outputs, options and itself."""
+    """data/ keeps loading, spec(), source() and kind: it imports registry, lazy, outputs, options, preflight
+    (the up-front input checks) and itself."""
     for a, bs in GRAPH.items():
         if room(a) == "data":
-            above = sorted(b for b in bs if room(b) not in ("data", "registry", "lazy", "outputs", "options")
-                           and not allowed(a, b))
+            above = sorted(b for b in bs if room(b) not in FOUNDATIONS and not allowed(a, b))
             assert above == [], f"{a} imports {above}"
 
 
@@ -213,3 +205,11 @@ def test_data_imports_nothing_above_its_foundations() -> None:
 def test_the_graph_reader(source: str, want: set[str]) -> None:
     """Function-level imports count, TYPE_CHECKING ones do not, and ``from pkg import module`` names the module."""
     assert imports_of("ganforge.kinds.probe", source) == want
+
+
+def test_dataspec_is_imported_from_where_it_lives() -> None:
+    """``DataSpec`` lives in ``data/base.py``; ``models.base`` uses it but no longer re-exports it."""
+    wrong = sorted(name for name, path in MODULES.items() for node in ast.walk(ast.parse(path.read_text("utf-8")))
+                   if isinstance(node, ast.ImportFrom) and node.module == "ganforge.models.base"
+                   and any(a.name == "DataSpec" for a in node.names))
+    assert wrong == []

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ganforge.outputs import MANIFEST, OutputError, OutputFolder, atomic_file, check_regular_input, ensure_folder
+from ganforge.outputs import MANIFEST, OutputError, OutputFolder, atomic_file, ensure_folder
 
 
 def test_atomic_file_writes_and_leaves_no_temporary(tmp_path):
@@ -102,19 +102,10 @@ def test_unwritable_folder_is_one_line(tmp_path):
         os.chmod(ro, 0o700)
 
 
-def test_check_regular_input_refuses_a_fifo(tmp_path):
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    with pytest.raises(OutputError, match="not a regular file"):
-        check_regular_input(fifo)
-    with pytest.raises(OutputError, match="not found"):
-        check_regular_input(tmp_path / "missing.png")
-
-
 def test_checkpoints_go_through_the_writer_and_their_bytes_do_not_depend_on_the_temporary(tmp_path):
     import torch
 
-    from ganforge.training.checkpoint import TMP_PATTERN, copy_atomic, remove_partial, save_atomic
+    from ganforge.checkpoint import TMP_PATTERN, copy_atomic, remove_partial, save_atomic
 
     state = {"models": {"G": {"w": torch.arange(6.0).reshape(2, 3)}}, "config": {"name": "x"}}
     save_atomic(state, tmp_path / "latest.pt")

@@ -305,7 +305,7 @@ def test_sizes_are_refused_before_any_work(runs: dict[str, Path], tmp_path: Path
                                            capsys: pytest.CaptureFixture[str]) -> None:
     free = 50 * 10**9  # pretend 50 GB of disk and of memory, so the test does not depend on this machine
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(4 * free, 3 * free, free))
-    monkeypatch.setattr("ganforge.commands.common.available_memory", lambda: free)
+    monkeypatch.setattr("ganforge.preflight.available_memory", lambda: free)
     refused(capsys, [*fill(argv, runs, tmp_path), "--device", "cpu"], [tmp_path, *runs.values()], *contains)
 
 
@@ -317,7 +317,7 @@ def test_sizes_are_refused_before_any_work(runs: dict[str, Path], tmp_path: Path
 ])
 def test_style_grid_sizes_are_refused(style_run: Path, tmp_path: Path, flags: list[str], contains: list[str],
                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("ganforge.commands.common.available_memory", lambda: 50 * 10**9)
+    monkeypatch.setattr("ganforge.preflight.available_memory", lambda: 50 * 10**9)
     refused(capsys, ["style-grid", str(style_run), "--device", "cpu", "--out-dir", str(tmp_path / "g"), *flags],
             [tmp_path, style_run], *contains)
     assert not (tmp_path / "g").exists()

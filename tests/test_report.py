@@ -86,7 +86,7 @@ def test_report_command_puts_runs_side_by_side(runs: tuple[Path, Path], tmp_path
 def test_tensorboard_gets_the_sample_grids(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    sets = {"data.options": {"limit": 64}, "log.eval_digits": 64, "train.batch_size": 16, "train.steps": 4,
+    sets = {"data.options": {"limit": 64}, "log.eval_samples": 64, "train.batch_size": 16, "train.steps": 4,
             "train.checkpoint_every": 4, "log.sample_every": 2, "log.tensorboard": True, "log.n_samples": 4,
             "model.options": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}}
     run = ganforge.train("gan-mlp-mnist", tmp_path / "r", quiet=True, **sets).run_dir

@@ -32,7 +32,7 @@ from ganforge.config import RunConfig, apply_override, config_from_dict, load_pr
 from ganforge.options import ConfigError
 
 if TYPE_CHECKING:
-    from ganforge.training.checkpoint import Checkpoint
+    from ganforge.checkpoint import Checkpoint
 
 __all__ = ["CTGAN", "Model", "Run", "TadGAN", "evaluate", "load", "train"]
 

@@ -12,10 +12,9 @@ import ganforge.data
 import ganforge.losses
 import ganforge.models  # registers models and objectives (datasets and run hooks: register_all below)
 from ganforge.config import RunConfig
-from ganforge.data.base import TensorData
-from ganforge.data.toy import Distribution
+from ganforge.data.base import Dataset, DataSpec
 from ganforge.losses.objectives import Objective, Settings
-from ganforge.models.base import DataSpec, ModelFamily
+from ganforge.models.base import ModelFamily
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES
 
@@ -24,7 +23,7 @@ ganforge.data.register_all()  # datasets (the data kinds register on use: ganfor
 
 @dataclass
 class Components:
-    data: TensorData | Distribution
+    data: Dataset
     spec: DataSpec
     nets: dict[str, nn.Module]  # the networks the objective uses, by name ("G", "D", "E", ...)
     objective: Objective
@@ -46,13 +45,13 @@ def _get(registry: Any, name: str, where: str) -> Any:
         raise ConfigError(f"{where}: {exc.args[0]}") from None
 
 
-def build_dataset(cfg: RunConfig, split: str | None = None) -> TensorData | Distribution:
+def build_dataset(cfg: RunConfig, split: str | None = None) -> Dataset:
     dataset_cls = _get(DATASETS, cfg.data.name, "data.name")
     dataset = build_options(dataset_cls, cfg.data.options, "data.options")
     return dataset.load(split or cfg.data.split)
 
 
-def data_spec(data: TensorData | Distribution) -> DataSpec:
+def data_spec(data: Dataset) -> DataSpec:
     """What the networks are built for: the data kind's own ``spec()``."""
     return data.spec()
 
@@ -98,6 +97,19 @@ def build_objective(cfg: RunConfig) -> Objective:
                          "objective.options")
 
 
+def check_batch(batch_size: int, world_size: int, family: ModelFamily) -> None:
+    """One-line ``ValueError`` unless the global batch splits evenly over ranks, and each rank's shard into whole
+    packs of the family's PacGAN packing (``ModelFamily.packing``; its option is named in the fix)."""
+    if batch_size % world_size:
+        raise ValueError(f"train.batch_size={batch_size} is the global batch and must be divisible by the "
+                         f"{world_size} processes; set train.batch_size to a multiple of {world_size}")
+    pack = family.packing()
+    if pack > 1 and (batch_size // world_size) % pack:
+        raise ValueError(f"each process gets {batch_size // world_size} samples, not a multiple of "
+                         f"{family.setting(family.packing_option)}; set train.batch_size to a multiple of "
+                         f"{world_size * pack}")
+
+
 def check_options(cfg: RunConfig) -> None:
     """Build the model, objective and dataset options dataclasses (unknown keys, wrong types, bad values: one-line
     ``ConfigError``) and check the optimiser groups, without loading data or building networks (``ganforge config``).
@@ -105,10 +117,8 @@ def check_options(cfg: RunConfig) -> None:
     family = build_family(cfg)
     check_groups(cfg, build_objective(cfg))
     build_options(_get(DATASETS, cfg.data.name, "data.name"), cfg.data.options, "data.options")
-    from ganforge.training.distributed import check_batch
-
     try:  # as Run checks it (one process here; torchrun's world size is checked when it starts)
-        check_batch(cfg.train.batch_size, 1, family.packing())
+        check_batch(cfg.train.batch_size, 1, family)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if cfg.train.device != "auto":  # the spelling; whether this machine has the device is train's question
@@ -137,12 +147,10 @@ def check_compatibility(cfg: RunConfig, spec: DataSpec, objective: Objective, ne
 def build_components(cfg: RunConfig, device: torch.device | str = "cpu", data: Any = None) -> Components:
     """Build everything a run needs. Model weights are initialised from ``train.seed``."""
     data = data if data is not None else build_dataset(cfg)
-    check_batch = getattr(data, "check_batch", None)  # a data kind's own limits on the batch (tables: its rows)
-    if callable(check_batch):
-        try:
-            check_batch(cfg.train.batch_size)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+    try:  # a data kind's own limits on the batch (tables: its rows; Dataset.check_batch)
+        data.check_batch(cfg.train.batch_size)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     spec = data_spec(data)
     objective = build_objective(cfg)
     torch.manual_seed(cfg.train.seed)  # weight init is reproducible

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from ganforge import __version__, commands
 from ganforge.builder import build_components, check_options, resolve_device
+from ganforge.checkpoint import CheckpointError
 from ganforge.config import dump_yaml, preset_header, preset_names, resolve_config, resolve_epochs
 from ganforge.lazy import missing_extra
 from ganforge.models.base import count_parameters
@@ -24,7 +25,6 @@ from ganforge.options import ConfigError, options_dict
 from ganforge.outputs import OutputError
 from ganforge.registry import DATASETS, FEATURES, METRICS, MODELS, OBJECTIVES
 from ganforge.training import distributed
-from ganforge.training.checkpoint import CheckpointError
 from ganforge.training.resume import hint_preset, resume_config
 from ganforge.training.run import Run, RunError
 from ganforge.training.threads import choose_threads
@@ -169,7 +169,7 @@ def finish_line(run_dir: Path, kind: str) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     import ganforge.builder  # noqa: F401  (registers everything)
 
-    models = [f"{m} ({', '.join(getattr(MODELS.get(m), 'networks', ('G', 'D')))})" for m in MODELS.names()]
+    models = [f"{m} ({', '.join(MODELS.get(m).networks)})" for m in MODELS.names()]
     groups = {"presets": preset_names(), "models": models, "objectives": OBJECTIVES.names(),
               "datasets": DATASETS.names(), "metrics": METRICS.names(),
               "features": FEATURES.names()}

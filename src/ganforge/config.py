@@ -116,7 +116,9 @@ class LogConfig:
     eval_every: int = 0  # steps between dataset metrics during training (0 = only at the end)
     best: str = ""  # keep checkpoints/best.pt by an evaluation metric: "max:hq_percent", "min:fid" ('' = off)
     n_samples: int = 64  # images in the fixed-z grid
-    eval_digits: int = 10_000  # MNIST-like runs: generated digits judged by the mnist-classifier per evaluation
+    # samples each evaluation draws, whatever the data kind: generated digits judged by the mnist-classifier,
+    # translations / super-resolved images scored, ... (was log.eval_digits: RENAMED_KEYS)
+    eval_samples: int = 10_000
     tensorboard: bool = True
     progress: bool = True
 
@@ -368,9 +370,9 @@ def resolve_epochs(cfg: RunConfig, data: Any) -> int | None:
     t = cfg.train
     if t.epochs is None:
         return None
-    own = getattr(data, "steps_for_epochs", None)
+    own = data.steps_for_epochs(t.epochs, t.batch_size)  # data.base.Dataset: None unless the kind counts its own
     if own is not None:
-        steps = int(own(t.epochs, t.batch_size))
+        steps = int(own)
     else:
         try:
             n = len(data)
@@ -393,7 +395,30 @@ def resolve_config(preset: str, overrides: list[str] | None = None, seed: int | 
     return config_from_dict(data)
 
 
+# keys renamed since a release: (section, old) -> new. A config the user writes with an old key is refused, naming
+# the new one; a config saved in an older run's checkpoint is read with the new key (``upgrade_saved``).
+RENAMED_KEYS: dict[tuple[str, str], str] = {("log", "eval_digits"): "eval_samples"}
+
+
+def upgrade_saved(data: dict[str, Any]) -> dict[str, Any]:
+    """A config saved by an older ganforge (in a checkpoint) with today's keys (``RENAMED_KEYS``), so old runs
+    still resume, sample and evaluate. A copy; ``data`` is not changed."""
+    out = dict(data)
+    for (section, old), new in RENAMED_KEYS.items():
+        sec = out.get(section)
+        if isinstance(sec, dict) and old in sec:
+            sec = dict(sec)
+            value = sec.pop(old)
+            sec.setdefault(new, value)
+            out[section] = sec
+    return out
+
+
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    for (section, old), new in RENAMED_KEYS.items():
+        sec = data.get(section)
+        if isinstance(sec, dict) and old in sec:
+            raise ConfigError(f"{section}.{old} is now called {section}.{new}; rename the key")
     train = data.get("train")
     if isinstance(train, dict) and train.get("epochs") is not None and "steps" not in train:
         data = {**data, "train": {**train, "steps": None}}  # epochs given: TrainConfig's default steps do not count
@@ -445,7 +470,7 @@ def check_config(cfg: RunConfig) -> None:
         (cfg.log.sample_every >= 0, f"log.sample_every must be >= 0 (0 = only at the end), got {cfg.log.sample_every}"),
         (cfg.log.eval_every >= 0, f"log.eval_every must be >= 0 (0 = only at the end), got {cfg.log.eval_every}"),
         (cfg.log.n_samples >= 1, "log.n_samples must be >= 1"),
-        (cfg.log.eval_digits >= 1, "log.eval_digits must be >= 1"),
+        (cfg.log.eval_samples >= 1, "log.eval_samples must be >= 1"),
         (cfg.log.best == "" or (cfg.log.best.split(":")[0] in ("max", "min") and ":" in cfg.log.best),
          f"log.best must look like 'max:METRIC' or 'min:METRIC', got {cfg.log.best!r}"),
     ]

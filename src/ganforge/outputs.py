@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import json
 import os
-import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -55,6 +54,21 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def existing_ancestor(path: Path) -> Path:
+    """``path`` or its nearest parent that exists (where a file or folder under ``path`` would be created)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def write_probe(folder: Path) -> None:
+    """Create and delete a file in ``folder``; ``OSError`` when it cannot be written. ``os.access`` says yes to root
+    even on a read-only mount, so only a real write tells."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=_PROBE_PREFIX)
+    os.close(fd)
+    os.remove(probe)
 
 
 def _why(exc: OSError) -> str:
@@ -289,22 +303,4 @@ def check_owned(path: Path, flag: str = "--out", own: bool = False) -> Path:
     if path.exists() and not path.is_symlink() and not folder.is_own(path.name):
         raise OutputError(f"{flag} {str(path)!r} exists and was not written by ganforge; ganforge never replaces a "
                           f"file it did not write: remove or rename it, or choose another {flag}")
-    return path
-
-
-def check_regular_input(path: Path, flag: str = "--input") -> Path:
-    """One-line ``OutputError`` unless ``path`` is an existing regular file or folder that can be read: a FIFO, a
-    socket or a device would block or stream forever."""
-    path = Path(path)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise OutputError(f"{flag} {str(path)!r} not found; check the path") from None
-    except OSError as exc:
-        raise OutputError(f"cannot read {flag} {str(path)!r} ({_why(exc)}); check its permissions") from None
-    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-        raise OutputError(f"{flag} {str(path)!r} is not a regular file or folder (a pipe, socket or device); pass a "
-                          "file")
-    if not os.access(path, os.R_OK) and os.geteuid() != 0:
-        raise OutputError(f"cannot read {flag} {str(path)!r} (permission denied); check its permissions")
     return path

@@ -108,7 +108,7 @@ def _kind(run_dir: Path) -> str:
     latest = run_dir / "checkpoints" / "latest.pt"
     if latest.is_file():
         try:
-            from ganforge.training.checkpoint import Checkpoint
+            from ganforge.checkpoint import Checkpoint
 
             return Checkpoint.load(latest).kind
         except Exception:  # a damaged checkpoint still gets a report of its files

@@ -15,9 +15,21 @@ from torch import Tensor, nn
 
 from ganforge.data.mnist32 import unpad
 from ganforge.models.base import Generator, conditioning_dim, output_range
+from ganforge.options import ConfigError
 
 EVAL_SEED_OFFSET = 2_000_003  # evaluations use their own RNG: they never touch training state
 LATENT_CHUNK = 1000  # latents (and random labels) are drawn this many samples at a time, whatever the batch size
+
+
+def check_label(G: nn.Module, label: int | None, flag: str = "--label") -> None:
+    """One-line errors, before any sampling, for a label on an unconditional model or outside ``[0, c_dim)``."""
+    if label is None:
+        return
+    c_dim = conditioning_dim(G)
+    if c_dim == 0:
+        raise ConfigError(f"{flag} {label}: this model is unconditional (trained without labels); drop {flag}")
+    if not 0 <= label < c_dim:
+        raise ConfigError(f"{flag} {label} is out of range; this model has classes 0..{c_dim - 1}")
 
 
 def iter_latents(G: nn.Module, n: int, seed: int, device: torch.device, labels: Tensor | None = None
@@ -100,9 +112,10 @@ def generate_samples(G: nn.Module, n: int, seed: int, device: torch.device, labe
 
 
 class Unpadded(Generator):
-    """A sampler whose images are ``data.mnist32.unpad``-ed: judges 32×32 digit generators with the 28×28 digit
-    evaluation (``kinds.image.evaluate_digits``). Declares G's ``z_dim``, ``z_dist`` and ``output_range`` (read
-    through ``models.base.output_range``) and draws G's ``sample_z``; unconditional (``c_dim`` 0)."""
+    """A sampler whose images are ``data.mnist32.unpad``-ed (the centre 28×28 of 32×32 digits), for benches that draw
+    grids of them; ``kinds.image.evaluate_digits`` unpads by itself. Declares G's ``z_dim``, ``z_dist`` and
+    ``output_range`` (read through ``models.base.output_range``) and draws G's ``sample_z``; unconditional (``c_dim``
+    0)."""
 
     def __init__(self, G: nn.Module) -> None:
         super().__init__()

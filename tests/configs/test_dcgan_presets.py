@@ -271,7 +271,7 @@ def test_keras_preset_trains_and_reports_digit_quality(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     cfg = resolve_config("dcgan-keras-mnist", [
         *SMALL_DATA, "train.steps=3", "train.batch_size=8", "train.device=cpu", "log.every=1",
-        "log.sample_every=0", "log.tensorboard=False", "log.progress=False", "log.n_samples=4", "log.eval_digits=200",
+        "log.sample_every=0", "log.tensorboard=False", "log.progress=False", "log.n_samples=4", "log.eval_samples=200",
     ])
     summary = Run(cfg, tmp_path / "run").train()
     assert summary["status"] == "finished"
@@ -282,4 +282,4 @@ def test_keras_preset_trains_and_reports_digit_quality(tmp_path, monkeypatch):
     assert 0.0 <= metrics["confident_percent"] <= 100.0
     assert 0.0 <= metrics["class_entropy"] <= 1.0
     record = json.loads((tmp_path / "run" / "eval" / "final.json").read_text())
-    assert record["protocol"]["n_fake"] == 200  # log.eval_digits reaches the evaluation
+    assert record["protocol"]["n_fake"] == 200  # log.eval_samples reaches the evaluation

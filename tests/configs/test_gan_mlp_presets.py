@@ -47,7 +47,7 @@ def test_recipe_is_non_saturating_adam_with_ema() -> None:
 def test_trains_end_to_end_on_a_few_digits(tmp_path: Path) -> None:
     cfg = resolve_config("gan-mlp-mnist", ["data.options={'limit': 64}", "train.steps=4", "train.batch_size=16",
                                            "log.every=2", "log.sample_every=0", "log.tensorboard=False",
-                                           "log.progress=False", "log.eval_digits=200"])
+                                           "log.progress=False", "log.eval_samples=200"])
     summary = Run(cfg, tmp_path / "r", progress=False).train()
     assert summary["status"] == "finished"
     assert summary["step"] == 4

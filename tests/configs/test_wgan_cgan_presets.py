@@ -16,8 +16,8 @@ import torch
 
 from ganforge.builder import build_models, build_objective
 from ganforge.config import preset_names, resolve_config
+from ganforge.data.base import DataSpec
 from ganforge.losses.gan_objectives import ACGANObjective, HingeObjective, WGANGPObjective, WGANObjective
-from ganforge.models.base import DataSpec
 from ganforge.training.optim import build_optimizer
 from ganforge.training.run import Run
 from helpers import TINY, tiny_config

@@ -174,8 +174,8 @@ def test_colour_baselines_reproduce_a_constant_colour() -> None:
     """On photos of one colour the mean-ab baseline is that colour (up to the uint8 L* input: g = round(2.55·L*)
     leaves ≤ 0.2 L* of error, under 1 uint8 level of sRGB here, plus rounding of the output: ≤ 2 levels), while
     Lab(L, 0, 0) is the grey of the same lightness and the grey input is g itself."""
+    from ganforge.data.colour import grey_l_star
     from ganforge.data.paired import TranslationData
-    from ganforge.models.colorize import grey_l_star
 
     colour = torch.tensor([200, 120, 60], dtype=torch.uint8).view(1, 3, 1, 1)
     b = colour.expand(6, 3, 16, 16).contiguous()

@@ -105,10 +105,10 @@ def test_n_must_be_positive(test_digits):
         ev.evaluate_digits(ReplayG(test_digits), 0, CPU, n=0)
 
 
-def kind_config(seed: int = 0, eval_digits: int = ev.N_DIGITS):
-    """A run config whose train.seed and log.eval_digits are what ``DataKind.evaluate`` / ``protocol`` read."""
+def kind_config(seed: int = 0, eval_samples: int = ev.N_DIGITS):
+    """A run config whose train.seed and log.eval_samples are what ``DataKind.evaluate`` / ``protocol`` read."""
     cfg = tiny_config()
-    cfg.train.seed, cfg.log.eval_digits = seed, eval_digits
+    cfg.train.seed, cfg.log.eval_samples = seed, eval_samples
     return cfg
 
 
@@ -118,10 +118,10 @@ def test_the_data_kind_picks_the_evaluation(test_digits):
     kind = hooks_for(mnist_like.kind)
     assert isinstance(kind, ev.ImageKind)
     # the protocol's 10,000 is too slow for a unit test: 64 digits
-    assert set(kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_digits=64), CPU)) == {
+    assert set(kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_samples=64), CPU)) == {
         "confident_percent", "class_entropy", "pixel_std", "fid"}
-    assert kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_digits=20), CPU) != {}
-    assert kind.eval_protocol(mnist_like, kind_config(eval_digits=20))["n_fake"] == 20
+    assert kind.evaluate(ReplayG(test_digits), mnist_like, kind_config(eval_samples=20), CPU) != {}
+    assert kind.eval_protocol(mnist_like, kind_config(eval_samples=20))["n_fake"] == 20
     rgb = TensorData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8))
     vectors = TensorData(torch.zeros(4, 784))
     for data in (rgb, vectors):
@@ -172,3 +172,21 @@ def test_in_training_fid_matches_a_scipy_reference(test_digits):
     assert abs(same["fid"]) < 1e-3 * ref  # identical sets: ~0
     blank = ev.evaluate_digits(ReplayG(torch.zeros_like(fake_images)), 0, CPU, n=100, reference=real)
     assert blank["fid"] > 10 * ref
+
+
+def test_one_judge_for_28_and_padded_32_pixel_digits_with_label_accuracy(test_digits):
+    """``judge_digits`` is the one digit judge (in training, ``kinds.pyramid`` and bench/image_quality.py): mnist32's
+    zero-padded 32×32 digits are judged on their centre 28×28 (``unpad``), so they score exactly as the 28×28 digits
+    (same tensors through the same code: ``==``); with the labels they were drawn for, label accuracy too."""
+    from ganforge.metrics.classifier import load_mnist_classifier
+
+    model = load_mnist_classifier()
+    digits, padded = test_digits[:200], torch.nn.functional.pad(test_digits[:200], (2, 2, 2, 2))  # [200, 1, 32, 32]
+    labels = load_mnist_raw("test")[1][:200]
+    real = ev.reference_statistics(model, test_digits[100:300], 200)
+    plain = ev.judge_digits([(digits[:120], labels[:120]), (digits[120:], labels[120:])], model, real)
+    assert ev.judge_digits([(padded[:120], labels[:120]), (padded[120:], labels[120:])], model, real) == plain
+    assert plain["label_accuracy_percent"] > 97.0  # the classifier is 99.5 % accurate on test digits
+    wrong = ev.judge_digits([(digits, (labels + 1) % 10)], model, real)
+    assert wrong["label_accuracy_percent"] < 3.0
+    assert set(ev.judge_digits([(digits, None)], model)) == {"confident_percent", "class_entropy", "pixel_std"}

@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch.testing import assert_close
 
+from ganforge.data.base import DataSpec
 from ganforge.losses import mmd as M
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec
 from ganforge.models.mlp import MLPConfig
 from ganforge.options import ConfigError, build_options
 from ganforge.registry import OBJECTIVES

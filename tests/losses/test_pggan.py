@@ -13,10 +13,9 @@ import torch
 
 from ganforge.cli import main
 from ganforge.config import resolve_config
-from ganforge.data.base import TensorData
+from ganforge.data.base import DataSpec, TensorData
 from ganforge.losses.objectives import Batch
 from ganforge.losses.pggan import PGGANObjective, progress_at, real_at, schedule_steps, stage_schedule
-from ganforge.models.base import DataSpec
 from ganforge.models.pggan import PGGANConfig, upsample
 from ganforge.training.draws import Draws
 from ganforge.training.run import Run

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
+from ganforge.data.base import DataSpec
 from ganforge.losses import stargan_v2 as L
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec
 from ganforge.models.stargan_v2 import StarGANv2Config
 from ganforge.training.run import Run
 from helpers import tiny_config
@@ -35,7 +35,7 @@ def domain_folder(root: Path, domains: int = 3, per: int = 6, size: int = 16) ->
 def run_config(folder: Path, *sets: str):
     opts = "{" + ", ".join(f"'{k}': {v}" for k, v in SMALL.items()) + "}"
     return tiny_config("data.name=image-domains", f"data.options={{'path': '{folder}'}}", f"model.options={opts}",
-                       "train.batch_size=4", "train.ema=0.9", "optim.f.lr=1e-3", "log.eval_digits=6",
+                       "train.batch_size=4", "train.ema=0.9", "optim.f.lr=1e-3", "log.eval_samples=6",
                        "train.checkpoint_every=3", "train.threads=1", *sets, preset="stargan-v2-mnist")
     # train.threads=1: the bit-exact resume comparison failed once with 2 threads on a box at load ~25 (and never
     # alone); one thread keeps this test about the family's state, the trainer's thread handling is tested elsewhere

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from ganforge.data.base import DataSpec
 from ganforge.losses.objectives import Batch
 from ganforge.losses.stylegan2 import StyleGAN2Objective, ada_adjust, path_lengths
 from ganforge.models.augment import augment
-from ganforge.models.base import DataSpec
 from ganforge.models.stylegan2 import StyleGAN2Config
 from ganforge.training.run import Run
 from helpers import tiny_config

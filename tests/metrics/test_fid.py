@@ -223,6 +223,8 @@ class FakeExtractor:
     name = "fake-extractor"
     feature_dim = 4
     resize = "none"
+    num_classes = None
+    input_shape = None
 
     def __init__(self, file_hash: str = "ab" * 32) -> None:
         self.file_hash = file_hash

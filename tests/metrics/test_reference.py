@@ -24,6 +24,8 @@ class FakeExtractor:
     name = "fake-extractor"
     feature_dim = 4
     resize = "none"
+    num_classes = None
+    input_shape = None
     file_hash = "ab" * 32
 
     def __init__(self) -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from ganforge.data.colour import grey_l_star, lab_to_rgb, rgb_to_lab
 from ganforge.metrics.translation import colourfulness, l1, label_accuracy, psnr, ssim, ssim_per_image, to_grey
-from ganforge.models.colorize import grey_l_star, lab_to_rgb, rgb_to_lab
 
 
 def _pair(seed: int, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.bigan import BiGANObjective
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec, count_parameters
+from ganforge.models.base import count_parameters
 from ganforge.models.bigan import BiGANConfig
 from ganforge.options import ConfigError
 from ganforge.training.run import Run
@@ -21,7 +22,7 @@ from helpers import assert_same_models, tiny_config, train_straight_and_resumed
 SPEC = DataSpec((1, 28, 28), num_classes=10)
 TINY = ["model.name=bigan", "model.options={'z_dim': 4, 'g_hidden': [16], 'e_hidden': [16], 'd_hidden': [16]}",
         "objective.name=bigan", "objective.options={}", "data.name=mnist", "data.options={'limit': 64}",
-        "train.batch_size=8", "train.ema=0.9", "log.eval_digits=50"]
+        "train.batch_size=8", "train.ema=0.9", "log.eval_samples=50"]
 
 
 def test_networks_shapes_and_parameter_counts() -> None:

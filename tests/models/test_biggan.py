@@ -13,11 +13,12 @@ from torch import nn
 
 from ganforge.cli import main
 from ganforge.config import resolve_config
+from ganforge.data.base import DataSpec
 from ganforge.losses.adversarial import g_hinge
 from ganforge.losses.biggan import BigGANObjective, orthogonal_penalty, orthogonal_regularisation, regularised_weights
 from ganforge.losses.objectives import Batch
 from ganforge.models.attention import attention_blocks
-from ganforge.models.base import DataSpec, Sampler
+from ganforge.models.base import Sampler
 from ganforge.models.biggan import BigGANConfig, GBlock
 from ganforge.models.layers import has_spectral_norm
 from ganforge.models.sagan import ConditionalBatchNorm2d
@@ -26,7 +27,7 @@ from helpers import assert_same_models, label_and_z_variance, one_line_error, tr
 SPEC = DataSpec((1, 28, 28), num_classes=10)
 SMALL = {"z_dim": 6, "shared_dim": 4, "g_channels": (8, 4, 4), "d_channels": (4, 4, 4)}
 TINY = ["model.options={'z_dim': 6, 'shared_dim': 4, 'g_channels': [8, 4, 4], 'd_channels': [4, 4, 4]}",
-        "data.options={'limit': 64}", "train.batch_size=8", "train.ema_start=1", "log.eval_digits=50",
+        "data.options={'limit': 64}", "train.batch_size=8", "train.ema_start=1", "log.eval_samples=50",
         "log.sample_every=0", "log.tensorboard=False", "log.every=1"]
 
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from ganforge.data.base import DataSpec
 from ganforge.losses.gan_objectives import ACGANObjective, WGANGPObjective
 from ganforge.losses.objectives import LogisticObjective, Settings
 from ganforge.models.base import (
-    DataSpec,
     Discriminator,
     Generator,
     ModelFamily,

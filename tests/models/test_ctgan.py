@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.data.tabular import ConditionalSource, TableFile
 from ganforge.losses.ctgan import conditional_loss, pac_gradient_penalty
-from ganforge.models.base import DataSpec
 from ganforge.models.ctgan import CTGANConfig, TableLayout, gumbel_softmax
 from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 

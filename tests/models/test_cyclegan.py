@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.objectives import Batch
 from ganforge.losses.translation import CycleGANObjective, ImagePool
-from ganforge.models.base import DataSpec, TranslateRequest
+from ganforge.models.base import TranslateRequest
 from ganforge.models.cyclegan import CycleGANConfig
 from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 

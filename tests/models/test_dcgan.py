@@ -11,7 +11,8 @@ from torch import nn
 from torch.testing import assert_close
 
 from ganforge.config import resolve_config
-from ganforge.models.base import DataSpec, count_parameters
+from ganforge.data.base import DataSpec
+from ganforge.models.base import count_parameters
 from ganforge.models.dcgan import DCGANConfig
 from ganforge.models.layers import Crop2d, MinibatchStdDev, TwoClassLogit, has_spectral_norm
 from ganforge.options import ConfigError, build_options, options_dict

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.fields import FieldWGANGP
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec
 from ganforge.models.fields import FieldGANConfig
 from helpers import assert_same_models, train_straight_and_resumed
 

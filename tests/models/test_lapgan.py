@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.lapgan import LAPGANObjective, real_stages
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec
 from ganforge.models.lapgan import LAPGANConfig, down, laplacian_pyramid, reconstruct, up
 from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
@@ -90,7 +90,7 @@ def test_losses_are_the_per_stage_logistic_gan() -> None:
 
 SETS = ["model.options={'levels': 3, 'z_dim': 3, 'g_hidden': [8], 'd_hidden': [8], 'g_channels': 4, 'g_layers': 2, "
         "'d_channels': 4, 'kernel': 3}", "data.options={'dataset': 'mnist32', 'dataset_options': {'limit': 64}}",
-        "train.batch_size=8", "train.ema=0.9", "train.ema_start=0", "log.eval_digits=40", "log.tensorboard=False",
+        "train.batch_size=8", "train.ema=0.9", "train.ema_start=0", "log.eval_samples=40", "log.tensorboard=False",
         "train.checkpoint_every=2", "log.sample_every=2"]
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from ganforge.data.base import DataSpec
 from ganforge.losses.gan_objectives import ACGANObjective, HingeObjective, WGANGPObjective
 from ganforge.losses.objectives import Batch
-from ganforge.models.base import DataSpec
 from ganforge.models.layers import LabelEmbedding, Maxout, MinibatchStdDev, ProjectionHead, has_spectral_norm
 from ganforge.models.mlp import MLPConfig, MLPDiscriminator, MLPGenerator
 from ganforge.options import ConfigError, build_options

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.models.base import DataSpec, Sampler
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Sampler
 from ganforge.models.equalized import EqualizedConv2d, EqualizedLinear
 from ganforge.models.pggan import (
     PGGANConfig,

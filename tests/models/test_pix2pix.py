@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.objectives import Batch
 from ganforge.losses.translation import Pix2PixObjective
-from ganforge.models.base import DataSpec, TranslateRequest
+from ganforge.models.base import TranslateRequest
 from ganforge.models.colorize import ColorizeConfig
 from ganforge.models.pix2pix import Pix2PixConfig, translate_chunks
 from ganforge.models.translation_blocks import PatchDiscriminator, UNetGenerator, patch_receptive_field
@@ -127,7 +128,7 @@ def test_colorize_lab_keeps_lightness_and_predicts_ab() -> None:
     assert nets["D"].net[0].in_channels == 3  # D on (L, ab)
     grey = torch.randint(30, 220, (2, 1, 16, 16), dtype=torch.uint8)
     out = family.translate(nets, grey, TranslateRequest()).outputs[:, 0]
-    from ganforge.models.colorize import grey_l_star
+    from ganforge.data.colour import grey_l_star
 
     assert out.shape == (2, 3, 16, 16)
     assert (grey_l_star(out).int() - grey.int()).abs().max() <= 2  # the output's L* is the input's (up to gamut)

@@ -11,8 +11,8 @@ import torch
 
 from ganforge.cli import main
 from ganforge.config import resolve_config
+from ganforge.data.base import DataSpec
 from ganforge.models.attention import SelfAttention, attention_blocks
-from ganforge.models.base import DataSpec
 from ganforge.models.layers import has_spectral_norm
 from ganforge.models.sagan import ConditionalBatchNorm2d, SAGANConfig
 from ganforge.options import ConfigError
@@ -22,7 +22,7 @@ from helpers import label_and_z_variance, one_line_error
 SPEC = DataSpec((1, 28, 28), num_classes=10)
 SMALL = {"z_dim": 8, "g_channels": (8, 4), "d_channels": (4, 8)}
 TINY = ["model.options={'z_dim': 8, 'g_channels': [8, 4], 'd_channels': [4, 8], 'attention_res': 14}",
-        "data.options={'limit': 64}", "train.batch_size=8", "log.eval_digits=50", "log.sample_every=0",
+        "data.options={'limit': 64}", "train.batch_size=8", "log.eval_samples=50", "log.sample_every=0",
         "log.tensorboard=False", "log.every=1"]
 
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.models.base import DataSpec, Sampler
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Sampler
 from ganforge.models.mlp import MLPConfig
 from helpers import make_run, one_line_error
 

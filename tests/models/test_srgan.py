@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.losses.objectives import Batch
 from ganforge.losses.srgan import SRGANObjective, content_features
 from ganforge.metrics.classifier import load_mnist_classifier
-from ganforge.models.base import DataSpec
 from ganforge.models.srgan import SRGANConfig, UpsampleBlock
 from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 
@@ -121,7 +121,7 @@ def test_stage_switch_from_srresnet_to_srgan(tmp_path: Path) -> None:
 
 
 SETS = ["model.options={'scale': 4, 'channels': 4, 'blocks': 1, 'd_channels': 2, 'd_stages': 2, 'd_dense': 4}",
-        "data.options.limit=48", "train.batch_size=8", "log.eval_digits=16", "log.tensorboard=False",
+        "data.options.limit=48", "train.batch_size=8", "log.eval_samples=16", "log.tensorboard=False",
         "train.checkpoint_every=2", "log.sample_every=2"]
 
 

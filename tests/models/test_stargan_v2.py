@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 from ganforge.cli import main
+from ganforge.data.base import DataSpec
 from ganforge.data.domains import DomainData, ImageDomains
 from ganforge.kinds.domains import moments, pearson
-from ganforge.models.base import DataSpec, TranslateRequest
+from ganforge.models.base import TranslateRequest
 from ganforge.models.stargan_v2 import StarGANv2Config, halvings
 from helpers import one_line_error
 
@@ -174,7 +175,7 @@ def test_cli_train_grids_eval_translate_and_errors(tmp_path: Path, capsys: pytes
     opts = "{" + ", ".join(f"'{k}': {v}" for k, v in {**SMALL, "g_down": 1, "d_down": 2}.items()) + "}"
     sets = ["data.name=image-domains", f"data.options={{'path': '{folder}'}}", f"model.options={opts}",
             "objective.options.ds_steps=3", "train.steps=3", "train.batch_size=4", "train.checkpoint_every=3",
-            "log.every=1", "log.sample_every=0", "log.tensorboard=False", "log.eval_digits=6"]
+            "log.every=1", "log.sample_every=0", "log.tensorboard=False", "log.eval_samples=6"]
     run = tmp_path / "run"
     assert main(["train", "stargan-v2-mnist", *[a for s in sets for a in ("--set", s)], "--run-dir", str(run),
                  "--no-progress"]) == 0

@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganforge.models.base import DataSpec, Sampler
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Sampler
 from ganforge.models.stylegan2 import (
     StyleGAN2Config,
     conv_down,

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from ganforge.data.base import DataSpec
 from ganforge.losses.objectives import Batch
 from ganforge.losses.tadgan import TadGANObjective
-from ganforge.models.base import DataSpec, count_parameters
+from ganforge.models.base import count_parameters
 from ganforge.models.tadgan import TadGANConfig, reconstruct
 from helpers import assert_same_models, train_straight_and_resumed
 

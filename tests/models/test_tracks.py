@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.models.base import DataSpec
+from ganforge.data.base import DataSpec
 from ganforge.models.tracks import TracksConfig
 from helpers import assert_same_models, one_line_error, train_straight_and_resumed
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ganforge.losses.objectives import Batch
-from ganforge.training.distributed import SINGLE, DistContext, check_batch
+from ganforge.training.distributed import SINGLE, DistContext
 from ganforge.training.run import Run, RunError
 from helpers import TINY, tiny_config
 
@@ -71,16 +71,11 @@ def assert_close_states(a: dict, b: dict, atol: float, steps: int = 20, lr: floa
     assert a["trainer"]["images_seen"] == b["trainer"]["images_seen"]
 
 
-def test_shard_and_batch_checks() -> None:
+def test_shard() -> None:
     x = torch.arange(12)
     assert torch.equal(SINGLE.shard(x), x)
     parts = [DistContext(rank=r, world_size=3).shard(x) for r in range(3)]
     assert torch.equal(torch.cat(parts), x)
-    check_batch(32, 2, pack=2)
-    with pytest.raises(ValueError, match="divisible by the 3 processes"):
-        check_batch(32, 3)
-    with pytest.raises(ValueError, match=r"multiple of model\.options\.pack=4"):
-        check_batch(24, 4, pack=4)
 
 
 def test_batch_uniform_is_the_global_draw_sliced() -> None:

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import ganforge.kinds.image
+from ganforge import checkpoint as ckpt
 from ganforge.config import resolve_config
-from ganforge.training import checkpoint as ckpt
 from ganforge.training.run import Run, RunError
 from ganforge.training.rundir import load_run
 from ganforge.training.stats import read_metrics
@@ -97,7 +97,7 @@ def test_in_training_evaluation_does_not_change_the_trajectory(tmp_path: Path) -
     """Evaluating (here: the first, uncached load of the mnist-classifier in each 'process') must not move the RNG the
     training steps draw from, or train(4) and train(2) + resume + train(2) with log.eval_every=2 would differ."""
     quiet = ["data.options={'limit': 64}", "train.batch_size=16", "log.every=2", "log.eval_every=2",
-             "log.eval_digits=40", "log.sample_every=0", "log.tensorboard=False", "log.progress=False"]
+             "log.eval_samples=40", "log.sample_every=0", "log.tensorboard=False", "log.progress=False"]
 
     def run(name: str, steps: int, resume: str | None = None) -> dict[str, torch.Tensor]:
         ganforge.kinds.image._digit_classifier.cache_clear()  # as in a fresh process
@@ -249,3 +249,19 @@ def test_checkpoint_from_another_format_is_refused(tmp_path: Path) -> None:
     torch.save(state, latest)
     with pytest.raises(RunError, match="checkpoint format 1 was written by another ganforge version"):
         Run(tiny_config(), tmp_path / "r", resume="latest")
+
+
+def test_a_run_saved_with_the_old_eval_digits_key_still_resumes_and_loads(tmp_path: Path) -> None:
+    """``log.eval_digits`` became ``log.eval_samples``: a config the user writes with the old key is refused
+    (tests/test_config.py), but an older run's checkpoint holds it and must still resume and load."""
+    Run(tiny_config("train.steps=10"), tmp_path / "r").train()
+    latest = tmp_path / "r" / "checkpoints" / "latest.pt"
+    state = ckpt.load_checkpoint(latest)
+    state["config"]["log"]["eval_digits"] = state["config"]["log"].pop("eval_samples")  # as an older run saved it
+    torch.save(state, latest)
+    assert ckpt.Checkpoint.load(latest).config["log"]["eval_samples"] == 10_000
+    assert load_run(tmp_path / "r")[0].log.eval_samples == 10_000  # sample / eval load it
+    resumed = Run(tiny_config(), tmp_path / "r", resume="latest")
+    assert resumed.trainer.step == 10
+    resumed.train()
+    assert ckpt.Checkpoint.load(latest).state["config"]["log"]["eval_samples"] == 10_000  # saved with the new key

@@ -4,9 +4,7 @@ and the up-front checks that refuse an output before any slow work (unwritable, 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,20 +12,26 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganforge.checkpoint import Checkpoint, CheckpointError
 from ganforge.config import RunConfig
-from ganforge.data.base import to_uint8
-from ganforge.data.formats import available_memory
-from ganforge.models.base import DataSpec, conditioning_dim, output_range
+from ganforge.data.base import DataSpec, to_uint8
+from ganforge.models.base import output_range
 from ganforge.options import ConfigError
-from ganforge.outputs import atomic_file, check_owned, write_owned
-from ganforge.training.checkpoint import Checkpoint, CheckpointError
+from ganforge.preflight import (  # noqa: F401  (re-exported: the commands' up-front checks)
+    check_disk,
+    check_memory,
+    check_out_file,
+    check_suffix,
+    check_writable,
+    human_bytes,
+    out_file,
+)
+from ganforge.sampling import check_label  # noqa: F401  (re-exported for the commands)
 from ganforge.training.rundir import (  # noqa: F401  (atomic_output: re-exported for the commands)
     RunError,
     atomic_output,
-    existing_ancestor,
     file_sha256,
     load_run,
-    write_probe,
 )
 
 # The error types ``load_run`` raises for a checkpoint that unpickles but does not fit its own config (a tensor of
@@ -88,17 +92,6 @@ def generator_kind(state: Checkpoint, use_ema: bool) -> str:
     return state.generator_kind(use_ema)
 
 
-def check_label(G: nn.Module, label: int | None, flag: str = "--label") -> None:
-    """One-line errors for a label on an unconditional model or outside ``[0, c_dim)``."""
-    if label is None:
-        return
-    c_dim = conditioning_dim(G)
-    if c_dim == 0:
-        raise ConfigError(f"{flag} {label}: this model is unconditional (trained without labels); drop {flag}")
-    if not 0 <= label < c_dim:
-        raise ConfigError(f"{flag} {label} is out of range; this model has classes 0..{c_dim - 1}")
-
-
 def images_uint8(fake: Tensor, G: nn.Module) -> Tensor:
     """Generator output -> uint8 ``[N, C, H, W]`` on the CPU, using G's output range."""
     return to_uint8(fake, output_range(G)).cpu()
@@ -122,65 +115,6 @@ def check_positive(value: int | None, flag: str) -> None:
 # ---- outputs: checked before any slow work, written so that a failure leaves nothing half-written -----------------
 
 
-def human_bytes(n: float) -> str:
-    units = ("bytes", "KB", "MB", "GB", "TB", "PB")
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n, i = n / 1000, i + 1
-    return f"{n:.0f} bytes" if i == 0 else f"{n:.1f} {units[i]}"
-
-
-def _existing_ancestor(path: Path) -> Path:
-    return existing_ancestor(path.absolute())
-
-
-def check_writable(path: Path, flag: str, folder: bool = False) -> None:
-    """One-line error unless ``path`` (a file, or a folder when ``folder``) can be created or replaced.
-
-    Writability is tested by creating and deleting a probe file in the nearest existing folder, because
-    ``os.access`` says yes to root even on a read-only mount. Nothing is created when the check passes.
-    """
-    if not folder and path.is_dir():
-        raise ConfigError(f"{flag} {str(path)!r} is a folder; pass a file name inside it instead")
-    if folder and path.exists() and not path.is_dir():
-        raise ConfigError(f"{flag} {str(path)!r} is a file, not a folder; pass a folder")
-    where = _existing_ancestor(path if folder else path.parent)
-    if not where.is_dir():
-        raise ConfigError(f"cannot write {flag} {str(path)!r}: {str(where)!r} is a file, not a folder")
-    try:
-        write_probe(where)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {flag} {str(path)!r}: {str(where)!r} is not writable "
-                          f"({exc.strerror or exc}); choose another {flag}") from None
-
-
-def check_out_file(out: Path, user_named: bool, flag: str = "--out") -> None:
-    """Before any slow work: ``out`` can be written, and is not a file ganforge did not write. A ``user_named`` file
-    follows ``outputs.write_owned`` (an existing file must be one ganforge wrote, per its folder's manifest); a
-    default output is one of ganforge's own names in a folder of the run (``RUN/samples``, ``RUN/eval``), which must
-    not be a link."""
-    if user_named:
-        check_owned(out, flag)
-    elif out.parent.is_symlink():
-        raise ConfigError(f"{str(out.parent)!r} is a symbolic link; ganforge does not write through links in its own "
-                          f"folders: remove the link or pass {flag}")
-    check_writable(out, flag)
-
-
-def out_file(out: Path, user_named: bool, flag: str = "--out") -> contextlib.AbstractContextManager[Path]:
-    """The temporary to write ``out`` through (``check_out_file``'s rules): ``write_owned`` for a file the user
-    named, ``atomic_file`` in ganforge's own folder for a default output."""
-    return write_owned(out, flag) if user_named else atomic_file(out, flag, own_folder=True)
-
-
-def check_suffix(out: Path, allowed: tuple[str, ...], what: str, flag: str = "--out") -> None:
-    """One-line error, before any work, when ``out``'s suffix is not one ``what`` is written as (``.csv``, ...)."""
-    if out.suffix.lower() not in allowed:
-        names = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
-        raise ConfigError(f"{flag} {str(out)!r}: {what} written as {names} files, not "
-                          f"{out.suffix or '(no suffix)'!r}; change the suffix")
-
-
 def check_picture_suffix(out: Path, plot: bool) -> None:
     """One-line error, before any work, for a picture file name whose type Pillow / matplotlib cannot write."""
     if plot:
@@ -194,24 +128,6 @@ def check_picture_suffix(out: Path, plot: bool) -> None:
     if out.suffix.lower() not in known:
         raise ConfigError(f"--out {str(out)!r}: cannot write a picture of type {out.suffix or '(none)'!r}; use a "
                           ".png file name" + (" (or .npy for the raw points)" if plot else ""))
-
-
-def check_disk(path: Path, nbytes: float, what: str, flag: str) -> None:
-    """One-line error when ``nbytes`` would not fit on the disk that holds ``path``."""
-    free = shutil.disk_usage(_existing_ancestor(path.parent)).free
-    if nbytes > free:
-        raise ConfigError(f"{what} would need about {human_bytes(nbytes)} on disk, but only {human_bytes(free)} is "
-                          f"free at {str(_existing_ancestor(path.parent))!r}; lower {flag} or choose another --out")
-
-
-
-
-def check_memory(nbytes: float, what: str, fix: str) -> None:
-    """One-line error when ``nbytes`` of RAM are not available (refuse rather than swap or get OOM-killed)."""
-    free = available_memory()
-    if free is not None and nbytes > free:
-        raise ConfigError(f"{what} would need about {human_bytes(nbytes)} of memory, but only {human_bytes(free)} "
-                          f"is available; {fix}")
 
 
 def claim_output_folder(out: Path, own: bool, is_output: Callable[[str], bool], flag: str = "--out") -> Any:

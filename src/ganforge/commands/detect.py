@@ -28,11 +28,11 @@ from ganforge.commands.common import (
     one_line_os_errors,
     run_root,
 )
-from ganforge.data.formats import check_memory, require_file
 from ganforge.kinds.series import detect_options, detect_series, plot_detection, unscale
 from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder
+from ganforge.preflight import check_memory, require_input
 
 NAME = "detect"
 
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_options(args)
     device = resolve_device(args.device, "--device")
-    path = require_file(str(args.input), "input series", "--input")
+    path = require_input(str(args.input), "input series", "--input")
     values, timestamps, expected = read_series_csv(path, args.value_column, args.timestamp_column, args.label_column,
                                                    args.intervals)
     out: Path = args.out or run_root(args.run) / "detect" / path.stem

@@ -199,8 +199,7 @@ class ProgressExtractor:
     def __init__(self, inner: Any, batch_size: int, progress: bool) -> None:
         self.inner, self.batch_size, self.progress = inner, batch_size, progress
         self.name, self.feature_dim, self.file_hash = inner.name, inner.feature_dim, inner.file_hash
-        self.resize = getattr(inner, "resize", None)
-        self.num_classes = getattr(inner, "num_classes", None)
+        self.resize, self.num_classes, self.input_shape = inner.resize, inner.num_classes, inner.input_shape
 
     def _batched(self, fn: Any, images: Tensor, desc: str) -> Tensor:
         out = []
@@ -298,7 +297,7 @@ def print_estimate(extractor: Any, shape: tuple[int, ...], n_fake: int, n_real: 
 
 
 def check_shape(extractor: Any, shape: tuple[int, ...]) -> None:
-    want = getattr(extractor.inner if isinstance(extractor, ProgressExtractor) else extractor, "input_shape", None)
+    want = extractor.input_shape
     if len(shape) != 3:
         raise ConfigError(f"eval needs images; this source has samples of shape {list(shape)} (toy runs are "
                           "evaluated by `ganforge train` itself: see RUN/eval/final.json)")
@@ -322,7 +321,7 @@ def load_reference_images(dataset: str, split: str, run_cfg: Any) -> tuple[Tenso
     if run_cfg is not None and run_cfg.data.name == dataset:
         options = {k: v for k, v in run_cfg.data.options.items() if k != "limit"}
     data = build_options(DATASETS.get(dataset), options, "data.options").load(split)
-    if not getattr(data, "is_image", False):
+    if not data.is_image:
         raise ConfigError(f"--ref {dataset}:{split} is not an image dataset")
     key = dataset
     if options:
@@ -410,7 +409,7 @@ class ImageEval:
     user_named: bool  # out is the user's (--out, or beside saved samples): write_owned, never over another file
     cfg: Any = None  # a run's config, generator and checkpoint state; None for saved samples
     G: Any = None
-    state: Any = None  # training.checkpoint.Checkpoint of a run
+    state: Any = None  # ganforge.checkpoint.Checkpoint of a run
     fake_u8: Tensor | None = None  # saved samples [n_fake, C, H, W]; a run's are generated in ``compute``
 
 
@@ -516,7 +515,7 @@ def load_extractor(args: argparse.Namespace, shape: tuple[int, ...], needs_probs
                                                                                                "network", "NAME")
         print(f"ganforge: eval: features {features} ({why}; --features {other} to choose another)", file=sys.stderr)
     inner = make_extractor(features, device, args.batch_size)
-    if needs_probs and getattr(inner, "num_classes", None) is None:
+    if needs_probs and inner.num_classes is None:
         raise ConfigError(f"metric {needs_probs[0]!r} needs class probabilities, but {inner.name} has none; use "
                           f"--features mnist-classifier or drop {needs_probs[0]!r} from --metrics")
     extractor = ProgressExtractor(inner, args.batch_size, progress=not args.no_progress)

@@ -47,13 +47,13 @@ from ganforge.data.formats import (
     NPZ_ERRORS,
     array_headers,
     array_to_images,
-    check_memory,
     image_size,
     open_image,
 )
 from ganforge.models.base import TranslateRequest, conditioning_dim
 from ganforge.options import ConfigError
-from ganforge.outputs import OutputFolder, check_regular_input
+from ganforge.outputs import OutputFolder
+from ganforge.preflight import check_memory, require_input
 
 NAME = "translate"
 MAX_INPUTS = 10_000  # one call holds every input and output in memory: bigger sets go folder by folder
@@ -98,7 +98,7 @@ def image_files(folder: Path, flag: str = "--input") -> list[Path]:
             p = Path(entry.path)
             if entry.name.startswith(".") or p.suffix.lower() not in IMAGE_EXTENSIONS or p.is_dir():
                 continue
-            check_regular_input(p, f"{flag} file")
+            require_input(p, f"{flag} file", flag)
             files.append(p)
             if len(files) > MAX_INPUTS:
                 raise ValueError(f"{flag} {str(folder)!r} holds more than {MAX_INPUTS} images; translate at most "
@@ -114,7 +114,7 @@ def read_images(path: Path, flag: str = "--input") -> tuple[list[np.ndarray], li
 
     Checked before anything is decoded: the path is a readable regular file or folder, every image's header size is
     at most ``MAX_IMAGE_PIXELS`` and all of them fit in the available memory (``N × H × W × 3`` bytes, twice)."""
-    check_regular_input(path, flag)
+    require_input(path, flag, flag, folder=True)
     if path.suffix.lower() in (".npz", ".npy") and not path.is_dir():
         return _read_array(path, flag)
     if path.is_dir():

@@ -4,7 +4,8 @@ storm tracks, translation pairs and users' own files.
 Owns: loading (``DATASETS`` entries whose ``load(split)`` returns a data object), and of each data object its
 ``kind``, ``spec()`` (``data.base.DataSpec``) and ``source()`` (its checkpointable batch stream). What a kind does
 with its samples (grids, metrics, export) is ``ganforge.kinds``.
-May import: ``registry``, ``lazy``, ``outputs``, ``options`` (its error type) and modules of this package
+May import: ``registry``, ``lazy``, ``outputs``, ``options`` (its error type), ``preflight`` (the input checks:
+``require_input``, ``check_memory``) and modules of this package
 (``data.base``, ``data.formats``, ...) — nothing above (no models, metrics, kinds, builder or commands).
 
 ``register_all()`` imports every module of this package (``ganforge.builder`` calls it), so a new dataset is one new

@@ -31,6 +31,32 @@ class DataSpec:
     fields: dict[str, tuple[int, ...]] = field(default_factory=dict)  # shapes of extra named fields (e.g. "x_b")
 
 
+class Dataset:
+    """What every loaded data set declares (``DATASETS.get(name)(**options).load(split)`` returns one).
+
+    Each kind sets ``kind`` (names its ``DataKind`` in ``ganforge.kinds``) and implements ``spec()`` and
+    ``source(output_range, seed, device)``. The rest is declared here with the default most kinds keep, so no caller
+    probes a data set with ``getattr(data, ..., default)``.
+    """
+
+    kind: str = "default"
+    is_image: bool = False  # uint8 images [N, C, H, W]: the image metrics and reference statistics apply
+
+    def spec(self) -> DataSpec:
+        raise NotImplementedError
+
+    def source(self, output_range: tuple[float, float] | None, seed: int, device: torch.device) -> Source:
+        raise NotImplementedError
+
+    def check_batch(self, batch_size: int) -> None:
+        """One-line ``ValueError`` for a batch this data cannot serve (a table: more than its rows); none here."""
+
+    def steps_for_epochs(self, epochs: int, batch_size: int) -> int | None:
+        """``train.epochs`` as steps when the data counts an epoch its own way (tables: ctgan's ``rows //
+        batch_size``); None: ``ceil(epochs · N / batch_size)`` (``config.resolve_epochs``)."""
+        return None
+
+
 class Source:
     """A checkpointable batch stream (the trainer's only view of the data)."""
 
@@ -45,9 +71,14 @@ class Source:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def conditions(self, n: int) -> dict[str, Tensor] | None:
+        """Conditioning vectors for ``n`` new samples drawn from the training data without real rows (a table's
+        training-by-sampling: ``cond``, ``mask``, ...); None for a stream that has none (every other kind)."""
+        return None
+
 
 @dataclass
-class TensorData:
+class TensorData(Dataset):
     """A dataset held in memory.
 
     ``x`` is ``uint8 [N, C, H, W]`` for images (scaled to the generator's range per batch, so 70k MNIST digits take

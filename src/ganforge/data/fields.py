@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ganforge.data.base import TensorData
-from ganforge.data.formats import NPZ_ERRORS, require_file
+from ganforge.data.base import Dataset, TensorData
+from ganforge.data.formats import NPZ_ERRORS
 from ganforge.data.timeseries import package_file
+from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class FieldData:
+class FieldData(Dataset):
     """Raw fields ``[N, C, H, W]`` (NaN = missing) and conditions ``[N, K]`` → the normalised training tensors."""
 
     raw: np.ndarray  # float32 [N, C, H, W], physical units, NaN where missing
@@ -193,7 +194,7 @@ class FieldNPZ:
     def load(self, split: str = "train") -> FieldData:
         if split not in ("train", "test"):
             raise ValueError(f"unknown split {split!r} for field-npz; choose from: train, test")
-        path = require_file(self.path, "field .npz", "data.options.path")
+        path = require_input(self.path, "field .npz", "data.options.path")
         try:
             with np.load(path, allow_pickle=False) as z:
                 missing = [k for k in ("fields", "cond") if k not in z.files]

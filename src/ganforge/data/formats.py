@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
-import os
 import pickle
-import stat
 import warnings
 import zipfile
 import zlib
@@ -19,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ganforge.preflight import check_memory, require_input
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_CLASSES = 100_000  # labels above this are ids, not class indices: a conditional model would need K embeddings
@@ -39,27 +39,6 @@ IDX_DTYPES: dict[int, np.dtype] = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-
-
-def require_file(path: str, what: str, option: str) -> Path:
-    """``Path(path)`` if it is an existing, readable regular file, else a one-line error telling the user which
-    option to set. A pipe, socket or device is refused (reading a FIFO blocks forever)."""
-    if not path:
-        raise ValueError(f"no {what} given; set {option} to its path")
-    p = Path(path).expanduser()
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} '{p}' not found; check {option}") from None
-    except OSError as exc:  # a link loop, a name too long, a folder we may not enter
-        raise ValueError(f"cannot read {what} '{p}' ({exc.strerror or exc}); check {option}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ValueError(f"{what} '{p}' is a folder, not a file; point {option} at the file")
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"{what} '{p}' is not a regular file (a pipe, socket or device); point {option} at a file")
-    if not os.access(p, os.R_OK):
-        raise ValueError(f"cannot read {what} '{p}' (permission denied); check its permissions")
-    return p
 
 
 def read_maybe_gzip(path: Path) -> bytes:
@@ -264,7 +243,7 @@ def _open_checked(path: Path, load: bool) -> Any:
     ``MAX_IMAGE_PIXELS`` before any pixel is decoded; decoded too with ``load``. One-line ``ValueError`` otherwise."""
     from PIL import Image, UnidentifiedImageError
 
-    require_file(str(path), "image", "the input")
+    require_input(path, "image", "the input")
     try:
         with warnings.catch_warnings():
             # the header size is checked just below against our own, lower limit (naming the size); Pillow's
@@ -339,30 +318,6 @@ def _decode(path: Path, size: int | None, channels: int) -> tuple[np.ndarray, bo
             return np.asarray(im, dtype=np.uint8), im.mode == "L"
         except (OSError, ValueError) as exc:  # a mode Pillow cannot convert
             raise ValueError(f"cannot convert image '{path}' ({exc}); re-save it as PNG") from None
-
-
-def available_memory() -> int | None:
-    """Bytes of RAM available to new allocations (Linux ``MemAvailable``, else free pages), None when unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(nbytes: float, what: str, fix: str) -> None:
-    """One-line ``ValueError`` when ``nbytes`` of RAM are not available: refuse up front rather than swap for an hour
-    or be killed by the OOM killer half-way."""
-    free = available_memory()
-    if free is not None and nbytes > free:
-        raise ValueError(f"{what} would need about {nbytes / 1e9:.1f} GB of memory, but only {free / 1e9:.1f} GB is "
-                         f"available; {fix}")
 
 
 def read_image_folder(

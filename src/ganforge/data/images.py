@@ -16,6 +16,7 @@ import torch
 from ganforge.data import formats
 from ganforge.data.base import TensorData
 from ganforge.data.mnist import load_mnist_raw
+from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
 FILE_SPLITS = ("train", "test")  # for user files the split is chosen by which files you pass, so both are accepted
@@ -115,7 +116,7 @@ class IDX:
 
     def load(self, split: str = "train") -> TensorData:
         check_split("idx", split, FILE_SPLITS)
-        path = formats.require_file(self.images, "IDX images file", "data.options.images")
+        path = require_input(self.images, "IDX images file", "data.options.images")
         x = formats.read_idx(path)
         if x.ndim != 3:
             raise ValueError(
@@ -125,7 +126,7 @@ class IDX:
         x = formats.whole_pixels_to_uint8(x, f"IDX images file '{path}'")[:, None]  # [N, 1, H, W]
         y = None
         if self.labels:
-            label_path = formats.require_file(self.labels, "IDX labels file", "data.options.labels")
+            label_path = require_input(self.labels, "IDX labels file", "data.options.labels")
             y = formats.labels_to_int64(formats.read_idx(label_path), x.shape[0], f"IDX labels file '{label_path}'")
         return to_tensor_data(x, y, "idx", self.limit)
 
@@ -209,7 +210,7 @@ class NPZ:
 
     def load(self, split: str = "train") -> TensorData:
         check_split("npz", split, FILE_SPLITS)
-        path = formats.require_file(self.path, "array file", "data.options.path")
+        path = require_input(self.path, "array file", "data.options.path")
         x, y = formats.read_array_file(path, self.key, self.labels_key)
         where = f"array file '{path}'"
         n = x.shape[0] if x.ndim else 0

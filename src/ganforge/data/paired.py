@@ -23,7 +23,8 @@ import torch
 from torch import Tensor
 
 from ganforge.data import formats
-from ganforge.data.base import DataSpec, Source, scale_images
+from ganforge.data.base import Dataset, DataSpec, Source, scale_images
+from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
 PAIRED_FIELD, UNPAIRED_FIELD = "x_a", "x_a_unpaired"  # as models/pix2pix.py (networks read them from the spec)
@@ -32,7 +33,7 @@ TEST_FRACTION = 0.1  # npz pairs without a test split: the last 10 % are held ou
 
 
 @dataclass
-class TranslationData:
+class TranslationData(Dataset):
     """Domains A and B with a held-out test split of each (uint8 ``[N, C, H, W]``; A and B share H and W)."""
 
     a: Tensor
@@ -284,7 +285,7 @@ class PairedNPZ:
 
     def load(self, split: str = "train") -> TranslationData:
         check_train_split("paired-npz", split)
-        path = formats.require_file(self.path, "pairs file", "data.options.path")
+        path = require_input(self.path, "pairs file", "data.options.path")
         formats.check_array_file(path, f"pairs file '{path}'")
         try:
             with np.load(path, allow_pickle=False) as z:

@@ -45,6 +45,6 @@ class Pyramid:
         except TypeError as exc:
             raise ValueError(f"data.options.dataset_options do not fit dataset {self.dataset!r}: {exc}") from None
         data = inner.load(split)
-        if not getattr(data, "is_image", False):
+        if not data.is_image:
             raise ValueError(f"pyramid wraps image datasets; {self.dataset!r} holds {tuple(data.shape)} vectors")
         return PyramidData(data.x, data.y, num_classes=data.num_classes, name=data.name, fields=dict(data.fields))

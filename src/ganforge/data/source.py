@@ -15,11 +15,10 @@ import torch
 from ganforge.data.base import Source, TensorSource  # noqa: F401
 
 if TYPE_CHECKING:
-    from ganforge.data.base import TensorData
-    from ganforge.data.toy import Distribution
+    from ganforge.data.base import Dataset
 
 
-def make_source(data: TensorData | Distribution, output_range: tuple[float, float] | None, seed: int,
+def make_source(data: Dataset, output_range: tuple[float, float] | None, seed: int,
                 device: torch.device) -> Source:
     """The data kind's own stream (``data.source``): the core never asks which kind it is."""
     return data.source(output_range, seed, device)

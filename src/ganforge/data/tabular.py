@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganforge.data.base import DataSpec, Source
-from ganforge.data.formats import require_file
+from ganforge.data.base import Dataset, DataSpec, Source
 from ganforge.data.table_transform import TableTransformer
 from ganforge.lazy import pandas as pd
+from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
 TRANSFORMER_FILE = "transformer.json"  # in the run directory: the fitted encoding ``ganforge sample`` inverts
@@ -43,7 +43,7 @@ def read_table(path: str | Path, option: str = "data.options.path") -> pd.DataFr
     """A CSV or Parquet file as a DataFrame; one-line errors for a missing, unsupported or unreadable file."""
     if not str(path):
         raise ValueError(f"{option} is empty; pass a .csv or .parquet file")
-    p = require_file(str(path), "table file", option)  # missing, a folder, a FIFO (would block), unreadable
+    p = require_input(str(path), "table file", option)  # missing, a folder, a FIFO (would block), unreadable
     suffix = p.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise ValueError(f"table file {str(p)!r} has suffix {suffix or '(none)'!r}; {option} must be a "
@@ -203,7 +203,7 @@ def check_columns(df: pd.DataFrame, continuous: list[str], discrete: list[str], 
 # ---- the data kind ---------------------------------------------------------------------------------------------------
 
 @dataclass
-class TabularData:
+class TabularData(Dataset):
     """Encoded training rows ``x float32 [N, D]`` with their category codes ``int64 [N, M]``, the original rows
     (``frame``), the held-out rows (``test_frame``) and the fitted ``transformer``."""
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from ganforge.data.base import TensorData
-from ganforge.data.formats import require_file
+from ganforge.data.base import Dataset, TensorData
+from ganforge.preflight import require_input
 from ganforge.registry import DATASETS
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def read_csv_table(path: Path, what: str = "CSV") -> Any:
     unreadable, empty, non-UTF-8 or malformed file, and for one too big for the available memory."""
     import pandas as pd
 
-    from ganforge.data.formats import check_memory
+    from ganforge.preflight import check_memory
 
     try:
         size = path.stat().st_size
@@ -198,7 +198,7 @@ def read_series_csv(path: Path, value_column: str = "value", timestamp_column: s
     """
     import pandas as pd
 
-    path = require_file(str(path), "series CSV", option)  # a FIFO or a folder is refused before reading
+    path = require_input(str(path), "series CSV", option)  # a FIFO or a folder is refused before reading
     table = read_csv_table(path, "series CSV")
     if value_column not in table.columns:
         raise ValueError(f"'{path}' has no value column {value_column!r} (columns: {list(table.columns)[:10]}); "
@@ -216,7 +216,7 @@ def read_series_csv(path: Path, value_column: str = "value", timestamp_column: s
     else:
         timestamps = np.arange(len(values), dtype=np.float64)
     if intervals:
-        found = read_intervals(require_file(intervals, "intervals file", "--intervals" if option == "--input" else
+        found = read_intervals(require_input(intervals, "intervals file", "--intervals" if option == "--input" else
                                             "data.options.intervals"), timestamps, intervals_must_fit)
     elif label_column in table.columns:
         labels = pd.to_numeric(table[label_column], errors="coerce").to_numpy()
@@ -243,7 +243,7 @@ def rolling_windows(series: np.ndarray, window: int, step: int = 1) -> np.ndarra
 
 
 @dataclass
-class SeriesData:
+class SeriesData(Dataset):
     """The ``series`` kind: training windows ``x [N, window, 1]`` (float32 in [-1, 1]) plus the series itself."""
 
     values: np.ndarray  # [T] float64, original units
@@ -334,13 +334,13 @@ class SeriesCSV(_SeriesOptions):
         shared = bool(self.test_path and self.intervals)
         args = (self.value_column, self.timestamp_column, self.label_column, self.intervals, "data.options",
                 not shared)
-        train = read_series_csv(require_file(self.path, "series CSV", "data.options.path"), *args)
+        train = read_series_csv(require_input(self.path, "series CSV", "data.options.path"), *args)
         data = make_series(*train, self.window, self.step, Path(self.path).stem)
         if not self.test_path:
             return data
         # read and checked when the training split loads too: a missing or bad test file was found only when the
         # run evaluated, after training (and reported as a problem of the disk)
-        test = read_series_csv(require_file(self.test_path, "test series CSV", "data.options.test_path"), *args)
+        test = read_series_csv(require_input(self.test_path, "test series CSV", "data.options.test_path"), *args)
         if shared:
             check_intervals_fit(Path(self.intervals).expanduser(), train[1], test[1])
         make_series(*test, self.window, self.step, Path(self.test_path).stem, scale=data.scale)  # checks length

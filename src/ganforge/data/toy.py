@@ -16,11 +16,11 @@ import torch
 from scipy import special, stats
 from torch import Tensor
 
-from ganforge.data.base import DataSpec, Source
+from ganforge.data.base import Dataset, DataSpec, Source
 from ganforge.registry import DATASETS
 
 
-class Distribution:
+class Distribution(Dataset):
     """A target distribution the trainer samples from directly. ``dim`` = 1 or 2."""
 
     name: str = ""

@@ -202,7 +202,7 @@ def mnist2mnistm_data(n: int, n_test: int, seed: int) -> TranslationData:
 
 def colour_pairs(rgb: np.ndarray) -> tuple[Tensor, Tensor]:
     """(grey = L* as uint8 ``[N, 1, H, W]``, colour ``[N, 3, H, W]``) of RGB crops."""
-    from ganforge.models.colorize import grey_l_star
+    from ganforge.data.colour import grey_l_star
 
     b = torch.from_numpy(np.ascontiguousarray(rgb))
     return grey_l_star(b), b

@@ -5,8 +5,8 @@ evaluation and its protocol, sample export, the standalone ``ganforge eval`` and
 Owns: the ``RUN_HOOKS`` entries (kind name -> ``DataKind`` class) and every kind's metric / plot / export helpers.
 May import: ``registry``, ``config``, ``options``, ``outputs``, ``lazy``, ``data``, ``models``, ``metrics``,
 ``losses`` (feature networks), ``viz``, ``sampling``, ``builder`` (held-out splits), ``training.stats`` (the metrics
-file). Not ``commands``, ``api``, ``report`` or ``cli``, which use it. ``training.run`` reaches it only through
-``hooks_for`` at run time (the layering test lists that arrow).
+file), ``preflight`` (sample export's up-front file checks). Not ``commands``, ``api``, ``report`` or ``cli``, which
+use it. ``training.run`` reaches it only through ``hooks_for`` at run time (the layering test lists that arrow).
 
 ``register_all()`` imports every module of this package (``hooks_for`` calls it), so a new kind is one new file here
 (no list to edit) plus its loader in ``ganforge.data``.

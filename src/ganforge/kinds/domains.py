@@ -145,7 +145,7 @@ def held_out(cfg: RunConfig, data: DomainData) -> DomainData:
     again)."""
     from ganforge.builder import build_dataset
 
-    if not getattr(data, "test_split", False):
+    if not data.test_split:
         return data
     test = build_dataset(cfg, "test")
     return test if isinstance(test, DomainData) else data
@@ -194,14 +194,14 @@ class DomainKind(DataKind):
 
     def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
         test = held_out(cfg, data)
-        digit = bool(getattr(test, "digit_domains", False)) and tuple(test.shape) == (1, 28, 28)
-        n = max(2, cfg.log.eval_digits // test.num_classes)
+        digit = test.digit_domains and tuple(test.shape) == (1, 28, 28)
+        n = max(2, cfg.log.eval_samples // test.num_classes)
         return translation_metrics(dict(G.nets.items()), test.x, test.y, n, cfg.train.seed + EVAL_SEED_OFFSET, device,
                                    digit)
 
     def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
         return {"dataset": cfg.data.name, "split": "test", "generator": generator, "step": step,
-                "seed": cfg.train.seed + EVAL_SEED_OFFSET, "sources_per_domain": max(2, cfg.log.eval_digits //
+                "seed": cfg.train.seed + EVAL_SEED_OFFSET, "sources_per_domain": max(2, cfg.log.eval_samples //
                                                                                    data.num_classes),
                 "features": "mnist-classifier (128-d penultimate layer)", "diversity": "10 z per source, 100 sources"}
 

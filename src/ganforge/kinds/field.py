@@ -86,7 +86,7 @@ class FieldKind(DataKind):
     def export_samples(self, G: torch.nn.Module, cfg: RunConfig, run_dir: Path, args: Any,
                        device: torch.device) -> Path | None:
         from ganforge.builder import build_dataset
-        from ganforge.commands.common import check_disk, check_memory, check_out_file, check_suffix, out_file
+        from ganforge.preflight import check_disk, check_memory, check_out_file, check_suffix, out_file
 
         out = Path(args.out) if args.out else run_dir / "samples" / f"fields-seed{args.seed}.nc"
         check_suffix(out, (".nc", ".npz"), "field samples are")

@@ -2,7 +2,7 @@
 row per class for a conditional G), ``final.png`` and ``progress.gif``. Evaluation in training: MNIST-like images only
 (``uint8 [N, 1, 28, 28]``, ``is_digit_data``); every other image set is judged by ``ganforge eval`` (FID/KID/PR).
 
-The digit protocol: the shipped ``mnist-classifier`` judges ``N_DIGITS`` generated digits (``log.eval_digits``) ->
+The digit protocol: the shipped ``mnist-classifier`` judges ``N_DIGITS`` generated digits (``log.eval_samples``) ->
 ``confident_percent`` (% with top class probability >= ``CONFIDENCE``) and ``class_entropy`` (normalised entropy of
 the predicted-class histogram; 1.0 = all ten digits equally often), ``pixel_std`` (how much the images vary over z:
 ``pixel_std`` below; 0.193 for the MNIST training digits) and ``fid`` on the classifier's features. About 2 M
@@ -14,6 +14,7 @@ pixel std stand beside them in every record.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 
 from ganforge.config import RunConfig
 from ganforge.data.base import TensorData, to_uint8
+from ganforge.data.mnist32 import unpad
 from ganforge.kinds.base import SAMPLE_SEED_OFFSET, DataKind
 from ganforge.models.base import conditioning_dim, output_range
 from ganforge.registry import RUN_HOOKS
@@ -80,33 +82,62 @@ def _digit_classifier(device: str) -> nn.Module:
 
 def evaluate_digits(G: nn.Module, seed: int, device: torch.device, n: int | None = None,
                     classifier: nn.Module | None = None, batch_size: int = 1000,
-                    reference: TensorData | None = None) -> dict[str, float]:
-    """``confident_percent``, ``class_entropy`` and ``pixel_std`` of ``n`` (default ``N_DIGITS``) digits from G
-    (sampled with ``seed``), judged by ``classifier`` (default: the shipped mnist-classifier on ``device``). With
-    ``reference`` (the training data), also ``fid``: the Fréchet distance between classifier features (128-d) of
-    the generated digits and of the first ``n`` reference digits — a cheap in-training FID (``ganforge eval``
-    gives the Inception one); ``log.best=min:fid`` keeps the best checkpoint by it.
+                    reference: TensorData | Tensor | None = None, labels: Tensor | None = None) -> dict[str, float]:
+    """The digit protocol on ``n`` (default ``N_DIGITS``) samples of G (the ``n`` samples of seed ``seed``), judged
+    by ``classifier`` (default: the shipped mnist-classifier on ``device``): ``judge_digits`` of G's images. The one
+    judge of generated digits: in training (this kind, ``kinds.pyramid``) and in ``bench/image_quality.py``.
 
-    G's output is mapped to uint8 with ``G.output_range`` ((-1, 1) for tanh, (0, 1) for sigmoid), exactly as a
-    saved image would be, and classified in chunks of ``batch_size`` so memory stays O(batch).
+    ``labels`` (conditional G): the ``[n]`` labels to draw (the bench asks n/K of every class, and gets the label
+    accuracy); without them a conditional G draws uniformly random labels, so the class balance is G's own.
+    ``reference`` (the training digits, ``uint8 [M, 1, S, S]`` or their ``TensorData``): also ``fid`` against its
+    first ``n`` digits — a cheap in-training FID (``ganforge eval`` gives the Inception one); ``log.best=min:fid``
+    keeps the best checkpoint by it. 32×32 digits (mnist32's 2-px padding: PGGAN, LAPGAN, StyleGAN2) are judged on
+    their centre 28×28 (``unpad``), real and generated alike.
+
+    G's output is mapped to uint8 with G's output range ((-1, 1) for tanh, (0, 1) for sigmoid), exactly as a saved
+    image would be, and judged in chunks of ``batch_size`` so memory stays O(batch).
     """
-    from ganforge.metrics.classifier import classify, digit_quality, features
-
     n = N_DIGITS if n is None else n
     if n < 1:
         raise ValueError(f"evaluate_digits needs n >= 1 samples, got {n}")
     model = classifier if classifier is not None else _digit_classifier(str(device))
     out_range = output_range(G)
-    probs, feats, moments = [], [], PixelMoments()
+    real = None
+    if reference is not None:
+        real = reference_statistics(model, reference.x if isinstance(reference, TensorData) else reference, n,
+                                     batch_size)
     with torch.no_grad():
-        # the n samples of seed ``seed`` (conditional G: uniformly random labels, so the class balance is G's own)
-        for x, _ in iter_labelled_samples(G, n, seed, device, batch_size=batch_size):  # [m, 1, 28, 28]
-            images = to_uint8(x, out_range)  # uint8 [m, 1, 28, 28]
-            probs.append(classify(model, images, batch_size))  # [m, 10]
-            moments.add(images)
-            if reference is not None:
-                feats.append(features(model, images, batch_size))  # [m, 128]
-    quality = digit_quality(torch.cat(probs), CONFIDENCE)
+        chunks = ((to_uint8(x, out_range), c if labels is not None else None)  # uint8 [m, 1, S, S], labels [m]
+                  for x, c in iter_labelled_samples(G, n, seed, device, labels=labels, batch_size=batch_size))
+        return judge_digits(chunks, model, real, batch_size)
+
+
+def judge_digits(chunks: Iterable[tuple[Tensor, Tensor | None]], classifier: nn.Module,
+                 reference: tuple[Any, Any] | None = None, batch_size: int = 1000) -> dict[str, float]:
+    """The digit protocol on uint8 digits streamed as ``(images [m, 1, S, S], labels [m] or None)`` chunks (S = 28,
+    or 32 for mnist32's padded digits: ``unpad`` keeps the centre 28×28 the classifier reads):
+
+        confident_percent = 100 · (1/N) Σ_i 1[max_j p(j | x_i) ≥ CONFIDENCE]
+        class_entropy     = −Σ_k q_k log q_k / log 10, q_k = share of argmax class k (1 = all ten equally often)
+        pixel_std         = ``pixel_std`` of the N images
+        fid               = Fréchet distance of the classifier's 128-d features vs ``reference`` = (mu, sigma) of the
+                            real digits' features (``reference_statistics``), when given
+        label_accuracy_percent = 100 · (1/N) Σ_i 1[argmax_j p(j | x_i) = y_i], when the chunks carry labels.
+
+    One classifier pass per chunk serves them all (``batch_size`` images at a time)."""
+    from ganforge.metrics.classifier import classify, digit_quality, features
+
+    probs, feats, drawn, moments = [], [], [], PixelMoments()
+    for images, labels in chunks:
+        images = unpad(images.cpu())  # uint8 [m, 1, 28, 28]
+        probs.append(classify(classifier, images, batch_size))  # [m, 10]
+        moments.add(images)
+        if reference is not None:
+            feats.append(features(classifier, images, batch_size))  # [m, 128]
+        if labels is not None:
+            drawn.append(labels.cpu())
+    p = torch.cat(probs)
+    quality = digit_quality(p, CONFIDENCE)
     # + 0.0 turns the -0.0 of a single-class histogram into 0.0
     out = {"confident_percent": 100.0 * quality["confident"], "class_entropy": quality["entropy"] + 0.0,
            "pixel_std": moments.std()}
@@ -114,21 +145,24 @@ def evaluate_digits(G: nn.Module, seed: int, device: torch.device, n: int | None
         from ganforge.metrics.fid import feature_statistics, frechet_distance
 
         mu, sigma = feature_statistics(torch.cat(feats).double().numpy())
-        out["fid"] = frechet_distance(mu, sigma, *_reference_statistics(model, reference, n, batch_size))
+        out["fid"] = frechet_distance(mu, sigma, *reference)
+    if drawn:
+        out["label_accuracy_percent"] = 100.0 * float((p.argmax(1) == torch.cat(drawn)).double().mean())
     return out
 
 
 _REFERENCE_CACHE: dict[tuple[int, int, int], tuple[Any, Any]] = {}
 
 
-def _reference_statistics(model: nn.Module, data: TensorData, n: int, batch_size: int) -> tuple[Any, Any]:
-    """(mu, sigma) of classifier features of the first ``n`` digits of ``data``, computed once per run."""
+def reference_statistics(model: nn.Module, x: Tensor, n: int, batch_size: int = 1000) -> tuple[Any, Any]:
+    """(mu, sigma) of classifier features of the first ``n`` digits ``x`` (``uint8 [M, 1, S, S]``, centre 28×28),
+    computed once per run (keyed by the tensor, the classifier and n)."""
     from ganforge.metrics.classifier import features
     from ganforge.metrics.fid import feature_statistics
 
-    key = (id(data.x), id(model), n)
+    key = (id(x), id(model), n)
     if key not in _REFERENCE_CACHE:
-        real = data.x[:n].cpu()  # uint8 [n, 1, 28, 28]
+        real = unpad(x[:n].cpu())  # uint8 [n, 1, 28, 28]
         _REFERENCE_CACHE[key] = feature_statistics(features(model, real, batch_size).double().numpy())
     return _REFERENCE_CACHE[key]
 
@@ -158,15 +192,15 @@ def digit_protocol(n_digits: int | None = None) -> dict[str, Any]:
 @RUN_HOOKS.register("image")
 class ImageKind(DataKind):
     """Images: a fixed-z grid (one row per class for conditional G), final.png and progress.gif at the end; the
-    digit protocol for MNIST-like images (``LogConfig.eval_digits`` samples), nothing in training otherwise."""
+    digit protocol for MNIST-like images (``LogConfig.eval_samples`` samples), nothing in training otherwise."""
 
     def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
         if not is_digit_data(data):
             return {}
-        return evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, device, n=cfg.log.eval_digits, reference=data)
+        return evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, device, n=cfg.log.eval_samples, reference=data)
 
     def eval_protocol(self, data: Any, cfg: RunConfig) -> dict[str, Any]:
-        return digit_protocol(cfg.log.eval_digits) if is_digit_data(data) else super().eval_protocol(data, cfg)
+        return digit_protocol(cfg.log.eval_samples) if is_digit_data(data) else super().eval_protocol(data, cfg)
 
     def samples(self, G: nn.Module, data: Any, run_dir: Path, step: int, cfg: RunConfig, device: torch.device,
                 final: bool = False) -> None:

@@ -5,9 +5,10 @@
   stages (``LaplacianGenerator.stages``), ``samples/pyramid-step-*.png``: one row per sample, columns coarse Ĩ_0 |
   then per finer stage: up-sampled l_s | residual h̃_s (grey = 0) | l_s + h̃_s — each level's contribution;
 - evaluation of 32×32 single-channel digits: the 2-pixel border is cropped (28×28, the classifier's input) and the
-  shipped MNIST classifier gives ``confident_percent``, ``class_entropy`` and ``fid`` (Fréchet distance of its
-  128-d features vs the first n training digits), the same protocol as ``kinds.image.evaluate_digits`` for 28×28
-  runs. Any G (LAPGAN or a single-scale DCGAN) is judged alike, so the two compare on one footing.
+  shipped MNIST classifier gives ``confident_percent``, ``class_entropy``, ``pixel_std`` and ``fid`` (Fréchet
+  distance of its 128-d features vs the first n training digits): ``kinds.image.evaluate_digits``, the one digit
+  judge, whose ``unpad`` step crops 32×32 digits. Any G (LAPGAN or a single-scale DCGAN) is judged alike, so the
+  two compare on one footing.
 """
 
 from __future__ import annotations
@@ -20,28 +21,13 @@ from torch import Tensor, nn
 
 from ganforge.config import RunConfig
 from ganforge.data.base import to_uint8
-from ganforge.data.mnist32 import unpad
 from ganforge.data.pyramid import DIGITS32, GRID_ROWS, KIND
 from ganforge.kinds.base import SAMPLE_SEED_OFFSET
-from ganforge.kinds.image import CONFIDENCE, ImageKind
-from ganforge.models.base import Sampler, output_range
+from ganforge.kinds.image import CONFIDENCE, ImageKind, evaluate_digits
+from ganforge.models.base import Sampler
 from ganforge.models.lapgan import LaplacianGenerator
 from ganforge.registry import RUN_HOOKS
-from ganforge.sampling import EVAL_SEED_OFFSET, generate_samples
-
-
-def evaluate_digits32(G: nn.Module, reference: Tensor, seed: int, device: torch.device, n: int) -> dict[str, float]:
-    """``confident_percent``, ``class_entropy`` and ``fid`` (classifier features) of ``n`` samples of G (seed
-    ``seed``), centre-cropped to 28×28, against the first ``n`` reference digits ``uint8 [M, 1, 32, 32]``."""
-    from ganforge.metrics.classifier import classify, digit_quality, features, load_mnist_classifier
-    from ganforge.metrics.fid import fid_from_features
-
-    model = load_mnist_classifier(device=device)
-    fake = unpad(to_uint8(generate_samples(G, n, seed, device), output_range(G)).cpu())
-    real = unpad(reference[:n].cpu())
-    quality = digit_quality(classify(model, fake), CONFIDENCE)
-    return {"confident_percent": 100.0 * quality["confident"], "class_entropy": quality["entropy"] + 0.0,
-            "fid": fid_from_features(features(model, fake).double().numpy(), features(model, real).double().numpy())}
+from ganforge.sampling import EVAL_SEED_OFFSET
 
 
 def stage_columns(G: nn.Module, n: int, seed: int, device: torch.device) -> list[Tensor]:
@@ -83,12 +69,12 @@ class PyramidKind(ImageKind):
     def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
         if tuple(data.shape) != DIGITS32:
             return {}
-        return evaluate_digits32(G, data.x, cfg.train.seed + EVAL_SEED_OFFSET, device, cfg.log.eval_digits)
+        return evaluate_digits(G, cfg.train.seed + EVAL_SEED_OFFSET, device, cfg.log.eval_samples, reference=data.x)
 
     def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
         if tuple(data.shape) != DIGITS32:
             return super().protocol(data, cfg, generator, step)
-        return {"metrics": "digit_quality_32", "n_fake": cfg.log.eval_digits, "seed_offset": EVAL_SEED_OFFSET,
+        return {"metrics": "digit_quality_32", "n_fake": cfg.log.eval_samples, "seed_offset": EVAL_SEED_OFFSET,
                 "dataset": cfg.data.name, "generator": generator, "step": step,
                 "seed": cfg.train.seed + EVAL_SEED_OFFSET, "crop": "centre 28x28 of 32x32 (mnist32's 2-px padding)",
                 "classifier": "mnist-classifier", "confidence_threshold": CONFIDENCE,

@@ -37,12 +37,13 @@ def detect_series(sampler: torch.nn.Module, series: SeriesData, options: Any = N
 
 def detect_options(cfg: RunConfig, **overrides: Any) -> Any:
     """``metrics.anomaly.DetectOptions`` of a run: the model family's ``rec_error_type`` / ``comb`` / ``lambda_rec``
-    when it declares them (TadGAN: Orion's UCR defaults dtw, sum, 0.5), then ``overrides`` (CLI flags given)."""
+    when it declares them (``ModelFamily.detection_defaults``; TadGAN: Orion's UCR defaults dtw, sum, 0.5), then
+    ``overrides`` (CLI flags given)."""
     from ganforge.builder import build_family
     from ganforge.metrics.anomaly import DetectOptions
 
     family = build_family(cfg)
-    declared = {k: getattr(family, k) for k in ("rec_error_type", "comb", "lambda_rec") if hasattr(family, k)}
+    declared = family.detection_defaults()
     return DetectOptions(**{**declared, **{k: v for k, v in overrides.items() if v is not None}})
 
 

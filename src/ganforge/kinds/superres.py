@@ -129,12 +129,12 @@ class SuperResKind(DataKind):
             save_image(grid, run_dir / "samples" / "final.png", scale=2)
 
     def evaluate(self, G: nn.Module, data: Any, cfg: RunConfig, device: torch.device) -> dict[str, float]:
-        return evaluate_sr(G, held_out(cfg), device, n=cfg.log.eval_digits)
+        return evaluate_sr(G, held_out(cfg), device, n=cfg.log.eval_samples)
 
     def protocol(self, data: Any, cfg: RunConfig, generator: str, step: int) -> dict[str, Any]:
         test = held_out(cfg)
         return {"metrics": "superres", "dataset": cfg.data.name, "held_out": test.options,
-                "n": min(len(test), cfg.log.eval_digits), "generator": generator, "step": step,
+                "n": min(len(test), cfg.log.eval_samples), "generator": generator, "step": step,
                 "psnr_ssim": f"Y channel (BT.601) of uint8 outputs, {test.scale}-px border shaved; SSIM as skimage "
                              "(7x7 uniform window, sample covariance, L=255); PSNR per image, averaged",
                 "bicubic": "PIL bicubic up-sampling of the same LR images",

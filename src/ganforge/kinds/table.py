@@ -65,7 +65,7 @@ def synthesize(G: nn.Module, transformer: TableTransformer, n: int, seed: int, d
 def write_table(df: pd.DataFrame, out: Path, user_named: bool = False) -> None:
     """CSV or Parquet by suffix, through ``ganforge.outputs`` (atomic; a file the user named with ``--out``:
     ``write_owned``, never over a file ganforge did not write)."""
-    from ganforge.commands.common import out_file
+    from ganforge.preflight import out_file
 
     with out_file(out, user_named) as tmp:
         if out.suffix.lower() == ".csv":
@@ -125,7 +125,7 @@ class TableKind(DataKind):
     sample_flags = ()  # `ganforge sample` takes only --n, --seed and --out for a table (commands/sample.py)
 
     def export_samples(self, G: nn.Module, cfg: Any, run_dir: Path, args: Any, device: torch.device) -> Path:
-        from ganforge.commands.common import check_disk, check_memory, check_out_file, check_suffix
+        from ganforge.preflight import check_disk, check_memory, check_out_file, check_suffix
 
         out = args.out or run_dir / "samples" / f"sample-seed{args.seed}.csv"
         check_suffix(out, TABLE_SUFFIXES, "a table run's samples are")

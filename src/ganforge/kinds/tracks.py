@@ -106,7 +106,8 @@ class TrackKind(DataKind):
 
     def export_samples(self, G: nn.Module, cfg: Any, run_dir: Path, args: Any, device: torch.device) -> Path:
         from ganforge.builder import build_dataset
-        from ganforge.commands.common import check_disk, check_label, check_memory, check_out_file, check_suffix
+        from ganforge.preflight import check_disk, check_memory, check_out_file, check_suffix
+        from ganforge.sampling import check_label
 
         out = args.out or run_dir / "samples" / f"tracks-seed{args.seed}.csv"
         check_suffix(out, (".csv", ".parquet"), "a storm-track run's samples are")

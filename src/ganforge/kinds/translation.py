@@ -185,7 +185,7 @@ def colour_baselines(data: TranslationData) -> dict[str, Tensor]:
     mean_ab     Lab(L, ā, b̄) → sRGB with (ā, b̄) the mean chroma of every training pixel (``data.b``): the best
                 constant under L2 in ab, what an L1/L2 regressor that learned nothing about the scene would output.
     """
-    from ganforge.models.colorize import lab_to_rgb, rgb_to_lab
+    from ganforge.data.colour import lab_to_rgb, rgb_to_lab
 
     ab = torch.zeros(2, dtype=torch.float64)
     for i in range(0, len(data.b), 1024):  # Σ ab over the training photos' pixels, in chunks

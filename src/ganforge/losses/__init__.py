@@ -2,8 +2,8 @@
 is imported here, so a new objective is one new file (no list to edit).
 
 Owns: ``OBJECTIVES`` entries (each a set of phases over named networks). Knows no data kind, run or file layout.
-May import: ``registry``, ``models`` (the network contract) and ``metrics`` (feature networks of perceptual losses);
-``training`` only for annotations, plus one listed back-arrow (tests/test_layering.py).
+May import: ``registry``, ``models`` (the network contract), ``metrics`` (feature networks of perceptual losses) and
+``checkpoint`` (SRGAN's ``init_from`` reads another run's); ``training`` only for annotations.
 """
 
 import importlib

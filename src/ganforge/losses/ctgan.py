@@ -80,11 +80,10 @@ class CTGANObjective(Objective):
             s = draw.sample()
             real, extras = s["x"], {k: s[k] for k in ("cond", "cond_real", "mask")}
         else:
-            conditions = getattr(draw.source, "conditions", None)
-            if conditions is None:
+            c = draw.source.conditions(draw.batch_size)  # Source.conditions: None for a stream that has none
+            if c is None:
                 raise ValueError("objective ctgan needs a table dataset (training-by-sampling); use data.name=table, "
                                  "nasscds, health-insurance, cps1988 or prism")
-            c = conditions(draw.batch_size)
             real, extras = None, {k: draw.dist.shard(c[k]) for k in ("cond", "mask")}
         z = draw.latent(nets["G"])
         return Batch(real=real, z=z, generator=draw.rng, rank=draw.rank, world_size=draw.world_size, step=step,

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import torch
 from torch import Tensor, nn
 
+from ganforge.data.base import DataSpec
 from ganforge.losses import adversarial, penalties
-from ganforge.models.base import DataSpec, Discriminator, conditioning_dim
+from ganforge.models.base import Discriminator, conditioning_dim
 from ganforge.registry import OBJECTIVES
 
 if TYPE_CHECKING:

@@ -105,7 +105,7 @@ def init_file(path: str) -> Path:
 
 def load_init(path: str, G: nn.Module) -> None:
     """G's weights from an SRResNet run (a run directory → its ``checkpoints/latest.pt``, or a checkpoint file)."""
-    from ganforge.training.checkpoint import Checkpoint
+    from ganforge.checkpoint import Checkpoint
 
     state = Checkpoint.load(init_file(path), map_location=next(G.parameters()).device)
     try:

@@ -228,6 +228,7 @@ class MnistClassifierFeatures:
     feature_dim = FEATURE_DIM
     num_classes = NUM_CLASSES
     input_shape = (1, 28, 28)
+    resize = None  # digits are read at their native 28x28
 
     def __init__(
         self, path: str | Path | None = None, device: str | torch.device | None = None, batch_size: int = 1000

@@ -44,13 +44,17 @@ class FeatureExtractor(Protocol):
     """What ``MnistClassifierFeatures`` and ``InceptionFeatures`` both provide (``FEATURES`` registry entries).
 
     ``__call__`` maps uint8 images ``[N, C, H, W]`` to float32 features ``[N, feature_dim]`` on the CPU;
-    ``file_hash`` is the sha256 of the weights file. Optional attributes read with ``getattr``: ``resize``
-    (preprocessing description), ``num_classes`` and ``probabilities(images)`` (for the Inception Score).
+    ``file_hash`` is the sha256 of the weights file; ``resize`` describes the preprocessing (None: native size),
+    ``num_classes`` is None unless ``probabilities(images)`` gives class probabilities (for the Inception Score), and
+    ``input_shape`` is the one ``[C, H, W]`` it takes (None: any).
     """
 
     name: str
     feature_dim: int
     file_hash: str
+    resize: str | None
+    num_classes: int | None
+    input_shape: tuple[int, ...] | None
 
     def __call__(self, images_uint8: Tensor) -> Tensor: ...
 
@@ -61,7 +65,7 @@ def extractor_provenance(extractor: FeatureExtractor) -> dict[str, Any]:
         "extractor": extractor.name,
         "extractor_sha256": extractor.file_hash,
         "feature_dim": int(extractor.feature_dim),
-        "resize": getattr(extractor, "resize", None) or "none (native input size)",
+        "resize": extractor.resize or "none (native input size)",
     }
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.data.base import DataSpec  # also re-exported: 17 model files import it from here (not all ours to edit)
+from ganforge.data.base import DataSpec
 
 
 class Generator(nn.Module):
@@ -137,11 +137,18 @@ class ModelFamily:
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         raise NotImplementedError
 
+    def detection_defaults(self) -> dict[str, object]:
+        """The anomaly-detection options (``metrics.anomaly.DetectOptions``: ``rec_error_type``, ``comb``,
+        ``lambda_rec``) this family's runs are scored with by default; none here (``ganforge detect``'s own)."""
+        return {}
+
     def setting(self, name: str) -> str | None:
         """``model.options.NAME=value`` for one of this family's options (what an error tells the user to change);
         None when the family has no such option."""
         names = {f.name for f in dataclasses.fields(self)} if dataclasses.is_dataclass(self) else set()
         return f"model.options.{name}={getattr(self, name)}" if name in names else None
+
+    packing_option: ClassVar[str] = "pack"  # the option ``packing`` reads (named in the batch-size error)
 
     def packing(self) -> int:
         """PacGAN's m (Lin et al. 2018): D judges m samples at once, so the batch must be a multiple of it (1: none)."""

@@ -16,7 +16,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, init_weights
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Discriminator, Generator, ModelFamily, init_weights
 from ganforge.models.mlp import ACTIVATIONS, OUTPUTS, _mlp
 from ganforge.registry import MODELS
 

@@ -36,8 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge.data.base import DataSpec
 from ganforge.models.attention import SelfAttention
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, check_conditioning
+from ganforge.models.base import Discriminator, Generator, ModelFamily, check_conditioning
 from ganforge.models.layers import ConditionalHead
 from ganforge.models.sagan import INITS, ConditionalBatchNorm2d, finish_networks, image_shape, middle_resolution
 from ganforge.registry import MODELS

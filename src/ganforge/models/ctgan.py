@@ -22,7 +22,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Discriminator, Generator, ModelFamily
 from ganforge.registry import MODELS
 
 
@@ -181,6 +182,13 @@ class CTGANConfig(ModelFamily):
             raise ValueError(f"tau must be > 0, got {self.tau}")
         if not 0.0 <= self.d_dropout < 1.0:
             raise ValueError(f"d_dropout must be in [0, 1), got {self.d_dropout}")
+
+    packing_option: ClassVar[str] = "pac"
+
+    def packing(self) -> int:
+        """The critic judges ``pac`` rows at once (PacGAN), so each process's batch must be a multiple of it (checked
+        with the config: ``builder.check_batch``)."""
+        return self.pac
 
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         layout = TableLayout.from_spec(spec)

@@ -15,8 +15,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.data.base import scale_images, to_uint8
-from ganforge.models.base import DataSpec, Generator, ModelFamily, TranslateRequest, Translation, init_weights
+from ganforge.data.base import DataSpec, scale_images, to_uint8
+from ganforge.models.base import Generator, ModelFamily, TranslateRequest, Translation, init_weights
 from ganforge.models.pix2pix import CHUNK, PAIRED_FIELD, RANGE, UNPAIRED_FIELD
 from ganforge.models.translation_blocks import NORMS, PatchDiscriminator, ResnetGenerator
 from ganforge.registry import MODELS

@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, init_weights
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Discriminator, Generator, ModelFamily, init_weights
 from ganforge.registry import MODELS
 
 # ---- the Laplacian pyramid ----------------------------------------------------------------------------------------

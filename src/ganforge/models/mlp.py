@@ -28,7 +28,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, check_conditioning, finish_models
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Discriminator, Generator, ModelFamily, check_conditioning, finish_models
 from ganforge.models.layers import ConditionalHead, LabelEmbedding, Maxout, MinibatchStdDev, pack
 from ganforge.registry import MODELS
 

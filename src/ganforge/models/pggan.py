@@ -41,7 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Discriminator, Generator, ModelFamily
 from ganforge.models.equalized import HE_GAIN, EqualizedConv2d, EqualizedLinear
 from ganforge.registry import MODELS
 

@@ -25,8 +25,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganforge.data.base import DataSpec
 from ganforge.models.attention import SelfAttention
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, check_conditioning, init_weights
+from ganforge.models.base import Discriminator, Generator, ModelFamily, check_conditioning, init_weights
 from ganforge.models.layers import SN_TYPES, ConditionalHead, has_spectral_norm
 from ganforge.registry import MODELS
 

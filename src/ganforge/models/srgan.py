@@ -24,8 +24,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.data.base import scale_images, to_uint8
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily, TranslateRequest, Translation
+from ganforge.data.base import DataSpec, scale_images, to_uint8
+from ganforge.models.base import Discriminator, Generator, ModelFamily, TranslateRequest, Translation
 from ganforge.registry import MODELS
 
 

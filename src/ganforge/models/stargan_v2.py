@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-from ganforge.data.base import scale_images, to_uint8
-from ganforge.models.base import DataSpec, Generator, ModelFamily, TranslateRequest, Translation, sample_latent
+from ganforge.data.base import DataSpec, scale_images, to_uint8
+from ganforge.models.base import Generator, ModelFamily, TranslateRequest, Translation, sample_latent
 from ganforge.registry import MODELS
 
 OUTPUT_RANGE = (-1.0, 1.0)  # data are scaled to [−1, 1]; G's output is linear and clamped only when saved as uint8

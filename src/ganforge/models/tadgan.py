@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Discriminator, Generator, ModelFamily
 from ganforge.registry import MODELS
 
 
@@ -176,6 +177,9 @@ class TadGANConfig(ModelFamily):
                              f"{', '.join(REC_ERROR_TYPES)}")
         if not 0.0 <= self.lambda_rec <= 1.0:
             raise ValueError(f"lambda_rec must be in [0, 1], got {self.lambda_rec}")
+
+    def detection_defaults(self) -> dict[str, object]:
+        return {"rec_error_type": self.rec_error_type, "comb": self.comb, "lambda_rec": self.lambda_rec}
 
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         if len(spec.shape) != 2 or spec.shape[1] != 1:

@@ -35,7 +35,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ganforge.models.base import DataSpec, Discriminator, Generator, ModelFamily
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Discriminator, Generator, ModelFamily
 from ganforge.registry import MODELS
 
 

@@ -1,7 +1,9 @@
 """Training: phases, the GAN-agnostic trainer, EMA, checkpoints, statistics and the on-disk run.
 
-Owns: the run loop (``Run``), the trainer, the checkpoint layout, the run directory and its records. Knows no GAN
-family, data kind or metric: the data kind's samples and evaluation are looked up at run time (``kinds.hooks_for``).
-May import: ``registry``, ``config``, ``options``, ``outputs``, ``data`` (the batch stream), ``models`` (the
-network contract), ``losses`` (the objective contract) and ``builder``; ``kinds`` and ``report`` only at run time.
+Owns: the run loop (``Run``), the trainer, the run directory and its records (the checkpoint layout is
+``ganforge.checkpoint``'s, just above data). Knows no GAN family, data kind or metric: the data kind's samples and
+evaluation are looked up at run time (``kinds.hooks_for``).
+May import: ``registry``, ``config``, ``options``, ``outputs``, ``preflight``, ``data`` (the batch stream),
+``checkpoint``, ``models`` (the network contract), ``losses`` (the objective contract) and ``builder``; ``kinds`` and
+``report`` only at run time.
 """

@@ -118,16 +118,6 @@ def from_env() -> DistContext:
     return DistContext(rank=rank, world_size=world, local_rank=local_rank)
 
 
-def check_batch(batch_size: int, world_size: int, pack: int = 1) -> None:
-    """One-line error unless the global batch splits evenly over ranks (and each shard into whole packs)."""
-    if batch_size % world_size:
-        raise ValueError(f"train.batch_size={batch_size} is the global batch and must be divisible by the "
-                         f"{world_size} processes; set train.batch_size to a multiple of {world_size}")
-    if pack > 1 and (batch_size // world_size) % pack:
-        raise ValueError(f"each process gets {batch_size // world_size} samples, not a multiple of "
-                         f"model.options.pack={pack}; set train.batch_size to a multiple of {world_size * pack}")
-
-
 def destroy(synchronize: bool = False) -> None:
     """Leave the process group. ``synchronize`` (after a successful run): first wait until every rank is done, so
     no process tears down its gloo/NCCL connections while a peer still uses them — rank 1 used to exit right after

@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
+from ganforge import checkpoint as ckpt
 from ganforge import config as config_mod
 from ganforge.config import RunConfig, config_from_dict
-from ganforge.training import checkpoint as ckpt
 from ganforge.training.rundir import RunError, find_checkpoint
 
 # ---- resume: which config keys may change ----------------------------------------------------------------------

@@ -27,13 +27,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ganforge.builder import Components, build_components, build_family, resolve_device
+from ganforge import checkpoint as ckpt
+from ganforge.builder import Components, build_components, build_family, check_batch, resolve_device
 from ganforge.config import RunConfig, resolve_epochs
 from ganforge.data.source import make_source
 from ganforge.kinds import hooks_for
 from ganforge.models.base import Sampler
-from ganforge.outputs import OutputError
-from ganforge.training import checkpoint as ckpt
+from ganforge.outputs import OutputError, existing_ancestor
 from ganforge.training import distributed
 from ganforge.training.draws import Draws
 from ganforge.training.ema import make_ema
@@ -44,7 +44,6 @@ from ganforge.training.rundir import (
     RunError,
     RunLock,
     checkpoint_dir,
-    existing_ancestor,
     find_checkpoint,
     holds_run,
     probe_writable,
@@ -57,7 +56,7 @@ from ganforge.training.stats import MetricsWriter, truncate_metrics
 from ganforge.training.threads import choose_threads
 from ganforge.training.trainer import NonFiniteLossError, Trainer, all_finite
 
-CHECKPOINT_FORMAT = ckpt.CHECKPOINT_FORMAT  # the layout ``training.checkpoint.Checkpoint`` owns
+CHECKPOINT_FORMAT = ckpt.CHECKPOINT_FORMAT  # the layout ``ganforge.checkpoint.Checkpoint`` owns
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -97,9 +96,9 @@ class Run:
         self.config_changes: dict[str, list[Any]] = {}  # applied on resume: {"optim.g.lr": [old, new]}
         self.resume_path: Path | None = None
         # --- everything that can fail is checked before anything in the run directory is touched; train() writes ---
-        packing = build_family(cfg).packing()  # the model options' one-line ConfigError comes first
+        family = build_family(cfg)  # the model options' one-line ConfigError comes first
         try:
-            distributed.check_batch(cfg.train.batch_size, self.dist.world_size, packing)
+            check_batch(cfg.train.batch_size, self.dist.world_size, family)
         except ValueError as exc:
             raise RunError(str(exc)) from None
         self.resume_state = self._check_run_dir(resume, overwrite)
@@ -279,7 +278,7 @@ class Run:
 
     # ---- checkpoints ----------------------------------------------------------------------------------------
     def checkpoint(self) -> ckpt.Checkpoint:
-        """The whole training state (``training.checkpoint.Checkpoint`` owns its layout)."""
+        """The whole training state (``ganforge.checkpoint.Checkpoint`` owns its layout)."""
         c = self.components
         return ckpt.Checkpoint.of_run(
             config=self.cfg.to_dict(), spec=c.spec, kind=c.data.kind,

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import socket
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,12 @@ import numpy as np
 import torch
 
 import ganforge
+from ganforge import checkpoint as ckpt
 from ganforge.builder import build_family, build_models, build_objective
 from ganforge.config import RunConfig, config_from_dict, dump_yaml
-from ganforge.models.base import DataSpec, Sampler
-from ganforge.outputs import atomic_file, sha256_file, write_owned, write_text
-from ganforge.training import checkpoint as ckpt
+from ganforge.data.base import DataSpec
+from ganforge.models.base import Sampler
+from ganforge.outputs import atomic_file, sha256_file, write_owned, write_probe, write_text
 
 
 class RunError(RuntimeError):
@@ -102,21 +102,6 @@ def holds_run(run_dir: Path) -> bool:
     ckpts = checkpoint_dir(run_dir)
     return any((run_dir / n).is_file() for n in ("config.yaml", "metrics.jsonl")) or (
         ckpts.is_dir() and any(OWN_NAMES["checkpoints"].fullmatch(p.name) for p in ckpts.iterdir()))
-
-
-def existing_ancestor(path: Path) -> Path:
-    """``path`` or its nearest parent that exists (where a file or folder under ``path`` would be created)."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def write_probe(folder: Path) -> None:
-    """Create and delete a file in ``folder``; ``OSError`` when it cannot be written. ``os.access`` says yes to root
-    even on a read-only mount, so only a real write tells."""
-    fd, probe = tempfile.mkstemp(dir=folder, prefix=".ganforge-probe-")
-    os.close(fd)
-    os.remove(probe)
 
 
 def probe_writable(folder: Path) -> None:

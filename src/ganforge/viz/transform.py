@@ -46,10 +46,12 @@ def latent_ppf(u: np.ndarray, z_dist: str) -> np.ndarray:
 
 
 def _check_1d_generator(G: nn.Module) -> str:
-    if getattr(G, "z_dim", None) != 1:
-        got = getattr(G, "z_dim", None)
-        raise ValueError(f"the inverse-transform plot needs a generator with a scalar latent (z_dim = 1), got {got}")
-    return str(getattr(G, "z_dist", "normal"))
+    """G's latent distribution, after checking its latent is a scalar. G declares ``z_dim`` and ``z_dist`` (a
+    ``models.base.Generator`` or ``Sampler``; ``kinds.toy`` checks that before plotting)."""
+    if G.z_dim != 1:
+        raise ValueError(f"the inverse-transform plot needs a generator with a scalar latent (z_dim = 1), got "
+                         f"{G.z_dim}")
+    return str(G.z_dist)
 
 
 @torch.no_grad()

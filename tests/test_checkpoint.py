@@ -1,4 +1,4 @@
-"""``training.checkpoint.Checkpoint``: the one owner of the checkpoint layout. A round trip through a file keeps
+"""``ganforge.checkpoint.Checkpoint``: the one owner of the checkpoint layout. A round trip through a file keeps
 what every reader asks (config, spec, kind, step, weights, EMA), and each damaged or foreign file is refused with a
 one-line ``CheckpointError``: another format version (on resume), a data kind that is not its data's, bad counters."""
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.models.base import DataSpec
-from ganforge.training.checkpoint import CHECKPOINT_FORMAT, Checkpoint, CheckpointError
+from ganforge.checkpoint import CHECKPOINT_FORMAT, Checkpoint, CheckpointError
+from ganforge.data.base import DataSpec
 
 
 def _checkpoint(step: int = 7, kind: str = "mixture2d", data: str = "ring8") -> Checkpoint:

@@ -6,6 +6,10 @@
 
 A kill mid-write never corrupts the last good checkpoint: ``outputs.atomic_file`` writes a unique temporary then
 ``os.replace``s it; ``remove_partial`` deletes what a kill left.
+
+It sits just above ``data`` (it imports ``outputs`` and ``data``, for the spec and the data kinds): the run
+(``training``) writes and resumes checkpoints, the commands read them, and an objective may read another run's
+(SRGAN's ``init_from``).
 """
 
 from __future__ import annotations
@@ -88,7 +92,11 @@ class Checkpoint(Mapping[str, Any]):
     # ---- what the readers ask --------------------------------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:
-        return self.state["config"]
+        """The run's config as a mapping, with today's keys (``config.upgrade_saved``: an older run's renamed keys,
+        e.g. ``log.eval_samples`` -> ``log.eval_samples``)."""
+        from ganforge.config import upgrade_saved
+
+        return upgrade_saved(self.state["config"])
 
     @property
     def models(self) -> dict[str, Any]:
@@ -117,7 +125,7 @@ class Checkpoint(Mapping[str, Any]):
     @property
     def spec(self) -> Any:
         """The ``DataSpec`` the networks are rebuilt from; a file without one is refused in one line."""
-        from ganforge.models.base import DataSpec
+        from ganforge.data.base import DataSpec
 
         spec = self.state.get("spec")
         if spec is None:
