@@ -49,11 +49,12 @@ from torch import nn
 
 import ganforge
 from ganforge.config import resolve_config
+from ganforge.data.base import to_uint8
 from ganforge.data.mnist32 import unpad
 from ganforge.kinds.image import evaluate_digits, judge_digits, reference_statistics
 from ganforge.metrics.classifier import load_mnist_classifier
-from ganforge.models.base import conditioning_dim
-from ganforge.sampling import EVAL_SEED_OFFSET
+from ganforge.models.base import conditioning_dim, output_range
+from ganforge.sampling import EVAL_SEED_OFFSET, iter_labelled_samples
 from ganforge.training.run import Run
 from ganforge.viz.images import save_grid
 
@@ -246,8 +247,9 @@ def grid_gallery(results: list[dict[str, Any]], readme: Path, grids: Path | None
                          f"![{r['preset']} at {r['minutes']:g} CPU-min]({rel})\n")
     if not items:
         return ""
-    return ("\nSamples of each preset's judged generator at its last mark with a grid (10×10, drawn with the evaluation seed; "
-            "conditional presets: row k asked for digit k), saved by `--grids docs/img/image_quality`:\n\n"
+    return ("\nSamples of each preset's judged generator at its last mark with a grid (10×10, drawn with the "
+            "evaluation seed; conditional presets: row k asked for digit k), saved by "
+            "`--grids docs/img/image_quality`:\n\n"
             + "\n".join(items))
 
 

@@ -101,6 +101,7 @@ def train(preset_or_yaml: str | Path, run_dir: str | Path | None = None, *, quie
     (``train={"steps": 50}``), as ``--set`` on the command line. ``quiet`` hides the progress bar (a ``tqdm.auto``
     bar: a widget in Jupyter). ``resume="latest"`` continues a run; ``overwrite`` replaces one. Errors are the CLI's
     one-line ``ConfigError`` / ``RunError`` (a ``ValueError`` / ``RuntimeError``) with the fix in the message."""
+    from ganforge.report import write_run_report
     from ganforge.training import distributed
     from ganforge.training.run import Run as TrainingRun
 
@@ -113,7 +114,8 @@ def train(preset_or_yaml: str | Path, run_dir: str | Path | None = None, *, quie
         cfg = resume_config(str(preset_or_yaml), folder, resume, sets, None)
     finished = False
     try:
-        run = TrainingRun(cfg, folder, resume=resume, overwrite=overwrite, progress=False if quiet else None)
+        run = TrainingRun(cfg, folder, resume=resume, overwrite=overwrite, progress=False if quiet else None,
+                          report=write_run_report)
         summary = run.train()
         finished = True
     finally:

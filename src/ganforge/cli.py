@@ -125,10 +125,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             + (f" [{'+'.join(p.groups)}]" if len(p.groups) > 1 else "") for p in phases))
         print("# dry run: nothing trained")
         return 0
+    from ganforge.report import write_run_report  # local: the report's imports are needed only at the end
+
     finished = False
     try:
         run = Run(cfg, run_dir, resume=args.resume, overwrite=args.overwrite,
-                  progress=False if args.no_progress else None)
+                  progress=False if args.no_progress else None, report=write_run_report)
         summary = run.train()
         finished = True
     finally:

@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,10 @@ def memory_bytes(device: torch.device) -> int:
 
 class Run:
     def __init__(self, cfg: RunConfig, run_dir: Path, *, resume: str | None = None, overwrite: bool = False,
-                 progress: bool | None = None) -> None:
-        self.cfg, self.run_dir = cfg, Path(run_dir)
+                 progress: bool | None = None, report: Callable[[Path], Any] | None = None) -> None:
+        """``report(run_dir)`` is called last on rank 0 of a finished or interrupted run: `ganforge train` and
+        ``ganforge.train`` pass ``ganforge.report.write_run_report`` (report.html); training knows no report."""
+        self.cfg, self.run_dir, self.report = cfg, Path(run_dir), report
         self.progress = cfg.log.progress if progress is None else progress
         self.dist = distributed.from_env()  # one process unless launched by torchrun
         self.device = resolve_device(cfg.train.device)
@@ -411,11 +414,10 @@ class Run:
         if status == "finished":
             summary["metrics"] = self._final_evaluation(writer)
         writer.close()
-        self.status("plots and report.html…")
+        self.status("plots and report.html…" if self.report is not None else "plots…")
         self.hooks.finish(self.run_dir, self.cfg)
-        from ganforge.report import write_run_report  # local: the report's imports are not needed before the end
-
-        write_run_report(self.run_dir)
+        if self.report is not None:
+            self.report(self.run_dir)
         summary["total_seconds"] = round(time.perf_counter() - self.t_created, 2)  # "seconds": the training loop
         return summary
 
