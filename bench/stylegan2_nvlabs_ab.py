@@ -22,6 +22,7 @@ pixel std over z; 32² samples cropped to the 28² digit) and an 8×8 grid of th
 
     OMP_NUM_THREADS=1 python bench/stylegan2_nvlabs_ab.py --nvlabs ~/stylegan2-ada-pytorch --G nv --D nv \
         --marks 60 120 180 --out runs/sg2-ab
+    python bench/stylegan2_nvlabs_ab.py --nvlabs ~/stylegan2-ada-pytorch --check-g    # copied-weight check of G
 """
 
 from __future__ import annotations
@@ -108,6 +109,54 @@ def build(a: argparse.Namespace) -> tuple[GWrap, DWrap]:
     return GWrap(G, a.G), DWrap(D, a.D)
 
 
+def check_g(a: argparse.Namespace) -> None:
+    """Copied-weight check of the generators (float32, no noise): every NVlabs parameter set to N(0, 1) (the
+    mapping's weights N(0, 1)/0.01 as initialised; biases and the affine's too, so every gain and lr multiplier is
+    exercised), copied into ours (the up-convs' kernels flipped: NVlabs runs them as a transposed conv with
+    ``flip_weight=False``), then max |Δ| of w, of the 4² layer and tRGB, of the first up-conv (all pixels, and inside
+    its outer 1-px ring) and of the image."""
+    networks = import_nvlabs(a.nvlabs)
+    torch.manual_seed(a.seed)
+    a.G, a.D = "nv", "ours"
+    nv = build(a)[0].g.eval()
+    us = StyleGAN2Config(z_dim=a.z_dim, w_dim=a.z_dim, mapping_layers=2, channel_base=a.channel_base,
+                         channel_max=a.channel_max, use_noise=False).build(DataSpec(shape=(1, 32, 32)))["G"].eval()
+    assert isinstance(nv, networks.Generator)
+    syn = nv.synthesis
+    with torch.no_grad():
+        for prm in nv.parameters():
+            prm.copy_(torch.randn_like(prm))
+        for i in range(2):  # the mapping's stored weights are N(0, 1) / lr_multiplier: w keeps rms ≈ 1
+            getattr(nv.mapping, f"fc{i}").weight.div_(0.01)
+        sd = {f"mapping.fcs.{i}.{n}": getattr(nv.mapping, f"fc{i}").get_parameter(n) for i in range(2)
+              for n in ("weight", "bias")}  # both store b and multiply by the lr multiplier at run time
+        sd["const"] = syn.b4.const
+        layers = [syn.b4.conv1] + [c for r in (8, 16, 32) for c in (getattr(syn, f"b{r}").conv0,
+                                                                     getattr(syn, f"b{r}").conv1)]
+        for k, layer in enumerate(layers):
+            for n in ("bias", "affine.weight", "affine.bias"):
+                sd[f"convs.{k}.{n}"] = layer.get_parameter(n)
+            sd[f"convs.{k}.weight"] = layer.weight.flip([2, 3]) if layer.up == 2 else layer.weight
+        for k, r in enumerate((4, 8, 16, 32)):
+            for n in ("weight", "bias", "affine.weight", "affine.bias"):
+                sd[f"torgbs.{k}.{n}"] = getattr(syn, f"b{r}").torgb.get_parameter(n)
+        us.load_state_dict({k: v.clone() for k, v in sd.items()}, strict=False)
+        z = torch.randn(16, a.z_dim)
+        w_nv, w_us = nv.mapping(z, None), us.styles(z)
+        x_nv = syn.b4.conv1(syn.b4.const[None].repeat(16, 1, 1, 1), w_nv[:, 0], fused_modconv=False)
+        x_us = us.convs[0](us.const[None].expand(16, -1, -1, -1), w_us[:, 0], "none")
+        t_nv, t_us = syn.b4.torgb(x_nv, w_nv[:, 1], fused_modconv=False), us.torgbs[0](x_us, w_us[:, 1])
+        u_nv = syn.b8.conv0(x_nv, w_nv[:, 1], fused_modconv=False)
+        u_us = us.convs[1](x_us, w_us[:, 1], "none")
+        i_nv, i_us = syn(w_nv, noise_mode="none", fused_modconv=False), us.synthesis(w_us, "none")
+    rms = lambda t: float(t.square().mean().sqrt())  # noqa: E731
+    dmax = lambda s, t: float((s - t).abs().max())  # noqa: E731
+    print(json.dumps({"w": [dmax(w_nv, w_us), rms(w_nv)], "conv_4x4": [dmax(x_nv, x_us), rms(x_nv)],
+                      "torgb_4x4": [dmax(t_nv, t_us), rms(t_nv)], "upconv_8x8": [dmax(u_nv, u_us), rms(u_nv)],
+                      "upconv_8x8_inside_ring": [dmax(u_nv[..., 1:-1, 1:-1], u_us[..., 1:-1, 1:-1]), rms(u_nv)],
+                      "image": [dmax(i_nv, i_us), rms(i_nv)], "note": "[max |delta|, rms of NVlabs' tensor]"}))
+
+
 def adam(module: nn.Module, lr: float, interval: int) -> torch.optim.Adam:
     """NVlabs' lazy-regularisation correction: lr·c, β^c with c = k/(k+1) (StyleGAN2 App. B)."""
     c = interval / (interval + 1)
@@ -134,8 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ema-kimg", type=float, default=500.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/sg2-ab"))
+    p.add_argument("--check-g", action="store_true", help="only the copied-weight check of the two generators")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
+    if a.check_g:
+        check_g(a)
+        return
     torch.manual_seed(a.seed)
     tag = f"G-{a.G}_D-{a.D}"
     G, D = build(a)
