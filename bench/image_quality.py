@@ -293,6 +293,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grids", type=Path, default=None,
                         help="save a 10x10 sample grid of the judged generator at every mark in this folder "
                              "(the README gallery reads docs/img/image_quality)")
+    parser.add_argument("--grid-from", type=Path, default=None, metavar="CHECKPOINT",
+                        help="no training: save the --grids grid of this checkpoint's sampled generator (the EMA copy "
+                             "when kept), named for the one preset and the one --minutes mark it was saved at")
     parser.add_argument("--readme", type=Path, default=None, help="rewrite this README's table from --out-dir and exit")
     args = parser.parse_args(argv)
     if args.readme is not None:
@@ -300,6 +303,15 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.presets:
         parser.error("name at least one preset (or --readme README.md)")
+    if args.grid_from is not None:
+        if len(args.presets) != 1 or len(args.minutes) != 1 or args.grids is None:
+            parser.error("--grid-from CHECKPOINT takes one preset, one --minutes mark and --grids DIR")
+        torch.set_num_threads(args.threads)
+        model = ganforge.load(args.grid_from)
+        path = sample_grid(model.sampler, model.config.train.seed + EVAL_SEED_OFFSET,
+                           args.grids / grid_name(args.presets[0], args.minutes[0]))
+        print(f"wrote {path} from {args.grid_from}")
+        return
     if args.out is not None and len(args.presets) > 1:
         parser.error("--out takes one preset; use --out-dir for several")
     if args.save_checkpoints and args.run_root is None:
