@@ -311,7 +311,7 @@ def cmd_attention(args: argparse.Namespace) -> None:
     labels = torch.arange(args.samples) % 10 if G.c_dim else None
     with torch.no_grad():
         images = to_uint8(G(z, labels), G.output_range)[:, 0].numpy()  # [S, 28, 28]
-    size = block.last_size[0]
+    size = block.last_query_size[0]  # the queries' grid (keys: last_size, H/2 when the block pools)
     colours = ["tab:red", "tab:green", "tab:blue"]
     fig, axes = plt.subplots(args.samples, 4, figsize=(8, 2.1 * args.samples))
     for s in range(args.samples):

@@ -192,6 +192,23 @@ def test_orthogonal_penalty_matches_its_formula_and_gradient() -> None:
     assert orthogonal_penalty(3.0 * q.T).item() < 1e-20  # norms are free (BigGAN's variant), only angles count
 
 
+def test_orthogonal_penalty_of_a_tall_weight_uses_the_small_gram_with_the_same_value_and_gradient() -> None:
+    """A tall W [out > rest] (BigGAN's dense layer) is computed as ‖Wᵀ W‖²_F − Σ_i ‖w_i‖⁴ (the [rest, rest] Gram):
+    value and gradient must equal the [out, out] formula. Float64, O(1) entries, 40² products: the two paths agree
+    to ~1e-13 relative (a few hundred roundings of 1.1e-16 each, plus the subtraction's cancellation of at most
+    ‖WᵀW‖² / R ≈ 10×); rtol 1e-10 is far above that and far below any real difference."""
+    torch.manual_seed(2)
+    w = torch.randn(40, 6, dtype=torch.float64, requires_grad=True)  # out 40 > rest 6: the small-Gram path
+    value = orthogonal_penalty(w)
+    value.backward()
+    W = w.detach()
+    off = (W @ W.T) * (1 - torch.eye(40, dtype=torch.float64))  # the [out, out] formula
+    np.testing.assert_allclose(value.item(), off.square().sum().item(), rtol=1e-10)
+    torch.testing.assert_close(w.grad, 4 * off @ W, rtol=1e-10, atol=1e-10)
+    q, _ = torch.linalg.qr(torch.randn(40, 6, dtype=torch.float64))  # orthonormal columns: rows not orthogonal
+    assert orthogonal_penalty(q).item() > 0.1
+
+
 def test_objective_adds_half_beta_times_the_regulariser_to_the_hinge_generator_loss() -> None:
     G, D = _nets().values()
     weights = regularised_weights(G)

@@ -72,6 +72,40 @@ def test_forward_matches_an_explicit_numpy_computation() -> None:
             np.testing.assert_allclose(y[n].reshape(16, 12)[:, j], 0.7 * o + xs[:, j], rtol=1e-10, atol=1e-12)
 
 
+def test_pooled_attention_matches_an_explicit_numpy_computation() -> None:
+    """``pool``: keys f(x) and values h(x) 2×2 max-pooled (BigGAN-PyTorch ``layers.Attention``), queries at every
+    position: β [N, P, P/4]; eq. 1–3 with numpy over the pooled key grid. Float64, sums of ≤ 16 products: the two
+    computations agree to ~1e-15; the tolerances of the unpooled test are kept."""
+    torch.manual_seed(4)
+    block = SelfAttention(16, pool=True).double()
+    with torch.no_grad():
+        block.gamma.fill_(0.7)
+    x = torch.randn(2, 16, 4, 6, dtype=torch.float64)  # P = 24 queries, 2×3 = 6 pooled keys
+    block.record_attention = True
+    y = block(x).detach().numpy()
+    assert block.last_attention.shape == (2, 24, 6)
+    Wf, Wg = block.key.weight[:, :, 0, 0].detach().numpy(), block.query.weight[:, :, 0, 0].detach().numpy()
+    Wh, Wv = block.value.weight[:, :, 0, 0].detach().numpy(), block.out.weight[:, :, 0, 0].detach().numpy()
+
+    def pool(t: np.ndarray) -> np.ndarray:  # [c, 4, 6] -> [c, 6]: max over each 2×2 window
+        return t.reshape(t.shape[0], 2, 2, 3, 2).max(axis=(2, 4)).reshape(t.shape[0], 6)
+
+    for n in range(2):
+        xs = x[n].numpy()  # [C, 4, 6]
+        f = pool(np.einsum("kc,chw->khw", Wf, xs))
+        h = pool(np.einsum("kc,chw->khw", Wh, xs))
+        g = Wg @ xs.reshape(16, 24)
+        for j in range(24):
+            s = f.T @ g[:, j]  # s_ij over the 6 pooled keys
+            beta = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+            o = Wv @ (h @ beta)
+            np.testing.assert_allclose(y[n].reshape(16, 24)[:, j], 0.7 * o + xs.reshape(16, 24)[:, j], rtol=1e-10,
+                                       atol=1e-12)
+    maps = block.query_maps([(3, 5)])  # a query on the 4×6 grid, its map on the 2×3 key grid
+    assert maps.shape == (2, 1, 2, 3)
+    torch.testing.assert_close(maps[:, 0].reshape(2, 6), block.last_attention[:, 3 * 6 + 5])
+
+
 def test_query_maps_are_rows_of_the_recorded_attention() -> None:
     block = _block()
     with pytest.raises(ValueError, match="no attention recorded"):

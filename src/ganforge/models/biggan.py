@@ -118,6 +118,7 @@ class BigGANConfig(ModelFamily):
     attention_res: int = 0
     key_ratio: int = 8  # BigGAN's attention: θ, φ with C/8 channels
     value_ratio: int = 2  # ... and g with C/2 (BigGAN-PyTorch's Attention)
+    attention_pool: bool = False  # keys / values 2×2 max-pooled (both references' code; P/4 keys)
     conditioning: str = "projection"  # projection (class-conditional BN + projection D) | none
     bn_eps: float = 1e-5
     g_spectral_norm: bool = True  # BigGAN keeps SAGAN's spectral norm in G
@@ -184,7 +185,8 @@ class BigGANGenerator(Generator):
         self.attention_at = -1 if cfg.attention_res == -1 else middle_resolution(
             sizes, cfg.attention_res, "generator", H)
         channels = cfg.g_channels[self.attention_at + 1] if self.attention_at >= 0 else 0
-        self.attention = SelfAttention(channels, cfg.key_ratio, cfg.value_ratio) if channels else None
+        self.attention = (SelfAttention(channels, cfg.key_ratio, cfg.value_ratio, cfg.attention_pool)
+                          if channels else None)
         self.out_bn = nn.BatchNorm2d(cfg.g_channels[-1], cfg.bn_eps)
         self.out = nn.Conv2d(cfg.g_channels[-1], C, 3, padding=1)
 
@@ -242,7 +244,8 @@ class BigGANDiscriminator(ConditionalHead, Discriminator):
         self.attention_at = -1 if cfg.attention_res == -1 else middle_resolution(
             sizes, cfg.attention_res, "discriminator", H)
         channels = cfg.d_channels[self.attention_at] if self.attention_at >= 0 else 0
-        self.attention = SelfAttention(channels, cfg.key_ratio, cfg.value_ratio) if channels else None
+        self.attention = (SelfAttention(channels, cfg.key_ratio, cfg.value_ratio, cfg.attention_pool)
+                          if channels else None)
         self.init_head("head", nn.Linear(c_in, 1), c_in, K, "projection" if K else "none")
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:

@@ -172,6 +172,7 @@ class SAGANConfig(ModelFamily):
     attention_res: int = 0
     key_ratio: int = 8  # C̄ = C / 8 for the query / key convs (paper §3)
     value_ratio: int = 8  # channels of h(x): C / 8 as eq. 2 (the released code: 2)
+    attention_pool: bool = False  # keys / values 2×2 max-pooled (both references' code; P/4 keys)
     conditioning: str = "projection"  # projection: CBN in G + projection D (class-conditional SAGAN) | none
     label_dim: int = 0  # > 0: a learned N(0, I) class embedding of this size is concatenated to z at G's input
     d_pool: str = "sum"  # sum over H, W (the projection discriminator's global sum pooling) | flatten
@@ -237,7 +238,8 @@ class SAGANGenerator(Generator):
             c_out = cfg.g_channels[i + 1] if i + 1 < ups else C
             self.convs.append(nn.ConvTranspose2d(c, c_out, 4, 2, 1))  # [N, c_out, 2h, 2w]
         channels = cfg.g_channels[self.attention_at] if self.attention_at >= 0 else 0
-        self.attention = SelfAttention(channels, cfg.key_ratio, cfg.value_ratio) if channels else None
+        self.attention = (SelfAttention(channels, cfg.key_ratio, cfg.value_ratio, cfg.attention_pool)
+                          if channels else None)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         if self.label_embed is not None:
@@ -276,7 +278,8 @@ class SAGANDiscriminator(ConditionalHead, Discriminator):
             c_in = c_out
         self.act = nn.LeakyReLU(cfg.leaky_slope)
         channels = cfg.d_channels[self.attention_at] if self.attention_at >= 0 else 0
-        self.attention = SelfAttention(channels, cfg.key_ratio, cfg.value_ratio) if channels else None
+        self.attention = (SelfAttention(channels, cfg.key_ratio, cfg.value_ratio, cfg.attention_pool)
+                          if channels else None)
         self.pool = cfg.d_pool
         features = c_in if cfg.d_pool == "sum" else c_in * h * w
         self.init_head("head", nn.Linear(features, 1), features, K, "projection" if K else "none")
