@@ -7,7 +7,7 @@ import torch
 
 from ganforge.builder import build_models, build_objective
 from ganforge.config import preset_names, resolve_config
-from ganforge.models.base import DataSpec
+from ganforge.data.base import DataSpec
 
 MNIST = DataSpec((1, 28, 28), num_classes=10)
 

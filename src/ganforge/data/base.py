@@ -29,6 +29,9 @@ class DataSpec:
     shape: tuple[int, ...]  # one sample of the main field x: (D,) for vectors, (C, H, W) for images
     num_classes: int = 0  # labels y available (0 = unlabelled)
     fields: dict[str, tuple[int, ...]] = field(default_factory=dict)  # shapes of extra named fields (e.g. "x_b")
+    # share of each label 0..K-1 in the training data (empty: unknown, e.g. rebuilt from a checkpoint): what a
+    # self-conditioned G draws its cluster from (models.selfcond)
+    class_prior: tuple[float, ...] = ()
 
 
 class Dataset:
@@ -126,8 +129,11 @@ class TensorData(Dataset):
         return tuple(self.x.shape[1:])
 
     def spec(self) -> DataSpec:
+        prior = ()
+        if self.y is not None and self.num_classes:
+            prior = tuple((torch.bincount(self.y, minlength=self.num_classes).double() / len(self.y)).tolist())
         return DataSpec(shape=self.shape, num_classes=self.num_classes,
-                        fields={k: tuple(v.shape[1:]) for k, v in self.fields.items()})
+                        fields={k: tuple(v.shape[1:]) for k, v in self.fields.items()}, class_prior=prior)
 
     def source(self, output_range: tuple[float, float] | None, seed: int, device: torch.device) -> Source:
         return TensorSource(self, output_range, seed, device)

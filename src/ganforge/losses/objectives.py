@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ganforge.data.base import DataSpec
 from ganforge.losses import adversarial, penalties
-from ganforge.models.base import Discriminator, conditioning_dim
+from ganforge.models.base import Discriminator, Generator, conditioning_dim
 from ganforge.registry import OBJECTIVES
 
 if TYPE_CHECKING:
@@ -197,6 +197,8 @@ class Objective:
             c_dim = conditioning_dim(G)
             if c_dim:
                 fake_labels = labels if draw.fake_labels == "real" and labels is not None else draw.labels(c_dim)
+            elif isinstance(G, Generator) and conditioning_dim(nets.get("D")):
+                fake_labels = G.latent_labels(z)  # an unconditional G that picks its own class from z (selfcond)
             if self.shared_z and phase.name == "D":
                 self.step_draw().keep(step, (z, fake_labels))
         return Batch(real=real, z=z, labels=labels, fake_labels=fake_labels, generator=draw.rng, rank=draw.rank,

@@ -29,6 +29,11 @@ class Generator(nn.Module):
         """Latent codes ``[n, z_dim]`` drawn from ``z_dist`` with an explicit RNG, so sampling is reproducible."""
         return sample_latent(n, self.z_dim, self.z_dist, generator, device)
 
+    def latent_labels(self, z: Tensor) -> Tensor | None:
+        """Labels ``int64 [N]`` an unconditional G reads from its own latent ``z`` (a self-conditioned G's cluster,
+        ``models.selfcond``): a conditional D judges its samples with them. None: its samples have no label."""
+        return None
+
 
 class Discriminator(nn.Module):
     """Base class: ``forward(x, c=None) -> logits [N, 1]``. ``c_dim > 0`` means it takes labels; a conditional head

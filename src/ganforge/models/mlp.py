@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from ganforge.data.base import DataSpec
 from ganforge.models.base import Discriminator, Generator, ModelFamily, check_conditioning, finish_models
 from ganforge.models.layers import ConditionalHead, LabelEmbedding, Maxout, MinibatchStdDev, pack
+from ganforge.models.selfcond import SelfConditioned
 from ganforge.registry import MODELS
 
 ACTIVATIONS = {
@@ -160,6 +161,9 @@ class MLPConfig(ModelFamily):
     minibatch_std: bool = False  # std-dev feature before D's last hidden layer (Karras et al. 2018)
     minibatch_std_group: int = 4
     init: str = "default"  # default | dcgan | xavier
+    # Self-conditioned GAN (Liu et al. 2020; models.selfcond): G trains on the data's labels (cluster ids,
+    # data.options.clusters) but draws its own from their shares and is unconditional outside (c_dim 0)
+    self_conditioning: bool = False
 
     def __post_init__(self) -> None:
         for name in ("g_activation", "d_activation"):
@@ -181,6 +185,9 @@ class MLPConfig(ModelFamily):
             raise ValueError("d_dropout must be in [0, 1)")
         if self.z_dist not in ("normal", "uniform"):
             raise ValueError(f"unknown z_dist {self.z_dist!r}; choose from: normal, uniform")
+        if self.self_conditioning and self.conditioning not in ("concat", "projection"):
+            raise ValueError(f"self_conditioning needs conditioning concat or projection (D judges each fake with "
+                             f"the cluster G drew), got {self.conditioning!r}")
         if self.pack > 1 and self.conditioning in ("projection", "acgan"):
             raise ValueError(f"pack > 1 works with conditioning none or concat, not {self.conditioning!r}")
 
@@ -192,6 +199,8 @@ class MLPConfig(ModelFamily):
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         """{"G", "D"} for ``spec`` (vectors or images), initialised by ``init``, spectral norm applied last."""
         check_conditioning(self.conditioning, spec)
-        return finish_models(MLPGenerator(self, spec, conditional=self.conditioning != "none"),
-                             MLPDiscriminator(self, spec, self.conditioning), self.init, self.g_spectral_norm,
+        G: Generator = MLPGenerator(self, spec, conditional=self.conditioning != "none")
+        if self.self_conditioning:
+            G = SelfConditioned(G, spec)
+        return finish_models(G, MLPDiscriminator(self, spec, self.conditioning), self.init, self.g_spectral_norm,
                              self.spectral_norm)
