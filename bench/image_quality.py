@@ -134,12 +134,25 @@ def sample_grid(G: nn.Module, seed: int, path: Path) -> Path:
 
 def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval: int, raw: bool,
                  run_root: Path, judges: dict[tuple[str, str], Judge], save: Any = None,
-                 checkpoints: bool = False, grids: Path | None = None) -> dict[str, Any]:
+                 checkpoints: bool = False, grids: Path | None = None,
+                 earlier: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``preset`` to each CPU mark and judge it there; ``save(result)`` is called after every mark, so a
     long run's early marks are on disk before it ends. With ``checkpoints``, the run is checkpointed at every mark
-    (``RUN/checkpoints/step-N.pt``, outside the timed budget): ``ganforge sample`` then draws the judged generator."""
+    (``RUN/checkpoints/step-N.pt``, outside the timed budget): ``ganforge sample`` then draws the judged generator.
+    ``earlier`` (a saved result of this preset whose run was checkpointed at its last mark) continues that run: it
+    resumes the run's latest checkpoint (exact resume: the same steps as if it had never stopped), counts the CPU
+    time already spent, keeps the earlier rows and trains to the marks after them."""
     cfg = resolve_config(preset, [*overrides, *QUIET])
-    run = Run(cfg, run_root / Path(preset).stem, overwrite=True, progress=False)
+    folder = run_root / Path(preset).stem
+    if earlier is not None:
+        last = earlier["rows"][-1]
+        run = Run(cfg, folder, resume="latest", progress=False)
+        if run.trainer.step != last["steps"]:
+            raise SystemExit(f"{folder}: the latest checkpoint is at step {run.trainer.step}, the saved result's last "
+                             f"mark at step {last['steps']}; continue only a run saved with --save-checkpoints")
+        minutes = [m for m in minutes if m > last["minutes"]]
+    else:
+        run = Run(cfg, folder, overwrite=True, progress=False)
     data = run.components.data
     x = getattr(data, "x", None)
     if x is None or tuple(x.shape[1:2]) != (1,) or x.shape[-1] not in (28, 32):
@@ -148,8 +161,8 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
     if key not in judges:
         judges[key] = Judge(x, n_eval)
     judge = judges[key]
-    rows: list[dict[str, Any]] = []
-    cpu = wall = 0.0
+    rows: list[dict[str, Any]] = list(earlier["rows"]) if earlier is not None else []
+    cpu, wall = (rows[-1]["train_cpu_s"], rows[-1]["train_wall_s"]) if earlier is not None else (0.0, 0.0)
     seed = cfg.train.seed + EVAL_SEED_OFFSET
     for mark in sorted(minutes):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -211,8 +224,16 @@ def readme_table(results: list[dict[str, Any]], real: dict[str, Any] | None) -> 
             end = " (ended)" if r.get("finished") else ""
             lines.append(f"| `{r['preset']}` | {r['train_cpu_s'] / 60:.1f}{end} ({r['steps']}) | {r['generator']} | "
                          f"{r['fid']:.2f} | {r['confident_percent']:.1f} | {r['class_entropy']:.3f} | "
-                         f"{r['pixel_std']:.3f} | {'—' if label is None else f'{label:.1f}'} | {res['commit']} |")
+                         f"{r['pixel_std']:.3f} | {'—' if label is None else f'{label:.1f}'} | {commit_of(res, r)} |")
     return "\n".join(lines)
+
+
+def commit_of(res: dict[str, Any], row: dict[str, Any]) -> str:
+    """The commit a row was measured on: a continued result's later rows name the continuation's commit too."""
+    more = res.get("continued")
+    if more is not None and row["steps"] > more["from_step"]:
+        return f"{res['commit']} → {more['commit']} (continued)"
+    return res["commit"]
 
 
 def display_command(command: str) -> str:
@@ -264,7 +285,8 @@ def write_readme(readme: Path, out_dir: Path) -> None:
         raise SystemExit(f"{readme}: no {BEGIN} … {END} block to rewrite; add the two markers where the table goes")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    commands = sorted({display_command(r["command"]) for r in results})
+    commands = sorted({display_command(r["command"]) for r in results}
+                      | {display_command(r["continued"]["command"]) for r in results if "continued" in r})
     gallery = grid_gallery(results, readme)
     note = "\n".join(f"`{c}`" for c in commands)
     hw = sorted({r["hardware"] for r in results})
@@ -272,6 +294,19 @@ def write_readme(readme: Path, out_dir: Path) -> None:
             if results else "\n(no results yet)\n")
     readme.write_text(head + BEGIN + body + END + tail)
     print(f"rewrote the table in {readme} from {len(results)} result file(s)")
+
+
+def continued(out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The saved result ``--continue`` extends, checked to be the same measurement (overrides, --n-eval)."""
+    if not out.is_file():
+        raise SystemExit(f"{out}: no saved result to continue; run without --continue first")
+    earlier = json.loads(out.read_text())
+    if earlier.get("overrides") != args.overrides or earlier.get("n_eval") != args.n_eval:
+        raise SystemExit(f"{out} was measured with --set {earlier.get('overrides')} --n-eval {earlier.get('n_eval')}; "
+                         "continue it with the same")
+    if args.run_root is None or not args.save_checkpoints:
+        raise SystemExit("--continue needs --run-root (the saved run) and --save-checkpoints")
+    return earlier
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -296,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grid-from", type=Path, default=None, metavar="CHECKPOINT",
                         help="no training: save the --grids grid of this checkpoint's sampled generator (the EMA copy "
                              "when kept), named for the one preset and the one --minutes mark it was saved at")
+    parser.add_argument("--continue", dest="resume", action="store_true",
+                        help="continue the preset's saved result (--out) and its run in --run-root (saved with "
+                             "--save-checkpoints) to the marks after its last one")
     parser.add_argument("--readme", type=Path, default=None, help="rewrite this README's table from --out-dir and exit")
     args = parser.parse_args(argv)
     if args.readme is not None:
@@ -331,13 +369,20 @@ def main(argv: list[str] | None = None) -> None:
         for preset in args.presets:
             out = args.out or args.out_dir / f"{Path(preset).stem}.json"
 
-            def save(result: dict[str, Any], out: Path = out) -> None:
-                result.update(command=command, commit=commit, hardware=hw)
+            earlier = continued(out, args) if args.resume else None
+
+            def save(result: dict[str, Any], out: Path = out, earlier: dict[str, Any] | None = earlier) -> None:
+                if earlier is None:
+                    result.update(command=command, commit=commit, hardware=hw)
+                else:  # the earlier rows keep their command and commit; the continuation is recorded beside them
+                    result.update({k: earlier[k] for k in ("command", "commit", "hardware")})
+                    result["continued"] = {"command": command, "commit": commit, "hardware": hw,
+                                           "from_step": earlier["rows"][-1]["steps"]}
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(result, indent=2) + "\n")
 
             bench_preset(preset, args.minutes, args.overrides, args.n_eval, args.raw, run_root, judges, save,
-                         args.save_checkpoints, args.grids)
+                         args.save_checkpoints, args.grids, earlier)
             print(f"wrote {out}", flush=True)
         real_file = args.out_dir / "real.json"
         if not real_file.is_file() and judges:

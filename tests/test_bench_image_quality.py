@@ -104,3 +104,28 @@ def test_grid_from_a_saved_checkpoint_is_the_grid_of_the_judged_generator(bench,
     after = np.asarray(Image.open(grids / bench.grid_name("cgan-mnist", 5)))
     # same weights (saved exactly), same seed, same code path: the same uint8 pixels
     assert np.array_equal(during, after)
+
+
+def test_continue_extends_a_saved_run_exactly(bench, tmp_path: Path, monkeypatch) -> None:
+    """A result continued from its run's checkpoint at its last mark equals the one measured in one go: exact resume,
+    and a CPU clock that ticks 1 s per reading (so each mark is a fixed number of steps); the same code path on the
+    same machine, so the figures compare with ==."""
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(bench.time, "process_time", lambda: float(next(ticks)))
+    torch.set_num_threads(1)
+    base = ["gan-mlp-mnist", "--set", "data.options={'limit': 64}", "--set", "train.batch_size=16", "--n-eval", "40",
+            "--save-checkpoints"]
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    bench.main([*base, "--minutes", "0.05", "0.1", "--out", str(one), "--run-root", str(tmp_path / "a")])
+    bench.main([*base, "--minutes", "0.05", "--out", str(two), "--run-root", str(tmp_path / "b")])
+    bench.main([*base, "--minutes", "0.05", "0.1", "--out", str(two), "--run-root", str(tmp_path / "b"), "--continue"])
+    rows_one, cont = json.loads(one.read_text())["rows"], json.loads(two.read_text())
+    assert [r["steps"] for r in cont["rows"]] == [r["steps"] for r in rows_one]
+    assert [r["fid"] for r in cont["rows"]] == [r["fid"] for r in rows_one]
+    assert cont["continued"]["from_step"] == rows_one[0]["steps"] < rows_one[1]["steps"]
+    with pytest.raises(SystemExit, match="same"):  # another measurement cannot be continued
+        bench.main([*base, "--n-eval", "50", "--minutes", "0.2", "--out", str(two), "--run-root", str(tmp_path / "b"),
+                    "--continue"])
+    with pytest.raises(SystemExit, match="no saved result"):
+        bench.main([*base, "--minutes", "1", "--out", str(tmp_path / "none.json"), "--run-root", str(tmp_path / "c"),
+                    "--continue"])
