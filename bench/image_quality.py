@@ -253,25 +253,26 @@ def grid_name(preset: str, minutes: float) -> str:
     return f"{Path(preset).stem}-{minutes:g}min.png"
 
 
-def grid_gallery(results: list[dict[str, Any]], readme: Path, grids: Path | None = None) -> str:
-    """Markdown for each preset's grid at its last mark that has one (``grids/<preset>-<minutes>min.png``, default
-    folder ``docs/img/image_quality`` beside the README), linked relative to the README; "" when there is none."""
+def grid_gallery(results: list[dict[str, Any]], readme: Path, grids: Path | None = None, per_row: int = 4) -> str:
+    """An HTML table (``per_row`` grids a row) of each preset's grid at its last mark that has one
+    (``grids/<preset>-<minutes>min.png``, default folder ``docs/img/image_quality`` beside the README), linked
+    relative to the README; "" when there is none."""
     folder = grids or readme.parent / "docs" / "img" / "image_quality"
-    items = []
+    cells = []
     for res in results:
         first = [r for r in res["rows"] if r["generator"] == res["rows"][0]["generator"]]  # the sampled generator
         shown = [r for r in first if (folder / grid_name(r["preset"], r["minutes"])).is_file()]
         if shown:
             r = shown[-1]
             rel = os.path.relpath(folder / grid_name(r["preset"], r["minutes"]), readme.parent)
-            items.append(f"`{r['preset']}`, {r['minutes']:g} CPU-min ({r['generator']}, FID {r['fid']:.2f}):\n\n"
-                         f"![{r['preset']} at {r['minutes']:g} CPU-min]({rel})\n")
-    if not items:
+            cells.append(f'<td align="center"><img src="{rel}" width="200" alt="{r["preset"]}"><br><code>'
+                         f'{r["preset"]}</code><br>{r["minutes"]:g} CPU-min, {r["generator"]}, FID {r["fid"]:.2f}</td>')
+    if not cells:
         return ""
+    rows = ["<tr>" + "".join(cells[i : i + per_row]) + "</tr>" for i in range(0, len(cells), per_row)]
     return ("\nSamples of each preset's judged generator at its last mark with a grid (10×10, drawn with the "
             "evaluation seed; conditional presets: row k asked for digit k), saved by "
-            "`--grids docs/img/image_quality`:\n\n"
-            + "\n".join(items))
+            "`--grids docs/img/image_quality`:\n\n<table>\n" + "\n".join(rows) + "\n</table>\n")
 
 
 def write_readme(readme: Path, out_dir: Path) -> None:

@@ -86,7 +86,7 @@ def test_grids_per_mark_and_the_readme_gallery(bench, tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"{bench.BEGIN}\n{bench.END}\n")
     bench.main(["--readme", str(readme), "--out-dir", str(out_dir)])
-    assert f"](docs/img/image_quality/{png.name})" in readme.read_text()  # linked relative to the README
+    assert f'src="docs/img/image_quality/{png.name}"' in readme.read_text()  # linked relative to the README
 
 
 def test_grid_from_a_saved_checkpoint_is_the_grid_of_the_judged_generator(bench, tmp_path: Path) -> None:
