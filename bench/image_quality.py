@@ -237,12 +237,16 @@ def commit_of(res: dict[str, Any], row: dict[str, Any]) -> str:
 
 
 def display_command(command: str) -> str:
-    """A result's command as a reader would type it: the machine-specific output and run folders dropped."""
+    """A result's command as a reader would type it: the machine-specific output and run folders dropped, grids
+    shown going to the README's gallery folder."""
     words, out, skip = shlex.split(command), [], False
     for w in words:
         if skip:
             skip = False
         elif w in ("--out", "--out-dir", "--run-root"):
+            skip = True
+        elif w == "--grids":
+            out += [w, "docs/img/image_quality"]
             skip = True
         else:
             out.append(w)
