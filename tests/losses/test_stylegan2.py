@@ -12,7 +12,7 @@ from torch import nn
 
 from ganforge.data.base import DataSpec
 from ganforge.losses.objectives import Batch
-from ganforge.losses.stylegan2 import StyleGAN2Objective, ada_adjust, path_lengths
+from ganforge.losses.stylegan2 import StyleGAN2Objective, ada_adjust, mode_seeking_penalty, path_lengths
 from ganforge.models.augment import augment
 from ganforge.models.stylegan2 import StyleGAN2Config
 from ganforge.training.run import Run
@@ -164,3 +164,22 @@ def test_g_phase_draws_its_own_fresh_z(tmp_path: Path) -> None:
         for b in seen[i + 1:]:
             assert a.shape == b.shape
             assert not torch.equal(a, b)
+
+
+def test_mode_seeking_penalty_against_numpy() -> None:
+    """MSGAN's 1 / (mean|x1 - x2| / mean|z1 - z2| + eps) on the batch's halves, in float64 against numpy (same
+    formula, different library: a few ulps of float64 apart); a G that ignores z is penalised ~1/eps."""
+    import numpy as np
+
+    g = torch.Generator().manual_seed(0)
+    x, z = torch.randn(6, 1, 4, 4, generator=g, dtype=torch.float64), torch.randn(6, 8, generator=g,
+                                                                                     dtype=torch.float64)
+    xn, zn = x.numpy(), z.numpy()
+    want = 1.0 / (np.abs(xn[:3] - xn[3:]).mean() / np.abs(zn[:3] - zn[3:]).mean() + 1e-5)
+    assert float(mode_seeking_penalty(x, z)) == pytest.approx(want, rel=1e-12)
+    same = x[:1].expand(6, -1, -1, -1)  # every z drawn to one image: the collapse the term fights
+    assert float(mode_seeking_penalty(same, z)) == pytest.approx(1e5)
+    with pytest.raises(ValueError, match="at least 2"):
+        mode_seeking_penalty(x[:1], z[:1])
+    with pytest.raises(ValueError, match="mode_seeking"):
+        StyleGAN2Objective(mode_seeking=-1.0)

@@ -56,13 +56,25 @@ def ada_adjust(p: Tensor, rt: Tensor, target: float, images: Tensor | int, ada_k
     return (p + torch.sign(rt - target) * (images / (ada_kimg * 1000))).clamp(0.0, 1.0)
 
 
+def mode_seeking_penalty(images: Tensor, z: Tensor, eps: float = 1e-5) -> Tensor:
+    """MSGAN's term (Mao et al. 2019, eq. 3; HelenMao/MSGAN): 1 / (mean|x₁ − x₂| / mean|z₁ − z₂| + eps) with
+    (x₁, z₁), (x₂, z₂) the first and second half of the batch ``[N, …]``; large when G maps different z alike."""
+    h = images.shape[0] // 2
+    if h == 0:
+        raise ValueError("the mode-seeking term needs a batch of at least 2 (two halves to compare)")
+    ratio = (images[:h] - images[h: 2 * h]).abs().mean() / (z[:h] - z[h: 2 * h]).abs().mean()
+    return 1.0 / (ratio + eps)
+
+
 @OBJECTIVES.register("stylegan2")
 @dataclass
 class StyleGAN2Objective(Objective):
     """Options (paper values in brackets): ``r1_gamma`` γ [10 at FFHQ 1024; ADA's heuristic 0.0002·R²/batch],
     ``r1_every`` [16], ``pl_weight`` [2], ``pl_every`` [4], ``pl_batch_shrink`` [2], ``pl_decay`` [0.01],
     ``style_mixing`` [0.9], ``ema_rampup`` [0.05], ``ada_target`` [0.6; 0 = off], ``ada_interval`` [4],
-    ``ada_kimg`` [500], ``augment_p`` (fixed p without ADA), ``augment_pipeline`` ["bgc"]."""
+    ``ada_kimg`` [500], ``augment_p`` (fixed p without ADA), ``augment_pipeline`` ["bgc"], ``mode_seeking``
+    [0 = off; not in StyleGAN2]: λ of MSGAN's mode-seeking term (Mao et al. 2019, eq. 3, as their code:
+    G's loss += λ / (mean|G(z₁) − G(z₂)| / mean|z₁ − z₂| + 1e-5), the batch's two halves as the pairs)."""
 
     r1_gamma: float = 10.0
     r1_every: int = 16
@@ -77,9 +89,11 @@ class StyleGAN2Objective(Objective):
     ada_kimg: float = 500.0
     augment_p: float = 0.0
     augment_pipeline: str = "bgc"
+    mode_seeking: float = 0.0
 
     def __post_init__(self) -> None:
         check_weight("r1_gamma", self.r1_gamma)
+        check_weight("mode_seeking", self.mode_seeking)
         check_weight("pl_weight", self.pl_weight)
         for name in ("r1_every", "pl_every", "pl_batch_shrink", "ada_interval"):
             if getattr(self, name) < 1:
@@ -218,7 +232,12 @@ class StyleGAN2Objective(Objective):
         self._on(batch.z.device)
         fake, _ = self.run_G(G, batch.z, batch)
         loss = adversarial.g_nonsaturating(self.run_D(D, fake, batch))
-        return LossTerms(loss, {"loss/g": loss.detach()})
+        logs = {"loss/g": loss.detach()}
+        if self.mode_seeking > 0:
+            ms = mode_seeking_penalty(fake, batch.z)
+            loss = loss + self.mode_seeking * ms
+            logs["reg/mode_seeking"] = ms.detach()
+        return LossTerms(loss, logs)
 
     def g_reg(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         """Path-length penalty on N / ``pl_batch_shrink`` samples; updates the running mean a (``pl_mean``)."""
