@@ -75,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(hashes, indent=1) + "\n")
     if args.compare:
         old = json.loads(args.compare.read_text())
-        moved = [k for k in hashes if k in old and old[k] != hashes[k]]
-        print(f"{len(hashes) - len(moved)} of {len(hashes)} presets train bit-identically; moved: {moved or 'none'}")
+        compared = [k for k in hashes if k in old]
+        moved = [k for k in compared if old[k] != hashes[k]]
+        new = [k for k in hashes if k not in old]  # no earlier hash: neither identical nor moved
+        print(f"{len(compared) - len(moved)} of {len(compared)} presets train bit-identically; moved: {moved or 'none'}"
+              f"; new (no earlier hash): {new or 'none'}")
         return 1 if moved else 0
     return 0
 
