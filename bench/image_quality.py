@@ -48,12 +48,12 @@ import torch
 from torch import nn
 
 import ganforge
+from ganforge.commands.common import images_uint8
 from ganforge.config import resolve_config
-from ganforge.data.base import to_uint8
 from ganforge.data.mnist32 import unpad
 from ganforge.kinds.image import evaluate_digits, judge_digits, reference_statistics
 from ganforge.metrics.classifier import load_mnist_classifier
-from ganforge.models.base import conditioning_dim, output_range
+from ganforge.models.base import conditioning_dim
 from ganforge.sampling import EVAL_SEED_OFFSET, iter_labelled_samples
 from ganforge.training.run import Run
 from ganforge.viz.images import save_grid
@@ -123,11 +123,11 @@ class Judge:
 
 
 def sample_grid(G: nn.Module, seed: int, path: Path) -> Path:
-    """Save 100 of ``G``'s 28² digits as a 10×10 grid (2× upscaled): the first 100 of the seeded draw, or for a
-    conditional G ten per class, one row per class (row k asked for digit k)."""
+    """Save 100 of ``G``'s 28² digits drawn with ``seed`` as a 10×10 grid (2× upscaled); for a conditional G ten per
+    class, one row per class (row k asked for digit k)."""
     c_dim = conditioning_dim(G)
     labels = torch.arange(10).repeat_interleave(10) % c_dim if c_dim else None
-    x = torch.cat([to_uint8(x, output_range(G)) for x, _ in
+    x = torch.cat([images_uint8(x, G) for x, _ in
                    iter_labelled_samples(G, 100, seed, torch.device("cpu"), labels=labels)])
     return save_grid(digits(x).numpy(), path, nrow=10, scale=2)
 

@@ -48,6 +48,13 @@ def feature_map(fit_on: Tensor, space: str, dim: int) -> Callable[[Tensor], Tens
     return pca
 
 
+def squared_distances(f: Tensor, c: Tensor, f_sq: Tensor | None = None) -> Tensor:
+    """``[N, m]`` squared distances ‖f_i − c_j‖² = ‖f_i‖² − 2 f_i·c_j + ‖c_j‖² of rows ``f [N, F]`` to ``c [m, F]``;
+    ``f_sq`` = ‖f_i‖² ``[N]`` when the caller already has it."""
+    f_sq = (f * f).sum(1) if f_sq is None else f_sq
+    return f_sq[:, None] - 2.0 * f @ c.T + (c * c).sum(1)[None]
+
+
 def kmeans(f: Tensor, k: int, seed: int, iters: int = 50) -> tuple[Tensor, Tensor]:
     """(centroids ``[k, F]``, assignments ``int64 [N]``) of ``f [N, F]``: k-means++ seeding, then Lloyd steps
     until no assignment changes (at most ``iters``). An emptied cluster is re-seeded at the point farthest from
@@ -58,8 +65,8 @@ def kmeans(f: Tensor, k: int, seed: int, iters: int = 50) -> tuple[Tensor, Tenso
     rng = torch.Generator().manual_seed(seed)
     sq = (f * f).sum(1)  # [N] ‖f_i‖²
 
-    def dist2(c: Tensor) -> Tensor:  # [N, m] squared distances ‖f_i − c_j‖² = ‖f‖² − 2 f·c + ‖c‖²
-        return (sq[:, None] - 2.0 * f @ c.T + (c * c).sum(1)[None]).clamp_min(0.0)
+    def dist2(c: Tensor) -> Tensor:  # [N, m], rounding below 0 clipped
+        return squared_distances(f, c, sq).clamp_min(0.0)
 
     # k-means++: the first centre uniform, each next one with probability ∝ D(f)² to the nearest chosen centre
     centres = [int(torch.randint(n, (1,), generator=rng))]
@@ -88,8 +95,7 @@ def kmeans(f: Tensor, k: int, seed: int, iters: int = 50) -> tuple[Tensor, Tenso
 
 def assign_clusters(f: Tensor, centroids: Tensor) -> Tensor:
     """Nearest centroid ``int64 [N]`` of each row of ``f [N, F]``."""
-    d = (f * f).sum(1)[:, None] - 2.0 * f @ centroids.T + (centroids * centroids).sum(1)[None]
-    return d.argmin(1)
+    return squared_distances(f, centroids).argmin(1)
 
 
 def pseudo_labels(fit_on: Tensor, k: int, seed: int, space: str = "pca", dim: int = 50,
