@@ -301,14 +301,22 @@ def write_readme(readme: Path, out_dir: Path) -> None:
     print(f"rewrote the table in {readme} from {len(results)} result file(s)")
 
 
+def without_steps(overrides: list[str]) -> list[str]:
+    """The ``--set`` overrides other than ``train.steps=N`` (which a continuation may raise)."""
+    return [o for o in overrides if o.partition("=")[0].strip() != "train.steps"]
+
+
 def continued(out: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The saved result ``--continue`` extends, checked to be the same measurement (overrides, --n-eval)."""
     if not out.is_file():
         raise SystemExit(f"{out}: no saved result to continue; run without --continue first")
     earlier = json.loads(out.read_text())
-    if earlier.get("overrides") != args.overrides or earlier.get("n_eval") != args.n_eval:
+    # train.steps may grow: it only moves where the run stops (no preset schedule reads it), so the continuation
+    # trains the same steps the longer run would have; any other override would make it another measurement
+    if (without_steps(earlier.get("overrides") or []) != without_steps(args.overrides)
+            or earlier.get("n_eval") != args.n_eval):
         raise SystemExit(f"{out} was measured with --set {earlier.get('overrides')} --n-eval {earlier.get('n_eval')}; "
-                         "continue it with the same")
+                         "continue it with the same (a larger train.steps=N may be added)")
     if args.run_root is None or not args.save_checkpoints:
         raise SystemExit("--continue needs --run-root (the saved run) and --save-checkpoints")
     return earlier
@@ -380,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
                 if earlier is None:
                     result.update(command=command, commit=commit, hardware=hw)
                 else:  # the earlier rows keep their command and commit; the continuation is recorded beside them
-                    result.update({k: earlier[k] for k in ("command", "commit", "hardware")})
+                    result.update({k: earlier[k] for k in ("command", "commit", "hardware", "overrides")})
                     result["continued"] = {"command": command, "commit": commit, "hardware": hw,
                                            "from_step": earlier["rows"][-1]["steps"]}
                 out.parent.mkdir(parents=True, exist_ok=True)
