@@ -138,7 +138,7 @@ def test_continue_extends_a_saved_run_exactly(bench, tmp_path: Path, monkeypatch
     assert (longer["rows"][0]["steps"], longer["rows"][0]["fid"]) == (rows_one[0]["steps"], rows_one[0]["fid"])
     assert longer["rows"][1]["steps"] > rows_one[0]["steps"]
     assert not longer["rows"][1]["finished"]
-    assert longer["overrides"] == [*base[1:5], *stop]  # the first rows' measurement; the continuation's is its command
+    assert longer["overrides"] == [base[2], base[4], stop[1]]  # the first rows'; the continuation's is in its command
     assert "train.steps=100000" in longer["continued"]["command"]
     with pytest.raises(SystemExit, match="same"):  # any other override is another measurement
         bench.main([*base, "--set", "train.batch_size=8", "--minutes", "0.2", "--out", str(ended), "--run-root",
