@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from ganforge.builder import build_family
 from ganforge.cli import main as cli
 from ganforge.config import preset_names, resolve_config
 
@@ -32,7 +33,7 @@ def overrides(preset: str) -> list[str]:
     """Small batches and, for image data, the first 256 samples (enough for 3 steps; keeps the run to seconds)."""
     cfg = resolve_config(preset)
     sets = list(COMMON)
-    pack = int(cfg.model.options.get("pack", 1))
+    pack = build_family(cfg).packing()  # the family's declared PacGAN packing (CTGAN's pac, PacGAN's pack)
     sets.append(f"train.batch_size={16 * pack}")
     if cfg.data.name in ("mnist", "digits", "stacked-mnist"):
         sets.append("data.options.limit=256")
@@ -75,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(hashes, indent=1) + "\n")
     if args.compare:
         old = json.loads(args.compare.read_text())
-        compared = [k for k in hashes if k in old]
+        def hashed(k: str) -> bool:  # a preset that failed then has no earlier hash: neither identical nor moved
+            return k in old and not old[k].startswith("failed")
+
+        compared = [k for k in hashes if hashed(k)]
         moved = [k for k in compared if old[k] != hashes[k]]
-        new = [k for k in hashes if k not in old]  # no earlier hash: neither identical nor moved
+        new = [k for k in hashes if not hashed(k)]
         print(f"{len(compared) - len(moved)} of {len(compared)} presets train bit-identically; moved: {moved or 'none'}"
               f"; new (no earlier hash): {new or 'none'}")
         return 1 if moved else 0
