@@ -17,22 +17,7 @@ from ganforge.config import RunConfig
 from ganforge.data.base import DataSpec, to_uint8
 from ganforge.models.base import output_range
 from ganforge.options import ConfigError
-from ganforge.preflight import (  # noqa: F401  (re-exported: the commands' up-front checks)
-    check_disk,
-    check_memory,
-    check_out_file,
-    check_suffix,
-    check_writable,
-    human_bytes,
-    out_file,
-)
-from ganforge.sampling import check_label  # noqa: F401  (re-exported for the commands)
-from ganforge.training.rundir import (  # noqa: F401  (atomic_output: re-exported for the commands)
-    RunError,
-    atomic_output,
-    file_sha256,
-    load_run,
-)
+from ganforge.training.rundir import RunError, file_sha256, load_run
 
 # The error types ``load_run`` raises for a checkpoint that unpickles but does not fit its own config (a tensor of
 # another shape, a missing entry, a value of the wrong type); our own errors already carry a good message.

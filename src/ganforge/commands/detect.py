@@ -21,18 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.builder import build_dataset, resolve_device
-from ganforge.commands.common import (
-    check_writable,
-    claim_output_folder,
-    load_generator,
-    one_line_os_errors,
-    run_root,
-)
+from ganforge.commands.common import claim_output_folder, load_generator, one_line_os_errors, run_root
 from ganforge.kinds.series import detect_options, detect_series, plot_detection, unscale
 from ganforge.metrics.anomaly import COMBINATIONS, REC_ERROR_TYPES
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder
-from ganforge.preflight import check_memory, require_input
+from ganforge.preflight import check_memory, check_writable, require_input
 
 NAME = "detect"
 

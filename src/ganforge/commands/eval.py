@@ -30,12 +30,8 @@ from tqdm.auto import tqdm
 
 from ganforge.builder import resolve_device
 from ganforge.commands.common import (
-    check_memory,
-    check_out_file,
     check_positive,
     check_seed,
-    check_suffix,
-    check_writable,
     checkpoint_file,
     generator_kind,
     images_uint8,
@@ -63,6 +59,7 @@ from ganforge.metrics.reference import (
     reference_statistics,
 )
 from ganforge.options import ConfigError, build_options
+from ganforge.preflight import check_memory, check_out_file, check_suffix, check_writable
 from ganforge.registry import DATASETS, FEATURES, METRICS
 from ganforge.sampling import LATENT_CHUNK, iter_samples
 from ganforge.training.rundir import RunError, eval_record, write_record

@@ -25,23 +25,19 @@ from torch import Tensor
 
 from ganforge.builder import resolve_device
 from ganforge.commands.common import (
-    check_disk,
-    check_label,
-    check_memory,
-    check_out_file,
     check_picture_suffix,
     check_positive,
     check_seed,
-    check_suffix,
     images_uint8,
     load_generator,
-    out_file,
     run_root,
 )
 from ganforge.kinds import hooks_for
 from ganforge.models.base import conditioning_dim
 from ganforge.options import ConfigError
 from ganforge.outputs import save_figure
+from ganforge.preflight import check_disk, check_memory, check_out_file, check_suffix, out_file
+from ganforge.sampling import check_label
 
 BATCH = 1000  # G runs on at most this many codes at once (a single batch at the default sizes)
 

@@ -32,25 +32,19 @@ import torch
 
 from ganforge.builder import resolve_device
 from ganforge.commands.common import (
-    check_disk,
-    check_label,
-    check_memory,
-    check_out_file,
     check_picture_suffix,
     check_positive,
     check_seed,
-    check_suffix,
-    check_writable,
     images_uint8,
     load_generator,
-    out_file,
     run_root,
 )
 from ganforge.kinds import hooks_for
 from ganforge.models.base import conditioning_dim
 from ganforge.options import ConfigError
 from ganforge.outputs import MANIFEST, OutputError, OutputFolder, ensure_folder
-from ganforge.sampling import iter_labelled_samples
+from ganforge.preflight import check_disk, check_memory, check_out_file, check_suffix, check_writable, out_file
+from ganforge.sampling import check_label, iter_labelled_samples
 from ganforge.training.run import RunError
 
 FORMATS = ("grid", "png-dir", "npz")

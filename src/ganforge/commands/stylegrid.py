@@ -23,17 +23,10 @@ from pathlib import Path
 import torch
 
 from ganforge.builder import resolve_device
-from ganforge.commands.common import (
-    check_memory,
-    check_positive,
-    check_seed,
-    check_writable,
-    images_uint8,
-    load_generator,
-    run_root,
-)
+from ganforge.commands.common import check_positive, check_seed, images_uint8, load_generator, run_root
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder, atomic_file
+from ganforge.preflight import check_memory, check_writable
 
 NAME = "style-grid"
 DEFAULT_PSI = "1,0.85,0.7,0.5,0.3,0,-0.5"

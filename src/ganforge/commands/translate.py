@@ -32,15 +32,7 @@ import numpy as np
 import torch
 
 from ganforge.builder import resolve_device
-from ganforge.commands.common import (
-    check_disk,
-    check_positive,
-    check_writable,
-    claim_output_folder,
-    load_generator,
-    one_line_os_errors,
-    run_root,
-)
+from ganforge.commands.common import check_positive, claim_output_folder, load_generator, one_line_os_errors, run_root
 from ganforge.data.formats import (
     IMAGE_EXTENSIONS,
     MAX_IMAGE_PIXELS,
@@ -53,7 +45,7 @@ from ganforge.data.formats import (
 from ganforge.models.base import TranslateRequest, conditioning_dim
 from ganforge.options import ConfigError
 from ganforge.outputs import OutputFolder
-from ganforge.preflight import check_memory, require_input
+from ganforge.preflight import check_disk, check_memory, check_writable, require_input
 
 NAME = "translate"
 MAX_INPUTS = 10_000  # one call holds every input and output in memory: bigger sets go folder by folder
