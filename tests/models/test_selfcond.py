@@ -30,7 +30,7 @@ TINY = ["data.options.limit=300", "data.options.clusters=3", "data.options.clust
         "model.options.z_dim=6", "model.options.g_hidden=[8]", "model.options.d_hidden=[8]",
         "model.options.embed_dim=4",
         "train.batch_size=16", "train.d_steps=2", "train.checkpoint_every=2", "log.every=2", "log.sample_every=0",
-        "log.eval_every=0", "log.tensorboard=False", "log.progress=False"]
+        "log.eval_every=0", "log.eval_samples=200", "log.tensorboard=False", "log.progress=False"]
 
 
 def build() -> tuple[SelfConditioned, torch.nn.Module]:
