@@ -24,6 +24,12 @@ time) and leaky ReLU(0.2) · √2 (the official ``bias_act`` gain). Resampling u
 filter (zero-insertion + filter for 2× up, filter + stride 2 for ↓2); an up-conv is "upsample, then 3×3 conv", which
 equals the official transposed conv + filter up to the border pixels.
 
+Conditioning (off by default; NVlabs stylegan2-ada-pytorch ``networks.py``): ``conditional`` embeds the one-hot class
+    c into the mapping, w = f([norm(z), norm(FC(c))]), and D scores (φ(x) · cmap(c)) / √cmap_dim with cmap from a
+    mapping network of c; ``self_conditioning`` uses the same networks on the data's k-means cluster ids, and G draws
+    its cluster from one extra latent coordinate (Liu et al. 2020; ``models.selfcond.cluster_of``), so it stays
+    unconditional outside (c_dim 0) and ``latent_labels(z)`` tells the objective which cluster D should judge.
+
 Shapes: images ``[N, C, R, R]`` in [−1, 1] (linear output, as the paper; no tanh), R a power of two ≥ 4.
 """
 
