@@ -35,12 +35,19 @@ class MNIST32:
     """The MNIST digits zero-padded by 2 px to ``uint8 [N, 1, 32, 32]``; splits "train", "test", "all" as ``mnist``."""
 
     limit: int = 0  # 0 = all; else the first `limit` digits of the split (e.g. 1000 for a limited-data run)
+    # > 0: k-means cluster ids replace the labels, exactly as ``mnist``'s options (fitted on the 28x28 training
+    # digits: the padding adds only zeros); the self-conditioned StyleGAN2 trains on them
+    clusters: int = 0
+    cluster_space: str = "pca"
+    cluster_dim: int = 50
+    cluster_seed: int = 0
 
     def __post_init__(self) -> None:
         check_limit(self.limit)
+        self._mnist = MNIST(self.limit, self.clusters, self.cluster_space, self.cluster_dim, self.cluster_seed)
 
     def load(self, split: str = "train") -> TensorData:
         check_split("mnist32", split, ("train", "test", "all"))
-        digits = MNIST(limit=self.limit).load(split)  # [N, 1, 28, 28], the first `limit` digits already cut
+        digits = self._mnist.load(split)  # [N, 1, 28, 28], the first `limit` digits already cut
         x = F.pad(digits.x, (PAD, PAD, PAD, PAD))  # [N, 1, 32, 32], zeros (= black background) around the digit
-        return TensorData(x, digits.y, num_classes=10, name="mnist32")
+        return TensorData(x, digits.y, num_classes=digits.num_classes, name="mnist32")

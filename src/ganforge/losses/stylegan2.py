@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from ganforge.losses import adversarial, penalties
 from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_weight, full_precision
 from ganforge.models.augment import augment, check_pipeline
+from ganforge.models.base import conditioning_dim
 from ganforge.registry import OBJECTIVES
 
 
@@ -172,9 +173,11 @@ class StyleGAN2Objective(Objective):
         full = (torch.randn if normal else torch.rand)(full_shape, generator=gen, device=device)
         return full[batch.rank * n: (batch.rank + 1) * n]
 
-    def run_G(self, G: nn.Module, z: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
-        """(images, ws) for z with style mixing; ws ``[N, num_ws, w_dim]`` is part of the graph (path length)."""
-        ws = G.styles(z, update_w_avg=True)
+    def run_G(self, G: nn.Module, z: Tensor, batch: Batch, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(images, ws) for z (and class c ``int64 [N]`` of a class-conditional G) with style mixing; ws
+        ``[N, num_ws, w_dim]`` is part of the graph (path length). The mixing source z₂ keeps z's class, as
+        NVlabs' loss maps it with the same c (a self-conditioned G: z's cluster k(u), not z₂'s)."""
+        ws = G.styles(z, update_w_avg=True, c=c)
         z2 = self._rand(batch, *z.shape, normal=True).to(z.device, z.dtype)
         gen = batch.generator
         u = torch.rand(2, generator=gen, device=gen.device if gen is not None else "cpu")  # [cutoff, gate]: per batch
@@ -182,21 +185,31 @@ class StyleGAN2Objective(Objective):
             cutoff = 1 + torch.floor(u[0] * (G.num_ws - 1)).long()  # c ~ U{1, …, num_ws − 1}
             cutoff = torch.where(u[1] < self.style_mixing, cutoff, torch.full_like(cutoff, G.num_ws))
             mixed = (torch.arange(G.num_ws, device=cutoff.device) >= cutoff).to(z.device)[None, :, None]
-            ws = torch.where(mixed, G.styles(z2, update_w_avg=False), ws)
+            c2 = c if c is not None else G.latent_labels(z)  # None for an unconditional G
+            ws = torch.where(mixed, G.styles(z2, update_w_avg=False, c=c2), ws)
         return G.synthesis(ws, "random", batch.generator), ws
 
-    def run_D(self, D: nn.Module, img: Tensor, batch: Batch) -> Tensor:
-        """D(A(img)) ``[N, 1]`` float32; A is the identity while no augmentation is configured."""
+    def run_D(self, D: nn.Module, img: Tensor, batch: Batch, c: Tensor | None = None) -> Tensor:
+        """D(A(img), c) ``[N, 1]`` float32; A is the identity while no augmentation is configured; c (the images'
+        classes) only for a conditional D."""
         if self.augments:
             img = augment(img, self.p, self.ops, batch.generator)
-        return full_precision(D(img))
+        return full_precision(D(img) if c is None else D(img, c))
+
+    @staticmethod
+    def _labels(net: nn.Module | None, labels: Tensor | None) -> Tensor | None:
+        """``labels`` when ``net`` takes classes (a conditional G or D), else None."""
+        return labels if conditioning_dim(net) else None
 
     # ---- losses -------------------------------------------------------------------------------------------------
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
         self._on(batch.real.device)
         with torch.no_grad():
-            fake, _ = self.run_G(G, batch.z, batch)
-        fake_logits, real_logits = self.run_D(D, fake, batch), self.run_D(D, batch.real, batch)
+            fake, _ = self.run_G(G, batch.z, batch, self._labels(G, batch.fake_labels))
+        # a conditional D judges each fake with the class it was made for (a self-conditioned G's k(u): make_batch
+        # asks G.latent_labels) and each real with its own (cluster) label
+        fake_logits = self.run_D(D, fake, batch, self._labels(D, batch.fake_labels))
+        real_logits = self.run_D(D, batch.real, batch, self._labels(D, batch.labels))
         loss = adversarial.d_logistic(real_logits, fake_logits)
         logs = {"loss/d": loss.detach(), "score/real": torch.sigmoid(real_logits.detach()).mean(),
                 "score/fake": torch.sigmoid(fake_logits.detach()).mean()}
@@ -225,13 +238,13 @@ class StyleGAN2Objective(Objective):
         """½ γ k · R1 on augmented reals; the gradient is taken w.r.t. the un-augmented x (through A)."""
         self._on(batch.real.device)
         real = batch.real.detach().requires_grad_(True)
-        r1 = penalties.r1_penalty(real, self.run_D(D, real, batch))
+        r1 = penalties.r1_penalty(real, self.run_D(D, real, batch, self._labels(D, batch.labels)))  # R1 on D(x, c)
         return LossTerms(0.5 * self.r1_gamma * self.r1_every * r1, {"reg/r1": r1.detach()})
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         self._on(batch.z.device)
-        fake, _ = self.run_G(G, batch.z, batch)
-        loss = adversarial.g_nonsaturating(self.run_D(D, fake, batch))
+        fake, _ = self.run_G(G, batch.z, batch, self._labels(G, batch.fake_labels))
+        loss = adversarial.g_nonsaturating(self.run_D(D, fake, batch, self._labels(D, batch.fake_labels)))
         logs = {"loss/g": loss.detach()}
         if self.mode_seeking > 0:
             ms = mode_seeking_penalty(fake, batch.z)
@@ -243,7 +256,8 @@ class StyleGAN2Objective(Objective):
         """Path-length penalty on N / ``pl_batch_shrink`` samples; updates the running mean a (``pl_mean``)."""
         self._on(batch.z.device)
         n = max(1, batch.z.shape[0] // self.pl_batch_shrink)
-        img, ws = self.run_G(G, batch.z[:n], batch)
+        c = self._labels(G, batch.fake_labels)
+        img, ws = self.run_G(G, batch.z[:n], batch, None if c is None else c[:n])
         h, w = img.shape[-2:]
         y = self._rand(batch, *img.shape, normal=True).to(img.device, img.dtype) / math.sqrt(h * w)
         lengths = path_lengths(full_precision(img), ws, y)  # [n]

@@ -29,6 +29,24 @@ from ganforge.data.base import DataSpec
 from ganforge.models.base import Generator
 
 
+def prior_cdf(spec: DataSpec, K: int) -> Tensor:
+    """float64 cumulative cluster shares ``[K]`` from ``spec.class_prior`` (uniform without one: networks rebuilt for
+    sampling start so and load the trained buffer from the checkpoint)."""
+    prior = torch.tensor(spec.class_prior, dtype=torch.float64) if spec.class_prior else torch.ones(K)
+    if prior.shape != (K,) or not bool((prior >= 0).all()) or not prior.sum() > 0:
+        raise ValueError(f"class prior of {tuple(prior.shape)} shares does not match {K} clusters")
+    return torch.cumsum(prior.double() / prior.sum(), 0)
+
+
+def cluster_of(u: Tensor, cdf: Tensor, z_dist: str = "normal") -> Tensor:
+    """k(u) = min{k : F(u) < cdf_k}, ``int64 [N]``, for the cluster coordinate ``u [N]`` (F = Φ for N(0, 1), the
+    uniform CDF on (-1, 1) otherwise), so P(k) = π_k: Liu et al. 2020 §3.1's c ~ P_π drawn from the latent."""
+    u = u.double()
+    p = 0.5 * (1.0 + torch.erf(u / math.sqrt(2.0))) if z_dist == "normal" else (u + 1.0) / 2.0  # F(u) ∈ [0, 1]
+    k = torch.searchsorted(cdf, p.contiguous(), right=True)  # first k with F(u) < cdf_k
+    return k.clamp_max(cdf.shape[0] - 1)  # F(u) = 1 exactly (u > 8.3) or cdf's last share rounded below 1
+
+
 class SelfConditioned(Generator):
     """An unconditional view ``[z, u] -> G_c(z, k(u))`` of the conditional generator ``G`` (``G.c_dim = K``)."""
 
@@ -40,20 +58,12 @@ class SelfConditioned(Generator):
         self.G = G
         self.z_dim, self.z_dist, self.output_range = int(G.z_dim) + 1, G.z_dist, G.output_range
         self.c_dim, self.num_clusters = 0, K
-        prior = torch.tensor(spec.class_prior, dtype=torch.float64) if spec.class_prior else torch.ones(K)
-        if prior.shape != (K,) or not bool((prior >= 0).all()) or not prior.sum() > 0:
-            raise ValueError(f"class prior of {tuple(prior.shape)} shares does not match {K} clusters")
         # float64 cumulative shares [K]: rebuilt networks start uniform and load the trained ones from the checkpoint
-        self.register_buffer("cdf", torch.cumsum(prior.double() / prior.sum(), 0))
+        self.register_buffer("cdf", prior_cdf(spec, K))
 
     def latent_labels(self, z: Tensor) -> Tensor:
         """The cluster ``int64 [N]`` latent ``z [N, z_dim]`` generates: ``k(u)`` of its last coordinate."""
-        if self.z_dist == "normal":
-            p = 0.5 * (1.0 + torch.erf(z[:, -1].double() / math.sqrt(2.0)))  # Φ(u) ∈ [0, 1]
-        else:  # U(-1, 1)
-            p = (z[:, -1].double() + 1.0) / 2.0
-        k = torch.searchsorted(self.cdf, p.contiguous(), right=True)  # first k with Φ(u) < cdf_k
-        return k.clamp_max(self.num_clusters - 1)  # Φ(u) = 1 exactly (u > 8.3) or cdf's last share rounded below 1
+        return cluster_of(z[:, -1], self.cdf, self.z_dist)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.G(z[:, :-1], self.latent_labels(z))

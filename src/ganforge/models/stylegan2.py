@@ -24,6 +24,12 @@ time) and leaky ReLU(0.2) · √2 (the official ``bias_act`` gain). Resampling u
 filter (zero-insertion + filter for 2× up, filter + stride 2 for ↓2); an up-conv is "upsample, then 3×3 conv", which
 equals the official transposed conv + filter up to the border pixels.
 
+Conditioning (off by default; NVlabs stylegan2-ada-pytorch ``networks.py``): ``conditional`` embeds the one-hot class
+    c into the mapping, w = f([norm(z), norm(FC(c))]), and D scores (φ(x) · cmap(c)) / √cmap_dim with cmap from a
+    mapping network of c; ``self_conditioning`` uses the same networks on the data's k-means cluster ids, and G draws
+    its cluster from one extra latent coordinate (Liu et al. 2020; ``models.selfcond.cluster_of``), so it stays
+    unconditional outside (c_dim 0) and ``latent_labels(z)`` tells the objective which cluster D should judge.
+
 Shapes: images ``[N, C, R, R]`` in [−1, 1] (linear output, as the paper; no tanh), R a power of two ≥ 4.
 """
 
@@ -41,6 +47,7 @@ from torch import Tensor, nn
 from ganforge.data.base import DataSpec
 from ganforge.models.base import Discriminator, Generator, ModelFamily
 from ganforge.models.equalized import EqualizedConv2d, EqualizedLinear
+from ganforge.models.selfcond import cluster_of, prior_cdf
 from ganforge.registry import MODELS
 
 SQRT2 = math.sqrt(2.0)
@@ -163,19 +170,33 @@ class ToRGB(nn.Module):
 
 
 class MappingNetwork(nn.Module):
-    """z ``[N, z_dim]`` → w ``[N, w_dim]``: 2nd-moment normalisation and ``layers`` FC + lrelu with lr multiplier
-    ``lr_multiplier`` (0.01 in the paper, StyleGAN App. C). ``w_avg`` ``[w_dim]`` tracks E[w] (decay ``w_avg_beta``)."""
+    """z ``[N, z_dim]`` (and class c ``int64 [N]`` when ``c_dim`` > 0) → w ``[N, w_dim]``: 2nd-moment normalisation
+    and ``layers`` FC + lrelu with lr multiplier ``lr_multiplier`` (0.01 in the paper, StyleGAN App. C). ``w_avg``
+    ``[w_dim]`` tracks E[w] (decay ``w_avg_beta``).
 
-    def __init__(self, z_dim: int, w_dim: int, layers: int, lr_multiplier: float, w_avg_beta: float) -> None:
+    Conditional (NVlabs stylegan2-ada-pytorch ``MappingNetwork`` with ``c_dim``): ``embed = FC(c_dim, w_dim)`` (lr
+    multiplier 1) of the one-hot c, x = [norm(z), norm(embed(c))] ``[N, z_dim + w_dim]`` into the first FC. With
+    ``z_dim`` 0 it maps c alone (the D's ``cmap``)."""
+
+    def __init__(self, z_dim: int, w_dim: int, layers: int, lr_multiplier: float, w_avg_beta: float,
+                 c_dim: int = 0) -> None:
         super().__init__()
-        dims = [z_dim] + [w_dim] * layers
+        self.z_dim, self.c_dim = z_dim, c_dim
+        self.embed = EqualizedLinear(c_dim, w_dim, gain=1.0) if c_dim else None
+        dims = [z_dim + (w_dim if c_dim else 0)] + [w_dim] * layers
         self.fcs = nn.ModuleList(EqualizedLinear(a, b, gain=1.0, lr_multiplier=lr_multiplier)
                                  for a, b in itertools.pairwise(dims))
         self.w_avg_beta = w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: Tensor, update_w_avg: bool = False) -> Tensor:
-        x = normalize_2nd_moment(z)
+    def forward(self, z: Tensor, update_w_avg: bool = False, c: Tensor | None = None) -> Tensor:
+        parts = [normalize_2nd_moment(z)] if self.z_dim else []
+        if self.embed is not None:
+            if c is None:
+                raise ValueError("this mapping network is conditional: it needs the class c")
+            onehot = F.one_hot(c, self.c_dim).to(self.embed.weight.dtype)  # [N, c_dim]
+            parts.append(normalize_2nd_moment(self.embed(onehot)))  # [N, w_dim]
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         for fc in self.fcs:
             x = lrelu(fc(x))
         if update_w_avg:  # only the objective asks (training G calls): sampling never moves it
@@ -197,7 +218,14 @@ class StyleGAN2Generator(Generator):
         super().__init__()
         img_ch, res = spec.shape[0], spec.shape[-1]
         self.z_dim, self.w_dim, self.resolution, self.output_range = cfg.z_dim, cfg.w_dim, res, (-1.0, 1.0)
-        self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers, cfg.mapping_lr, cfg.w_avg_beta)
+        K = cfg.classes(spec)  # 0: unconditional
+        self.num_classes, self.self_conditioned = K, cfg.self_conditioning
+        self.c_dim = 0 if cfg.self_conditioning else K  # what samplers see: a self-conditioned G is unconditional
+        if cfg.self_conditioning:  # one extra latent coordinate u picks the cluster: z = [z_map, u]
+            self.z_dim = cfg.z_dim + 1
+            self.register_buffer("cdf", prior_cdf(spec, K))
+        self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers, cfg.mapping_lr, cfg.w_avg_beta,
+                                      c_dim=K)
         self.resolutions = [2 ** i for i in range(2, int(math.log2(res)) + 1)]  # 4, 8, …, R
         ch = {r: channels_at(r, cfg.channel_base, cfg.channel_max) for r in self.resolutions}
         self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
@@ -214,9 +242,22 @@ class StyleGAN2Generator(Generator):
         self.layer_res.append(res)  # the last tRGB's own w
         self.num_ws = len(self.layer_res)  # convs + 1: each block's tRGB shares its w with the next block's first conv
 
-    def styles(self, z: Tensor, truncation: float | None = None, update_w_avg: bool = False) -> Tensor:
-        """ws ``[N, num_ws, w_dim]``: w = mapping(z) broadcast to every layer, truncated towards w̄ by ψ."""
-        w = self.mapping(z, update_w_avg=update_w_avg)
+    def latent_labels(self, z: Tensor) -> Tensor | None:
+        """Self-conditioned: the cluster ``int64 [N]`` that z ``[N, z_dim]`` generates, k(u) of its last coordinate by
+        the stored prior's inverse CDF (``models.selfcond.cluster_of``, Liu et al. 2020 §3.1). Otherwise None."""
+        return cluster_of(z[:, -1], self.cdf) if self.self_conditioned else None
+
+    def styles(self, z: Tensor, truncation: float | None = None, update_w_avg: bool = False,
+               c: Tensor | None = None) -> Tensor:
+        """ws ``[N, num_ws, w_dim]``: w = mapping(z, c) broadcast to every layer, truncated towards w̄ by ψ.
+
+        Self-conditioned: z = [z_map, u] ``[N, z_dim + 1]`` and c = k(u) unless given (style mixing keeps the first
+        source's cluster); so every caller of ``styles`` (generate, truncation, interpolation, the style grid, EMA)
+        works on the plain latent. Class-conditional (``conditional``): c ``int64 [N]`` is required."""
+        if self.self_conditioned:
+            c = self.latent_labels(z) if c is None else c
+            z = z[:, :-1]
+        w = self.mapping(z, update_w_avg=update_w_avg, c=c)
         if truncation is not None and truncation != 1:
             w = self.mapping.w_avg.lerp(w, truncation)  # w̄ + ψ (w − w̄)
         return w[:, None, :].expand(-1, self.num_ws, -1)
@@ -234,8 +275,9 @@ class StyleGAN2Generator(Generator):
             img = y if img is None else upsample2d(img) + y
         return img
 
-    def forward(self, z: Tensor, truncation: float | None = None, noise_mode: str = "const") -> Tensor:
-        return self.synthesis(self.styles(z, truncation), noise_mode)
+    def forward(self, z: Tensor, c: Tensor | None = None, truncation: float | None = None,
+                noise_mode: str = "const") -> Tensor:
+        return self.synthesis(self.styles(z, truncation, c=c), noise_mode)
 
 
 class DiscriminatorBlock(nn.Module):
@@ -283,19 +325,31 @@ class StyleGAN2Discriminator(Discriminator):
                                       for r in sorted(ch, reverse=True) if r > 4])
         self.conv = EqualizedConv2d(ch[4] + cfg.mbstd_channels, ch[4], 3, gain=1.0)
         self.fc = EqualizedLinear(ch[4] * 16, ch[4], gain=1.0)
-        self.out = EqualizedLinear(ch[4], 1, gain=1.0)
+        # conditional (NVlabs' DiscriminatorEpilogue with cmap_dim = C₄): out gives cmap_dim features, and c is
+        # mapped to cmap [N, cmap_dim] by a mapping network of c alone (embed → norm → mapping layers, lr mult.)
+        self.c_dim = cfg.classes(spec)
+        self.cmap_dim = ch[4] if self.c_dim else 1
+        self.out = EqualizedLinear(ch[4], self.cmap_dim, gain=1.0)
+        self.mapping = (MappingNetwork(0, self.cmap_dim, cfg.mapping_layers, cfg.mapping_lr, cfg.w_avg_beta,
+                                       c_dim=self.c_dim) if self.c_dim else None)
 
-    def forward(self, img: Tensor) -> Tensor:
+    def forward(self, img: Tensor, c: Tensor | None = None) -> Tensor:
         x = self.blocks(lrelu(self.fromrgb(img)))  # [N, C₄, 4, 4]
         x = lrelu(self.conv(minibatch_stddev(x, self.mbstd_group, self.mbstd_channels)))
-        return self.out(lrelu(self.fc(x.flatten(1))))  # [N, 1]
+        x = self.out(lrelu(self.fc(x.flatten(1))))  # [N, cmap_dim]
+        if self.mapping is None:
+            return x  # [N, 1]
+        if c is None:
+            raise ValueError("this discriminator is conditional: it needs the class c of each image")
+        cmap = self.mapping(torch.zeros(x.shape[0], 0, device=x.device, dtype=x.dtype), c=c)  # [N, cmap_dim]
+        return (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)  # NVlabs: (x · cmap) / √cmap_dim
 
 
 @MODELS.register("stylegan2")
 @dataclass
 class StyleGAN2Config(ModelFamily):
     """Options of the StyleGAN2 family (``model.options``); defaults are the paper's config F (FFHQ) widths, the
-    presets shrink them. Unconditional (labels of the data are ignored).
+    presets shrink them. Unconditional (labels of the data are ignored) unless ``conditional`` or ``self_conditioning``.
 
     ``generate`` applies ψ (``ganforge sample --truncation ψ``) to w around the tracked mean w̄, not to z
     (``truncation_space = "w"``: the ``Sampler`` then draws plain N(0, I) z), and uses the fixed per-layer noise
@@ -319,6 +373,22 @@ class StyleGAN2Config(ModelFamily):
     d_architecture: str = "resnet"  # resnet (FFHQ configs) | orig (plain conv blocks: NVlabs' cifar config)
     d_channel_base: int = 0  # D's own feature maps min(d_channel_base / r, d_channel_max); 0 = G's values
     d_channel_max: int = 0
+    # class-conditional G and D the NVlabs way (c embedded into the mapping network; D's projection onto a cmap of
+    # c): on the data's labels. G then takes labels (c_dim = the classes), sampling asks for them
+    conditional: bool = False
+    # self-conditioned (Liu et al. 2020; models.selfcond): the conditional networks on the data's cluster ids
+    # (data.options.clusters), G draws its cluster from one extra latent coordinate and is unconditional outside
+    self_conditioning: bool = False
+
+    def classes(self, spec: DataSpec) -> int:
+        """The classes c takes (0: unconditional): the data's, when ``conditional`` or ``self_conditioning``."""
+        if not (self.conditional or self.self_conditioning):
+            return 0
+        if spec.num_classes < 2:
+            what = "cluster ids (data.options.clusters=50)" if self.self_conditioning else "labels"
+            raise ValueError(f"a conditional StyleGAN2 needs data with at least 2 classes, got "
+                             f"{spec.num_classes}; use data with {what}")
+        return spec.num_classes
 
     def __post_init__(self) -> None:
         for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group",
@@ -337,6 +407,9 @@ class StyleGAN2Config(ModelFamily):
                              f"{', '.join(D_ARCHITECTURES)}")
         if self.sample_noise not in NOISE_MODES:
             raise ValueError(f"unknown sample_noise {self.sample_noise!r}; choose from: {', '.join(NOISE_MODES)}")
+        if self.conditional and self.self_conditioning:
+            raise ValueError("conditional (on the data's labels) and self_conditioning (G draws its own cluster) "
+                             "exclude each other; set one of them")
 
     def build(self, spec: DataSpec) -> dict[str, nn.Module]:
         if len(spec.shape) != 3:
@@ -363,7 +436,7 @@ class StyleGAN2Config(ModelFamily):
             raise ValueError("StyleGAN2 generates from z, not from input samples; drop the inputs")
         self.check_truncation(truncation)
         G = nets["G"]
-        return G.synthesis(G.styles(z, truncation), self.sample_noise)
+        return G.synthesis(G.styles(z, truncation, c=labels if G.c_dim else None), self.sample_noise)
 
     def encode_latent(self, nets: dict[str, nn.Module], z: Tensor, truncation: float | None = None) -> Tensor:
         """z ``[N, z_dim]`` → w ``[N, w_dim]`` (the space ``ganforge interpolate`` walks in; truncated by ψ)."""
