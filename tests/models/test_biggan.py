@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganforge.cli import main
@@ -227,6 +228,35 @@ def test_objective_adds_half_beta_times_the_regulariser_to_the_hinge_generator_l
     assert "reg/ortho" not in BigGANObjective(ortho_weight=0.0).g_loss(G, D, batch).logs
     with pytest.raises(ValueError, match="ortho_weight must be a finite number >= 0"):
         BigGANObjective(ortho_weight=-1.0)
+
+
+def test_nonsaturating_loss_option_is_the_logistic_gan_with_the_same_regulariser() -> None:
+    """``loss: nonsaturating`` (issue 24): D minimises E softplus(−D(x)) + E softplus(D(G(z))), G minimises
+    E softplus(−D(G(z))) (= −E log σ(D(G(z))), Goodfellow et al. 2014) + the same (β/2)·Σ‖…‖². The reference values
+    are written out with F.softplus on the same logits: float32 sums of 4 terms, so the default float32 tolerance
+    of assert_close (rtol 1.3e-6) covers any reordering."""
+    G, D = _nets().values()
+    G.eval()
+    D.eval()
+    torch.manual_seed(1)
+    batch = Batch(real=torch.rand(4, 1, 28, 28) * 2 - 1, z=torch.randn(4, 6), labels=torch.tensor([3, 2, 1, 0]),
+                  fake_labels=torch.tensor([0, 1, 2, 3]))
+    objective = BigGANObjective(ortho_weight=1e-4, loss="nonsaturating")
+    with torch.no_grad():
+        fake_logits = D(G(batch.z, batch.fake_labels), batch.fake_labels)
+        real_logits = D(batch.real, batch.labels)
+        reg = orthogonal_regularisation(G)
+    g_terms = objective.g_loss(G, D, batch)
+    torch.testing.assert_close(g_terms.total.detach(), F.softplus(-fake_logits).mean() + 0.5e-4 * reg)
+    torch.testing.assert_close(g_terms.logs["loss/g"], F.softplus(-fake_logits).mean())
+    d_terms = objective.d_loss(G, D, batch)
+    torch.testing.assert_close(d_terms.total.detach(),
+                               F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())
+    # the default stays the paper's hinge loss
+    hinge = BigGANObjective(ortho_weight=0.0).g_loss(G, D, batch)
+    torch.testing.assert_close(hinge.total.detach(), g_hinge(fake_logits))
+    with pytest.raises(ValueError, match="unknown loss 'wgan'"):
+        BigGANObjective(loss="wgan")
 
 
 class ZeroD(nn.Module):

@@ -200,6 +200,25 @@ def test_unconditional_and_no_attention_variants() -> None:
     assert nets["D"](nets["G"](torch.randn(3, 8))).shape == (3, 1)
 
 
+def test_d_norm_batch_normalises_every_discriminator_conv_but_the_first() -> None:
+    """``d_norm: batch`` (DCGAN's D, issue 24): BN after conv 2.. (not after the image conv); in training mode a
+    sample's score then depends on the rest of its batch, with ``d_norm: none`` it does not."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 28, 28)
+    c = torch.arange(4)
+    x2 = x.clone()
+    x2[1:] = torch.randn(3, 1, 28, 28)  # the other samples of the batch changed, sample 0 kept
+    for d_norm, batch_dependent in (("none", False), ("batch", True)):
+        D = SAGANConfig(**SMALL, d_norm=d_norm, spectral_norm=False).build(SPEC)["D"].train()
+        kinds = [type(m).__name__ for m in D.norms]
+        assert kinds == (["Identity", "BatchNorm2d"] if d_norm == "batch" else ["Identity", "Identity"])
+        with torch.no_grad():
+            same = torch.equal(D(x, c)[0], D(x2, c)[0])
+        assert same != batch_dependent
+    with pytest.raises(ValueError, match="unknown d_norm 'layer'"):
+        SAGANConfig(d_norm="layer")
+
+
 def test_bad_options_are_one_line_errors() -> None:
     with pytest.raises(ConfigError, match="attention_res 9 is not a feature-map size of the generator"):
         Run(resolve_config("sagan-mnist", [*TINY, "model.options.attention_res=9"]), Path("/nonexistent/never"))

@@ -33,6 +33,7 @@ from ganforge.registry import MODELS
 
 CONDITIONINGS = ("none", "projection")
 D_POOLS = ("sum", "flatten")
+D_NORMS = ("none", "batch")
 INITS = ("default", "dcgan", "xavier", "orthogonal")
 
 
@@ -176,13 +177,15 @@ class SAGANConfig(ModelFamily):
     conditioning: str = "projection"  # projection: CBN in G + projection D (class-conditional SAGAN) | none
     label_dim: int = 0  # > 0: a learned N(0, I) class embedding of this size is concatenated to z at G's input
     d_pool: str = "sum"  # sum over H, W (the projection discriminator's global sum pooling) | flatten
+    d_norm: str = "none"  # batch: BN after every D conv but the first (DCGAN's D; not the paper, issue 24)
     leaky_slope: float = 0.1  # SAGAN's D uses LeakyReLU(0.1)
     g_spectral_norm: bool = True  # §4.1: spectral norm in G as well as D
     spectral_norm: bool = True
     init: str = "xavier"  # default | dcgan | xavier | orthogonal
 
     def __post_init__(self) -> None:
-        for name, allowed in (("conditioning", CONDITIONINGS), ("d_pool", D_POOLS), ("init", INITS)):
+        for name, allowed in (("conditioning", CONDITIONINGS), ("d_pool", D_POOLS), ("d_norm", D_NORMS),
+                              ("init", INITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from: {', '.join(allowed)}")
         if self.z_dim < 1 or self.key_ratio < 1 or self.value_ratio < 1:
@@ -272,9 +275,11 @@ class SAGANDiscriminator(ConditionalHead, Discriminator):
         self.attention_at = -1 if cfg.attention_res == -1 else middle_resolution(
             sizes, cfg.attention_res, "discriminator", H)
         self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()  # d_norm batch: BN after every conv but the first (Radford et al. 2016 §3)
         c_in = C
-        for c_out in cfg.d_channels:
+        for i, c_out in enumerate(cfg.d_channels):
             self.convs.append(nn.Conv2d(c_in, c_out, 4, 2, 1))  # [N, c_out, h/2, w/2]
+            self.norms.append(nn.BatchNorm2d(c_out) if cfg.d_norm == "batch" and i > 0 else nn.Identity())
             c_in = c_out
         self.act = nn.LeakyReLU(cfg.leaky_slope)
         channels = cfg.d_channels[self.attention_at] if self.attention_at >= 0 else 0
@@ -286,8 +291,8 @@ class SAGANDiscriminator(ConditionalHead, Discriminator):
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         h = x
-        for i, conv in enumerate(self.convs):
-            h = self.act(conv(h))
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            h = self.act(norm(conv(h)))
             if i == self.attention_at:
                 h = self.attention(h)
         h = h.sum(dim=(2, 3)) if self.pool == "sum" else h.flatten(1)  # [N, F]
