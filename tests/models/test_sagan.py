@@ -219,6 +219,24 @@ def test_d_norm_batch_normalises_every_discriminator_conv_but_the_first() -> Non
         SAGANConfig(d_norm="layer")
 
 
+def test_g_strides_one_adds_a_same_size_layer_before_the_upsampling_ones() -> None:
+    """``g_strides [1, 2, 2]`` with ``g_channels [16, 8, 4]``: dense -> [16, 7, 7] -> ConvT3 s1 [8, 7, 7] -> ConvT4 s2
+    [4, 14, 14] (attention at 14×14) -> ConvT4 s2 [1, 28, 28] (the conditional DCGAN's G layout)."""
+    torch.manual_seed(0)
+    G = SAGANConfig(z_dim=8, g_channels=(16, 8, 4), g_strides=(1, 2, 2), d_channels=(4, 8),
+                    attention_res=14).build(SPEC)["G"]
+    assert G.start == (16, 7, 7)
+    assert [(m.kernel_size, m.stride, m.out_channels) for m in G.convs] == [((3, 3), (1, 1), 8), ((4, 4), (2, 2), 4),
+                                                                           ((4, 4), (2, 2), 1)]
+    assert G.attention_at == 2
+    assert G.attention.query.in_channels == 4
+    assert G(torch.randn(3, 8), torch.arange(3)).shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"g_strides needs one stride \(1 or 2\) per g_channels entry \(2\)"):
+        SAGANConfig(g_strides=(1, 2, 2))
+    with pytest.raises(ValueError, match="g_strides needs one stride"):
+        SAGANConfig(g_strides=(3, 2))
+
+
 def test_bad_options_are_one_line_errors() -> None:
     with pytest.raises(ConfigError, match="attention_res 9 is not a feature-map size of the generator"):
         Run(resolve_config("sagan-mnist", [*TINY, "model.options.attention_res=9"]), Path("/nonexistent/never"))

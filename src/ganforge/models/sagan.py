@@ -161,6 +161,8 @@ class SAGANConfig(ModelFamily):
 
     ``g_channels = (c0, c1, …, c_L)``: the dense layer makes ``[c0, H/2^L, W/2^L]``, then one ConvT(4, s2) block per
     further entry, then the output ConvT(4, s2) to the data's channels (H, W must be divisible by 2^L).
+    ``g_strides``: 1 makes the conv reading that entry a 3×3 ConvT at the same size (DCGAN-mnist's stride-1 layer at
+    7×7: ``g_channels [256, 128, 64]``, ``g_strides [1, 2, 2]`` is the conditional DCGAN's G shape).
     ``d_channels``: one Conv(4, s2) + LeakyReLU(0.1) per entry. ``attention_res``: height of the feature map that
     gets a self-attention block in G and in D (0 = the middle block; −1 = none, i.e. an SN-DCGAN: the ablation).
     """
@@ -169,6 +171,7 @@ class SAGANConfig(ModelFamily):
 
     z_dim: int = 128  # the paper's z ∈ R^128, N(0, I)
     g_channels: tuple[int, ...] = (128, 64)
+    g_strides: tuple[int, ...] = ()  # stride (1 or 2) of the conv reading each g_channels entry; () = all 2
     d_channels: tuple[int, ...] = (64, 128)
     attention_res: int = 0
     key_ratio: int = 8  # C̄ = C / 8 for the query / key convs (paper §3)
@@ -197,6 +200,9 @@ class SAGANConfig(ModelFamily):
             if len(value) < (2 if name == "g_channels" else 1) or min(value) < 1:
                 raise ValueError(f"{name} needs {'two' if name == 'g_channels' else 'one'} or more widths >= 1, "
                                  f"got {list(value)}")
+        if self.g_strides and (len(self.g_strides) != len(self.g_channels) or set(self.g_strides) - {1, 2}):
+            raise ValueError(f"g_strides needs one stride (1 or 2) per g_channels entry ({len(self.g_channels)}), "
+                             f"got {list(self.g_strides)}")
         if self.attention_res < -1:
             raise ValueError(f"attention_res must be -1 (none), 0 (middle) or a feature-map size, got "
                              f"{self.attention_res}")
@@ -219,9 +225,10 @@ class SAGANGenerator(Generator):
     def __init__(self, cfg: SAGANConfig, spec: DataSpec) -> None:
         super().__init__()
         C, H, W = image_shape(spec, "sagan")
-        ups = len(cfg.g_channels)  # hidden up-blocks + the output layer
+        strides = cfg.g_strides or (2,) * len(cfg.g_channels)  # of the conv that reads g_channels[i]
+        ups = strides.count(2)  # upsampling convs (the output layer's included)
         if H % 2**ups or W % 2**ups:
-            raise ValueError(f"sagan generator: {len(cfg.g_channels)} g_channels entries upsample by {2**ups}, but "
+            raise ValueError(f"sagan generator: {ups} stride-2 g_channels entries upsample by {2**ups}, but "
                              f"the data is {H}×{W}; use fewer g_channels (28×28 takes two)")
         K = spec.num_classes if cfg.conditioning == "projection" else 0
         self.z_dim, self.z_dist, self.c_dim, self.output_range = cfg.z_dim, "normal", K, (-1.0, 1.0)
@@ -231,15 +238,19 @@ class SAGANGenerator(Generator):
         z_in = cfg.z_dim + (cfg.label_dim if self.label_embed is not None else 0)
         self.dense = nn.Linear(z_in, cfg.g_channels[0] * h0 * w0)
         self.start = (cfg.g_channels[0], h0, w0)
-        sizes = [h0 * 2**i for i in range(ups)]  # heights after the dense layer and each hidden block
+        # height of the map with g_channels[i] channels: the dense layer's, times 2 per stride-2 conv before it
+        sizes = [h0 * 2 ** strides[:i].count(2) for i in range(len(strides))]
         self.attention_at = -1 if cfg.attention_res == -1 else middle_resolution(
             sizes, cfg.attention_res, "generator", H)
         self.norms = nn.ModuleList()
         self.convs = nn.ModuleList()
         for i, c in enumerate(cfg.g_channels):
             self.norms.append(ConditionalBatchNorm2d(c, num_classes=K) if K else nn.BatchNorm2d(c))
-            c_out = cfg.g_channels[i + 1] if i + 1 < ups else C
-            self.convs.append(nn.ConvTranspose2d(c, c_out, 4, 2, 1))  # [N, c_out, 2h, 2w]
+            c_out = cfg.g_channels[i + 1] if i + 1 < len(strides) else C
+            if strides[i] == 2:
+                self.convs.append(nn.ConvTranspose2d(c, c_out, 4, 2, 1))  # [N, c_out, 2h, 2w]
+            else:  # stride 1: a 3×3 "same" ConvT (= a 3×3 conv with the kernel flipped)  [N, c_out, h, w]
+                self.convs.append(nn.ConvTranspose2d(c, c_out, 3, 1, 1))
         channels = cfg.g_channels[self.attention_at] if self.attention_at >= 0 else 0
         self.attention = (SelfAttention(channels, cfg.key_ratio, cfg.value_ratio, cfg.attention_pool)
                           if channels else None)
