@@ -132,6 +132,24 @@ def test_label_input_makes_the_preset_generator_follow_the_label_more_at_init() 
     assert ratios[1] > 1.2 * ratios[0]
 
 
+def test_d_norm_batch_adds_batch_norm_to_every_residual_branch_but_the_first() -> None:
+    """``d_norm: batch`` (issue 24, not the paper): BN before each ReLU of D's residual branches except in the first
+    block; in training mode a sample's score then depends on its batch (``d_norm: none``: it does not)."""
+    x = torch.randn(4, 1, 28, 28)
+    c = torch.arange(4)
+    x2 = x.clone()
+    x2[1:] = torch.randn(3, 1, 28, 28)
+    for d_norm in ("none", "batch"):
+        D = _nets(d_norm=d_norm)["D"].train()
+        bns = [[type(b.bn1).__name__, type(b.bn2).__name__] for b in D.blocks]
+        if d_norm == "batch":
+            assert bns == [["Identity", "Identity"]] + [["BatchNorm2d", "BatchNorm2d"]] * 2
+        else:
+            assert bns == [["Identity", "Identity"]] * 3
+        with torch.no_grad():
+            assert torch.equal(D(x, c)[0], D(x2, c)[0]) == (d_norm == "none")
+
+
 def test_projection_discriminator_is_miyato_koyama_eq3() -> None:
     """Miyato & Koyama 2018, eq. 3: f(x, y) = yᵀ V φ(x) + ψ(φ(x)), y one-hot, φ(x) D's pooled features, ψ linear.
     Rebuilt here from D's own (spectrally normalised) head weights with a one-hot matrix product instead of the
