@@ -250,7 +250,11 @@ def test_bad_options_are_one_line_errors() -> None:
 
 def test_preset_trains_samples_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = resolve_config("sagan-mnist")
-    assert (cfg.optim.d.lr, cfg.optim.g.lr, tuple(cfg.optim.d.betas)) == (4e-4, 2e-4, (0.0, 0.9))  # paper G: 1e-4
+    # issue 24, fourth round: the conditional DCGAN's optimiser and D (paper: TTUR 1e-4 / 4e-4, β (0, 0.9), SN D)
+    assert (cfg.optim.d.lr, cfg.optim.g.lr, tuple(cfg.optim.d.betas)) == (2e-4, 2e-4, (0.5, 0.999))
+    opts = cfg.model.options
+    assert (opts["d_norm"], opts["spectral_norm"], opts["g_spectral_norm"], opts["label_dim"]) == ("batch", False,
+                                                                                                  False, 10)
     assert cfg.objective.name == "hinge"
     assert cfg.train.d_steps == 1
     sets = [a for o in [*TINY, "train.steps=3"] for a in ("--set", o)]

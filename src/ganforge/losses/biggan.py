@@ -73,7 +73,9 @@ def orthogonal_regularisation(G: nn.Module) -> Tensor:
 class BigGANObjective(HingeObjective):
     """Hinge loss (D: E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G: −E[D(G(z))]) + ``ortho_weight`` / 2 ·
     Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F on G (BigGAN §3.1, β = 1e-4; the 1/2 makes the gradient BigGAN-PyTorch's
-    2β (W Wᵀ ⊙ (1 − I)) W, see the module docstring). Optional R1 as every hinge objective."""
+    2β (W Wᵀ ⊙ (1 − I)) W, see the module docstring). Optional R1 as every hinge objective. ``loss:
+    nonsaturating`` swaps the hinge pair for the logistic GAN's (the conditional DCGAN's loss; issue 24's
+    comparison of the two, docs/sagan_biggan.md)."""
 
     ortho_weight: float = 1e-4  # β
     # hinge (the paper) | nonsaturating: D's logistic loss E softplus(−D(x)) + E softplus(D(G(z))) and G's
