@@ -180,7 +180,10 @@ def test_shared_embedding_is_as_strong_as_a_z_chunk() -> None:
     the label at init (the preset's networks). Rows ~ N(0, I) (norm ≈ √32) bring that to ~1.4×."""
     torch.manual_seed(0)
     cfg = resolve_config("biggan-mnist")
-    G = BigGANConfig(**cfg.model.options).build(SPEC)["G"]
+    # the round-1 preset's networks: 32-d shared embedding, orthogonal init, spectral norm (the fourth round's preset
+    # has a 10-d embedding and N(0, 0.02) init)
+    old = {"shared_dim": 32, "init": "orthogonal", "g_spectral_norm": True, "spectral_norm": True, "d_norm": "none"}
+    G = BigGANConfig(**{**cfg.model.options, **old}).build(SPEC)["G"]
     rows = G.shared.weight.norm(dim=1)  # chi with 32 d.o.f.: 3.5..8 with probability ≈ 1
     assert rows.min() > 3.5
     assert rows.max() < 8.0
@@ -323,7 +326,9 @@ def test_preset_trains_with_ema_resumes_exactly_and_samples_truncated(tmp_path: 
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     cfg = resolve_config("biggan-mnist")
     assert cfg.objective.name == "biggan"
-    assert cfg.train.d_steps == 2
+    assert cfg.objective.options["loss"] == "hinge"
+    assert cfg.train.d_steps == 1  # issue 24, fourth round (paper: 2)
+    assert cfg.model.options["d_norm"] == "batch"
     assert cfg.train.ema > 0
     sets = [a for o in [*TINY, "train.checkpoint_every=2"] for a in ("--set", o)]
     straight = tmp_path / "straight"
