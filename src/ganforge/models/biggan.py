@@ -10,7 +10,9 @@ What is kept from the paper (§3, App. B, Fig. 15), at MNIST scale:
 - the hierarchical latent ("skip-z", §3): z is split into one chunk per block plus one for the dense layer;
   block i's conditional BNs get ``[shared(y), z_{i+1}]``;
 - a self-attention block (SAGAN's, ``models/attention.py``) in G and D at a middle resolution;
-- spectral norm in G and D, orthogonal initialisation, a projection discriminator with global sum pooling;
+- spectral norm in G and D, orthogonal initialisation, a projection discriminator with global sum pooling (SN and
+  the init are options: ``configs/biggan-mnist.yaml`` replaces SN by batch norm in D, ``d_norm``, at CPU length —
+  issue 24, docs/sagan_biggan.md);
 - the orthogonal regularisation, EMA of G and the truncation trick live in ``losses/biggan.py``, the trainer
   (``train.ema``) and ``Sampler`` (``ganforge sample --truncation``).
 

@@ -1,7 +1,9 @@
 """SAGAN (Zhang et al. 2019, "Self-Attention Generative Adversarial Networks"): a DCGAN-style G and D with a
 self-attention block (``models/attention.py``) at a middle resolution, spectral norm in *both* G and D (§4.1), and —
 for the class-conditional version — conditional batch norm in G and a projection discriminator (Miyato & Koyama 2018)
-in D (§5). Trained with the hinge loss and TTUR (D 4e-4, G 1e-4, Adam β = (0, 0.9)): ``configs/sagan-mnist.yaml``.
+in D (§5). The paper trains with the hinge loss and TTUR (D 4e-4, G 1e-4, Adam β = (0, 0.9));
+``configs/sagan-mnist.yaml`` keeps the hinge loss and, at CPU length, takes the conditional DCGAN's D
+(``d_norm: batch``, no spectral norm) and optimiser instead (issue 24, docs/sagan_biggan.md).
 
 Shapes for 28×28 MNIST with the defaults (``g_channels = (128, 64)``, ``d_channels = (64, 128)``):
 
