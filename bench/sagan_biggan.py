@@ -27,6 +27,11 @@ Three parts (sub-commands), all on the shipped MNIST classifier (``metrics/class
                 diversity score;
                 ``--no-ema`` sweeps the raw G (for runs too short for the EMA to catch up).
 
+``per-class``   within-class diversity of a trained conditional run (issue 24: BigGAN made ~one image per label):
+                ``--n`` digits per label from each generator (EMA copy and raw G), the per-pixel std over z within
+                each label (images in [0, 1]), averaged over pixels, then over labels; beside it the same statistic
+                of ``--n`` real training digits per label (0.151 at 100 per label) and the bench's pooled pixel std.
+
 Results go to ``bench/results/sagan_biggan.json`` (one entry per part / model, with the command, CPU and wall time).
 
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py compare --steps 300 --n 2000 --per-class 200 --run-root runs/sb
@@ -34,6 +39,7 @@ Results go to ``bench/results/sagan_biggan.json`` (one entry per part / model, w
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py attention --run runs/sb/sagan-cond
     OMP_NUM_THREADS=1 ganforge train biggan-mnist --set train.steps=600 --run-dir runs/sb/biggan
     OMP_NUM_THREADS=1 python bench/sagan_biggan.py truncation --run runs/sb/biggan --n 2000 --per-class 100
+    OMP_NUM_THREADS=1 python bench/sagan_biggan.py per-class --run runs/sb/biggan --n 100
 """
 
 from __future__ import annotations
@@ -435,6 +441,33 @@ def cmd_truncation(args: argparse.Namespace) -> None:
     save_result("truncation", result)
 
 
+# ---- per-class ------------------------------------------------------------------------------------------------------
+
+
+def within_class_std(images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean over labels of ``pixel_std`` (mean over pixels of the std over samples, images uint8 → [0, 1]) of the
+    images of that label alone: 0 when a generator makes one image per label, whatever its pooled pixel std."""
+    return float(np.mean([pixel_std(images[labels == k]) for k in labels.unique().tolist()]))
+
+
+def cmd_per_class(args: argparse.Namespace) -> None:
+    torch.set_num_threads(1)
+    train = MNIST().load("train")
+    real_labels = train.y.long()
+    picked = torch.cat([torch.nonzero(real_labels == k).flatten()[:args.n] for k in range(10)])
+    result: dict[str, Any] = {"run": str(args.run), "n_per_label": args.n,
+                              "real_within_class_pixel_std": round(within_class_std(train.x[picked],
+                                                                                    real_labels[picked]), 4)}
+    for G, name in load_generators(args.run):
+        labels = torch.arange(G.c_dim).repeat_interleave(args.n)  # [K·n]
+        images = to_uint8(generate_samples(G, len(labels), EVAL_SEED, CPU, labels=labels), G.output_range)
+        result[name] = {"within_class_pixel_std": round(within_class_std(images, labels), 4),
+                        "pixel_std": round(pixel_std(images), 4)}
+    result["command"] = _command()
+    print(json.dumps(result, indent=2))
+    save_result(f"per_class:{args.key or Path(args.run).name}", result)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="part", required=True)
@@ -460,8 +493,13 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--out", type=Path, default=None)
     t.add_argument("--no-ema", action="store_true", help="sweep the raw generator instead of its EMA copy")
     t.add_argument("--replot", action="store_true", help="only redraw the plot from bench/results/sagan_biggan.json")
+    pc = sub.add_parser("per-class", help="within-class pixel std of a conditional run (EMA and raw G) vs real")
+    pc.add_argument("--run", type=Path, required=True, help="run directory or checkpoint file")
+    pc.add_argument("--n", type=int, default=100, help="digits per label")
+    pc.add_argument("--key", default=None, help="entry name in the results file (default: the run's name)")
     args = p.parse_args(argv)
-    parts = {"compare": cmd_compare, "table": cmd_table, "attention": cmd_attention, "truncation": cmd_truncation}
+    parts = {"compare": cmd_compare, "table": cmd_table, "attention": cmd_attention, "truncation": cmd_truncation,
+             "per-class": cmd_per_class}
     parts[args.part](args)
 
 

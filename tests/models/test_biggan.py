@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganforge.cli import main
@@ -121,7 +122,10 @@ def test_label_input_makes_the_preset_generator_follow_the_label_more_at_init() 
     """The preset's G with and without ``label_input`` (same seed): feeding shared(y) to the dense layer as well
     raises the label's share of G's output variance at init (label/z variance ratio 1.39× the one without it
     at seed 0; 1.4–1.7× over seeds 0–2)."""
-    opts = dict(resolve_config("biggan-mnist").model.options)
+    # the second round's preset networks (32-d shared embedding, orthogonal init, SN; the fourth round's preset has a
+    # 10-d embedding and N(0, 0.02) init, whose G follows the label through BN in D instead)
+    opts = {**resolve_config("biggan-mnist").model.options, "shared_dim": 32, "init": "orthogonal",
+            "g_spectral_norm": True, "spectral_norm": True, "d_norm": "none", "d_channels": (16, 32, 32)}
     ratios = []
     for on in (False, True):
         torch.manual_seed(0)
@@ -129,6 +133,24 @@ def test_label_input_makes_the_preset_generator_follow_the_label_more_at_init() 
         by_label, by_z = label_and_z_variance(G, G.z_dim)
         ratios.append(by_label / by_z)
     assert ratios[1] > 1.2 * ratios[0]
+
+
+def test_d_norm_batch_adds_batch_norm_to_every_residual_branch_but_the_first() -> None:
+    """``d_norm: batch`` (issue 24, not the paper): BN before each ReLU of D's residual branches except in the first
+    block; in training mode a sample's score then depends on its batch (``d_norm: none``: it does not)."""
+    x = torch.randn(4, 1, 28, 28)
+    c = torch.arange(4)
+    x2 = x.clone()
+    x2[1:] = torch.randn(3, 1, 28, 28)
+    for d_norm in ("none", "batch"):
+        D = _nets(d_norm=d_norm, spectral_norm=False)["D"].train()  # SN would power-iterate per call
+        bns = [[type(b.bn1).__name__, type(b.bn2).__name__] for b in D.blocks]
+        if d_norm == "batch":
+            assert bns == [["Identity", "Identity"]] + [["BatchNorm2d", "BatchNorm2d"]] * 2
+        else:
+            assert bns == [["Identity", "Identity"]] * 3
+        with torch.no_grad():
+            assert torch.equal(D(x, c)[0], D(x2, c)[0]) == (d_norm == "none")
 
 
 def test_projection_discriminator_is_miyato_koyama_eq3() -> None:
@@ -161,7 +183,10 @@ def test_shared_embedding_is_as_strong_as_a_z_chunk() -> None:
     the label at init (the preset's networks). Rows ~ N(0, I) (norm ≈ √32) bring that to ~1.4×."""
     torch.manual_seed(0)
     cfg = resolve_config("biggan-mnist")
-    G = BigGANConfig(**cfg.model.options).build(SPEC)["G"]
+    # the round-1 preset's networks: 32-d shared embedding, orthogonal init, spectral norm (the fourth round's preset
+    # has a 10-d embedding and N(0, 0.02) init)
+    old = {"shared_dim": 32, "init": "orthogonal", "g_spectral_norm": True, "spectral_norm": True, "d_norm": "none"}
+    G = BigGANConfig(**{**cfg.model.options, **old}).build(SPEC)["G"]
     rows = G.shared.weight.norm(dim=1)  # chi with 32 d.o.f.: 3.5..8 with probability ≈ 1
     assert rows.min() > 3.5
     assert rows.max() < 8.0
@@ -229,6 +254,35 @@ def test_objective_adds_half_beta_times_the_regulariser_to_the_hinge_generator_l
         BigGANObjective(ortho_weight=-1.0)
 
 
+def test_nonsaturating_loss_option_is_the_logistic_gan_with_the_same_regulariser() -> None:
+    """``loss: nonsaturating`` (issue 24): D minimises E softplus(−D(x)) + E softplus(D(G(z))), G minimises
+    E softplus(−D(G(z))) (= −E log σ(D(G(z))), Goodfellow et al. 2014) + the same (β/2)·Σ‖…‖². The reference values
+    are written out with F.softplus on the same logits: float32 sums of 4 terms, so the default float32 tolerance
+    of assert_close (rtol 1.3e-6) covers any reordering."""
+    G, D = _nets().values()
+    G.eval()
+    D.eval()
+    torch.manual_seed(1)
+    batch = Batch(real=torch.rand(4, 1, 28, 28) * 2 - 1, z=torch.randn(4, 6), labels=torch.tensor([3, 2, 1, 0]),
+                  fake_labels=torch.tensor([0, 1, 2, 3]))
+    objective = BigGANObjective(ortho_weight=1e-4, loss="nonsaturating")
+    with torch.no_grad():
+        fake_logits = D(G(batch.z, batch.fake_labels), batch.fake_labels)
+        real_logits = D(batch.real, batch.labels)
+        reg = orthogonal_regularisation(G)
+    g_terms = objective.g_loss(G, D, batch)
+    torch.testing.assert_close(g_terms.total.detach(), F.softplus(-fake_logits).mean() + 0.5e-4 * reg)
+    torch.testing.assert_close(g_terms.logs["loss/g"], F.softplus(-fake_logits).mean())
+    d_terms = objective.d_loss(G, D, batch)
+    torch.testing.assert_close(d_terms.total.detach(),
+                               F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())
+    # the default stays the paper's hinge loss
+    hinge = BigGANObjective(ortho_weight=0.0).g_loss(G, D, batch)
+    torch.testing.assert_close(hinge.total.detach(), g_hinge(fake_logits))
+    with pytest.raises(ValueError, match="unknown loss 'wgan'"):
+        BigGANObjective(loss="wgan")
+
+
 class ZeroD(nn.Module):
     """A critic whose output does not depend on its input: the hinge term then adds no gradient to G."""
 
@@ -275,7 +329,9 @@ def test_preset_trains_with_ema_resumes_exactly_and_samples_truncated(tmp_path: 
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     cfg = resolve_config("biggan-mnist")
     assert cfg.objective.name == "biggan"
-    assert cfg.train.d_steps == 2
+    assert cfg.objective.options["loss"] == "hinge"
+    assert cfg.train.d_steps == 1  # issue 24, fourth round (paper: 2)
+    assert cfg.model.options["d_norm"] == "batch"
     assert cfg.train.ema > 0
     sets = [a for o in [*TINY, "train.checkpoint_every=2"] for a in ("--set", o)]
     straight = tmp_path / "straight"

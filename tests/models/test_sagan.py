@@ -171,14 +171,14 @@ def test_the_label_reaches_the_generator_at_init() -> None:
     """The bug: with the label only in 2 conditional-BN layers whose tables start at Γ = 1, B = 0, G's output does
     not depend on the label at all at init (and at the paper's lr barely after 1,000 steps: 12.9 % label accuracy).
     ``label_dim`` concatenates a N(0, I) class embedding to z at G's input, as large as z (128 = z_dim), so the
-    label moves G's output about as much as z does from step 0. The preset uses it."""
+    label moves G's output about as much as z does from step 0."""
     torch.manual_seed(0)
     paper = SAGANConfig(**{**SMALL, "z_dim": 16}).build(SPEC)["G"]
     by_label, by_z = label_and_z_variance(paper, 16)
     assert by_label == 0.0  # identity tables: the label changes nothing
     assert by_z > 0.0
-    cfg = resolve_config("sagan-mnist")
-    assert cfg.model.options["label_dim"] == cfg.model.options["z_dim"]
+    # the preset uses it, 10-d since issue 24's fourth round (a z_dim-sized one made one image per label)
+    assert resolve_config("sagan-mnist").model.options["label_dim"] == 10
     torch.manual_seed(0)
     G = SAGANConfig(**{**SMALL, "z_dim": 16, "label_dim": 16}).build(SPEC)["G"]
     assert not has_spectral_norm(G.label_embed)  # a class table, not a linear map of a feature
@@ -200,6 +200,43 @@ def test_unconditional_and_no_attention_variants() -> None:
     assert nets["D"](nets["G"](torch.randn(3, 8))).shape == (3, 1)
 
 
+def test_d_norm_batch_normalises_every_discriminator_conv_but_the_first() -> None:
+    """``d_norm: batch`` (DCGAN's D, issue 24): BN after conv 2.. (not after the image conv); in training mode a
+    sample's score then depends on the rest of its batch, with ``d_norm: none`` it does not."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 28, 28)
+    c = torch.arange(4)
+    x2 = x.clone()
+    x2[1:] = torch.randn(3, 1, 28, 28)  # the other samples of the batch changed, sample 0 kept
+    for d_norm, batch_dependent in (("none", False), ("batch", True)):
+        D = SAGANConfig(**SMALL, d_norm=d_norm, spectral_norm=False).build(SPEC)["D"].train()
+        kinds = [type(m).__name__ for m in D.norms]
+        assert kinds == (["Identity", "BatchNorm2d"] if d_norm == "batch" else ["Identity", "Identity"])
+        with torch.no_grad():
+            same = torch.equal(D(x, c)[0], D(x2, c)[0])
+        assert same != batch_dependent
+    with pytest.raises(ValueError, match="unknown d_norm 'layer'"):
+        SAGANConfig(d_norm="layer")
+
+
+def test_g_strides_one_adds_a_same_size_layer_before_the_upsampling_ones() -> None:
+    """``g_strides [1, 2, 2]`` with ``g_channels [16, 8, 4]``: dense -> [16, 7, 7] -> ConvT3 s1 [8, 7, 7] -> ConvT4 s2
+    [4, 14, 14] (attention at 14×14) -> ConvT4 s2 [1, 28, 28] (the conditional DCGAN's G layout)."""
+    torch.manual_seed(0)
+    G = SAGANConfig(z_dim=8, g_channels=(16, 8, 4), g_strides=(1, 2, 2), d_channels=(4, 8),
+                    attention_res=14).build(SPEC)["G"]
+    assert G.start == (16, 7, 7)
+    assert [(m.kernel_size, m.stride, m.out_channels) for m in G.convs] == [((3, 3), (1, 1), 8), ((4, 4), (2, 2), 4),
+                                                                           ((4, 4), (2, 2), 1)]
+    assert G.attention_at == 2
+    assert G.attention.query.in_channels == 4
+    assert G(torch.randn(3, 8), torch.arange(3)).shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"g_strides needs one stride \(1 or 2\) per g_channels entry \(2\)"):
+        SAGANConfig(g_strides=(1, 2, 2))
+    with pytest.raises(ValueError, match="g_strides needs one stride"):
+        SAGANConfig(g_strides=(3, 2))
+
+
 def test_bad_options_are_one_line_errors() -> None:
     with pytest.raises(ConfigError, match="attention_res 9 is not a feature-map size of the generator"):
         Run(resolve_config("sagan-mnist", [*TINY, "model.options.attention_res=9"]), Path("/nonexistent/never"))
@@ -213,7 +250,11 @@ def test_bad_options_are_one_line_errors() -> None:
 
 def test_preset_trains_samples_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = resolve_config("sagan-mnist")
-    assert (cfg.optim.d.lr, cfg.optim.g.lr, tuple(cfg.optim.d.betas)) == (4e-4, 2e-4, (0.0, 0.9))  # paper G: 1e-4
+    # issue 24, fourth round: the conditional DCGAN's optimiser and D (paper: TTUR 1e-4 / 4e-4, β (0, 0.9), SN D)
+    assert (cfg.optim.d.lr, cfg.optim.g.lr, tuple(cfg.optim.d.betas)) == (2e-4, 2e-4, (0.5, 0.999))
+    opts = cfg.model.options
+    assert (opts["d_norm"], opts["spectral_norm"], opts["g_spectral_norm"], opts["label_dim"]) == ("batch", False,
+                                                                                                  False, 10)
     assert cfg.objective.name == "hinge"
     assert cfg.train.d_steps == 1
     sets = [a for o in [*TINY, "train.steps=3"] for a in ("--set", o)]

@@ -25,9 +25,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ganforge.losses.gan_objectives import HingeObjective
-from ganforge.losses.objectives import Batch, LossTerms, check_weight
+from ganforge.losses import adversarial
+from ganforge.losses.gan_objectives import HingeObjective, _fake_and_scores, _scores
+from ganforge.losses.objectives import Batch, LossTerms, check_choice, check_weight, discriminate, generate
 from ganforge.registry import OBJECTIVES
+
+# the adversarial part: (D loss of real and fake logits, G loss of fake logits)
+LOSSES = {"hinge": (adversarial.d_hinge, adversarial.g_hinge),
+          "nonsaturating": (adversarial.d_logistic, adversarial.g_nonsaturating)}
 
 
 def orthogonal_penalty(weight: Tensor) -> Tensor:
@@ -68,16 +73,31 @@ def orthogonal_regularisation(G: nn.Module) -> Tensor:
 class BigGANObjective(HingeObjective):
     """Hinge loss (D: E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G: −E[D(G(z))]) + ``ortho_weight`` / 2 ·
     Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F on G (BigGAN §3.1, β = 1e-4; the 1/2 makes the gradient BigGAN-PyTorch's
-    2β (W Wᵀ ⊙ (1 − I)) W, see the module docstring). Optional R1 as every hinge objective."""
+    2β (W Wᵀ ⊙ (1 − I)) W, see the module docstring). Optional R1 as every hinge objective. ``loss:
+    nonsaturating`` swaps the hinge pair for the logistic GAN's (the conditional DCGAN's loss; issue 24's
+    comparison of the two, docs/sagan_biggan.md)."""
 
     ortho_weight: float = 1e-4  # β
+    # hinge (the paper) | nonsaturating: D's logistic loss E softplus(−D(x)) + E softplus(D(G(z))) and G's
+    # −E log σ(D(G(z))) (Goodfellow et al. 2014) — the conditional DCGAN's loss (issue 24, docs/sagan_biggan.md)
+    loss: str = "hinge"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_weight("ortho_weight", self.ortho_weight)
+        check_choice("loss", self.loss, tuple(LOSSES))
+
+    def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
+        """The chosen D loss on D(x) and D(G(z)) (G without a graph), plus optional R1 (HingeObjective's step)."""
+        real = self._real_input(batch)
+        _, real_logits, fake_logits = _fake_and_scores(G, D, batch, real)
+        loss = LOSSES[self.loss][0](real_logits, fake_logits)
+        logs = {"loss/d": loss.detach(), **_scores(real_logits, fake_logits)}
+        return LossTerms(self._with_r1(loss, logs, real, real_logits), logs)
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
-        terms = super().g_loss(G, D, batch)  # the hinge generator loss, logged as loss/g
+        adv = LOSSES[self.loss][1](discriminate(D, generate(G, batch), batch.fake_labels))  # logged as loss/g
+        terms = LossTerms(adv, {"loss/g": adv.detach()})
         if self.ortho_weight == 0:
             return terms
         reg = orthogonal_regularisation(G)

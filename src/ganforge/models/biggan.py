@@ -10,7 +10,9 @@ What is kept from the paper (§3, App. B, Fig. 15), at MNIST scale:
 - the hierarchical latent ("skip-z", §3): z is split into one chunk per block plus one for the dense layer;
   block i's conditional BNs get ``[shared(y), z_{i+1}]``;
 - a self-attention block (SAGAN's, ``models/attention.py``) in G and D at a middle resolution;
-- spectral norm in G and D, orthogonal initialisation, a projection discriminator with global sum pooling;
+- spectral norm in G and D, orthogonal initialisation, a projection discriminator with global sum pooling (SN and
+  the init are options: ``configs/biggan-mnist.yaml`` replaces SN by batch norm in D, ``d_norm``, at CPU length —
+  issue 24, docs/sagan_biggan.md);
 - the orthogonal regularisation, EMA of G and the truncation trick live in ``losses/biggan.py``, the trainer
   (``train.ema``) and ``Sampler`` (``ganforge sample --truncation``).
 
@@ -77,19 +79,22 @@ class DBlock(nn.Module):
     """BigGAN's down-block (Fig. 15c): ``[N, c_in, h, w] -> [N, c_out, h/2, w/2]`` (``h, w`` with ``down=False``).
     ``preactivation=False`` is the first block (no ReLU on the image; pool before the shortcut conv)."""
 
-    def __init__(self, c_in: int, c_out: int, down: bool, preactivation: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, down: bool, preactivation: bool, batch_norm: bool = False) -> None:
         super().__init__()
         self.down, self.preactivation = down, preactivation
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        # batch_norm (d_norm: batch, not the paper): BN before each ReLU of the residual branch, as G's blocks
+        self.bn1 = nn.BatchNorm2d(c_in) if batch_norm and preactivation else nn.Identity()
+        self.bn2 = nn.BatchNorm2d(c_out) if batch_norm else nn.Identity()
         self.shortcut = nn.Conv2d(c_in, c_out, 1) if (c_in != c_out or down) else None
 
     def _pool(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, 2) if self.down else x
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.relu(x) if self.preactivation else x
-        h = self._pool(self.conv2(F.relu(self.conv1(h))))  # [N, c_out, h', w']
+        h = F.relu(self.bn1(x)) if self.preactivation else x
+        h = self._pool(self.conv2(F.relu(self.bn2(self.conv1(h)))))  # [N, c_out, h', w']
         sc = x
         if self.shortcut is not None:
             sc = self._pool(self.shortcut(sc)) if self.preactivation else self.shortcut(self._pool(sc))
@@ -120,13 +125,14 @@ class BigGANConfig(ModelFamily):
     value_ratio: int = 2  # ... and g with C/2 (BigGAN-PyTorch's Attention)
     attention_pool: bool = False  # keys / values 2×2 max-pooled (both references' code; P/4 keys)
     conditioning: str = "projection"  # projection (class-conditional BN + projection D) | none
+    d_norm: str = "none"  # batch: BN before each ReLU in D's residual branches but the first block's (not the paper)
     bn_eps: float = 1e-5
     g_spectral_norm: bool = True  # BigGAN keeps SAGAN's spectral norm in G
     spectral_norm: bool = True
     init: str = "orthogonal"  # §3: orthogonal initialisation; default | dcgan | xavier for ablations
 
     def __post_init__(self) -> None:
-        for name, allowed in (("conditioning", CONDITIONINGS), ("init", INITS)):
+        for name, allowed in (("conditioning", CONDITIONINGS), ("init", INITS), ("d_norm", ("none", "batch"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from: {', '.join(allowed)}")
         for name in ("z_dim", "shared_dim", "key_ratio", "value_ratio"):
@@ -234,7 +240,9 @@ class BigGANDiscriminator(ConditionalHead, Discriminator):
         sizes, h, c_in = [], H, C
         for i, c_out in enumerate(cfg.d_channels):
             down = i < last
-            self.blocks.append(DBlock(c_in, c_out, down, preactivation=i > 0))
+            # d_norm batch: no BN in the first block (DCGAN: none on the first layer's output either)
+            norm = cfg.d_norm == "batch" and i > 0
+            self.blocks.append(DBlock(c_in, c_out, down, preactivation=i > 0, batch_norm=norm))
             h = h // 2 if down else h
             if h < 1:
                 raise ValueError(f"biggan discriminator: {last} down-blocks shrink {H}×{W} below 1×1; use fewer "

@@ -1,7 +1,9 @@
 """SAGAN (Zhang et al. 2019, "Self-Attention Generative Adversarial Networks"): a DCGAN-style G and D with a
 self-attention block (``models/attention.py``) at a middle resolution, spectral norm in *both* G and D (§4.1), and —
 for the class-conditional version — conditional batch norm in G and a projection discriminator (Miyato & Koyama 2018)
-in D (§5). Trained with the hinge loss and TTUR (D 4e-4, G 1e-4, Adam β = (0, 0.9)): ``configs/sagan-mnist.yaml``.
+in D (§5). The paper trains with the hinge loss and TTUR (D 4e-4, G 1e-4, Adam β = (0, 0.9));
+``configs/sagan-mnist.yaml`` keeps the hinge loss and, at CPU length, takes the conditional DCGAN's D
+(``d_norm: batch``, no spectral norm) and optimiser instead (issue 24, docs/sagan_biggan.md).
 
 Shapes for 28×28 MNIST with the defaults (``g_channels = (128, 64)``, ``d_channels = (64, 128)``):
 
@@ -33,6 +35,7 @@ from ganforge.registry import MODELS
 
 CONDITIONINGS = ("none", "projection")
 D_POOLS = ("sum", "flatten")
+D_NORMS = ("none", "batch")
 INITS = ("default", "dcgan", "xavier", "orthogonal")
 
 
@@ -160,6 +163,8 @@ class SAGANConfig(ModelFamily):
 
     ``g_channels = (c0, c1, …, c_L)``: the dense layer makes ``[c0, H/2^L, W/2^L]``, then one ConvT(4, s2) block per
     further entry, then the output ConvT(4, s2) to the data's channels (H, W must be divisible by 2^L).
+    ``g_strides``: 1 makes the conv reading that entry a 3×3 ConvT at the same size (DCGAN-mnist's stride-1 layer at
+    7×7: ``g_channels [256, 128, 64]``, ``g_strides [1, 2, 2]`` is the conditional DCGAN's G shape).
     ``d_channels``: one Conv(4, s2) + LeakyReLU(0.1) per entry. ``attention_res``: height of the feature map that
     gets a self-attention block in G and in D (0 = the middle block; −1 = none, i.e. an SN-DCGAN: the ablation).
     """
@@ -168,6 +173,7 @@ class SAGANConfig(ModelFamily):
 
     z_dim: int = 128  # the paper's z ∈ R^128, N(0, I)
     g_channels: tuple[int, ...] = (128, 64)
+    g_strides: tuple[int, ...] = ()  # stride (1 or 2) of the conv reading each g_channels entry; () = all 2
     d_channels: tuple[int, ...] = (64, 128)
     attention_res: int = 0
     key_ratio: int = 8  # C̄ = C / 8 for the query / key convs (paper §3)
@@ -176,13 +182,15 @@ class SAGANConfig(ModelFamily):
     conditioning: str = "projection"  # projection: CBN in G + projection D (class-conditional SAGAN) | none
     label_dim: int = 0  # > 0: a learned N(0, I) class embedding of this size is concatenated to z at G's input
     d_pool: str = "sum"  # sum over H, W (the projection discriminator's global sum pooling) | flatten
+    d_norm: str = "none"  # batch: BN after every D conv but the first (DCGAN's D; not the paper, issue 24)
     leaky_slope: float = 0.1  # SAGAN's D uses LeakyReLU(0.1)
     g_spectral_norm: bool = True  # §4.1: spectral norm in G as well as D
     spectral_norm: bool = True
     init: str = "xavier"  # default | dcgan | xavier | orthogonal
 
     def __post_init__(self) -> None:
-        for name, allowed in (("conditioning", CONDITIONINGS), ("d_pool", D_POOLS), ("init", INITS)):
+        for name, allowed in (("conditioning", CONDITIONINGS), ("d_pool", D_POOLS), ("d_norm", D_NORMS),
+                              ("init", INITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from: {', '.join(allowed)}")
         if self.z_dim < 1 or self.key_ratio < 1 or self.value_ratio < 1:
@@ -194,6 +202,9 @@ class SAGANConfig(ModelFamily):
             if len(value) < (2 if name == "g_channels" else 1) or min(value) < 1:
                 raise ValueError(f"{name} needs {'two' if name == 'g_channels' else 'one'} or more widths >= 1, "
                                  f"got {list(value)}")
+        if self.g_strides and (len(self.g_strides) != len(self.g_channels) or set(self.g_strides) - {1, 2}):
+            raise ValueError(f"g_strides needs one stride (1 or 2) per g_channels entry ({len(self.g_channels)}), "
+                             f"got {list(self.g_strides)}")
         if self.attention_res < -1:
             raise ValueError(f"attention_res must be -1 (none), 0 (middle) or a feature-map size, got "
                              f"{self.attention_res}")
@@ -216,9 +227,10 @@ class SAGANGenerator(Generator):
     def __init__(self, cfg: SAGANConfig, spec: DataSpec) -> None:
         super().__init__()
         C, H, W = image_shape(spec, "sagan")
-        ups = len(cfg.g_channels)  # hidden up-blocks + the output layer
+        strides = cfg.g_strides or (2,) * len(cfg.g_channels)  # of the conv that reads g_channels[i]
+        ups = strides.count(2)  # upsampling convs (the output layer's included)
         if H % 2**ups or W % 2**ups:
-            raise ValueError(f"sagan generator: {len(cfg.g_channels)} g_channels entries upsample by {2**ups}, but "
+            raise ValueError(f"sagan generator: {ups} stride-2 g_channels entries upsample by {2**ups}, but "
                              f"the data is {H}×{W}; use fewer g_channels (28×28 takes two)")
         K = spec.num_classes if cfg.conditioning == "projection" else 0
         self.z_dim, self.z_dist, self.c_dim, self.output_range = cfg.z_dim, "normal", K, (-1.0, 1.0)
@@ -228,15 +240,19 @@ class SAGANGenerator(Generator):
         z_in = cfg.z_dim + (cfg.label_dim if self.label_embed is not None else 0)
         self.dense = nn.Linear(z_in, cfg.g_channels[0] * h0 * w0)
         self.start = (cfg.g_channels[0], h0, w0)
-        sizes = [h0 * 2**i for i in range(ups)]  # heights after the dense layer and each hidden block
+        # height of the map with g_channels[i] channels: the dense layer's, times 2 per stride-2 conv before it
+        sizes = [h0 * 2 ** strides[:i].count(2) for i in range(len(strides))]
         self.attention_at = -1 if cfg.attention_res == -1 else middle_resolution(
             sizes, cfg.attention_res, "generator", H)
         self.norms = nn.ModuleList()
         self.convs = nn.ModuleList()
         for i, c in enumerate(cfg.g_channels):
             self.norms.append(ConditionalBatchNorm2d(c, num_classes=K) if K else nn.BatchNorm2d(c))
-            c_out = cfg.g_channels[i + 1] if i + 1 < ups else C
-            self.convs.append(nn.ConvTranspose2d(c, c_out, 4, 2, 1))  # [N, c_out, 2h, 2w]
+            c_out = cfg.g_channels[i + 1] if i + 1 < len(strides) else C
+            if strides[i] == 2:
+                self.convs.append(nn.ConvTranspose2d(c, c_out, 4, 2, 1))  # [N, c_out, 2h, 2w]
+            else:  # stride 1: a 3×3 "same" ConvT (= a 3×3 conv with the kernel flipped)  [N, c_out, h, w]
+                self.convs.append(nn.ConvTranspose2d(c, c_out, 3, 1, 1))
         channels = cfg.g_channels[self.attention_at] if self.attention_at >= 0 else 0
         self.attention = (SelfAttention(channels, cfg.key_ratio, cfg.value_ratio, cfg.attention_pool)
                           if channels else None)
@@ -272,9 +288,11 @@ class SAGANDiscriminator(ConditionalHead, Discriminator):
         self.attention_at = -1 if cfg.attention_res == -1 else middle_resolution(
             sizes, cfg.attention_res, "discriminator", H)
         self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()  # d_norm batch: BN after every conv but the first (Radford et al. 2016 §3)
         c_in = C
-        for c_out in cfg.d_channels:
+        for i, c_out in enumerate(cfg.d_channels):
             self.convs.append(nn.Conv2d(c_in, c_out, 4, 2, 1))  # [N, c_out, h/2, w/2]
+            self.norms.append(nn.BatchNorm2d(c_out) if cfg.d_norm == "batch" and i > 0 else nn.Identity())
             c_in = c_out
         self.act = nn.LeakyReLU(cfg.leaky_slope)
         channels = cfg.d_channels[self.attention_at] if self.attention_at >= 0 else 0
@@ -286,8 +304,8 @@ class SAGANDiscriminator(ConditionalHead, Discriminator):
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         h = x
-        for i, conv in enumerate(self.convs):
-            h = self.act(conv(h))
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            h = self.act(norm(conv(h)))
             if i == self.attention_at:
                 h = self.attention(h)
         h = h.sum(dim=(2, 3)) if self.pool == "sum" else h.flatten(1)  # [N, F]
