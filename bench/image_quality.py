@@ -141,7 +141,8 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
     (``RUN/checkpoints/step-N.pt``, outside the timed budget): ``ganforge sample`` then draws the judged generator.
     ``earlier`` (a saved result of this preset whose run was checkpointed at its last mark) continues that run: it
     resumes the run's latest checkpoint (exact resume: the same steps as if it had never stopped), counts the CPU
-    time already spent, keeps the earlier rows and trains to the marks after them."""
+    time already spent, keeps the earlier rows and trains to the marks after them; a last mark the run reached its
+    ``train.steps`` before (``finished``, fewer CPU seconds than the mark) is dropped and trained to again."""
     cfg = resolve_config(preset, [*overrides, *QUIET])
     folder = run_root / Path(preset).stem
     if earlier is not None:
@@ -150,7 +151,11 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
         if run.trainer.step != last["steps"]:
             raise SystemExit(f"{folder}: the latest checkpoint is at step {run.trainer.step}, the saved result's last "
                              f"mark at step {last['steps']}; continue only a run saved with --save-checkpoints")
-        minutes = [m for m in minutes if m > last["minutes"]]
+        if last["finished"]:  # it stopped at its train.steps before that mark: that mark is trained to again
+            earlier = {**earlier, "rows": [r for r in earlier["rows"] if r["minutes"] != last["minutes"]]}
+            minutes = [m for m in minutes if m >= last["minutes"]]
+        else:
+            minutes = [m for m in minutes if m > last["minutes"]]
     else:
         run = Run(cfg, folder, overwrite=True, progress=False)
     data = run.components.data
@@ -162,7 +167,7 @@ def bench_preset(preset: str, minutes: list[float], overrides: list[str], n_eval
         judges[key] = Judge(x, n_eval)
     judge = judges[key]
     rows: list[dict[str, Any]] = list(earlier["rows"]) if earlier is not None else []
-    cpu, wall = (rows[-1]["train_cpu_s"], rows[-1]["train_wall_s"]) if earlier is not None else (0.0, 0.0)
+    cpu, wall = (last["train_cpu_s"], last["train_wall_s"]) if earlier is not None else (0.0, 0.0)
     seed = cfg.train.seed + EVAL_SEED_OFFSET
     for mark in sorted(minutes):
         t0, c0 = time.perf_counter(), time.process_time()

@@ -127,21 +127,24 @@ def test_continue_extends_a_saved_run_exactly(bench, tmp_path: Path, monkeypatch
         bench.main([*base, "--n-eval", "50", "--minutes", "0.2", "--out", str(two), "--run-root", str(tmp_path / "b"),
                     "--continue"])
     # a run that ended at its train.steps continues with a larger one (train.steps only moves where it stops). It
-    # ended before its CPU mark, so the continuation counts the CPU it really spent and trains further than above
+    # ended before its CPU mark, so that mark is trained to again from the CPU it really spent (further than above)
     ended = tmp_path / "ended.json"
     stop = ["--set", f"train.steps={rows_one[0]['steps']}"]
-    bench.main([*base, *stop, "--minutes", "0.05", "--out", str(ended), "--run-root", str(tmp_path / "e")])
-    assert json.loads(ended.read_text())["rows"][-1]["finished"]
-    bench.main([*base, "--set", "train.steps=100000", "--minutes", "0.05", "0.1", "--out", str(ended), "--run-root",
+    bench.main([*base, *stop, "--minutes", "0.2", "--out", str(ended), "--run-root", str(tmp_path / "e")])
+    last = json.loads(ended.read_text())["rows"][-1]
+    assert last["finished"]
+    assert last["train_cpu_s"] < 12  # ended before its 0.2-minute mark
+    bench.main([*base, "--set", "train.steps=100000", "--minutes", "0.2", "0.3", "--out", str(ended), "--run-root",
                 str(tmp_path / "e"), "--continue"])
     longer = json.loads(ended.read_text())
-    assert (longer["rows"][0]["steps"], longer["rows"][0]["fid"]) == (rows_one[0]["steps"], rows_one[0]["fid"])
-    assert longer["rows"][1]["steps"] > rows_one[0]["steps"]
-    assert not longer["rows"][1]["finished"]
+    assert [r["minutes"] for r in longer["rows"]] == [0.2, 0.3]  # the ended 0.2 row replaced, not kept beside
+    assert longer["rows"][0]["steps"] > last["steps"]
+    assert longer["rows"][0]["train_cpu_s"] >= 12
+    assert not any(r["finished"] for r in longer["rows"])
     assert longer["overrides"] == [base[2], base[4], stop[1]]  # the first rows'; the continuation's is in its command
     assert "train.steps=100000" in longer["continued"]["command"]
     with pytest.raises(SystemExit, match="same"):  # any other override is another measurement
-        bench.main([*base, "--set", "train.batch_size=8", "--minutes", "0.2", "--out", str(ended), "--run-root",
+        bench.main([*base, "--set", "train.batch_size=8", "--minutes", "0.4", "--out", str(ended), "--run-root",
                     str(tmp_path / "e"), "--continue"])
     with pytest.raises(SystemExit, match="no saved result"):
         bench.main([*base, "--minutes", "1", "--out", str(tmp_path / "none.json"), "--run-root", str(tmp_path / "c"),
