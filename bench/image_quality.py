@@ -233,11 +233,17 @@ def readme_table(results: list[dict[str, Any]], real: dict[str, Any] | None) -> 
     return "\n".join(lines)
 
 
-def commit_of(res: dict[str, Any], row: dict[str, Any]) -> str:
-    """The commit a row was measured on: a continued result's later rows name the continuation's commit too."""
+def continuations(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """A result's ``--continue`` records, oldest first (one dict in results saved before there could be several)."""
     more = res.get("continued")
-    if more is not None and row["steps"] > more["from_step"]:
-        return f"{res['commit']} → {more['commit']} (continued)"
+    return [] if more is None else [more] if isinstance(more, dict) else list(more)
+
+
+def commit_of(res: dict[str, Any], row: dict[str, Any]) -> str:
+    """The commit a row was measured on: a continued result's later rows name the continuations' commits too."""
+    later = [c["commit"] for c in continuations(res) if row["steps"] > c["from_step"]]
+    if later:
+        return f"{' → '.join([res['commit'], *later])} (continued)"
     return res["commit"]
 
 
@@ -296,7 +302,7 @@ def write_readme(readme: Path, out_dir: Path) -> None:
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     commands = sorted({display_command(r["command"]) for r in results}
-                      | {display_command(r["continued"]["command"]) for r in results if "continued" in r})
+                      | {display_command(c["command"]) for r in results for c in continuations(r)})
     gallery = grid_gallery(results, readme)
     note = "\n".join(f"`{c}`" for c in commands)
     hw = sorted({r["hardware"] for r in results})
@@ -394,8 +400,9 @@ def main(argv: list[str] | None = None) -> None:
                     result.update(command=command, commit=commit, hardware=hw)
                 else:  # the earlier rows keep their command and commit; the continuation is recorded beside them
                     result.update({k: earlier[k] for k in ("command", "commit", "hardware", "overrides")})
-                    result["continued"] = {"command": command, "commit": commit, "hardware": hw,
-                                           "from_step": earlier["rows"][-1]["steps"]}
+                    this = {"command": command, "commit": commit, "hardware": hw,
+                            "from_step": earlier["rows"][-1]["steps"]}
+                    result["continued"] = [*continuations(earlier), this]  # every continuation, oldest first
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(result, indent=2) + "\n")
 

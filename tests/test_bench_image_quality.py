@@ -122,7 +122,7 @@ def test_continue_extends_a_saved_run_exactly(bench, tmp_path: Path, monkeypatch
     rows_one, cont = json.loads(one.read_text())["rows"], json.loads(two.read_text())
     assert [r["steps"] for r in cont["rows"]] == [r["steps"] for r in rows_one]
     assert [r["fid"] for r in cont["rows"]] == [r["fid"] for r in rows_one]
-    assert cont["continued"]["from_step"] == rows_one[0]["steps"] < rows_one[1]["steps"]
+    assert cont["continued"][-1]["from_step"] == rows_one[0]["steps"] < rows_one[1]["steps"]
     with pytest.raises(SystemExit, match="same"):  # another measurement cannot be continued
         bench.main([*base, "--n-eval", "50", "--minutes", "0.2", "--out", str(two), "--run-root", str(tmp_path / "b"),
                     "--continue"])
@@ -142,10 +142,25 @@ def test_continue_extends_a_saved_run_exactly(bench, tmp_path: Path, monkeypatch
     assert longer["rows"][0]["train_cpu_s"] >= 12
     assert not any(r["finished"] for r in longer["rows"])
     assert longer["overrides"] == [base[2], base[4], stop[1]]  # the first rows'; the continuation's is in its command
-    assert "train.steps=100000" in longer["continued"]["command"]
+    assert "train.steps=100000" in longer["continued"][-1]["command"]
+    # continued again: both continuations stay on record, oldest first, and the rows name the commits they span
+    bench.main([*base, "--set", "train.steps=100000", "--minutes", "0.2", "0.3", "0.4", "--out", str(ended),
+                "--run-root", str(tmp_path / "e"), "--continue"])
+    twice = json.loads(ended.read_text())
+    assert [c["from_step"] for c in twice["continued"]] == [last["steps"], longer["rows"][-1]["steps"]]
+    assert bench.commit_of(twice, twice["rows"][-1]).count("→") == 2
+    assert bench.commit_of(twice, twice["rows"][0]).count("→") == 1
     with pytest.raises(SystemExit, match="same"):  # any other override is another measurement
         bench.main([*base, "--set", "train.batch_size=8", "--minutes", "0.4", "--out", str(ended), "--run-root",
                     str(tmp_path / "e"), "--continue"])
     with pytest.raises(SystemExit, match="no saved result"):
         bench.main([*base, "--minutes", "1", "--out", str(tmp_path / "none.json"), "--run-root", str(tmp_path / "c"),
                     "--continue"])
+
+
+def test_a_result_saved_with_one_continuation_record_still_reads(bench) -> None:
+    """Results saved before continuations were a list hold one dict (selfcond-mnist.json): the table reads both."""
+    res = {"commit": "a", "continued": {"commit": "b", "from_step": 10, "command": "c"}}
+    assert bench.continuations(res) == [res["continued"]]
+    assert bench.commit_of(res, {"steps": 5}) == "a"
+    assert bench.commit_of(res, {"steps": 20}) == "a → b (continued)"
