@@ -31,7 +31,7 @@ RUN = ["data.options.limit=300", "data.options.clusters=3", "data.options.cluste
        "model.options.channel_base=32", "model.options.channel_max=4", "objective.options.r1_every=2",
        "objective.options.style_mixing=0.5", "objective.options.pl_weight=2", "objective.options.pl_every=2",
        "train.batch_size=4", "train.checkpoint_every=2", "log.every=2", "log.sample_every=0", "log.eval_every=0",
-       "log.tensorboard=False", "log.progress=False"]
+       "log.eval_samples=200", "log.tensorboard=False", "log.progress=False"]
 
 
 def build(**opts: object) -> dict[str, torch.nn.Module]:
@@ -136,6 +136,15 @@ def test_bad_options_one_line() -> None:
         StyleGAN2Config(**TINY, conditional=True, self_conditioning=True)
     with pytest.raises(ValueError, match="clusters"):
         StyleGAN2Config(**TINY, self_conditioning=True).build(DataSpec((1, 8, 8)))
+
+
+def test_class_conditional_styles_need_a_class() -> None:
+    """style-grid and interpolate ask for label-free styles: a class-conditional G says what to do instead."""
+    G = build(conditional=True)["G"]
+    z = torch.randn(2, TINY["z_dim"])
+    assert G.styles(z, c=torch.tensor([0, 2])).shape == (2, G.num_ws, TINY["w_dim"])
+    with pytest.raises(ValueError, match=r"sample --label.*self_conditioning=true"):
+        G.styles(z)
 
 
 def test_mnist32_cluster_ids_are_mnists() -> None:

@@ -257,6 +257,10 @@ class StyleGAN2Generator(Generator):
         if self.self_conditioned:
             c = self.latent_labels(z) if c is None else c
             z = z[:, :-1]
+        elif self.c_dim and c is None:  # style-grid / interpolate walk and mix label-free styles
+            raise ValueError("this StyleGAN2 is class-conditional (model.options.conditional): its styles need a "
+                             "class; sample it per class with `ganforge sample --label K`, or train it "
+                             "self-conditioned (model.options.self_conditioning=true) to mix or interpolate styles")
         w = self.mapping(z, update_w_avg=update_w_avg, c=c)
         if truncation is not None and truncation != 1:
             w = self.mapping.w_avg.lerp(w, truncation)  # w̄ + ψ (w − w̄)
