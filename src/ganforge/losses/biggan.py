@@ -26,12 +26,12 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.losses import adversarial
-from ganforge.losses.gan_objectives import HingeObjective, _fake_and_scores, _scores
-from ganforge.losses.objectives import Batch, LossTerms, check_choice, check_weight, discriminate, generate
+from ganforge.losses.gan_objectives import HingeObjective, ScoreLosses
+from ganforge.losses.objectives import Batch, LossTerms, check_choice, check_weight
 from ganforge.registry import OBJECTIVES
 
 # the adversarial part: (D loss of real and fake logits, G loss of fake logits)
-LOSSES = {"hinge": (adversarial.d_hinge, adversarial.g_hinge),
+LOSSES: dict[str, ScoreLosses] = {"hinge": (adversarial.d_hinge, adversarial.g_hinge),
           "nonsaturating": (adversarial.d_logistic, adversarial.g_nonsaturating)}
 
 
@@ -87,17 +87,12 @@ class BigGANObjective(HingeObjective):
         check_weight("ortho_weight", self.ortho_weight)
         check_choice("loss", self.loss, tuple(LOSSES))
 
-    def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
-        """The chosen D loss on D(x) and D(G(z)) (G without a graph), plus optional R1 (HingeObjective's step)."""
-        real = self._real_input(batch)
-        _, real_logits, fake_logits = _fake_and_scores(G, D, batch, real)
-        loss = LOSSES[self.loss][0](real_logits, fake_logits)
-        logs = {"loss/d": loss.detach(), **_scores(real_logits, fake_logits)}
-        return LossTerms(self._with_r1(loss, logs, real, real_logits), logs)
+    def score_losses(self) -> ScoreLosses:
+        """The (D, G) loss pair ``loss`` names; ``HingeObjective``'s d_loss (with optional R1) and g_loss use it."""
+        return LOSSES[self.loss]
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
-        adv = LOSSES[self.loss][1](discriminate(D, generate(G, batch), batch.fake_labels))  # logged as loss/g
-        terms = LossTerms(adv, {"loss/g": adv.detach()})
+        terms = super().g_loss(G, D, batch)  # the chosen generator loss, logged as loss/g
         if self.ortho_weight == 0:
             return terms
         reg = orthogonal_regularisation(G)

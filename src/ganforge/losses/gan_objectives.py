@@ -137,6 +137,10 @@ class WGANGPObjective(Objective):
 # ---- hinge and least squares, with optional R1 --------------------------------------------------------------------
 
 
+# (D loss of real and fake scores, G loss of fake scores)
+ScoreLosses = tuple[Callable[[Tensor, Tensor], Tensor], Callable[[Tensor], Tensor]]
+
+
 class _ScoreObjective(R1Regularised, Objective):
     """D and G losses that are pure functions of D's raw scores (``d_fn(real, fake)``, ``g_fn(fake)``), plus R1."""
 
@@ -146,15 +150,19 @@ class _ScoreObjective(R1Regularised, Objective):
     def __post_init__(self) -> None:
         self._check_r1()
 
+    def score_losses(self) -> ScoreLosses:
+        """(D loss, G loss): the class's pair; an objective whose options choose the pair overrides this."""
+        return type(self).d_fn, type(self).g_fn
+
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
         real = self._real_input(batch)
         _, real_logits, fake_logits = _fake_and_scores(G, D, batch, real)
-        loss = type(self).d_fn(real_logits, fake_logits)
+        loss = self.score_losses()[0](real_logits, fake_logits)
         logs = {"loss/d": loss.detach(), **_scores(real_logits, fake_logits)}
         return LossTerms(self._with_r1(loss, logs, real, real_logits), logs)
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
-        loss = type(self).g_fn(discriminate(D, generate(G, batch), batch.fake_labels))
+        loss = self.score_losses()[1](discriminate(D, generate(G, batch), batch.fake_labels))
         return LossTerms(loss, {"loss/g": loss.detach()})
 
 

@@ -38,7 +38,16 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.losses import adversarial, penalties
-from ganforge.losses.objectives import Batch, LossTerms, Nets, Objective, Phase, check_weight, full_precision
+from ganforge.losses.objectives import (
+    Batch,
+    LossTerms,
+    Nets,
+    Objective,
+    Phase,
+    check_weight,
+    discriminate,
+    full_precision,
+)
 from ganforge.models.augment import augment, check_pipeline
 from ganforge.models.base import conditioning_dim
 from ganforge.registry import OBJECTIVES
@@ -189,17 +198,17 @@ class StyleGAN2Objective(Objective):
             ws = torch.where(mixed, G.styles(z2, update_w_avg=False, c=c2), ws)
         return G.synthesis(ws, "random", batch.generator), ws
 
-    def run_D(self, D: nn.Module, img: Tensor, batch: Batch, c: Tensor | None = None) -> Tensor:
-        """D(A(img), c) ``[N, 1]`` float32; A is the identity while no augmentation is configured; c (the images'
-        classes) only for a conditional D."""
+    def run_D(self, D: nn.Module, img: Tensor, batch: Batch, labels: Tensor | None = None) -> Tensor:
+        """D(A(img)) or D(A(img), labels) for a conditional D (``objectives.discriminate``), ``[N, 1]`` float32; A
+        is the identity while no augmentation is configured."""
         if self.augments:
             img = augment(img, self.p, self.ops, batch.generator)
-        return full_precision(D(img) if c is None else D(img, c))
+        return discriminate(D, img, labels)
 
     @staticmethod
-    def _labels(net: nn.Module | None, labels: Tensor | None) -> Tensor | None:
-        """``labels`` when ``net`` takes classes (a conditional G or D), else None."""
-        return labels if conditioning_dim(net) else None
+    def _labels(G: nn.Module, labels: Tensor | None) -> Tensor | None:
+        """``labels`` when G takes classes (class-conditional), else None (a self-conditioned G draws its own)."""
+        return labels if conditioning_dim(G) else None
 
     # ---- losses -------------------------------------------------------------------------------------------------
     def d_loss(self, G: nn.Module, D: nn.Module, batch: Batch) -> LossTerms:
@@ -208,8 +217,8 @@ class StyleGAN2Objective(Objective):
             fake, _ = self.run_G(G, batch.z, batch, self._labels(G, batch.fake_labels))
         # a conditional D judges each fake with the class it was made for (a self-conditioned G's k(u): make_batch
         # asks G.latent_labels) and each real with its own (cluster) label
-        fake_logits = self.run_D(D, fake, batch, self._labels(D, batch.fake_labels))
-        real_logits = self.run_D(D, batch.real, batch, self._labels(D, batch.labels))
+        fake_logits = self.run_D(D, fake, batch, batch.fake_labels)
+        real_logits = self.run_D(D, batch.real, batch, batch.labels)
         loss = adversarial.d_logistic(real_logits, fake_logits)
         logs = {"loss/d": loss.detach(), "score/real": torch.sigmoid(real_logits.detach()).mean(),
                 "score/fake": torch.sigmoid(fake_logits.detach()).mean()}
@@ -238,13 +247,13 @@ class StyleGAN2Objective(Objective):
         """½ γ k · R1 on augmented reals; the gradient is taken w.r.t. the un-augmented x (through A)."""
         self._on(batch.real.device)
         real = batch.real.detach().requires_grad_(True)
-        r1 = penalties.r1_penalty(real, self.run_D(D, real, batch, self._labels(D, batch.labels)))  # R1 on D(x, c)
+        r1 = penalties.r1_penalty(real, self.run_D(D, real, batch, batch.labels))  # R1 on D(x, c)
         return LossTerms(0.5 * self.r1_gamma * self.r1_every * r1, {"reg/r1": r1.detach()})
 
     def g_loss(self, G: nn.Module, D: nn.Module | None, batch: Batch) -> LossTerms:
         self._on(batch.z.device)
         fake, _ = self.run_G(G, batch.z, batch, self._labels(G, batch.fake_labels))
-        loss = adversarial.g_nonsaturating(self.run_D(D, fake, batch, self._labels(D, batch.fake_labels)))
+        loss = adversarial.g_nonsaturating(self.run_D(D, fake, batch, batch.fake_labels))
         logs = {"loss/g": loss.detach()}
         if self.mode_seeking > 0:
             ms = mode_seeking_penalty(fake, batch.z)

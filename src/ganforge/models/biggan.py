@@ -42,7 +42,14 @@ from ganforge.data.base import DataSpec
 from ganforge.models.attention import SelfAttention
 from ganforge.models.base import Discriminator, Generator, ModelFamily, check_conditioning
 from ganforge.models.layers import ConditionalHead
-from ganforge.models.sagan import INITS, ConditionalBatchNorm2d, finish_networks, image_shape, middle_resolution
+from ganforge.models.sagan import (
+    D_NORMS,
+    INITS,
+    ConditionalBatchNorm2d,
+    finish_networks,
+    image_shape,
+    middle_resolution,
+)
 from ganforge.registry import MODELS
 
 CONDITIONINGS = ("none", "projection")
@@ -132,7 +139,7 @@ class BigGANConfig(ModelFamily):
     init: str = "orthogonal"  # §3: orthogonal initialisation; default | dcgan | xavier for ablations
 
     def __post_init__(self) -> None:
-        for name, allowed in (("conditioning", CONDITIONINGS), ("init", INITS), ("d_norm", ("none", "batch"))):
+        for name, allowed in (("conditioning", CONDITIONINGS), ("init", INITS), ("d_norm", D_NORMS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose from: {', '.join(allowed)}")
         for name in ("z_dim", "shared_dim", "key_ratio", "value_ratio"):
